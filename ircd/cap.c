@@ -1,0 +1,107 @@
+/* cap.c - capability negotiation (CAP LS/LIST/REQ/END, versions 301 and 302).
+ * A capability is listed here only once it works; its value, if any, is shown to
+ * 302 clients. Registration waits while negotiation is open (CLI_CAP_WAIT). */
+#include "cap.h"
+
+#include "client.h"
+#include "ircd.h"
+#include "parse.h"
+#include "reply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct cap_def {
+	const char *name;
+	enum cap_bit bit;
+	const char *value; /* 302 value, or NULL */
+};
+
+static const struct cap_def caps[] = {
+    {"batch", CAP_BATCH, NULL},
+    {"cap-notify", CAP_CAP_NOTIFY, NULL},
+    {"labeled-response", CAP_LABELED_RESPONSE, NULL},
+};
+#define NCAPS (sizeof caps / sizeof caps[0])
+
+static const struct cap_def *cap_find(const char *name)
+{
+	for (size_t i = 0; i < NCAPS; i++)
+		if (strcmp(caps[i].name, name) == 0)
+			return &caps[i];
+	return NULL;
+}
+
+/* Sends "CAP <nick> <sub> [*] :<list>", split so each line stays under the limit. */
+static void send_list(struct client *c, const char *sub, bool only_enabled, bool values)
+{
+	char list[400] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < NCAPS; i++) {
+		if (only_enabled && !(c->caps & CAPF(caps[i].bit)))
+			continue;
+		char item[128];
+		snprintf(item, sizeof item, "%s%s%s", caps[i].name, values && caps[i].value ? "=" : "",
+		         values && caps[i].value ? caps[i].value : "");
+		if (len + strlen(item) + 1 > 300 && c->cap_version >= 302) {
+			client_sendf(c, ":%s CAP %s %s * :%s", ircd.conf->server_name, reply_target(c), sub, list);
+			len = 0;
+			list[0] = '\0';
+		}
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? " " : "", item);
+	}
+	client_sendf(c, ":%s CAP %s %s :%s", ircd.conf->server_name, reply_target(c), sub, list);
+}
+
+/* Applies "REQ :a -b c" all or nothing. Returns false if any name is unknown. */
+static bool apply_req(struct client *c, const char *req)
+{
+	uint32_t set = c->caps;
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s", req);
+	for (char *save, *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		bool remove = *tok == '-';
+		const struct cap_def *d = cap_find(tok + remove);
+		if (!d)
+			return false;
+		if (remove)
+			set &= ~CAPF(d->bit);
+		else
+			set |= CAPF(d->bit);
+	}
+	c->caps = set;
+	return true;
+}
+
+void cmd_cap(struct client *c, struct msg *m)
+{
+	const char *sub = m->params[0];
+	const char *me = ircd.conf->server_name;
+	if (strcasecmp(sub, "LS") == 0) {
+		int version = m->nparams > 1 ? atoi(m->params[1]) : 301;
+		if (version > c->cap_version)
+			c->cap_version = version;
+		if (c->cap_version >= 302)
+			c->caps |= CAPF(CAP_CAP_NOTIFY);
+		if (!client_registered(c))
+			c->flags |= CLI_CAP_WAIT;
+		send_list(c, "LS", false, c->cap_version >= 302);
+	} else if (strcasecmp(sub, "LIST") == 0) {
+		send_list(c, "LIST", true, false);
+	} else if (strcasecmp(sub, "REQ") == 0) {
+		const char *req = m->nparams > 1 ? m->params[1] : "";
+		if (!client_registered(c))
+			c->flags |= CLI_CAP_WAIT;
+		bool ok = apply_req(c, req);
+		client_sendf(c, ":%s CAP %s %s :%s", me, reply_target(c), ok ? "ACK" : "NAK", req);
+	} else if (strcasecmp(sub, "END") == 0) {
+		if (!client_registered(c)) {
+			c->flags &= ~CLI_CAP_WAIT;
+			client_try_register(c);
+		}
+	} else {
+		reply(c, ERR_INVALIDCAPCMD, sub);
+	}
+}

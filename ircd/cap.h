@@ -1,0 +1,36 @@
+/* cap.h - IRCv3 capabilities: the ones Parley implements and their CAP LS values. */
+#ifndef PARLEY_CAP_H
+#define PARLEY_CAP_H
+
+#include <stdint.h>
+
+enum cap_bit {
+	CAP_CAP_NOTIFY,
+	CAP_MESSAGE_TAGS,
+	CAP_SERVER_TIME,
+	CAP_ECHO_MESSAGE,
+	CAP_MULTI_PREFIX,
+	CAP_USERHOST_IN_NAMES,
+	CAP_EXTENDED_JOIN,
+	CAP_AWAY_NOTIFY,
+	CAP_ACCOUNT_NOTIFY,
+	CAP_ACCOUNT_TAG,
+	CAP_CHGHOST,
+	CAP_SETNAME,
+	CAP_INVITE_NOTIFY,
+	CAP_BATCH,
+	CAP_LABELED_RESPONSE,
+	CAP_STANDARD_REPLIES,
+	CAP_EXTENDED_MONITOR,
+	CAP_COUNT
+};
+
+#define CAPF(bit) ((uint32_t)1 << (bit))
+
+struct client;
+struct msg;
+
+/* The CAP command. */
+void cmd_cap(struct client *c, struct msg *m);
+
+#endif

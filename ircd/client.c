@@ -1,0 +1,262 @@
+/* client.c - client lifetime: accept, input to commands (with flood control), the
+ * registration and ping timer, exit and reaping. */
+#include "client.h"
+
+#include "command.h"
+#include "dict.h"
+#include "ircd.h"
+#include "log.h"
+#include "parse.h"
+#include "reply.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct client *dead_list;
+
+/* Hooks other modules use to learn of a client's exit (channels: QUIT, WHOWAS...). */
+void channel_client_exit(struct client *c, const char *reason) __attribute__((weak));
+
+static struct client *from_conn(struct conn *conn) { return (struct client *)conn; }
+
+static void timer_cb(EV_P_ ev_timer *w, int revents);
+static void flood_cb(EV_P_ ev_timer *w, int revents);
+
+/* Token bucket: returns true if c may run a command now; otherwise holds its input
+ * and arms a timer for when a token will be there ("fakelag"). */
+static bool flood_admit(struct client *c)
+{
+	const struct conf_class *cl = c->class;
+	if (!cl->flood_enabled)
+		return true;
+	ev_tstamp now = ev_now(EV_DEFAULT);
+	c->flood_tokens += (now - c->flood_stamp) * cl->flood_rate;
+	c->flood_stamp = now;
+	if (c->flood_tokens > cl->flood_burst)
+		c->flood_tokens = cl->flood_burst;
+	if (c->flood_tokens >= 1)
+		return true;
+	double wait = cl->flood_rate > 0 ? (1 - c->flood_tokens) / cl->flood_rate : 1;
+	c->flags |= CLI_FLOOD_HELD;
+	conn_pause(&c->conn);
+	ev_timer_set(&c->flood_timer, wait, 0);
+	ev_timer_start(EV_DEFAULT, &c->flood_timer);
+	return false;
+}
+
+static void flood_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct client *c = w->data;
+	c->flags &= ~CLI_FLOOD_HELD;
+	conn_resume(&c->conn);
+}
+
+static bool on_line(struct conn *conn, char *line, size_t len)
+{
+	struct client *c = from_conn(conn);
+	if (client_dead(c))
+		return false;
+	if (!flood_admit(c))
+		return false;
+	c->last_line = ev_now(EV_DEFAULT);
+	c->flags &= ~CLI_PING_SENT;
+	struct msg m;
+	switch (msg_parse(line, len, &m)) {
+	case PARSE_OK:
+		break;
+	case PARSE_TOO_LONG:
+		reply(c, ERR_INPUTTOOLONG);
+		return true;
+	default:
+		return true;
+	}
+	struct command *cmd = command_find(m.command);
+	if (c->class->flood_enabled)
+		c->flood_tokens -= cmd ? cmd->penalty : 1;
+	command_dispatch(c, &m);
+	return !client_dead(c);
+}
+
+static void on_too_long(struct conn *conn) { reply(from_conn(conn), ERR_INPUTTOOLONG); }
+
+static void on_recvq_full(struct conn *conn)
+{
+	struct client *c = from_conn(conn);
+	if (c->flags & CLI_FLOOD_HELD)
+		client_exit(c, "Excess Flood");
+}
+
+static void on_error(struct conn *conn, const char *reason) { client_exit(from_conn(conn), reason); }
+
+static const struct conn_ops client_conn_ops = {on_line, on_too_long, on_recvq_full, on_error};
+
+static void format_host(const struct sockaddr_storage *addr, char *ip, size_t size)
+{
+	char buf[INET6_ADDRSTRLEN];
+	if (addr->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, &a->s6_addr[12], buf, sizeof buf);
+		else
+			inet_ntop(AF_INET6, a, buf, sizeof buf);
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, buf, sizeof buf);
+	}
+	/* A leading ':' would be read as a trailing parameter in replies. */
+	snprintf(ip, size, "%s%s", buf[0] == ':' ? "0" : "", buf);
+}
+
+void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const struct conf_listener *lc)
+{
+	struct client *c = calloc(1, sizeof *c);
+	if (!c)
+		abort();
+	c->id = ++ircd.next_id;
+	c->class = &ircd.conf->classes[lc->class_index];
+	conn_init(&c->conn, fd, ssl, &client_conn_ops);
+	c->conn.addr = *addr;
+	c->conn.sendq_max = c->class->sendq;
+	format_host(addr, c->conn.ip, sizeof c->conn.ip);
+	snprintf(c->host, sizeof c->host, "%s", c->conn.ip);
+	c->connected = c->last_line = c->flood_stamp = ev_now(EV_DEFAULT);
+	c->flood_tokens = c->class->flood_burst;
+	ev_timer_init(&c->timer, timer_cb, ircd.conf->registration_timeout, 0);
+	c->timer.data = c;
+	ev_timer_start(EV_DEFAULT, &c->timer);
+	ev_init(&c->flood_timer, flood_cb);
+	c->flood_timer.data = c;
+	c->next = ircd.clients;
+	if (ircd.clients)
+		ircd.clients->prev = c;
+	ircd.clients = c;
+	ircd.nconnections++;
+	ircd.class_clients[lc->class_index]++;
+	log_debug("connection %llu from %s%s", (unsigned long long)c->id, c->conn.ip, ssl ? " (TLS)" : "");
+	if (ircd.shutting_down)
+		client_exit(c, "Server shutting down");
+	else if (ircd.class_clients[lc->class_index] > (unsigned)c->class->max_clients)
+		client_exit(c, "Too many connections in this class");
+}
+
+/* The ping timer: registration timeout before 001, then PING after ping_frequency of
+ * silence and exit after ping_timeout more. Re-armed for the next deadline each time. */
+static void timer_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)revents;
+	struct client *c = w->data;
+	ev_tstamp now = ev_now(loop);
+	if (!client_registered(c)) {
+		client_exit(c, "Registration timed out");
+		return;
+	}
+	const struct conf_class *cl = c->class;
+	if (c->flags & CLI_PING_SENT) {
+		ev_tstamp deadline = c->ping_sent + cl->ping_timeout;
+		if (now >= deadline) {
+			char reason[64];
+			snprintf(reason, sizeof reason, "Ping timeout: %d seconds", cl->ping_timeout);
+			client_exit(c, reason);
+			return;
+		}
+		ev_timer_set(w, deadline - now, 0);
+	} else {
+		ev_tstamp idle_until = c->last_line + cl->ping_frequency;
+		if (now >= idle_until) {
+			client_sendf(c, "PING :%s", ircd.conf->server_name);
+			c->flags |= CLI_PING_SENT;
+			c->ping_sent = now;
+			ev_timer_set(w, cl->ping_timeout, 0);
+		} else {
+			ev_timer_set(w, idle_until - now, 0);
+		}
+	}
+	ev_timer_start(loop, w);
+}
+
+void client_timer_restart(struct client *c)
+{
+	ev_timer_stop(EV_DEFAULT, &c->timer);
+	ev_timer_set(&c->timer, c->class->ping_frequency, 0);
+	ev_timer_start(EV_DEFAULT, &c->timer);
+}
+
+struct client *client_find(const char *nick) { return dict_get(ircd.nicks, nick); }
+
+static void update_prefix(struct client *c)
+{
+	snprintf(c->prefix, sizeof c->prefix, "%s!%s@%s", c->nick, c->user, c->host);
+}
+
+void client_set_nick(struct client *c, const char *nick)
+{
+	if (c->nick[0] && client_find(c->nick) == c)
+		dict_del(ircd.nicks, c->nick);
+	snprintf(c->nick, sizeof c->nick, "%s", nick);
+	dict_put(ircd.nicks, c->nick, c);
+	update_prefix(c);
+}
+
+bool client_nick_valid(const char *nick, int maxlen)
+{
+	static const char special[] = "[]\\`_^{|}";
+	size_t len = strlen(nick);
+	if (len == 0 || len > (size_t)maxlen)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)nick[i];
+		bool letter = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+		bool digit_or_dash = (ch >= '0' && ch <= '9') || ch == '-';
+		if (!letter && !strchr(special, ch) && (i == 0 || !digit_or_dash))
+			return false;
+	}
+	return true;
+}
+
+void client_exit(struct client *c, const char *reason)
+{
+	if (client_dead(c))
+		return;
+	c->flags |= CLI_DEAD;
+	if (client_registered(c)) {
+		if (channel_client_exit)
+			channel_client_exit(c, reason);
+		ircd.nusers--;
+		if (c->umodes & UMODE('i'))
+			ircd.ninvisible--;
+		if (c->umodes & UMODE('o'))
+			ircd.nopers--;
+	}
+	if (c->nick[0] && client_find(c->nick) == c)
+		dict_del(ircd.nicks, c->nick);
+	ircd.nconnections--;
+	ircd.class_clients[c->class - ircd.conf->classes]--;
+	ev_timer_stop(EV_DEFAULT, &c->timer);
+	ev_timer_stop(EV_DEFAULT, &c->flood_timer);
+	struct msgbuf *b = msgbuf_printf("ERROR :Closing Link: %s (%s)", c->host, reason);
+	conn_send_force(&c->conn, b);
+	msgbuf_unref(b);
+	log_debug("exit %llu %s: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*", reason);
+	c->dead_next = dead_list;
+	dead_list = c;
+}
+
+void client_reap(void)
+{
+	while (dead_list) {
+		struct client *c = dead_list;
+		dead_list = c->dead_next;
+		conn_close(&c->conn);
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			ircd.clients = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		free(c->away);
+		free(c);
+	}
+}

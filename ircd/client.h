@@ -1,0 +1,95 @@
+/* client.h - a connected client: its connection, identity, negotiated capabilities and
+ * timers. Clients are only ever freed by client_reap(), which the loop calls at a safe
+ * point, so code iterating channels or lists may mark a client dead (client_exit) but
+ * never sees it freed under its feet. */
+#ifndef PARLEY_CLIENT_H
+#define PARLEY_CLIENT_H
+
+#include "conf.h"
+#include "conn.h"
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NICK_MAX 64
+#define USER_MAX 10
+#define HOST_MAX 64
+#define REALNAME_MAX 128
+#define PREFIX_MAX (NICK_MAX + USER_MAX + HOST_MAX + 3)
+
+enum client_flag {
+	CLI_REGISTERED = 1 << 0,
+	CLI_DEAD = 1 << 1,
+	CLI_CAP_WAIT = 1 << 2,  /* CAP negotiation holds registration */
+	CLI_PING_SENT = 1 << 3, /* waiting for any line after our PING */
+	CLI_GOT_USER = 1 << 4,
+	CLI_PASS_OK = 1 << 5,
+	CLI_FLOOD_HELD = 1 << 6, /* input paused by flood control */
+};
+
+/* User modes, as bits indexed by letter. */
+#define UMODE(ch) ((uint64_t)1 << ((ch) - 'A'))
+
+struct membership;
+struct reply_ctx;
+
+struct client {
+	struct conn conn; /* first: conn callbacks find the client from it */
+	uint64_t id;
+	unsigned flags;
+	uint32_t caps;
+	int cap_version;
+	uint64_t umodes;
+	const struct conf_class *class;
+	char nick[NICK_MAX + 1];
+	char user[USER_MAX + 1];
+	char host[HOST_MAX + 1];
+	char realname[REALNAME_MAX + 1];
+	char prefix[PREFIX_MAX + 1]; /* nick!user@host, kept current */
+	char pass[128];
+	char *away;
+	char account[NICK_MAX + 1];
+	ev_timer timer;       /* registration timeout, then ping */
+	ev_timer flood_timer; /* releases input held by flood control */
+	ev_tstamp connected, last_line, last_message, ping_sent;
+	double flood_tokens;
+	ev_tstamp flood_stamp;
+	struct membership *channels;
+	unsigned nchannels;
+	struct reply_ctx *rctx; /* set while a command of this client runs */
+	struct client *next, *prev;
+	struct client *dead_next;
+};
+
+/* Accepts a connection (callback for listener_open_all). */
+void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const struct conf_listener *lc);
+
+/* Marks c to exit with reason: tells its channels (QUIT), frees its nick, sends the
+ * closing ERROR. The memory is released later by client_reap. Safe to call twice. */
+void client_exit(struct client *c, const char *reason);
+
+/* Frees every client marked by client_exit. Called by the loop before it sleeps,
+ * after the pending output was flushed. */
+void client_reap(void);
+
+/* Returns the client using nick (registered or reserving it), or NULL. */
+struct client *client_find(const char *nick);
+
+/* Changes c's nick (the caller checked validity and availability). */
+void client_set_nick(struct client *c, const char *nick);
+
+/* True if nick is syntactically valid and at most maxlen bytes. */
+bool client_nick_valid(const char *nick, int maxlen);
+
+/* Completes registration if NICK, USER (and CAP END) have all arrived. */
+void client_try_register(struct client *c);
+
+/* Restarts the ping timer with the class's timings (after registration). */
+void client_timer_restart(struct client *c);
+
+#define client_registered(c) (((c)->flags & CLI_REGISTERED) != 0)
+#define client_dead(c) (((c)->flags & CLI_DEAD) != 0)
+#define client_has_cap(c, bit) (((c)->caps & CAPF(bit)) != 0)
+
+#endif

@@ -1,0 +1,129 @@
+/* cmd_register.c - connection registration and the commands every connection may
+ * use: PASS, NICK, USER, PING, PONG, QUIT, and the welcome burst. */
+#include "cap.h"
+#include "client.h"
+#include "command.h"
+#include "ircd.h"
+#include "isupport.h"
+#include "parse.h"
+#include "reply.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void cmd_pass(struct client *c, struct msg *m)
+{
+	snprintf(c->pass, sizeof c->pass, "%s", m->params[0]);
+}
+
+/* Tells the client and everyone sharing a channel with it (once each). */
+void channel_nick_change(struct client *c, const char *old_prefix, const char *nick) __attribute__((weak));
+
+void cmd_nick(struct client *c, struct msg *m)
+{
+	if (m->nparams < 1 || !*m->params[0]) {
+		reply(c, ERR_NONICKNAMEGIVEN);
+		return;
+	}
+	const char *nick = m->params[0];
+	if (!client_nick_valid(nick, ircd.conf->nicklen)) {
+		reply(c, ERR_ERRONEUSNICKNAME, nick);
+		return;
+	}
+	struct client *other = client_find(nick);
+	if (other && other != c) {
+		reply(c, ERR_NICKNAMEINUSE, nick);
+		return;
+	}
+	if (strcmp(c->nick, nick) == 0)
+		return;
+	if (!client_registered(c)) {
+		client_set_nick(c, nick);
+		client_try_register(c);
+		return;
+	}
+	char old[PREFIX_MAX + 1];
+	memcpy(old, c->prefix, sizeof old);
+	client_set_nick(c, nick);
+	if (channel_nick_change)
+		channel_nick_change(c, old, nick);
+	else
+		client_sendf(c, ":%s NICK :%s", old, nick);
+}
+
+void cmd_user(struct client *c, struct msg *m)
+{
+	if (c->flags & CLI_GOT_USER) {
+		reply(c, ERR_ALREADYREGISTERED);
+		return;
+	}
+	/* The username is kept short and free of characters that break a prefix. */
+	size_t j = 0;
+	for (const char *p = m->params[0]; *p && j < USER_MAX; p++)
+		if (*p != '@' && *p != '!' && (unsigned char)*p > ' ')
+			c->user[j++] = *p;
+	c->user[j] = '\0';
+	if (j == 0) {
+		reply(c, ERR_NEEDMOREPARAMS, "USER");
+		return;
+	}
+	snprintf(c->realname, sizeof c->realname, "%s", m->params[3]);
+	c->flags |= CLI_GOT_USER;
+	client_try_register(c);
+}
+
+void cmd_ping(struct client *c, struct msg *m)
+{
+	client_sendf(c, ":%s PONG %s :%s", ircd.conf->server_name, ircd.conf->server_name, m->params[0]);
+}
+
+void cmd_pong(struct client *c, struct msg *m)
+{
+	(void)c;
+	(void)m; /* any line counts as life; client.c already cleared the ping */
+}
+
+void cmd_quit(struct client *c, struct msg *m)
+{
+	char reason[400];
+	if (client_registered(c))
+		snprintf(reason, sizeof reason, "Quit: %s", m->nparams ? m->params[0] : "");
+	else
+		snprintf(reason, sizeof reason, "Client Quit");
+	client_exit(c, reason);
+}
+
+void server_send_lusers(struct client *c);
+void server_send_motd(struct client *c);
+
+static void welcome(struct client *c)
+{
+	const struct conf *cf = ircd.conf;
+	reply(c, RPL_WELCOME, cf->network, c->prefix);
+	reply(c, RPL_YOURHOST, cf->server_name, PARLEY_VERSION);
+	reply(c, RPL_CREATED, ircd.created);
+	reply(c, RPL_MYINFO, cf->server_name, PARLEY_VERSION, "iowBRx", "beIiklmnopstvR", "beIklov");
+	isupport_send(c);
+	server_send_lusers(c);
+	server_send_motd(c);
+}
+
+void client_try_register(struct client *c)
+{
+	if (client_registered(c) || client_dead(c) || !c->nick[0] || !(c->flags & CLI_GOT_USER) ||
+	    (c->flags & CLI_CAP_WAIT))
+		return;
+	if (ircd.conf->password[0] && strcmp(c->pass, ircd.conf->password) != 0) {
+		reply(c, ERR_PASSWDMISMATCH);
+		client_exit(c, "Bad password");
+		return;
+	}
+	c->flags |= CLI_REGISTERED;
+	ircd.nusers++;
+	if (ircd.nusers > ircd.max_users)
+		ircd.max_users = ircd.nusers;
+	snprintf(c->prefix, sizeof c->prefix, "%s!%s@%s", c->nick, c->user, c->host);
+	c->last_message = ev_now(EV_DEFAULT);
+	client_timer_restart(c);
+	welcome(c);
+}

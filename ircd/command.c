@@ -1,0 +1,91 @@
+/* command.c - the command table and dispatch. Adding a command is one line here and a
+ * handler in the cmd_*.c file of its family. */
+#include "command.h"
+
+#include "client.h"
+#include "dict.h"
+#include "parse.h"
+#include "reply.h"
+
+#include <stddef.h>
+
+static struct command commands[] = {
+    {"ADMIN", cmd_admin, 0, CMD_USER, 1, 0},
+    {"CAP", cmd_cap, 1, CMD_ANY, 1, 0},
+    {"INFO", cmd_info, 0, CMD_USER, 1, 0},
+    {"LUSERS", cmd_lusers, 0, CMD_USER, 1, 0},
+    {"MOTD", cmd_motd, 0, CMD_USER, 1, 0},
+    {"NICK", cmd_nick, 0, CMD_ANY, 1, 0},
+    {"PASS", cmd_pass, 1, CMD_UNREG, 1, 0},
+    {"PING", cmd_ping, 1, CMD_ANY, 1, 0},
+    {"PONG", cmd_pong, 0, CMD_ANY, 0, 0},
+    {"QUIT", cmd_quit, 0, CMD_ANY, 0, 0},
+    {"TIME", cmd_time, 0, CMD_USER, 1, 0},
+    {"USER", cmd_user, 4, CMD_UNREG, 1, 0},
+    {"VERSION", cmd_version, 0, CMD_USER, 1, 0},
+};
+
+static struct dict *table;
+
+void command_init(void)
+{
+	table = dict_new();
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		dict_put(table, commands[i].name, &commands[i]);
+}
+
+struct command *command_find(const char *name) { return dict_get(table, name); }
+
+void command_each(void (*fn)(const struct command *cmd, void *arg), void *arg)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fn(&commands[i], arg);
+}
+
+/* Returns false (after replying) if c may not run cmd now. */
+static bool allowed(struct client *c, const struct command *cmd, const struct msg *m)
+{
+	switch (cmd->access) {
+	case CMD_ANY:
+		break;
+	case CMD_UNREG:
+		if (client_registered(c)) {
+			reply(c, ERR_ALREADYREGISTERED);
+			return false;
+		}
+		break;
+	case CMD_USER:
+	case CMD_OPER:
+		if (!client_registered(c)) {
+			reply(c, ERR_NOTREGISTERED);
+			return false;
+		}
+		if (cmd->access == CMD_OPER && !(c->umodes & UMODE('o'))) {
+			reply(c, ERR_NOPRIVILEGES);
+			return false;
+		}
+		break;
+	}
+	if (m->nparams < cmd->min_params) {
+		reply(c, ERR_NEEDMOREPARAMS, cmd->name);
+		return false;
+	}
+	return true;
+}
+
+void command_dispatch(struct client *c, struct msg *m)
+{
+	struct reply_ctx ctx;
+	reply_ctx_begin(&ctx, c, msg_tag(m, "label"));
+	struct command *cmd = command_find(m->command);
+	if (!cmd) {
+		if (client_registered(c))
+			reply(c, ERR_UNKNOWNCOMMAND, m->command);
+		else
+			reply(c, ERR_NOTREGISTERED);
+	} else if (allowed(c, cmd, m)) {
+		cmd->count++;
+		cmd->fn(c, m);
+	}
+	reply_ctx_end(&ctx);
+}

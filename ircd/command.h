@@ -1,0 +1,55 @@
+/* command.h - the command table and the dispatcher. The dispatcher, not the handler,
+ * answers unknown commands (421), missing parameters (461), commands before
+ * registration (451), re-registration (462) and oper-only commands (481). */
+#ifndef PARLEY_COMMAND_H
+#define PARLEY_COMMAND_H
+
+struct client;
+struct msg;
+
+typedef void (*command_fn)(struct client *c, struct msg *m);
+
+enum command_access {
+	CMD_ANY,        /* before and after registration */
+	CMD_UNREG,      /* only before registration (462 after) */
+	CMD_USER,       /* only after registration (451 before) */
+	CMD_OPER,       /* registered operators (481 otherwise) */
+};
+
+struct command {
+	const char *name;
+	command_fn fn;
+	int min_params;
+	enum command_access access;
+	int penalty;             /* flood-control cost; 0 for PONG-like commands */
+	unsigned long count;     /* times used, for STATS m */
+};
+
+/* Builds the lookup table; call once at start. */
+void command_init(void);
+
+/* Returns the command named name (any case), or NULL. */
+struct command *command_find(const char *name);
+
+/* Runs one parsed message from c: access checks, handler, reply context. */
+void command_dispatch(struct client *c, struct msg *m);
+
+/* Calls fn for every command (STATS m, HELP). */
+void command_each(void (*fn)(const struct command *cmd, void *arg), void *arg);
+
+/* Handlers, grouped by family in cmd_*.c. */
+void cmd_pass(struct client *, struct msg *);
+void cmd_nick(struct client *, struct msg *);
+void cmd_user(struct client *, struct msg *);
+void cmd_ping(struct client *, struct msg *);
+void cmd_pong(struct client *, struct msg *);
+void cmd_quit(struct client *, struct msg *);
+void cmd_cap(struct client *, struct msg *);
+void cmd_motd(struct client *, struct msg *);
+void cmd_lusers(struct client *, struct msg *);
+void cmd_version(struct client *, struct msg *);
+void cmd_time(struct client *, struct msg *);
+void cmd_info(struct client *, struct msg *);
+void cmd_admin(struct client *, struct msg *);
+
+#endif

@@ -1,0 +1,400 @@
+/* conf.c - loading and validating the configuration file.
+ *
+ * DESIGN: every key the daemon knows is listed in a table (type, where it goes, range,
+ * default, whether it is required). A group is loaded by walking its table, and any
+ * setting in the file that no table names is an error, so a typo never passes
+ * silently. Loading fills a fresh struct conf and collects every error with its file
+ * and line; the caller swaps the new conf in only when there were none, so `-t`, start
+ * and REHASH share this code and a broken file never replaces a working one. */
+#include "conf.h"
+
+#include "log.h"
+
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum key_type { K_STR, K_INT, K_SIZE, K_BOOL, K_FLOAT };
+
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t offset, size; /* size: buffer size for K_STR */
+	long long min, max;  /* K_INT and K_FLOAT ranges */
+	const char *def;     /* default as text; NULL means required */
+};
+
+#define STR(n, st, f, d) {n, K_STR, offsetof(st, f), sizeof(((st *)0)->f), 0, 0, d}
+#define INT(n, st, f, lo, hi, d) {n, K_INT, offsetof(st, f), 0, lo, hi, d}
+#define SIZE(n, st, f, lo, hi, d) {n, K_SIZE, offsetof(st, f), 0, lo, hi, d}
+#define BOOL(n, st, f, d) {n, K_BOOL, offsetof(st, f), 0, 0, 0, d}
+#define FLOAT(n, st, f, lo, hi, d) {n, K_FLOAT, offsetof(st, f), 0, lo, hi, d}
+
+/* Listeners name their class; the name is resolved after all classes are read. */
+struct listener_raw {
+	char address[CONF_NAME_LEN];
+	int port;
+	bool tls;
+	char class_name[CONF_NAME_LEN];
+};
+
+/* "log.level" is text converted after loading. */
+struct conf_raw {
+	char log_level[16];
+};
+
+static const struct key server_keys[] = {
+    STR("name", struct conf, server_name, NULL),
+    STR("network", struct conf, network, "Parley"),
+    STR("description", struct conf, description, "Parley IRC server"),
+    STR("motd", struct conf, motd_path, ""),
+    STR("password", struct conf, password, ""),
+    {0},
+};
+static const struct key admin_keys[] = {
+    STR("location", struct conf, admin_location, "Parley server"),
+    STR("location2", struct conf, admin_location2, ""),
+    STR("email", struct conf, admin_email, "admin@localhost"),
+    {0},
+};
+static const struct key limits_keys[] = {
+    INT("nicklen", struct conf, nicklen, 9, 64, "30"),
+    INT("registration_timeout", struct conf, registration_timeout, 1, 3600, "30"),
+    {0},
+};
+static const struct key tls_keys[] = {
+    STR("certificate", struct conf, tls_cert, NULL),
+    STR("key", struct conf, tls_key, NULL),
+    {0},
+};
+static const struct key log_keys[] = {
+    STR("level", struct conf_raw, log_level, "info"),
+    {0},
+};
+static const struct key listener_keys[] = {
+    STR("address", struct listener_raw, address, NULL),
+    INT("port", struct listener_raw, port, 1, 65535, NULL),
+    BOOL("tls", struct listener_raw, tls, "false"),
+    STR("class", struct listener_raw, class_name, ""),
+    {0},
+};
+static const struct key class_keys[] = {
+    STR("name", struct conf_class, name, NULL),
+    SIZE("sendq", struct conf_class, sendq, 4096, 1LL << 30, "1048576"),
+    INT("ping_frequency", struct conf_class, ping_frequency, 1, 86400, "120"),
+    INT("ping_timeout", struct conf_class, ping_timeout, 1, 86400, "60"),
+    INT("max_clients", struct conf_class, max_clients, 1, 1000000, "10000"),
+    {0},
+};
+static const struct key flood_keys[] = {
+    BOOL("enabled", struct conf_class, flood_enabled, "true"),
+    FLOAT("rate", struct conf_class, flood_rate, 0, 100000, "2"),
+    INT("burst", struct conf_class, flood_burst, 1, 100000, "10"),
+    {0},
+};
+
+struct ctx {
+	const char *file;
+	char *errors;
+	size_t size, used;
+	int count;
+};
+
+static void error_at(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void error_at(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	x->count++;
+	if (x->used >= x->size)
+		return;
+	int n = snprintf(x->errors + x->used, x->size - x->used, "%s:%d: %s\n", x->file,
+	                 s ? config_setting_source_line(s) : 0, msg);
+	if (n > 0)
+		x->used += (size_t)n;
+}
+
+static const struct key *key_find(const struct key *keys, const char *name)
+{
+	for (; keys->name; keys++)
+		if (strcmp(keys->name, name) == 0)
+			return keys;
+	return NULL;
+}
+
+/* Stores text as key k would (used for defaults). */
+static void store_default(const struct key *k, void *base)
+{
+	char *dst = (char *)base + k->offset;
+	switch (k->type) {
+	case K_STR: snprintf(dst, k->size, "%s", k->def); break;
+	case K_INT: *(int *)dst = atoi(k->def); break;
+	case K_SIZE: *(size_t *)dst = (size_t)atoll(k->def); break;
+	case K_BOOL: *(bool *)dst = strcmp(k->def, "true") == 0; break;
+	case K_FLOAT: *(double *)dst = atof(k->def); break;
+	}
+}
+
+static void store_setting(struct ctx *x, const struct key *k, const config_setting_t *s, void *base)
+{
+	char *dst = (char *)base + k->offset;
+	int type = config_setting_type(s);
+	switch (k->type) {
+	case K_STR: {
+		const char *v = config_setting_get_string(s);
+		if (!v)
+			error_at(x, s, "'%s' must be a string", k->name);
+		else if (strlen(v) >= k->size)
+			error_at(x, s, "'%s' is too long (at most %zu bytes)", k->name, k->size - 1);
+		else
+			snprintf(dst, k->size, "%s", v);
+		return;
+	}
+	case K_INT:
+	case K_SIZE: {
+		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
+			error_at(x, s, "'%s' must be an integer", k->name);
+			return;
+		}
+		long long v = config_setting_get_int64(s);
+		if (v < k->min || v > k->max) {
+			error_at(x, s, "'%s' must be between %lld and %lld", k->name, k->min, k->max);
+			return;
+		}
+		if (k->type == K_SIZE)
+			*(size_t *)dst = (size_t)v;
+		else
+			*(int *)dst = (int)v;
+		return;
+	}
+	case K_BOOL:
+		if (type != CONFIG_TYPE_BOOL)
+			error_at(x, s, "'%s' must be true or false", k->name);
+		else
+			*(bool *)dst = config_setting_get_bool(s);
+		return;
+	case K_FLOAT: {
+		double v;
+		if (type == CONFIG_TYPE_FLOAT)
+			v = config_setting_get_float(s);
+		else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
+			v = (double)config_setting_get_int64(s);
+		else {
+			error_at(x, s, "'%s' must be a number", k->name);
+			return;
+		}
+		if (v < (double)k->min || v > (double)k->max)
+			error_at(x, s, "'%s' must be between %lld and %lld", k->name, k->min, k->max);
+		else
+			*(double *)dst = v;
+		return;
+	}
+	}
+}
+
+/* Loads group (may be NULL: all defaults) through keys into base. Settings that are
+ * groups themselves are left to the caller if listed in nested (NULL-terminated). */
+static void load_group(struct ctx *x, const config_setting_t *group, const char *where,
+                       const struct key *keys, void *base, const char *const *nested)
+{
+	for (const struct key *k = keys; k->name; k++) {
+		const config_setting_t *s = group ? config_setting_get_member(group, k->name) : NULL;
+		if (s)
+			store_setting(x, k, s, base);
+		else if (k->def)
+			store_default(k, base);
+		else
+			error_at(x, group, "%s: '%s' is required", where, k->name);
+	}
+	if (!group)
+		return;
+	if (!config_setting_is_group(group)) {
+		error_at(x, group, "'%s' must be a group { ... }", where);
+		return;
+	}
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		bool known = key_find(keys, name) != NULL;
+		for (const char *const *n = nested; n && *n && !known; n++)
+			known = strcmp(*n, name) == 0;
+		if (!known)
+			error_at(x, s, "%s: unknown setting '%s'", where, name);
+	}
+}
+
+static void load_classes(struct ctx *x, struct conf *c, const config_setting_t *list)
+{
+	static const char *const nested[] = {"flood", NULL};
+	if (!list) {
+		/* No class section: one default class. */
+		load_group(x, NULL, "class", class_keys + 1, &c->classes[0], NULL);
+		load_group(x, NULL, "class.flood", flood_keys, &c->classes[0], NULL);
+		snprintf(c->classes[0].name, sizeof c->classes[0].name, "default");
+		c->nclasses = 1;
+		return;
+	}
+	if (!config_setting_is_list(list)) {
+		error_at(x, list, "'class' must be a list ( {...}, ... )");
+		return;
+	}
+	for (int i = 0; i < config_setting_length(list); i++) {
+		if (c->nclasses == CONF_MAX_CLASSES) {
+			error_at(x, list, "too many classes (at most %d)", CONF_MAX_CLASSES);
+			return;
+		}
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct conf_class *cl = &c->classes[c->nclasses++];
+		load_group(x, g, "class", class_keys, cl, nested);
+		load_group(x, config_setting_get_member(g, "flood"), "class.flood", flood_keys, cl, NULL);
+		for (int j = 0; j < c->nclasses - 1; j++)
+			if (strcmp(c->classes[j].name, cl->name) == 0)
+				error_at(x, g, "class '%s' is defined twice", cl->name);
+	}
+	if (c->nclasses == 0)
+		error_at(x, list, "at least one class is required");
+}
+
+static void load_listeners(struct ctx *x, struct conf *c, const config_setting_t *list)
+{
+	if (!list || !config_setting_is_list(list) || config_setting_length(list) == 0) {
+		error_at(x, list, "'listen' must be a non-empty list ( {...}, ... )");
+		return;
+	}
+	bool any_tls = false;
+	for (int i = 0; i < config_setting_length(list); i++) {
+		if (c->nlisteners == CONF_MAX_LISTENERS) {
+			error_at(x, list, "too many listeners (at most %d)", CONF_MAX_LISTENERS);
+			return;
+		}
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct listener_raw raw = {0};
+		load_group(x, g, "listen", listener_keys, &raw, NULL);
+		struct conf_listener *l = &c->listeners[c->nlisteners++];
+		memcpy(l->address, raw.address, sizeof l->address);
+		l->port = raw.port;
+		l->tls = raw.tls;
+		l->line = config_setting_source_line(g);
+		any_tls |= raw.tls;
+		l->class_index = 0;
+		if (raw.class_name[0]) {
+			const struct conf_class *cl = conf_class_find(c, raw.class_name);
+			if (!cl)
+				error_at(x, g, "listen: no class named '%s'", raw.class_name);
+			else
+				l->class_index = (int)(cl - c->classes);
+		}
+	}
+	if (any_tls && !c->tls_cert[0])
+		error_at(x, list, "a TLS listener needs the 'tls' section (certificate, key)");
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	size_t n;
+	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (len + 1 == cap) {
+			char *nb = cap < (1 << 20) ? realloc(buf, cap *= 2) : NULL;
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+			}
+			buf = nb;
+		}
+	}
+	fclose(f);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+static void check_top_level(struct ctx *x, config_t *cfg)
+{
+	static const char *const known[] = {"server", "admin", "limits", "tls", "log", "listen", "class", NULL};
+	const config_setting_t *root = config_root_setting(cfg);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const char *const *k = known;
+		while (*k && strcmp(*k, name) != 0)
+			k++;
+		if (!*k)
+			error_at(x, s, "unknown setting '%s'", name);
+	}
+}
+
+struct conf *conf_load(const char *path, char *errors, size_t size)
+{
+	struct ctx x = {path, errors, size, 0, 0};
+	if (size)
+		errors[0] = '\0';
+	config_t cfg;
+	config_init(&cfg);
+	if (!config_read_file(&cfg, path)) {
+		snprintf(errors, size, "%s:%d: %s\n", config_error_file(&cfg) ? config_error_file(&cfg) : path,
+		         config_error_line(&cfg), config_error_text(&cfg));
+		config_destroy(&cfg);
+		return NULL;
+	}
+	struct conf *c = calloc(1, sizeof *c);
+	struct conf_raw raw = {0};
+	if (!c)
+		abort();
+	snprintf(c->file, sizeof c->file, "%s", path);
+	check_top_level(&x, &cfg);
+	const config_setting_t *server = config_lookup(&cfg, "server");
+	if (!server)
+		error_at(&x, NULL, "the 'server' section is required");
+	load_group(&x, server, "server", server_keys, c, NULL);
+	load_group(&x, config_lookup(&cfg, "admin"), "admin", admin_keys, c, NULL);
+	load_group(&x, config_lookup(&cfg, "limits"), "limits", limits_keys, c, NULL);
+	load_group(&x, config_lookup(&cfg, "log"), "log", log_keys, &raw, NULL);
+	const config_setting_t *tls = config_lookup(&cfg, "tls");
+	if (tls)
+		load_group(&x, tls, "tls", tls_keys, c, NULL);
+	load_classes(&x, c, config_lookup(&cfg, "class"));
+	load_listeners(&x, c, config_lookup(&cfg, "listen"));
+	if (server && c->server_name[0] && !strchr(c->server_name, '.'))
+		error_at(&x, config_setting_get_member(server, "name"), "server.name must contain a '.'");
+	c->log_level = log_level_parse(raw.log_level);
+	if (c->log_level < 0)
+		error_at(&x, config_lookup(&cfg, "log.level"), "log.level must be debug, info, warn or error");
+	if (c->motd_path[0] && !(c->motd = read_file(c->motd_path)))
+		error_at(&x, config_lookup(&cfg, "server.motd"), "cannot read MOTD file '%s'", c->motd_path);
+	config_destroy(&cfg);
+	if (x.count) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	free(c->motd);
+	free(c);
+}
+
+const struct conf_class *conf_class_find(const struct conf *c, const char *name)
+{
+	for (int i = 0; i < c->nclasses; i++)
+		if (strcmp(c->classes[i].name, name) == 0)
+			return &c->classes[i];
+	return NULL;
+}

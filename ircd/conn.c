@@ -1,0 +1,341 @@
+/* conn.c - socket I/O for one client.
+ *
+ * Input: a read lands in a scratch buffer behind whatever partial line was kept from
+ * the previous read; complete lines go to the owner at once, and only the unfinished
+ * remainder is copied to the heap, so an idle connection holds no input buffer.
+ * Output: conn_send only queues and puts the connection on the pending list; the loop
+ * calls conn_flush_pending before it sleeps (see sendq.c). A write watcher is started
+ * only for a connection the kernel would not take everything from. */
+#include "conn.h"
+
+#include "log.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES (CONN_RECVQ / 2)
+#define IOV_BATCH 64
+#define TLS_CHUNK 16384
+
+static struct conn *pending_head;
+
+static void conn_fail(struct conn *c, const char *reason)
+{
+	if (c->flags & CONN_DEAD)
+		return;
+	c->flags |= CONN_DEAD;
+	ev_io_stop(EV_DEFAULT, &c->rio);
+	ev_io_stop(EV_DEFAULT, &c->wio);
+	c->ops->on_error(c, reason);
+}
+
+static void mark_pending(struct conn *c)
+{
+	if (c->flags & (CONN_PENDING | CONN_DEAD))
+		return;
+	c->flags |= CONN_PENDING;
+	c->pending_next = pending_head;
+	pending_head = c;
+}
+
+/* Hands every complete line in buf[0..len) to the owner until it pauses us.
+ * Returns the number of bytes consumed. */
+static size_t process_lines(struct conn *c, char *buf, size_t len)
+{
+	size_t start = 0;
+	while (start < len && !(c->flags & (CONN_PAUSED | CONN_DEAD))) {
+		char *nl = memchr(buf + start, '\n', len - start);
+		if (!nl)
+			break;
+		char *line = buf + start;
+		size_t ll = (size_t)(nl - line);
+		start = (size_t)(nl - buf) + 1;
+		if (c->discarding) {
+			c->discarding = false;
+			continue;
+		}
+		if (ll && line[ll - 1] == '\r')
+			ll--;
+		line[ll] = '\0';
+		if (!c->ops->on_line(c, line, ll))
+			break;
+	}
+	return start;
+}
+
+/* Keeps buf[consumed..len) as the connection's pending input. */
+static void keep_rest(struct conn *c, const char *buf, size_t consumed, size_t len)
+{
+	size_t rest = len - consumed;
+	if (rest == 0) {
+		free(c->inbuf);
+		c->inbuf = NULL;
+		c->inlen = 0;
+		return;
+	}
+	if (!(c->flags & CONN_PAUSED) && rest > LINE_MAX_BYTES) {
+		/* No line end within the limit: drop what we have and the rest of the line. */
+		c->discarding = true;
+		free(c->inbuf);
+		c->inbuf = NULL;
+		c->inlen = 0;
+		c->ops->on_too_long(c);
+		return;
+	}
+	char *nb = malloc(rest);
+	if (!nb)
+		abort();
+	memcpy(nb, buf + consumed, rest);
+	free(c->inbuf);
+	c->inbuf = nb;
+	c->inlen = rest;
+	if (rest >= CONN_RECVQ) {
+		ev_io_stop(EV_DEFAULT, &c->rio);
+		c->ops->on_recvq_full(c);
+	}
+}
+
+static ssize_t tls_result(struct conn *c, int ret, bool reading)
+{
+	int err = SSL_get_error(c->ssl, ret);
+	if (err == SSL_ERROR_WANT_READ) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (err == SSL_ERROR_WANT_WRITE) {
+		if (reading)
+			c->flags |= CONN_WANT_WRITE_READ;
+		ev_io_start(EV_DEFAULT, &c->wio);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (err == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	ERR_clear_error();
+	errno = EIO;
+	return -1;
+}
+
+/* Drives the TLS handshake; returns true once it is complete. */
+static bool handshake(struct conn *c)
+{
+	int ret = SSL_accept(c->ssl);
+	if (ret == 1) {
+		c->flags &= ~CONN_HANDSHAKE;
+		ev_io_stop(EV_DEFAULT, &c->wio);
+		tls_peer_fingerprint(c->ssl, c->certfp);
+		mark_pending(c); /* anything queued during the handshake can go now */
+		return true;
+	}
+	if (tls_result(c, ret, true) < 0 && errno == EAGAIN)
+		return false;
+	conn_fail(c, "TLS handshake failed");
+	return false;
+}
+
+static ssize_t conn_read_some(struct conn *c, char *buf, size_t size)
+{
+	if (!c->ssl)
+		return read(c->fd, buf, size);
+	c->flags &= ~CONN_WANT_WRITE_READ;
+	int ret = SSL_read(c->ssl, buf, (int)size);
+	return ret > 0 ? ret : tls_result(c, ret, true);
+}
+
+static void read_cb(EV_P_ ev_io *w, int revents)
+{
+	(void)revents;
+	(void)loop;
+	struct conn *c = w->data;
+	static char scratch[CONN_RECVQ + 1];
+	if ((c->flags & CONN_HANDSHAKE) && !handshake(c))
+		return;
+	size_t have = c->inlen;
+	if (have >= CONN_RECVQ)
+		return;
+	if (have)
+		memcpy(scratch, c->inbuf, have);
+	ssize_t n = conn_read_some(c, scratch + have, CONN_RECVQ - have);
+	if (n == 0) {
+		conn_fail(c, "Remote host closed the connection");
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_fail(c, errno == EIO ? "TLS error" : strerror(errno));
+		return;
+	}
+	size_t len = have + (size_t)n;
+	size_t used = process_lines(c, scratch, len);
+	if (!(c->flags & CONN_DEAD))
+		keep_rest(c, scratch, used, len);
+}
+
+static void flush_tls(struct conn *c)
+{
+	static char chunk[TLS_CHUNK];
+	while (c->sendq.bytes > 0) {
+		struct iovec iov[IOV_BATCH];
+		int n = sendq_iov(&c->sendq, iov, IOV_BATCH);
+		size_t len = 0;
+		for (int i = 0; i < n && len < TLS_CHUNK; i++) {
+			size_t take = iov[i].iov_len < TLS_CHUNK - len ? iov[i].iov_len : TLS_CHUNK - len;
+			memcpy(chunk + len, iov[i].iov_base, take);
+			len += take;
+		}
+		/* A write refused with WANT_WRITE must be repeated with the same length. */
+		if (c->tls_retry_len)
+			len = (size_t)c->tls_retry_len;
+		int ret = SSL_write(c->ssl, chunk, (int)len);
+		if (ret <= 0) {
+			c->tls_retry_len = (int)len;
+			if (tls_result(c, ret, false) < 0 && errno == EAGAIN)
+				return;
+			conn_fail(c, "TLS write error");
+			return;
+		}
+		c->tls_retry_len = 0;
+		sendq_consume(&c->sendq, (size_t)ret);
+	}
+}
+
+static void flush_plain(struct conn *c)
+{
+	while (c->sendq.bytes > 0) {
+		struct iovec iov[IOV_BATCH];
+		int n = sendq_iov(&c->sendq, iov, IOV_BATCH);
+		ssize_t w = writev(c->fd, iov, n);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				ev_io_start(EV_DEFAULT, &c->wio);
+				return;
+			}
+			if (errno == EINTR)
+				continue;
+			conn_fail(c, strerror(errno));
+			return;
+		}
+		sendq_consume(&c->sendq, (size_t)w);
+	}
+}
+
+void conn_flush(struct conn *c)
+{
+	if (c->flags & (CONN_DEAD | CONN_HANDSHAKE) || c->fd < 0)
+		return;
+	if (c->ssl)
+		flush_tls(c);
+	else
+		flush_plain(c);
+	if (c->sendq.bytes == 0 && !(c->flags & CONN_WANT_WRITE_READ))
+		ev_io_stop(EV_DEFAULT, &c->wio);
+}
+
+static void write_cb(EV_P_ ev_io *w, int revents)
+{
+	(void)revents;
+	(void)loop;
+	struct conn *c = w->data;
+	if (c->flags & CONN_HANDSHAKE) {
+		handshake(c);
+		return;
+	}
+	if (c->flags & CONN_WANT_WRITE_READ)
+		read_cb(EV_DEFAULT, &c->rio, EV_READ);
+	conn_flush(c);
+}
+
+void conn_init(struct conn *c, int fd, SSL *ssl, const struct conn_ops *ops)
+{
+	c->fd = fd;
+	c->ssl = ssl;
+	c->ops = ops;
+	c->flags = ssl ? CONN_HANDSHAKE : 0;
+	ev_io_init(&c->rio, read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
+	c->rio.data = c->wio.data = c;
+	ev_io_start(EV_DEFAULT, &c->rio);
+}
+
+bool conn_send(struct conn *c, struct msgbuf *b)
+{
+	if (c->flags & CONN_DEAD)
+		return true;
+	if (c->sendq_max && c->sendq.bytes + b->len > c->sendq_max)
+		return false;
+	sendq_push(&c->sendq, b);
+	mark_pending(c);
+	return true;
+}
+
+void conn_send_force(struct conn *c, struct msgbuf *b)
+{
+	if (c->flags & CONN_DEAD)
+		return;
+	sendq_push(&c->sendq, b);
+	mark_pending(c);
+}
+
+void conn_pause(struct conn *c) { c->flags |= CONN_PAUSED; }
+
+void conn_resume(struct conn *c)
+{
+	if (!(c->flags & CONN_PAUSED))
+		return;
+	c->flags &= ~CONN_PAUSED;
+	if (c->flags & CONN_DEAD)
+		return;
+	if (c->inlen) {
+		char *buf = c->inbuf;
+		size_t len = c->inlen;
+		c->inbuf = NULL;
+		c->inlen = 0;
+		size_t used = process_lines(c, buf, len);
+		if (!(c->flags & CONN_DEAD))
+			keep_rest(c, buf, used, len);
+		free(buf);
+	}
+	if (!(c->flags & CONN_DEAD) && c->inlen < CONN_RECVQ)
+		ev_io_start(EV_DEFAULT, &c->rio);
+}
+
+void conn_close(struct conn *c)
+{
+	if (c->flags & CONN_PENDING) {
+		struct conn **pp = &pending_head;
+		while (*pp != c)
+			pp = &(*pp)->pending_next;
+		*pp = c->pending_next;
+		c->flags &= ~CONN_PENDING;
+	}
+	c->flags |= CONN_DEAD;
+	ev_io_stop(EV_DEFAULT, &c->rio);
+	ev_io_stop(EV_DEFAULT, &c->wio);
+	if (c->ssl) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	sendq_clear(&c->sendq);
+	free(c->inbuf);
+	c->inbuf = NULL;
+	c->inlen = 0;
+}
+
+void conn_flush_pending(void)
+{
+	while (pending_head) {
+		struct conn *c = pending_head;
+		pending_head = c->pending_next;
+		c->flags &= ~CONN_PENDING;
+		conn_flush(c);
+	}
+}

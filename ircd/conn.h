@@ -1,0 +1,87 @@
+/* conn.h - one client socket: non-blocking reads split into lines, the TLS handshake,
+ * and the sendq flushed before the loop sleeps. Knows nothing of IRC beyond the line
+ * limits; the owner (client.c) gets lines and events through struct conn_ops. */
+#ifndef PARLEY_CONN_H
+#define PARLEY_CONN_H
+
+#include "msgbuf.h"
+#include "sendq.h"
+
+#include <ev.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The most a connection may hold of unprocessed input: two maximal lines. */
+#define CONN_RECVQ (2 * (8191 + 512))
+
+struct conn;
+
+struct conn_ops {
+	/* A complete line without CR/LF, NUL-terminated and writable, len bytes long.
+	 * Return false to stop processing lines (the rest is kept until conn_resume). */
+	bool (*on_line)(struct conn *c, char *line, size_t len);
+	/* A line longer than CONN_RECVQ/2 was discarded. */
+	void (*on_too_long)(struct conn *c);
+	/* Input is held (paused) and the receive queue is full. */
+	void (*on_recvq_full)(struct conn *c);
+	/* The peer closed the connection or an I/O error happened; reason is readable. The
+	 * owner must not free the conn here, only mark it for freeing later. */
+	void (*on_error)(struct conn *c, const char *reason);
+};
+
+enum {
+	CONN_HANDSHAKE = 1 << 0,     /* TLS handshake in progress */
+	CONN_PAUSED = 1 << 1,        /* owner holds input processing */
+	CONN_PENDING = 1 << 2,       /* on the pending-flush list */
+	CONN_DEAD = 1 << 3,          /* no more I/O; waiting to be freed */
+	CONN_WANT_WRITE_READ = 1 << 4, /* SSL_read wants the socket writable */
+};
+
+struct conn {
+	int fd;
+	unsigned flags;
+	SSL *ssl;
+	const struct conn_ops *ops;
+	ev_io rio, wio;
+	struct sendq sendq;
+	size_t sendq_max;       /* hard limit; 0 = none */
+	int tls_retry_len;      /* length of an SSL_write to repeat after WANT_WRITE */
+	char *inbuf;            /* unprocessed input, NULL when there is none */
+	size_t inlen;
+	bool discarding;        /* dropping the rest of an over-long line */
+	struct conn *pending_next;
+	char ip[INET6_ADDRSTRLEN + 1];
+	char certfp[65];        /* SHA-256 of the client certificate, hex; "" if none */
+	struct sockaddr_storage addr;
+};
+
+/* Takes ownership of fd (and ssl, which may be NULL) and starts reading. */
+void conn_init(struct conn *c, int fd, SSL *ssl, const struct conn_ops *ops);
+
+/* Queues a new reference to b. Returns false, queueing nothing, if it would push the
+ * sendq past sendq_max; the caller then disconnects the client. */
+bool conn_send(struct conn *c, struct msgbuf *b);
+
+/* Like conn_send, ignoring the limit: for the final ERROR line. */
+void conn_send_force(struct conn *c, struct msgbuf *b);
+
+/* Holds input: lines already read stay queued. */
+void conn_pause(struct conn *c);
+
+/* Releases input and processes the queued lines now. */
+void conn_resume(struct conn *c);
+
+/* Writes as much of the sendq as the socket takes now. */
+void conn_flush(struct conn *c);
+
+/* Stops all I/O and closes the socket; the sendq is dropped. The struct stays valid
+ * (and may be freed by the owner afterwards). */
+void conn_close(struct conn *c);
+
+/* Flushes every connection that queued output since the last call; the loop calls
+ * this just before it sleeps. */
+void conn_flush_pending(void);
+
+#endif

@@ -1,0 +1,41 @@
+/* ircd.h - the daemon's global state: configuration in force, the nick table, the
+ * list of connections and the counters LUSERS reports. */
+#ifndef PARLEY_IRCD_H
+#define PARLEY_IRCD_H
+
+#include "conf.h"
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#define PARLEY_VERSION "parley-0.1"
+
+struct client;
+struct dict;
+
+struct ircd {
+	struct conf *conf;
+	SSL_CTX *tls;
+	struct dict *nicks;       /* nick -> client, for every nick in use or reserved */
+	struct client *clients;   /* every connection, registered or not */
+	unsigned nconnections;    /* entries in clients that are not dead */
+	unsigned nusers;          /* registered clients */
+	unsigned ninvisible;      /* registered clients with +i */
+	unsigned nopers;
+	unsigned max_users;
+	unsigned class_clients[CONF_MAX_CLASSES]; /* live connections per class */
+	time_t started;
+	char created[64];         /* start time, human readable, for RPL_CREATED */
+	uint64_t next_id;
+	bool shutting_down;
+};
+
+extern struct ircd ircd;
+
+/* Runs the daemon: parses arguments, loads the config, serves until a signal.
+ * Returns the process exit status. */
+int ircd_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,60 @@
+/* parse.h - the IRCv3 message format: bytes to a message and back. Pure: no I/O, no
+ * allocation. Limits from the IRCv3 message-tags spec: 8191 bytes of tags (with the
+ * leading '@' and the space after them) and 512 bytes for the rest, CRLF included. */
+#ifndef PARLEY_PARSE_H
+#define PARLEY_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MSG_MAX_PARAMS 15
+#define MSG_MAX_TAGS 64
+#define MSG_TAGS_MAX 8191 /* '@' .. the space before the rest */
+#define MSG_BODY_MAX 512  /* source .. CRLF */
+#define MSG_LINE_MAX (MSG_TAGS_MAX + MSG_BODY_MAX)
+
+struct msg_tag {
+	const char *key;
+	const char *value; /* unescaped; NULL when the tag has no value */
+};
+
+struct msg {
+	struct msg_tag tags[MSG_MAX_TAGS];
+	int ntags;
+	const char *source; /* NULL when absent */
+	const char *command;
+	const char *params[MSG_MAX_PARAMS];
+	int nparams;
+};
+
+enum parse_result {
+	PARSE_OK,
+	PARSE_EMPTY,         /* blank line: ignore */
+	PARSE_TOO_LONG,      /* over the tag or body limit: ERR_INPUTTOOLONG */
+	PARSE_NO_COMMAND,    /* tags or source but no command */
+	PARSE_BAD_TAGS,      /* more than MSG_MAX_TAGS tags */
+};
+
+/* Parses one line (without CR/LF) in place: the line is modified and msg points into
+ * it, so the line must outlive msg. len is the line's length. */
+enum parse_result msg_parse(char *line, size_t len, struct msg *msg);
+
+/* Returns the value of tag key in msg, "" for a tag without value, or NULL if absent. */
+const char *msg_tag(const struct msg *msg, const char *key);
+
+/* Escapes a tag value per the message-tags spec into out (size bytes). Returns the
+ * length written, or -1 if it does not fit. */
+int tag_escape(const char *value, char *out, size_t size);
+
+/* Unescapes a tag value in place. */
+void tag_unescape(char *value);
+
+/* Serializes msg to out (size bytes) with a trailing CRLF. The last parameter is
+ * written as trailing (':') when it is empty, holds a space or starts with ':'.
+ * Returns the length, or -1 if it does not fit. Exact inverse of msg_parse. */
+int msg_serialize(const struct msg *msg, char *out, size_t size);
+
+/* True if s is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
+bool utf8_valid(const char *s, size_t len);
+
+#endif

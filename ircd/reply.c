@@ -1,0 +1,140 @@
+/* reply.c - formatting and queueing lines for clients; labeled-response wrapping. */
+#include "reply.h"
+
+#include "cap.h"
+#include "client.h"
+#include "ircd.h"
+#include "parse.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Formats into buf: the body after any tag section is cut to 510 bytes, then CRLF. */
+static size_t format_line(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(buf, size - 2, fmt, ap);
+	size_t len = n < 0 ? 0 : (size_t)n;
+	if (len > size - 3)
+		len = size - 3;
+	const char *body = buf;
+	if (buf[0] == '@') {
+		const char *sp = memchr(buf, ' ', len);
+		body = sp ? sp + 1 : buf + len;
+	}
+	size_t body_len = len - (size_t)(body - buf);
+	if (body_len > MSG_BODY_MAX - 2) {
+		len = (size_t)(body - buf) + MSG_BODY_MAX - 2;
+		/* do not leave half a UTF-8 character at the cut */
+		while (len > 0 && ((unsigned char)buf[len] & 0xc0) == 0x80)
+			len--;
+	}
+	buf[len++] = '\r';
+	buf[len++] = '\n';
+	return len;
+}
+
+struct msgbuf *msgbuf_printf(const char *fmt, ...)
+{
+	char buf[MSG_LINE_MAX + 2];
+	va_list ap;
+	va_start(ap, fmt);
+	size_t len = format_line(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	return msgbuf_new(buf, len);
+}
+
+void client_send(struct client *c, struct msgbuf *b)
+{
+	if (client_dead(c))
+		return;
+	struct reply_ctx *ctx = c->rctx;
+	if (ctx && ctx->label[0]) {
+		if (ctx->nlines == ctx->cap) {
+			ctx->cap = ctx->cap ? ctx->cap * 2 : 8;
+			ctx->lines = realloc(ctx->lines, ctx->cap * sizeof *ctx->lines);
+			if (!ctx->lines)
+				abort();
+		}
+		ctx->lines[ctx->nlines++] = msgbuf_ref(b);
+		return;
+	}
+	if (!conn_send(&c->conn, b))
+		client_exit(c, "SendQ exceeded");
+}
+
+void client_sendf(struct client *c, const char *fmt, ...)
+{
+	char buf[MSG_LINE_MAX + 2];
+	va_list ap;
+	va_start(ap, fmt);
+	size_t len = format_line(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	struct msgbuf *b = msgbuf_new(buf, len);
+	client_send(c, b);
+	msgbuf_unref(b);
+}
+
+const char *reply_target(const struct client *c) { return c->nick[0] ? c->nick : "*"; }
+
+void reply_numeric(struct client *c, const char *num, const char *fmt, ...)
+{
+	char text[MSG_BODY_MAX + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	client_sendf(c, ":%s %s %s %s", ircd.conf->server_name, num, reply_target(c), text);
+}
+
+void reply_standard(struct client *c, const char *type, const char *command, const char *code,
+                    const char *context, const char *description)
+{
+	client_sendf(c, ":%s %s %s %s%s%s :%s", ircd.conf->server_name, type, command, code,
+	             context ? " " : "", context ? context : "", description);
+}
+
+void reply_ctx_begin(struct reply_ctx *ctx, struct client *c, const char *label)
+{
+	memset(ctx, 0, sizeof *ctx);
+	ctx->client = c;
+	if (label && client_has_cap(c, CAP_LABELED_RESPONSE))
+		snprintf(ctx->label, sizeof ctx->label, "%s", label);
+	c->rctx = ctx;
+}
+
+/* Sends b to the client with extra tags ("label=x" or "batch=y") merged in front. */
+static void send_tagged(struct client *c, const char *tags, const struct msgbuf *b)
+{
+	if (b->data[0] == '@')
+		client_sendf(c, "@%s;%.*s", tags, (int)b->len - 3, b->data + 1);
+	else
+		client_sendf(c, "@%s %.*s", tags, (int)b->len - 2, b->data);
+}
+
+void reply_ctx_end(struct reply_ctx *ctx)
+{
+	struct client *c = ctx->client;
+	c->rctx = NULL;
+	if (!ctx->label[0])
+		return;
+	char tag[96];
+	snprintf(tag, sizeof tag, "label=%s", ctx->label);
+	if (ctx->nlines == 0) {
+		client_sendf(c, "@%s :%s ACK", tag, ircd.conf->server_name);
+	} else if (ctx->nlines == 1) {
+		send_tagged(c, tag, ctx->lines[0]);
+	} else {
+		char id[24], btag[40];
+		snprintf(id, sizeof id, "L%llu", (unsigned long long)c->id);
+		snprintf(btag, sizeof btag, "batch=%s", id);
+		client_sendf(c, "@%s :%s BATCH +%s labeled-response", tag, ircd.conf->server_name, id);
+		for (unsigned i = 0; i < ctx->nlines; i++)
+			send_tagged(c, btag, ctx->lines[i]);
+		client_sendf(c, ":%s BATCH -%s", ircd.conf->server_name, id);
+	}
+	for (unsigned i = 0; i < ctx->nlines; i++)
+		msgbuf_unref(ctx->lines[i]);
+	free(ctx->lines);
+}
