@@ -20,9 +20,19 @@ struct cap_def {
 };
 
 static const struct cap_def caps[] = {
+    {"away-notify", CAP_AWAY_NOTIFY, NULL},
     {"batch", CAP_BATCH, NULL},
     {"cap-notify", CAP_CAP_NOTIFY, NULL},
+    {"echo-message", CAP_ECHO_MESSAGE, NULL},
+    {"extended-join", CAP_EXTENDED_JOIN, NULL},
+    {"invite-notify", CAP_INVITE_NOTIFY, NULL},
     {"labeled-response", CAP_LABELED_RESPONSE, NULL},
+    {"message-tags", CAP_MESSAGE_TAGS, NULL},
+    {"multi-prefix", CAP_MULTI_PREFIX, NULL},
+    {"server-time", CAP_SERVER_TIME, NULL},
+    {"setname", CAP_SETNAME, NULL},
+    {"standard-replies", CAP_STANDARD_REPLIES, NULL},
+    {"userhost-in-names", CAP_USERHOST_IN_NAMES, NULL},
 };
 #define NCAPS (sizeof caps / sizeof caps[0])
 

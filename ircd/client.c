@@ -2,10 +2,12 @@
  * registration and ping timer, exit and reaping. */
 #include "client.h"
 
+#include "channel.h"
 #include "command.h"
 #include "dict.h"
 #include "ircd.h"
 #include "log.h"
+#include "monitor.h"
 #include "parse.h"
 #include "reply.h"
 
@@ -15,9 +17,6 @@
 #include <string.h>
 
 static struct client *dead_list;
-
-/* Hooks other modules use to learn of a client's exit (channels: QUIT, WHOWAS...). */
-void channel_client_exit(struct client *c, const char *reason) __attribute__((weak));
 
 static struct client *from_conn(struct conn *conn) { return (struct client *)conn; }
 
@@ -222,8 +221,8 @@ void client_exit(struct client *c, const char *reason)
 		return;
 	c->flags |= CLI_DEAD;
 	if (client_registered(c)) {
-		if (channel_client_exit)
-			channel_client_exit(c, reason);
+		channel_client_exit(c, reason);
+		monitor_offline(c->nick);
 		ircd.nusers--;
 		if (c->umodes & UMODE('i'))
 			ircd.ninvisible--;
@@ -232,6 +231,7 @@ void client_exit(struct client *c, const char *reason)
 	}
 	if (c->nick[0] && client_find(c->nick) == c)
 		dict_del(ircd.nicks, c->nick);
+	monitor_forget(c);
 	ircd.nconnections--;
 	ircd.class_clients[c->class - ircd.conf->classes]--;
 	ev_timer_stop(EV_DEFAULT, &c->timer);

@@ -56,10 +56,13 @@ struct client {
 	double flood_tokens;
 	ev_tstamp flood_stamp;
 	struct membership *channels;
+	char (*monitors)[NICK_MAX + 1]; /* nicks this client MONITORs */
+	unsigned nmonitors;
 	unsigned nchannels;
 	struct reply_ctx *rctx; /* set while a command of this client runs */
 	struct client *next, *prev;
 	struct client *dead_next;
+	unsigned long mark; /* fan-out generation, to reach each client once */
 };
 
 /* Accepts a connection (callback for listener_open_all). */

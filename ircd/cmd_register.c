@@ -1,10 +1,13 @@
 /* cmd_register.c - connection registration and the commands every connection may
  * use: PASS, NICK, USER, PING, PONG, QUIT, and the welcome burst. */
 #include "cap.h"
+#include "channel.h"
 #include "client.h"
 #include "command.h"
 #include "ircd.h"
 #include "isupport.h"
+#include "mode.h"
+#include "monitor.h"
 #include "parse.h"
 #include "reply.h"
 
@@ -15,9 +18,6 @@ void cmd_pass(struct client *c, struct msg *m)
 {
 	snprintf(c->pass, sizeof c->pass, "%s", m->params[0]);
 }
-
-/* Tells the client and everyone sharing a channel with it (once each). */
-void channel_nick_change(struct client *c, const char *old_prefix, const char *nick) __attribute__((weak));
 
 void cmd_nick(struct client *c, struct msg *m)
 {
@@ -42,13 +42,13 @@ void cmd_nick(struct client *c, struct msg *m)
 		client_try_register(c);
 		return;
 	}
-	char old[PREFIX_MAX + 1];
+	char old[PREFIX_MAX + 1], old_nick[NICK_MAX + 1];
 	memcpy(old, c->prefix, sizeof old);
+	memcpy(old_nick, c->nick, sizeof old_nick);
 	client_set_nick(c, nick);
-	if (channel_nick_change)
-		channel_nick_change(c, old, nick);
-	else
-		client_sendf(c, ":%s NICK :%s", old, nick);
+	channel_nick_change(c, old, nick);
+	monitor_offline(old_nick);
+	monitor_online(c);
 }
 
 void cmd_user(struct client *c, struct msg *m)
@@ -102,7 +102,7 @@ static void welcome(struct client *c)
 	reply(c, RPL_WELCOME, cf->network, c->prefix);
 	reply(c, RPL_YOURHOST, cf->server_name, PARLEY_VERSION);
 	reply(c, RPL_CREATED, ircd.created);
-	reply(c, RPL_MYINFO, cf->server_name, PARLEY_VERSION, "iowBRx", "beIiklmnopstvR", "beIklov");
+	reply(c, RPL_MYINFO, cf->server_name, PARLEY_VERSION, USER_MODES, CHANNEL_MODES, CHANNEL_PARAM_MODES);
 	isupport_send(c);
 	server_send_lusers(c);
 	server_send_motd(c);
@@ -126,4 +126,5 @@ void client_try_register(struct client *c)
 	c->last_message = ev_now(EV_DEFAULT);
 	client_timer_restart(c);
 	welcome(c);
+	monitor_online(c);
 }

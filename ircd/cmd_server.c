@@ -1,4 +1,5 @@
 /* cmd_server.c - information about the server: MOTD, LUSERS, VERSION, TIME, INFO, ADMIN. */
+#include "channel.h"
 #include "client.h"
 #include "command.h"
 #include "dict.h"
@@ -12,7 +13,6 @@
 #include <strings.h>
 #include <time.h>
 
-unsigned channel_count(void) __attribute__((weak));
 
 /* A target parameter, where given, must name this server (402 otherwise). */
 static bool is_me(struct client *c, struct msg *m)
@@ -31,7 +31,7 @@ void server_send_lusers(struct client *c)
 		reply(c, RPL_LUSEROP, ircd.nopers);
 	if (ircd.nconnections > users)
 		reply(c, RPL_LUSERUNKNOWN, ircd.nconnections - users);
-	reply(c, RPL_LUSERCHANNELS, channel_count ? channel_count() : 0);
+	reply(c, RPL_LUSERCHANNELS, channel_count());
 	reply(c, RPL_LUSERME, users);
 	reply(c, RPL_LOCALUSERS, users, ircd.max_users, users, ircd.max_users);
 	reply(c, RPL_GLOBALUSERS, users, ircd.max_users, users, ircd.max_users);

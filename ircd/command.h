@@ -51,5 +51,24 @@ void cmd_version(struct client *, struct msg *);
 void cmd_time(struct client *, struct msg *);
 void cmd_info(struct client *, struct msg *);
 void cmd_admin(struct client *, struct msg *);
+void cmd_join(struct client *, struct msg *);
+void cmd_part(struct client *, struct msg *);
+void cmd_topic(struct client *, struct msg *);
+void cmd_names(struct client *, struct msg *);
+void cmd_list(struct client *, struct msg *);
+void cmd_invite(struct client *, struct msg *);
+void cmd_kick(struct client *, struct msg *);
+void cmd_mode(struct client *, struct msg *);
+void cmd_privmsg(struct client *, struct msg *);
+void cmd_notice(struct client *, struct msg *);
+void cmd_tagmsg(struct client *, struct msg *);
+void cmd_who(struct client *, struct msg *);
+void cmd_whois(struct client *, struct msg *);
+void cmd_whowas(struct client *, struct msg *);
+void cmd_ison(struct client *, struct msg *);
+void cmd_userhost(struct client *, struct msg *);
+void cmd_away(struct client *, struct msg *);
+void cmd_setname(struct client *, struct msg *);
+void cmd_monitor(struct client *, struct msg *);
 
 #endif

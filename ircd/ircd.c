@@ -2,6 +2,7 @@
  * prepare watcher (flush pending output, then free exited clients), and signals. */
 #include "ircd.h"
 
+#include "channel.h"
 #include "client.h"
 #include "command.h"
 #include "conf.h"
@@ -9,6 +10,7 @@
 #include "dict.h"
 #include "listener.h"
 #include "log.h"
+#include "monitor.h"
 #include "tls.h"
 
 #include <ev.h>
@@ -112,6 +114,8 @@ int ircd_main(int argc, char **argv)
 	strftime(ircd.created, sizeof ircd.created, "%Y-%m-%d %H:%M:%S UTC", &tm);
 	ircd.nicks = dict_new();
 	command_init();
+	channel_init();
+	monitor_init();
 	signal(SIGPIPE, SIG_IGN);
 
 	struct ev_loop *loop = EV_DEFAULT;

@@ -4,6 +4,7 @@
 
 #include "client.h"
 #include "ircd.h"
+#include "mode.h"
 #include "reply.h"
 
 #include <stdio.h>
@@ -11,7 +12,29 @@
 
 /* Tokens that do not depend on the configuration. Extend this list as features land. */
 static const char *const fixed_tokens[] = {
+    "AWAYLEN=390",
+    "BOT=B",
     "CASEMAPPING=rfc1459",
+    "CHANLIMIT=#:100",
+    CHANMODES_TOKEN,
+    "CHANNELLEN=64",
+    "CHANTYPES=#",
+    "ELIST=CMNTU",
+    "EXCEPTS=e",
+    "EXTBAN=$,a",
+    "INVEX=I",
+    "KICKLEN=390",
+    "MAXLIST=beI:100",
+    "MAXTARGETS=4",
+    "MODES=6",
+    "MONITOR=100",
+    "PREFIX=(ov)@+",
+    "SAFELIST",
+    "STATUSMSG=@+",
+    "TARGMAX=JOIN:,KICK:4,LIST:,MONITOR:,NAMES:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
+    "TOPICLEN=390",
+    "UTF8ONLY",
+    "WHOX",
     NULL,
 };
 

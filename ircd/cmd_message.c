@@ -1,0 +1,151 @@
+/* cmd_message.c - PRIVMSG, NOTICE and TAGMSG to channels and users. Each message gets
+ * one msgid and one timestamp, shared by every recipient and the echo to the sender. */
+#include "cap.h"
+#include "channel.h"
+#include "client.h"
+#include "command.h"
+#include "ircd.h"
+#include "outmsg.h"
+#include "parse.h"
+#include "reply.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TARGETS_MAX 4
+#define CLIENT_TAGS_MAX 4094 /* message-tags: client-only tag data per message */
+
+/* Collects the client-only ('+') tags of m, escaped, into out. Returns false if they
+ * exceed the limit. */
+static bool client_tags(const struct msg *m, char *out, size_t size)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (int i = 0; i < m->ntags; i++) {
+		const char *k = m->tags[i].key;
+		if (k[0] != '+' || !k[1])
+			continue;
+		char esc[CLIENT_TAGS_MAX + 1] = "";
+		const char *v = m->tags[i].value;
+		if (v && *v && tag_escape(v, esc, sizeof esc) < 0)
+			return false;
+		int w = snprintf(out + n, size - n, "%s%s%s%s", n ? ";" : "", k, esc[0] ? "=" : "", esc);
+		if (w < 0 || (size_t)w >= size - n)
+			return false;
+		n += (size_t)w;
+	}
+	return n <= CLIENT_TAGS_MAX;
+}
+
+/* Returns true if c may speak in ch (replies 404 when quiet is false). */
+static bool can_send(struct client *c, struct channel *ch)
+{
+	struct membership *m = channel_member(ch, c);
+	if (!m)
+		return !(ch->modes & CMODE('n')) && !(ch->modes & CMODE('m')) && !channel_banned(ch, c);
+	if (m->status & (MEMBER_OP | MEMBER_VOICE))
+		return true;
+	return !(ch->modes & CMODE('m')) && !channel_banned(ch, c);
+}
+
+struct relay {
+	const char *cmd;
+	bool notice, tagmsg;
+	const char *text;
+	const char *tags;
+};
+
+static bool to_channel(struct client *c, const struct relay *r, const char *target, struct outmsg *o)
+{
+	unsigned need = 0;
+	const char *name = target;
+	if (*name == '@' || *name == '+') {
+		need = *name == '@' ? MEMBER_OP : MEMBER_OP | MEMBER_VOICE;
+		name++;
+	}
+	struct channel *ch = channel_find(name);
+	if (!ch) {
+		if (!r->notice)
+			reply(c, ERR_NOSUCHCHANNEL, name);
+		return false;
+	}
+	if (!can_send(c, ch)) {
+		if (!r->notice)
+			reply(c, ERR_CANNOTSENDTOCHAN, ch->name);
+		return false;
+	}
+	channel_send(ch, o, c, need, r->tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0, 0);
+	return true;
+}
+
+static bool to_user(struct client *c, const struct relay *r, const char *target, struct outmsg *o)
+{
+	struct client *t = client_find(target);
+	if (!t || !client_registered(t)) {
+		if (!r->notice)
+			reply(c, ERR_NOSUCHNICK, target);
+		return false;
+	}
+	if ((t->umodes & UMODE('R')) && !c->account[0] && t != c) {
+		if (!r->notice)
+			reply(c, ERR_NEEDREGGEDNICKMSG, t->nick);
+		return false;
+	}
+	if (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS))
+		if (t != c || !client_has_cap(c, CAP_ECHO_MESSAGE))
+			outmsg_send(o, t);
+	if (t->away && !r->notice && !r->tagmsg)
+		reply(c, RPL_AWAY, t->nick, t->away);
+	return true;
+}
+
+static void relay(struct client *c, struct msg *m, const char *cmd, bool notice, bool tagmsg)
+{
+	if (m->nparams < 1 || !*m->params[0]) {
+		if (!notice)
+			reply(c, ERR_NORECIPIENT, cmd);
+		return;
+	}
+	if (!tagmsg && (m->nparams < 2 || !*m->params[1])) {
+		if (!notice)
+			reply(c, ERR_NOTEXTTOSEND);
+		return;
+	}
+	struct relay r = {cmd, notice, tagmsg, tagmsg ? NULL : m->params[1], NULL};
+	if (r.text && !utf8_valid(r.text, strlen(r.text))) {
+		reply_standard(c, "FAIL", cmd, "INVALID_UTF8", NULL, "Message rejected, your IRC software MUST use UTF-8 encoding on this network");
+		return;
+	}
+	char tags[CLIENT_TAGS_MAX + 64];
+	if (!client_tags(m, tags, sizeof tags)) {
+		reply(c, ERR_INPUTTOOLONG);
+		return;
+	}
+	char targets[512];
+	snprintf(targets, sizeof targets, "%s", m->params[0]);
+	char *save;
+	int n = 0;
+	c->last_message = ev_now(EV_DEFAULT);
+	for (char *t = strtok_r(targets, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (++n > TARGETS_MAX) {
+			reply(c, ERR_TOOMANYTARGETS, t);
+			break;
+		}
+		struct outmsg o;
+		if (tagmsg)
+			outmsg_init(&o, true, tags, ":%s TAGMSG %s", c->prefix, t);
+		else
+			outmsg_init(&o, true, tags, ":%s %s %s :%s", c->prefix, cmd, t, r.text);
+		snprintf(o.account, sizeof o.account, "%s", c->account);
+		o.bot = (c->umodes & UMODE('B')) != 0;
+		bool is_chan = t[0] == '#' || ((t[0] == '@' || t[0] == '+') && t[1] == '#');
+		bool sent = is_chan ? to_channel(c, &r, t, &o) : to_user(c, &r, t, &o);
+		if (sent && client_has_cap(c, CAP_ECHO_MESSAGE) && (!tagmsg || client_has_cap(c, CAP_MESSAGE_TAGS)))
+			outmsg_send(&o, c);
+		outmsg_release(&o);
+	}
+}
+
+void cmd_privmsg(struct client *c, struct msg *m) { relay(c, m, "PRIVMSG", false, false); }
+void cmd_notice(struct client *c, struct msg *m) { relay(c, m, "NOTICE", true, false); }
+void cmd_tagmsg(struct client *c, struct msg *m) { relay(c, m, "TAGMSG", false, true); }

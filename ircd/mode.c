@@ -1,0 +1,337 @@
+/* mode.c - MODE for channels and users. A channel MODE line is applied left to right;
+ * what took effect is collected into one MODE message announced to the channel. */
+#include "mode.h"
+
+#include "casemap.h"
+#include "channel.h"
+#include "client.h"
+#include "ircd.h"
+#include "match.h"
+#include "outmsg.h"
+#include "parse.h"
+#include "reply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FLAG_MODES "Rimnpst"
+
+void mode_channel_string(const struct channel *ch, int show_params, char *out, unsigned size)
+{
+	unsigned n = 0;
+	out[n++] = '+';
+	for (const char *p = FLAG_MODES "kl"; *p && n + 1 < size; p++)
+		if ((ch->modes & CMODE(*p)) || (*p == 'k' && ch->key[0]) || (*p == 'l' && ch->limit))
+			out[n++] = *p;
+	out[n] = '\0';
+	if (show_params && ch->key[0])
+		n += (unsigned)snprintf(out + n, size - n, " %s", ch->key);
+	if (show_params && ch->limit && n < size)
+		snprintf(out + n, size - n, " %u", ch->limit);
+}
+
+/* The changes that took effect, for the announcement. */
+struct change_set {
+	char modes[64];
+	unsigned nmodes;
+	char params[400];
+	size_t plen;
+	int dir; /* last direction written: 1 '+', -1 '-', 0 none */
+};
+
+static void change_add(struct change_set *cs, int dir, char mode, const char *param)
+{
+	if (cs->nmodes + 3 >= sizeof cs->modes)
+		return;
+	if (dir != cs->dir) {
+		cs->modes[cs->nmodes++] = dir > 0 ? '+' : '-';
+		cs->dir = dir;
+	}
+	cs->modes[cs->nmodes++] = mode;
+	cs->modes[cs->nmodes] = '\0';
+	if (param && cs->plen < sizeof cs->params)
+		cs->plen += (size_t)snprintf(cs->params + cs->plen, sizeof cs->params - cs->plen, " %s", param);
+}
+
+static const char list_letters[LIST_KINDS] = {'b', 'e', 'I'};
+
+static void list_show(struct client *c, struct channel *ch, enum list_kind k)
+{
+	for (struct list_entry *e = ch->lists[k]; e; e = e->next) {
+		if (k == LIST_BAN)
+			reply(c, RPL_BANLIST, ch->name, e->mask, e->setter, (long long)e->when);
+		else if (k == LIST_EXCEPT)
+			reply(c, RPL_EXCEPTLIST, ch->name, e->mask, e->setter, (long long)e->when);
+		else
+			reply(c, RPL_INVITELIST, ch->name, e->mask, e->setter, (long long)e->when);
+	}
+	if (k == LIST_BAN)
+		reply(c, RPL_ENDOFBANLIST, ch->name);
+	else if (k == LIST_EXCEPT)
+		reply(c, RPL_ENDOFEXCEPTLIST, ch->name);
+	else
+		reply(c, RPL_ENDOFINVITELIST, ch->name);
+}
+
+/* Adds or removes mask in list k; returns the normalized mask that changed, or NULL. */
+static const char *list_change(struct client *c, struct channel *ch, enum list_kind k, int dir,
+                               const char *param, char *norm, size_t size)
+{
+	match_normalize_ban(param, norm, size);
+	struct list_entry **pp = &ch->lists[k];
+	while (*pp && casemap_cmp((*pp)->mask, norm) != 0)
+		pp = &(*pp)->next;
+	if (dir > 0) {
+		if (*pp)
+			return NULL;
+		if (ch->list_count[k] >= LIST_MAX) {
+			reply(c, ERR_BANLISTFULL, ch->name, list_letters[k]);
+			return NULL;
+		}
+		struct list_entry *e = calloc(1, sizeof *e);
+		if (!e)
+			abort();
+		snprintf(e->mask, sizeof e->mask, "%s", norm);
+		snprintf(e->setter, sizeof e->setter, "%s", c->nick);
+		e->when = time(NULL);
+		*pp = e; /* appended: lists show in the order they were set */
+		ch->list_count[k]++;
+		return norm;
+	}
+	if (!*pp)
+		return NULL;
+	struct list_entry *e = *pp;
+	*pp = e->next;
+	snprintf(norm, size, "%s", e->mask);
+	free(e);
+	ch->list_count[k]--;
+	return norm;
+}
+
+static void member_change(struct client *c, struct channel *ch, int dir, char mode, const char *nick,
+                          struct change_set *cs)
+{
+	struct client *t = client_find(nick);
+	if (!t || !client_registered(t)) {
+		reply(c, ERR_NOSUCHNICK, nick);
+		return;
+	}
+	struct membership *m = channel_member(ch, t);
+	if (!m) {
+		reply(c, ERR_USERNOTINCHANNEL, t->nick, ch->name);
+		return;
+	}
+	unsigned bit = mode == 'o' ? MEMBER_OP : MEMBER_VOICE;
+	if (dir > 0 ? (m->status & bit) : !(m->status & bit))
+		return;
+	if (dir > 0)
+		m->status |= bit;
+	else
+		m->status &= ~bit;
+	change_add(cs, dir, mode, t->nick);
+}
+
+static bool key_valid(const char *key)
+{
+	size_t len = strlen(key);
+	return len > 0 && len <= KEY_MAX && !strpbrk(key, " ,:");
+}
+
+/* Applies one mode letter; *arg is advanced past the parameter it uses. */
+static void apply_one(struct client *c, struct channel *ch, int dir, char mode, struct msg *m, int *arg,
+                      struct change_set *cs, int *param_modes)
+{
+	const char *param = *arg < m->nparams ? m->params[*arg] : NULL;
+	bool needs = strchr("Ibeov", mode) || (mode == 'k' && dir > 0) || (mode == 'l' && dir > 0);
+	if (mode == 'k' && dir < 0 && param)
+		needs = true; /* "-k key" consumes the key, as clients send it */
+	if (needs && !param) {
+		int k = mode == 'b' ? LIST_BAN : mode == 'e' ? LIST_EXCEPT : mode == 'I' ? LIST_INVEX : -1;
+		if (k >= 0)
+			list_show(c, ch, (enum list_kind)k);
+		else if (mode != 'k' || dir > 0)
+			reply(c, ERR_NEEDMOREPARAMS, "MODE");
+		return;
+	}
+	if (needs) {
+		(*arg)++;
+		if (++*param_modes > MODES_PER_COMMAND)
+			return;
+	}
+	char norm[PREFIX_MAX + 16];
+	switch (mode) {
+	case 'b':
+	case 'e':
+	case 'I': {
+		enum list_kind k = mode == 'b' ? LIST_BAN : mode == 'e' ? LIST_EXCEPT : LIST_INVEX;
+		const char *changed = list_change(c, ch, k, dir, param, norm, sizeof norm);
+		if (changed)
+			change_add(cs, dir, mode, changed);
+		return;
+	}
+	case 'o':
+	case 'v':
+		member_change(c, ch, dir, mode, param, cs);
+		return;
+	case 'k':
+		if (dir > 0) {
+			if (!key_valid(param)) {
+				reply(c, ERR_INVALIDMODEPARAM, ch->name, 'k', param, "Invalid key");
+				return;
+			}
+			snprintf(ch->key, sizeof ch->key, "%s", param);
+			change_add(cs, dir, 'k', ch->key);
+		} else if (ch->key[0]) {
+			ch->key[0] = '\0';
+			change_add(cs, dir, 'k', "*");
+		}
+		return;
+	case 'l':
+		if (dir > 0) {
+			char *end;
+			long v = strtol(param, &end, 10);
+			if (*end || v <= 0 || v > 1000000) {
+				reply(c, ERR_INVALIDMODEPARAM, ch->name, 'l', param, "Invalid limit");
+				return;
+			}
+			ch->limit = (unsigned)v;
+			snprintf(norm, sizeof norm, "%ld", v);
+			change_add(cs, dir, 'l', norm);
+		} else if (ch->limit) {
+			ch->limit = 0;
+			change_add(cs, dir, 'l', NULL);
+		}
+		return;
+	default:
+		if (!strchr(FLAG_MODES, mode)) {
+			reply(c, ERR_UNKNOWNMODE, mode);
+			return;
+		}
+		if (dir > 0 ? (ch->modes & CMODE(mode)) != 0 : (ch->modes & CMODE(mode)) == 0)
+			return;
+		if (dir > 0)
+			ch->modes |= CMODE(mode);
+		else
+			ch->modes &= ~CMODE(mode);
+		change_add(cs, dir, mode, NULL);
+	}
+}
+
+static bool is_list_query(struct msg *m)
+{
+	/* "MODE #c b" / "MODE #c +e": a list query, which any member may make */
+	if (m->nparams != 2)
+		return false;
+	const char *p = m->params[1];
+	if (*p == '+')
+		p++;
+	return p[0] && !p[1] && strchr("beI", p[0]);
+}
+
+static void channel_mode(struct client *c, struct channel *ch, struct msg *m)
+{
+	struct membership *me = channel_member(ch, c);
+	if (m->nparams < 2) {
+		char modes[128];
+		mode_channel_string(ch, me != NULL, modes, sizeof modes);
+		reply(c, RPL_CHANNELMODEIS, ch->name, modes);
+		reply(c, RPL_CREATIONTIME, ch->name, (long long)ch->created);
+		return;
+	}
+	if (is_list_query(m)) {
+		char k = m->params[1][m->params[1][0] == '+'];
+		list_show(c, ch, k == 'b' ? LIST_BAN : k == 'e' ? LIST_EXCEPT : LIST_INVEX);
+		return;
+	}
+	if (!me || !(me->status & MEMBER_OP)) {
+		if (me)
+			reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
+		else
+			reply(c, ERR_NOTONCHANNEL, ch->name);
+		return;
+	}
+	struct change_set cs = {0};
+	int dir = 1, arg = 2, param_modes = 0;
+	for (const char *p = m->params[1]; *p; p++) {
+		if (*p == '+' || *p == '-')
+			dir = *p == '+' ? 1 : -1;
+		else
+			apply_one(c, ch, dir, *p, m, &arg, &cs, &param_modes);
+	}
+	if (!cs.nmodes)
+		return;
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s MODE %s %s%s", c->prefix, ch->name, cs.modes, cs.params);
+	channel_send(ch, &o, NULL, 0, 0, 0);
+	outmsg_release(&o);
+}
+
+static void user_mode_string(const struct client *c, char *out, size_t size)
+{
+	size_t n = 0;
+	out[n++] = '+';
+	for (const char *p = USER_MODES; *p && n + 1 < size; p++)
+		if (c->umodes & UMODE(*p))
+			out[n++] = *p;
+	out[n] = '\0';
+}
+
+static void user_mode(struct client *c, struct client *target, struct msg *m)
+{
+	if (target != c) {
+		reply(c, ERR_USERSDONTMATCH);
+		return;
+	}
+	if (m->nparams < 2) {
+		char modes[32];
+		user_mode_string(c, modes, sizeof modes);
+		reply(c, RPL_UMODEIS, modes);
+		return;
+	}
+	struct change_set cs = {0};
+	int dir = 1;
+	bool unknown = false;
+	for (const char *p = m->params[1]; *p; p++) {
+		if (*p == '+' || *p == '-') {
+			dir = *p == '+' ? 1 : -1;
+			continue;
+		}
+		/* +o comes only from OPER; +i/+w/+B/+R are the user's choice */
+		if (!strchr("iwBR", *p) && !(*p == 'o' && dir < 0)) {
+			unknown |= !strchr(USER_MODES, *p);
+			continue;
+		}
+		uint64_t bit = UMODE(*p);
+		if (dir > 0 ? (c->umodes & bit) != 0 : (c->umodes & bit) == 0)
+			continue;
+		c->umodes ^= bit;
+		if (*p == 'i')
+			ircd.ninvisible += dir > 0 ? 1 : -1;
+		if (*p == 'o')
+			ircd.nopers--;
+		change_add(&cs, dir, *p, NULL);
+	}
+	if (unknown)
+		reply(c, ERR_UMODEUNKNOWNFLAG);
+	if (cs.nmodes)
+		client_sendf(c, ":%s MODE %s :%s", c->prefix, c->nick, cs.modes);
+}
+
+void cmd_mode(struct client *c, struct msg *m)
+{
+	const char *target = m->params[0];
+	if (target[0] == '#') {
+		struct channel *ch = channel_find(target);
+		if (!ch)
+			reply(c, ERR_NOSUCHCHANNEL, target);
+		else
+			channel_mode(c, ch, m);
+		return;
+	}
+	struct client *t = client_find(target);
+	if (!t || !client_registered(t))
+		reply(c, ERR_NOSUCHNICK, target);
+	else
+		user_mode(c, t, m);
+}
