@@ -73,6 +73,10 @@ static bool on_line(struct conn *conn, char *line, size_t len)
 	default:
 		return true;
 	}
+	if (m.tags_len > CLIENT_TAG_DATA_MAX) {
+		reply(c, ERR_INPUTTOOLONG);
+		return true;
+	}
 	struct command *cmd = command_find(m.command);
 	if (c->class->flood_enabled)
 		c->flood_tokens -= cmd ? cmd->penalty : 1;

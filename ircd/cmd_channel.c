@@ -18,7 +18,8 @@
 
 static const char *next_item(char **save, char *list) { return strtok_r(list, ",", save); }
 
-void channel_send_names(struct client *c, struct channel *ch)
+/* Sends the RPL_NAMREPLY lines for ch (the caller sends RPL_ENDOFNAMES). */
+static void names_lines(struct client *c, struct channel *ch)
 {
 	bool member = channel_member(ch, c) != NULL;
 	bool multi = client_has_cap(c, CAP_MULTI_PREFIX);
@@ -42,6 +43,11 @@ void channel_send_names(struct client *c, struct channel *ch)
 	}
 	if (len)
 		reply(c, RPL_NAMREPLY, symbol, ch->name, line);
+}
+
+void channel_send_names(struct client *c, struct channel *ch)
+{
+	names_lines(c, ch);
 	reply(c, RPL_ENDOFNAMES, ch->name);
 }
 
@@ -233,10 +239,10 @@ void cmd_names(struct client *c, struct msg *m)
 	for (const char *name = next_item(&save, names); name; name = next_item(&save, NULL)) {
 		struct channel *ch = channel_find(name);
 		if (ch && channel_visible(ch, c))
-			channel_send_names(c, ch);
-		else
-			reply(c, RPL_ENDOFNAMES, name);
+			names_lines(c, ch);
 	}
+	/* one end marker naming the whole request (RFC 2812, as irctest expects) */
+	reply(c, RPL_ENDOFNAMES, m->params[0]);
 }
 
 /* LIST filters (ELIST=CMNTU): user counts, creation and topic age in minutes, masks. */
@@ -369,11 +375,11 @@ void cmd_invite(struct client *c, struct msg *m)
 	outmsg_release(&o);
 }
 
-void cmd_kick(struct client *c, struct msg *m)
+static void kick_one(struct client *c, const char *chan, const char *nick, const char *reason)
 {
-	struct channel *ch = channel_find(m->params[0]);
+	struct channel *ch = channel_find(chan);
 	if (!ch) {
-		reply(c, ERR_NOSUCHCHANNEL, m->params[0]);
+		reply(c, ERR_NOSUCHCHANNEL, chan);
 		return;
 	}
 	struct membership *me = channel_member(ch, c);
@@ -385,23 +391,37 @@ void cmd_kick(struct client *c, struct msg *m)
 		reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
 		return;
 	}
-	const char *reason = m->nparams > 2 && *m->params[2] ? m->params[2] : c->nick;
-	char nicks[512];
-	snprintf(nicks, sizeof nicks, "%s", m->params[1]);
-	char *save;
-	int n = 0;
-	for (const char *nick = next_item(&save, nicks); nick && n < 4; nick = next_item(&save, NULL), n++) {
-		struct client *t = client_find(nick);
-		if (!t || !channel_member(ch, t)) {
-			reply(c, ERR_USERNOTINCHANNEL, nick, ch->name);
-			continue;
-		}
-		struct outmsg o;
-		outmsg_init(&o, false, NULL, ":%s KICK %s %s :%.*s", c->prefix, ch->name, t->nick, TOPIC_MAX, reason);
-		channel_send(ch, &o, NULL, 0, 0, 0);
-		outmsg_release(&o);
-		channel_remove(ch, t);
-		if (!channel_find(m->params[0]))
-			return; /* the channel went away with its last member */
+	struct client *t = client_find(nick);
+	if (!t || !channel_member(ch, t)) {
+		reply(c, ERR_USERNOTINCHANNEL, nick, ch->name);
+		return;
 	}
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s KICK %s %s :%.*s", c->prefix, ch->name, t->nick, TOPIC_MAX, reason);
+	channel_send(ch, &o, NULL, 0, 0, 0);
+	outmsg_release(&o);
+	channel_remove(ch, t);
+}
+
+/* KICK #chan a,b (one channel, several users) or KICK #a,#b x,y (in pairs). */
+void cmd_kick(struct client *c, struct msg *m)
+{
+	enum { KICK_MAX = 4 };
+	char chans[512], nicks[512];
+	const char *chan[KICK_MAX], *nick[KICK_MAX];
+	int nc = 0, nn = 0;
+	snprintf(chans, sizeof chans, "%s", m->params[0]);
+	snprintf(nicks, sizeof nicks, "%s", m->params[1]);
+	char *s1, *s2;
+	for (const char *t = next_item(&s1, chans); t && nc < KICK_MAX; t = next_item(&s1, NULL))
+		chan[nc++] = t;
+	for (const char *t = next_item(&s2, nicks); t && nn < KICK_MAX; t = next_item(&s2, NULL))
+		nick[nn++] = t;
+	if (nc == 0 || nn == 0) {
+		reply(c, ERR_NEEDMOREPARAMS, "KICK");
+		return;
+	}
+	const char *reason = m->nparams > 2 && *m->params[2] ? m->params[2] : c->nick;
+	for (int i = 0; i < nn && (nc == 1 || i < nc); i++)
+		kick_one(c, chan[nc == 1 ? 0 : i], nick[i], reason);
 }

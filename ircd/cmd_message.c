@@ -13,7 +13,6 @@
 #include <string.h>
 
 #define TARGETS_MAX 4
-#define CLIENT_TAGS_MAX 4094 /* message-tags: client-only tag data per message */
 
 /* Collects the client-only ('+') tags of m, escaped, into out. Returns false if they
  * exceed the limit. */
@@ -25,7 +24,7 @@ static bool client_tags(const struct msg *m, char *out, size_t size)
 		const char *k = m->tags[i].key;
 		if (k[0] != '+' || !k[1])
 			continue;
-		char esc[CLIENT_TAGS_MAX + 1] = "";
+		char esc[CLIENT_TAG_DATA_MAX + 1] = "";
 		const char *v = m->tags[i].value;
 		if (v && *v && tag_escape(v, esc, sizeof esc) < 0)
 			return false;
@@ -34,7 +33,7 @@ static bool client_tags(const struct msg *m, char *out, size_t size)
 			return false;
 		n += (size_t)w;
 	}
-	return n <= CLIENT_TAGS_MAX;
+	return n <= CLIENT_TAG_DATA_MAX;
 }
 
 /* Returns true if c may speak in ch (replies 404 when quiet is false). */
@@ -92,8 +91,7 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 		return false;
 	}
 	if (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS))
-		if (t != c || !client_has_cap(c, CAP_ECHO_MESSAGE))
-			outmsg_send(o, t);
+		outmsg_send(o, t); /* to oneself too: the echo below is a second copy */
 	if (t->away && !r->notice && !r->tagmsg)
 		reply(c, RPL_AWAY, t->nick, t->away);
 	return true;
@@ -116,7 +114,7 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 		reply_standard(c, "FAIL", cmd, "INVALID_UTF8", NULL, "Message rejected, your IRC software MUST use UTF-8 encoding on this network");
 		return;
 	}
-	char tags[CLIENT_TAGS_MAX + 64];
+	char tags[CLIENT_TAG_DATA_MAX + 64];
 	if (!client_tags(m, tags, sizeof tags)) {
 		reply(c, ERR_INPUTTOOLONG);
 		return;

@@ -106,6 +106,11 @@ void cmd_who(struct client *c, struct msg *m)
 				if (member || !(mb->client->umodes & UMODE('i')))
 					who_reply(c, mb->client, ch->name, mb, &x);
 		}
+	} else if (!strpbrk(mask, "*?")) {
+		/* an exact nick is answered even for +i users: it reveals nothing new */
+		struct client *t = client_find(mask);
+		if (t && client_registered(t))
+			who_reply(c, t, "*", NULL, &x);
 	} else {
 		bool all = strcmp(mask, "*") == 0 || strcmp(mask, "0") == 0;
 		for (struct client *t = ircd.clients; t; t = t->next) {

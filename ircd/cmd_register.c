@@ -1,6 +1,7 @@
 /* cmd_register.c - connection registration and the commands every connection may
  * use: PASS, NICK, USER, PING, PONG, QUIT, and the welcome burst. */
 #include "cap.h"
+#include "casemap.h"
 #include "channel.h"
 #include "client.h"
 #include "command.h"
@@ -47,8 +48,10 @@ void cmd_nick(struct client *c, struct msg *m)
 	memcpy(old_nick, c->nick, sizeof old_nick);
 	client_set_nick(c, nick);
 	channel_nick_change(c, old, nick);
-	monitor_offline(old_nick);
-	monitor_online(c);
+	if (casemap_cmp(old_nick, nick) != 0) {
+		monitor_offline(old_nick);
+		monitor_online(c);
+	}
 }
 
 void cmd_user(struct client *c, struct msg *m)
@@ -60,11 +63,19 @@ void cmd_user(struct client *c, struct msg *m)
 	/* The username is kept short and free of characters that break a prefix. */
 	size_t j = 0;
 	for (const char *p = m->params[0]; *p && j < USER_MAX; p++)
-		if (*p != '@' && *p != '!' && (unsigned char)*p > ' ')
+		if (*p != '@' && *p != '!' && *p != ':' && (unsigned char)*p > ' ' && (unsigned char)*p < 0x7f)
 			c->user[j++] = *p;
 	c->user[j] = '\0';
 	if (j == 0) {
 		reply(c, ERR_NEEDMOREPARAMS, "USER");
+		return;
+	}
+	if (!*m->params[3]) {
+		reply(c, ERR_NEEDMOREPARAMS, "USER");
+		return;
+	}
+	if (!utf8_valid(m->params[3], strlen(m->params[3]))) {
+		reply_standard(c, "FAIL", "USER", "INVALID_REALNAME", NULL, "Your realname must be valid UTF-8");
 		return;
 	}
 	snprintf(c->realname, sizeof c->realname, "%s", m->params[3]);

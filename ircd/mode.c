@@ -177,7 +177,7 @@ static void apply_one(struct client *c, struct channel *ch, int dir, char mode, 
 	case 'k':
 		if (dir > 0) {
 			if (!key_valid(param)) {
-				reply(c, ERR_INVALIDMODEPARAM, ch->name, 'k', param, "Invalid key");
+				reply(c, ERR_INVALIDMODEPARAM, ch->name, 'k', "*", "Invalid key");
 				return;
 			}
 			snprintf(ch->key, sizeof ch->key, "%s", param);
@@ -192,7 +192,8 @@ static void apply_one(struct client *c, struct channel *ch, int dir, char mode, 
 			char *end;
 			long v = strtol(param, &end, 10);
 			if (*end || v <= 0 || v > 1000000) {
-				reply(c, ERR_INVALIDMODEPARAM, ch->name, 'l', param, "Invalid limit");
+				reply(c, ERR_INVALIDMODEPARAM, ch->name, 'l', *param && !strchr(param, ' ') ? param : "*",
+				      "Invalid limit");
 				return;
 			}
 			ch->limit = (unsigned)v;

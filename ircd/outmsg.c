@@ -53,8 +53,11 @@ void outmsg_init(struct outmsg *o, bool with_msgid, const char *client_tags, con
 	int n = vsnprintf(body, sizeof body - 2, fmt, ap);
 	va_end(ap);
 	size_t len = n < 0 ? 0 : (size_t)n;
-	if (len > 510)
+	if (len > 510) {
 		len = 510;
+		while (len > 0 && ((unsigned char)body[len] & 0xc0) == 0x80)
+			len--; /* never split a UTF-8 character */
+	}
 	body[len++] = '\r';
 	body[len++] = '\n';
 	o->body = malloc(len);

@@ -68,6 +68,7 @@ static enum parse_result parse_tags(char *tags, struct msg *msg)
 enum parse_result msg_parse(char *line, size_t len, struct msg *msg)
 {
 	msg->ntags = 0;
+	msg->tags_len = 0;
 	msg->nparams = 0;
 	msg->source = NULL;
 	msg->command = NULL;
@@ -80,6 +81,7 @@ enum parse_result msg_parse(char *line, size_t len, struct msg *msg)
 		if (taglen > MSG_TAGS_MAX)
 			return PARSE_TOO_LONG;
 		tags = p + 1;
+		msg->tags_len = taglen - 2;
 		if (!sp)
 			return PARSE_NO_COMMAND;
 		p = sp;

@@ -11,6 +11,7 @@
 #define MSG_MAX_TAGS 64
 #define MSG_TAGS_MAX 8191 /* '@' .. the space before the rest */
 #define MSG_BODY_MAX 512  /* source .. CRLF */
+#define CLIENT_TAG_DATA_MAX 4094 /* what a client may send in its tag section */
 #define MSG_LINE_MAX (MSG_TAGS_MAX + MSG_BODY_MAX)
 
 struct msg_tag {
@@ -21,6 +22,7 @@ struct msg_tag {
 struct msg {
 	struct msg_tag tags[MSG_MAX_TAGS];
 	int ntags;
+	size_t tags_len; /* bytes of tag data as received, without '@' and the space */
 	const char *source; /* NULL when absent */
 	const char *command;
 	const char *params[MSG_MAX_PARAMS];
