@@ -21,7 +21,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-config \
         openssl python3-pytest python3-pytest-timeout libcmocka-dev
 
-.PHONY: all run test unit protocol asan cert deps clean
+.PHONY: all run test unit protocol asan cert deps clean bench
 
 all: $(DAEMON)
 
@@ -82,6 +82,11 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 asan: deps
 	$(MAKE) BUILD=build/asan DAEMON=build/asan/parleyd CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	  build/asan/parleyd unit protocol
+
+# Load benchmarks against Parley and, when installed, ngIRCd and InspIRCd (docs/BENCHMARKS.md).
+bench: deps
+	$(MAKE) all
+	bash tests/bench/run-bench.sh
 
 clean:
 	rm -rf build ircd/parleyd
