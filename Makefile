@@ -3,9 +3,9 @@
 # unit tests link.
 
 CC      ?= cc
-PKGS    := openssl libconfig
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Werror -Iircd \
+PKGS    := openssl libconfig libmariadb sqlite3
+OPT     ?= -O2 -g
+CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wno-format-truncation -Werror -Iircd \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 BUILD   ?= build
@@ -80,7 +80,7 @@ test: deps
 # The whole suite against an AddressSanitizer + UndefinedBehaviorSanitizer build.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 asan: deps
-	$(MAKE) BUILD=build/asan DAEMON=build/asan/parleyd CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	$(MAKE) BUILD=build/asan DAEMON=build/asan/parleyd OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	  build/asan/parleyd unit protocol
 
 # Load benchmarks against Parley and, when installed, ngIRCd and InspIRCd (docs/BENCHMARKS.md).

@@ -1,5 +1,5 @@
 /* casemap.h - the rfc1459 casemapping advertised in ISUPPORT (CASEMAPPING=rfc1459):
- * A-Z fold to a-z and []\~ fold to {}|^. Pure functions. */
+ * A-Z fold to a-z and [\]^ fold to {|}~. Pure functions. */
 #ifndef PARLEY_CASEMAP_H
 #define PARLEY_CASEMAP_H
 

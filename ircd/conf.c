@@ -41,9 +41,11 @@ struct listener_raw {
 	char class_name[CONF_NAME_LEN];
 };
 
-/* "log.level" is text converted after loading. */
+/* Settings given as text and converted after loading. */
 struct conf_raw {
 	char log_level[16];
+	char backend[16];
+	char sasl_plaintext[16];
 };
 
 static const struct key server_keys[] = {
@@ -72,6 +74,45 @@ static const struct key tls_keys[] = {
 };
 static const struct key log_keys[] = {
     STR("level", struct conf_raw, log_level, "info"),
+    {0},
+};
+static const struct key storage_keys[] = {
+    STR("schema_dir", struct conf, schema_dir, "sql"),
+    {0},
+};
+static const struct key storage_raw_keys[] = {
+    STR("backend", struct conf_raw, backend, "sqlite"),
+    {0},
+};
+static const struct key sqlite_keys[] = {
+    STR("path", struct conf, sqlite_path, "var/parley.db"),
+    {0},
+};
+static const struct key mariadb_keys[] = {
+    STR("host", struct conf, mariadb_host, "127.0.0.1"),
+    INT("port", struct conf, mariadb_port, 1, 65535, "3306"),
+    STR("socket", struct conf, mariadb_socket, ""),
+    STR("user", struct conf, mariadb_user, "parley"),
+    STR("password", struct conf, mariadb_password, ""),
+    STR("database", struct conf, mariadb_database, "parley"),
+    BOOL("tls", struct conf, mariadb_tls, "false"),
+    {0},
+};
+static const struct key accounts_keys[] = {
+    BOOL("registration", struct conf, registration_enabled, "true"),
+    BOOL("email_required", struct conf, email_required, "false"),
+    STR("verify_command", struct conf, verify_command, ""),
+    INT("min_password_length", struct conf, min_password_length, 1, 256, "8"),
+    INT("scrypt_n", struct conf, scrypt_n, 2, 1048576, "16384"),
+    INT("scrypt_r", struct conf, scrypt_r, 1, 64, "8"),
+    INT("scrypt_p", struct conf, scrypt_p, 1, 16, "1"),
+    INT("nick_enforce_delay", struct conf, nick_enforce_delay, 0, 3600, "0"),
+    STR("guest_prefix", struct conf, guest_prefix, "Guest"),
+    INT("max_failed_logins", struct conf, max_failed_logins, 1, 1000, "5"),
+    {0},
+};
+static const struct key accounts_raw_keys[] = {
+    STR("sasl_plaintext", struct conf_raw, sasl_plaintext, "loopback"),
     {0},
 };
 static const struct key listener_keys[] = {
@@ -278,6 +319,8 @@ static void load_listeners(struct ctx *x, struct conf *c, const config_setting_t
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct listener_raw raw = {0};
 		load_group(x, g, "listen", listener_keys, &raw, NULL);
+		if (!raw.address[0])
+			error_at(x, g, "listen: 'address' must not be empty");
 		struct conf_listener *l = &c->listeners[c->nlisteners++];
 		memcpy(l->address, raw.address, sizeof l->address);
 		l->port = raw.port;
@@ -295,6 +338,41 @@ static void load_listeners(struct ctx *x, struct conf *c, const config_setting_t
 	}
 	if (any_tls && !c->tls_cert[0])
 		error_at(x, list, "a TLS listener needs the 'tls' section (certificate, key)");
+}
+
+static void load_storage(struct ctx *x, struct conf *c, struct conf_raw *raw, const config_setting_t *g)
+{
+	static const char *const nested[] = {"backend", "sqlite", "mariadb", NULL};
+	static const char *const nested_raw[] = {"schema_dir", "sqlite", "mariadb", NULL};
+	load_group(x, g, "storage", storage_keys, c, nested);
+	load_group(x, g, "storage", storage_raw_keys, raw, nested_raw);
+	load_group(x, g ? config_setting_get_member(g, "sqlite") : NULL, "storage.sqlite", sqlite_keys, c, NULL);
+	load_group(x, g ? config_setting_get_member(g, "mariadb") : NULL, "storage.mariadb", mariadb_keys, c, NULL);
+	if (strcmp(raw->backend, "sqlite") == 0)
+		c->backend = 0;
+	else if (strcmp(raw->backend, "mariadb") == 0)
+		c->backend = 1;
+	else
+		error_at(x, g, "storage.backend must be \"sqlite\" or \"mariadb\"");
+}
+
+static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, const config_setting_t *g)
+{
+	static const char *const nested[] = {"sasl_plaintext", NULL};
+	static const char *const nested_raw[] = {"registration", "email_required", "verify_command",
+	                                         "min_password_length", "scrypt_n", "scrypt_r", "scrypt_p",
+	                                         "nick_enforce_delay", "guest_prefix", "max_failed_logins", NULL};
+	load_group(x, g, "accounts", accounts_keys, c, nested);
+	load_group(x, g, "accounts", accounts_raw_keys, raw, nested_raw);
+	const char *modes[] = {"never", "loopback", "always"};
+	c->sasl_plaintext = -1;
+	for (int i = 0; i < 3; i++)
+		if (strcmp(raw->sasl_plaintext, modes[i]) == 0)
+			c->sasl_plaintext = i;
+	if (c->sasl_plaintext < 0)
+		error_at(x, g, "accounts.sasl_plaintext must be never, loopback or always");
+	if (c->scrypt_n & (c->scrypt_n - 1))
+		error_at(x, g, "accounts.scrypt_n must be a power of two");
 }
 
 static char *read_file(const char *path)
@@ -324,7 +402,8 @@ static char *read_file(const char *path)
 
 static void check_top_level(struct ctx *x, config_t *cfg)
 {
-	static const char *const known[] = {"server", "admin", "limits", "tls", "log", "listen", "class", NULL};
+	static const char *const known[] = {"server", "admin",  "limits", "tls",     "log",
+	                                    "listen", "class",  "storage", "accounts", NULL};
 	const config_setting_t *root = config_root_setting(cfg);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
@@ -366,9 +445,11 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	const config_setting_t *tls = config_lookup(&cfg, "tls");
 	if (tls)
 		load_group(&x, tls, "tls", tls_keys, c, NULL);
+	load_storage(&x, c, &raw, config_lookup(&cfg, "storage"));
+	load_accounts(&x, c, &raw, config_lookup(&cfg, "accounts"));
 	load_classes(&x, c, config_lookup(&cfg, "class"));
 	load_listeners(&x, c, config_lookup(&cfg, "listen"));
-	if (server && c->server_name[0] && !strchr(c->server_name, '.'))
+	if (server && !strchr(c->server_name, '.'))
 		error_at(&x, config_setting_get_member(server, "name"), "server.name must contain a '.'");
 	c->log_level = log_level_parse(raw.log_level);
 	if (c->log_level < 0)

@@ -46,6 +46,27 @@ struct conf {
 	int log_level;
 	char tls_cert[CONF_PATH_LEN];
 	char tls_key[CONF_PATH_LEN];
+	/* storage */
+	int backend; /* 0 sqlite, 1 mariadb */
+	char schema_dir[CONF_PATH_LEN];
+	char sqlite_path[CONF_PATH_LEN];
+	char mariadb_host[CONF_NAME_LEN];
+	int mariadb_port;
+	char mariadb_socket[CONF_PATH_LEN];
+	char mariadb_user[CONF_NAME_LEN];
+	char mariadb_password[128];
+	char mariadb_database[CONF_NAME_LEN];
+	bool mariadb_tls;
+	/* accounts */
+	bool registration_enabled;
+	bool email_required;
+	char verify_command[CONF_PATH_LEN]; /* "" = no email verification */
+	int min_password_length;
+	int scrypt_n, scrypt_r, scrypt_p;
+	int sasl_plaintext; /* 0 never, 1 loopback only, 2 always */
+	int nick_enforce_delay; /* seconds; 0 = off */
+	char guest_prefix[16];
+	int max_failed_logins; /* per account or address per minute */
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	int nlisteners;
 	struct conf_class classes[CONF_MAX_CLASSES];

@@ -41,8 +41,6 @@ static enum parse_result parse_tags(char *tags, struct msg *msg)
 		if (next)
 			*next++ = '\0';
 		if (*p) {
-			if (msg->ntags == MSG_MAX_TAGS)
-				return PARSE_BAD_TAGS;
 			char *eq = strchr(p, '=');
 			const char *value = NULL;
 			if (eq) {
@@ -55,6 +53,8 @@ static enum parse_result parse_tags(char *tags, struct msg *msg)
 			for (i = 0; i < msg->ntags; i++)
 				if (strcmp(msg->tags[i].key, p) == 0)
 					break;
+			if (i == MSG_MAX_TAGS)
+				return PARSE_BAD_TAGS;
 			msg->tags[i].key = p;
 			msg->tags[i].value = value;
 			if (i == msg->ntags)
@@ -87,6 +87,8 @@ enum parse_result msg_parse(char *line, size_t len, struct msg *msg)
 		p = sp;
 		p = skip_spaces(p);
 	}
+	while (*p == ' ')
+		p++; /* tolerate leading spaces before the source or command */
 	/* The body limit counts the CRLF the client sent (or would have sent). */
 	if ((size_t)(line + len - p) + 2 > MSG_BODY_MAX)
 		return PARSE_TOO_LONG;

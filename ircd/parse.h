@@ -38,7 +38,8 @@ enum parse_result {
 };
 
 /* Parses one line (without CR/LF) in place: the line is modified and msg points into
- * it, so the line must outlive msg. len is the line's length. */
+ * it, so the line must outlive msg. len is the line's length; line[len] must be
+ * writable (a NUL is stored there). */
 enum parse_result msg_parse(char *line, size_t len, struct msg *msg);
 
 /* Returns the value of tag key in msg, "" for a tag without value, or NULL if absent. */

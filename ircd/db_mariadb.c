@@ -1,0 +1,146 @@
+/* db_mariadb.c - the MariaDB backend through mariadb-connector-c. Parameters are
+ * substituted as escaped, quoted literals (mysql_real_escape_string with the
+ * connection's utf8mb4 charset), which keeps one SQL text for both backends. Connect
+ * by IP or UNIX socket with connect/read/write timeouts so a dead server is noticed. */
+#include "conf.h"
+#include "db.h"
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *my_open(const struct conf *conf, char *err, size_t size)
+{
+	MYSQL *db = mysql_init(NULL);
+	if (!db) {
+		snprintf(err, size, "mariadb: out of memory");
+		return NULL;
+	}
+	unsigned timeout = 5;
+	mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (conf->mariadb_tls) {
+		my_bool on = 1;
+		mysql_options(db, MYSQL_OPT_SSL_ENFORCE, &on);
+	}
+	const char *sock = conf->mariadb_socket[0] ? conf->mariadb_socket : NULL;
+	if (!mysql_real_connect(db, sock ? NULL : conf->mariadb_host, conf->mariadb_user, conf->mariadb_password,
+	                        conf->mariadb_database, (unsigned)conf->mariadb_port, sock, CLIENT_MULTI_STATEMENTS)) {
+		snprintf(err, size, "mariadb %s: %s", sock ? sock : conf->mariadb_host, mysql_error(db));
+		mysql_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static void my_close(void *db) { mysql_close(db); }
+
+static enum db_status status_of(MYSQL *db)
+{
+	unsigned e = mysql_errno(db);
+	if (e == ER_DUP_ENTRY)
+		return DB_DUPLICATE;
+	if (e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
+	    e == CR_CONN_HOST_ERROR || e == CR_COMMANDS_OUT_OF_SYNC || e == ER_SERVER_SHUTDOWN || e == 0)
+		return DB_UNAVAILABLE;
+	return DB_ERROR;
+}
+
+/* Builds sql with each '?' replaced by the next parameter as a literal. */
+static char *substitute(MYSQL *db, const char *sql, const struct db_param *p, int n)
+{
+	size_t cap = strlen(sql) + 1;
+	for (int i = 0; i < n; i++)
+		cap += p[i].is_num ? 24 : p[i].text ? 2 * strlen(p[i].text) + 3 : 5;
+	char *out = malloc(cap);
+	if (!out)
+		abort();
+	size_t len = 0;
+	int k = 0;
+	for (const char *s = sql; *s; s++) {
+		if (*s != '?' || k >= n) {
+			out[len++] = *s;
+			continue;
+		}
+		const struct db_param *q = &p[k++];
+		if (q->is_num) {
+			len += (size_t)snprintf(out + len, cap - len, "%lld", q->num);
+		} else if (!q->text) {
+			memcpy(out + len, "NULL", 4);
+			len += 4;
+		} else {
+			out[len++] = '\'';
+			len += mysql_real_escape_string(db, out + len, q->text, strlen(q->text));
+			out[len++] = '\'';
+		}
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static enum db_status my_exec(void *h, const char *sql, const struct db_param *params, int n, db_row_fn fn,
+                              void *arg, char *err, size_t size)
+{
+	MYSQL *db = h;
+	char *q = substitute(db, sql, params, n);
+	int rc = mysql_real_query(db, q, strlen(q));
+	free(q);
+	if (rc != 0) {
+		snprintf(err, size, "mariadb: %s", mysql_error(db));
+		return status_of(db);
+	}
+	MYSQL_RES *res = mysql_store_result(db);
+	if (!res) {
+		if (mysql_field_count(db) != 0) {
+			snprintf(err, size, "mariadb: %s", mysql_error(db));
+			return status_of(db);
+		}
+		return DB_OK;
+	}
+	int ncols = (int)mysql_num_fields(res);
+	if (ncols > 32)
+		ncols = 32;
+	MYSQL_ROW row;
+	while ((row = mysql_fetch_row(res)))
+		if (fn)
+			fn(arg, ncols, (const char *const *)row);
+	mysql_free_result(res);
+	return DB_OK;
+}
+
+static enum db_status my_script(void *h, const char *sql, char *err, size_t size)
+{
+	MYSQL *db = h;
+	if (mysql_real_query(db, sql, strlen(sql)) != 0) {
+		snprintf(err, size, "mariadb: %s", mysql_error(db));
+		return status_of(db);
+	}
+	int rc;
+	do {
+		MYSQL_RES *res = mysql_store_result(db);
+		if (res)
+			mysql_free_result(res);
+		rc = mysql_next_result(db);
+	} while (rc == 0);
+	if (rc > 0) {
+		snprintf(err, size, "mariadb: %s", mysql_error(db));
+		return status_of(db);
+	}
+	return DB_OK;
+}
+
+static void my_describe(const struct conf *conf, char *out, size_t size)
+{
+	if (conf->mariadb_socket[0])
+		snprintf(out, size, "mariadb database %s at %s", conf->mariadb_database, conf->mariadb_socket);
+	else
+		snprintf(out, size, "mariadb database %s at %s:%d", conf->mariadb_database, conf->mariadb_host,
+		         conf->mariadb_port);
+}
+
+const struct db_driver db_mariadb_driver = {"mariadb", my_open, my_close, my_exec, my_script, my_describe};

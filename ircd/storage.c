@@ -1,0 +1,214 @@
+/* storage.c - database ownership, migrations and reconnection.
+ *
+ * DESIGN: the event loop never calls the database. At start the connection is opened and
+ * the schema migrated synchronously (a daemon that cannot reach its database refuses to
+ * start); from then on the storage thread owns the connection and runs jobs in order.
+ * When the server goes away a statement fails with DB_UNAVAILABLE; the thread closes the
+ * connection and retries with exponential backoff (1 s doubling to 30 s) before later
+ * statements, failing them fast while the database is down, so no user waits long and
+ * the chat itself never depends on the database. Migrations are the numbered files in
+ * <schema_dir>/<backend>/NNN_name.sql; schema_version records what was applied, and a
+ * database newer than the code is refused. */
+#include "storage.h"
+
+#include "conf.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_MIGRATIONS 64
+
+static const struct db_driver *driver;
+static const struct conf *storage_conf;
+static void *db;
+static struct workq storage_queue = {.name = "storage"};
+struct workq crypto_queue = {.name = "crypto"};
+static time_t retry_at;
+static int backoff = 1;
+static int known_version;
+
+struct migration {
+	int version;
+	char path[CONF_PATH_LEN + 128];
+};
+
+static int cmp_migration(const void *a, const void *b)
+{
+	return ((const struct migration *)a)->version - ((const struct migration *)b)->version;
+}
+
+static int list_migrations(const struct conf *conf, struct migration *out, char *err, size_t size)
+{
+	char dir[CONF_PATH_LEN + 32];
+	snprintf(dir, sizeof dir, "%s/%s", conf->schema_dir, driver->name);
+	DIR *d = opendir(dir);
+	if (!d) {
+		snprintf(err, size, "cannot read schema directory %s", dir);
+		return -1;
+	}
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < MAX_MIGRATIONS) {
+		int v;
+		size_t len = strlen(e->d_name);
+		if (len < 5 || strcmp(e->d_name + len - 4, ".sql") != 0 || sscanf(e->d_name, "%d_", &v) != 1)
+			continue;
+		out[n].version = v;
+		snprintf(out[n].path, sizeof out[n].path, "%s/%s", dir, e->d_name);
+		n++;
+	}
+	closedir(d);
+	qsort(out, (size_t)n, sizeof *out, cmp_migration);
+	return n;
+}
+
+static void max_row(void *arg, int ncols, const char *const *cols)
+{
+	if (ncols > 0 && cols[0])
+		*(int *)arg = atoi(cols[0]);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+	if (buf) {
+		size_t n = fread(buf, 1, (size_t)len, f);
+		buf[n] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+static int migrate(const struct conf *conf, char *err, size_t size)
+{
+	struct migration m[MAX_MIGRATIONS];
+	int n = list_migrations(conf, m, err, size);
+	if (n < 0)
+		return -1;
+	known_version = n ? m[n - 1].version : 0;
+	char e[512] = "";
+	driver->exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", NULL, 0, NULL,
+	             NULL, e, sizeof e);
+	int current = 0;
+	if (driver->exec(db, "SELECT MAX(version) FROM schema_version", NULL, 0, max_row, &current, e, sizeof e) !=
+	    DB_OK) {
+		snprintf(err, size, "%s", e);
+		return -1;
+	}
+	if (current > known_version) {
+		snprintf(err, size, "database schema version %d is newer than this parleyd knows (%d): refusing to start",
+		         current, known_version);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (m[i].version <= current)
+			continue;
+		char *sql = slurp(m[i].path);
+		if (!sql) {
+			snprintf(err, size, "cannot read %s", m[i].path);
+			return -1;
+		}
+		enum db_status s = driver->script(db, sql, e, sizeof e);
+		free(sql);
+		struct db_param v = DB_INT(m[i].version);
+		if (s == DB_OK)
+			s = driver->exec(db, "INSERT INTO schema_version (version) VALUES (?)", &v, 1, NULL, NULL, e, sizeof e);
+		if (s != DB_OK) {
+			snprintf(err, size, "migration %s failed: %s", m[i].path, e);
+			return -1;
+		}
+		log_info("storage: applied migration %s", m[i].path);
+	}
+	return 0;
+}
+
+int storage_open(const struct conf *conf, char *err, size_t size)
+{
+	storage_conf = conf;
+	driver = conf->backend == 1 ? &db_mariadb_driver : &db_sqlite_driver;
+	char where[CONF_PATH_LEN + 64], e[512] = "";
+	driver->describe(conf, where, sizeof where);
+	db = driver->open(conf, e, sizeof e);
+	if (!db) {
+		snprintf(err, size, "cannot open %s: %s", where, e);
+		return -1;
+	}
+	if (migrate(conf, e, sizeof e) < 0) {
+		snprintf(err, size, "%s: %s", where, e);
+		driver->close(db);
+		db = NULL;
+		return -1;
+	}
+	log_info("storage: %s, schema version %d", where, known_version);
+	return 0;
+}
+
+int storage_schema_version(void) { return known_version; }
+
+void storage_start(void)
+{
+	workq_start(&storage_queue);
+	workq_start(&crypto_queue);
+}
+
+void storage_stop(void)
+{
+	workq_stop(&crypto_queue);
+	workq_stop(&storage_queue);
+	if (db)
+		driver->close(db);
+	db = NULL;
+}
+
+void storage_submit(struct job *j) { workq_submit(&storage_queue, j); }
+
+static bool ensure_connected(void)
+{
+	if (db)
+		return true;
+	time_t now = time(NULL);
+	if (now < retry_at)
+		return false;
+	char e[512] = "";
+	db = driver->open(storage_conf, e, sizeof e);
+	if (!db) {
+		retry_at = now + backoff;
+		log_warn("storage: reconnect failed (%s); next try in %d s", e, backoff);
+		backoff = backoff < 30 ? backoff * 2 : 30;
+		return false;
+	}
+	log_info("storage: reconnected");
+	backoff = 1;
+	return true;
+}
+
+enum db_status storage_exec(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!ensure_connected())
+			return DB_UNAVAILABLE;
+		char e[512] = "";
+		enum db_status s = driver->exec(db, sql, params, n, fn, arg, e, sizeof e);
+		if (s != DB_UNAVAILABLE) {
+			if (s == DB_ERROR)
+				log_error("storage: %s", e);
+			return s;
+		}
+		/* the connection died: drop it and try once more on a fresh one at once */
+		log_warn("storage: %s", e);
+		driver->close(db);
+		db = NULL;
+		retry_at = 0;
+	}
+	return DB_UNAVAILABLE;
+}

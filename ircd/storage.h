@@ -1,0 +1,36 @@
+/* storage.h - the storage thread: it alone owns the database connection. The loop hands
+ * it jobs (struct storage_job) and gets them back completed through workq. */
+#ifndef PARLEY_STORAGE_H
+#define PARLEY_STORAGE_H
+
+#include "db.h"
+#include "workq.h"
+
+struct conf;
+
+/* Opens the configured database and applies missing migrations, synchronously: call at
+ * start, before the loop runs. Returns 0, or -1 after writing a clear error (backend
+ * and address) into err. */
+int storage_open(const struct conf *conf, char *err, size_t size);
+
+/* Starts the storage thread; it owns the connection from now on. */
+void storage_start(void);
+
+/* Stops the thread after the queued jobs, closes the connection. */
+void storage_stop(void);
+
+/* Queues a job whose run() calls storage_exec (takes ownership of j). */
+void storage_submit(struct job *j);
+
+/* On the storage thread only: runs one statement. When the connection is down it tries
+ * to reconnect (with backoff); returns DB_UNAVAILABLE while it cannot. */
+enum db_status storage_exec(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg);
+
+/* The queue for CPU-heavy work (password hashing), separate so it never delays the
+ * database. */
+extern struct workq crypto_queue;
+
+/* The schema version the running code knows. */
+int storage_schema_version(void);
+
+#endif

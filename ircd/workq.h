@@ -1,0 +1,48 @@
+/* workq.h - worker threads for blocking work (database, password hashing), kept off the
+ * event loop. A job runs on a worker thread, then its completion runs on the loop thread.
+ * Jobs carry copies of everything they need; a result meant for a client carries the
+ * client's id and is dropped when that client is gone. */
+#ifndef PARLEY_WORKQ_H
+#define PARLEY_WORKQ_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+struct job {
+	void (*run)(struct job *j);  /* on the worker thread; may block */
+	void (*done)(struct job *j); /* on the loop thread; frees the job */
+	struct job *next;
+};
+
+struct workq {
+	const char *name;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct job *head, *tail;
+	bool stopping, started;
+	void (*thread_init)(void);   /* runs first on the worker thread (may be NULL) */
+	void (*thread_exit)(void);
+};
+
+/* Sets up the loop side (one ev_async for all queues); call once before any start. */
+void workq_loop_init(void);
+
+/* Starts q's thread. */
+void workq_start(struct workq *q);
+
+/* Queues j (takes ownership). Never blocks on the work itself. */
+void workq_submit(struct workq *q, struct job *j);
+
+/* Stops q after the queued jobs have run and joins its thread; their completions
+ * run on the next workq_drain(). */
+void workq_stop(struct workq *q);
+
+/* Runs every pending completion on the loop thread (the async callback does this; also
+ * called at shutdown). */
+void workq_drain(void);
+
+/* Jobs submitted and not yet completed, across all queues. */
+unsigned workq_pending(void);
+
+#endif
