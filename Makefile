@@ -5,7 +5,7 @@
 CC      ?= cc
 PKGS    := openssl libconfig libmariadb sqlite3
 OPT     ?= -O2 -g
-CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wno-format-truncation -Werror -Iircd \
+CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wno-format-truncation -Werror -Iircd -Iservices \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 BUILD   ?= build

@@ -16,19 +16,31 @@
 struct cap_def {
 	const char *name;
 	enum cap_bit bit;
-	const char *value; /* 302 value, or NULL */
+	const char *(*value)(void); /* 302 value, or NULL */
 };
 
+static const char *sasl_value(void) { return "PLAIN,EXTERNAL"; }
+
+static const char *registration_value(void)
+{
+	return ircd.conf->email_required ? "before-connect,custom-account-name,email-required"
+	                                 : "before-connect,custom-account-name";
+}
+
 static const struct cap_def caps[] = {
+    {"account-notify", CAP_ACCOUNT_NOTIFY, NULL},
+    {"account-tag", CAP_ACCOUNT_TAG, NULL},
     {"away-notify", CAP_AWAY_NOTIFY, NULL},
     {"batch", CAP_BATCH, NULL},
     {"cap-notify", CAP_CAP_NOTIFY, NULL},
+    {"draft/account-registration", CAP_ACCOUNT_REGISTRATION, registration_value},
     {"echo-message", CAP_ECHO_MESSAGE, NULL},
     {"extended-join", CAP_EXTENDED_JOIN, NULL},
     {"invite-notify", CAP_INVITE_NOTIFY, NULL},
     {"labeled-response", CAP_LABELED_RESPONSE, NULL},
     {"message-tags", CAP_MESSAGE_TAGS, NULL},
     {"multi-prefix", CAP_MULTI_PREFIX, NULL},
+    {"sasl", CAP_SASL, sasl_value},
     {"server-time", CAP_SERVER_TIME, NULL},
     {"setname", CAP_SETNAME, NULL},
     {"standard-replies", CAP_STANDARD_REPLIES, NULL},
@@ -52,9 +64,11 @@ static void send_list(struct client *c, const char *sub, bool only_enabled, bool
 	for (size_t i = 0; i < NCAPS; i++) {
 		if (only_enabled && !(c->caps & CAPF(caps[i].bit)))
 			continue;
+		if (caps[i].bit == CAP_ACCOUNT_REGISTRATION && !ircd.conf->registration_enabled)
+			continue;
 		char item[128];
-		snprintf(item, sizeof item, "%s%s%s", caps[i].name, values && caps[i].value ? "=" : "",
-		         values && caps[i].value ? caps[i].value : "");
+		bool v = values && caps[i].value;
+		snprintf(item, sizeof item, "%s%s%s", caps[i].name, v ? "=" : "", v ? caps[i].value() : "");
 		if (len + strlen(item) + 1 > 300 && c->cap_version >= 302) {
 			client_sendf(c, ":%s CAP %s %s * :%s", ircd.conf->server_name, reply_target(c), sub, list);
 			len = 0;

@@ -51,7 +51,8 @@ static void flood_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 	struct client *c = w->data;
 	c->flags &= ~CLI_FLOOD_HELD;
-	conn_resume(&c->conn);
+	if (!(c->flags & CLI_WAITING))
+		conn_resume(&c->conn);
 }
 
 static bool on_line(struct conn *conn, char *line, size_t len)
@@ -137,6 +138,9 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 		ircd.clients->prev = c;
 	ircd.clients = c;
 	ircd.nconnections++;
+	char idkey[24];
+	snprintf(idkey, sizeof idkey, "%llx", (unsigned long long)c->id);
+	dict_put(ircd.ids, idkey, c);
 	ircd.class_clients[lc->class_index]++;
 	log_debug("connection %llu from %s%s", (unsigned long long)c->id, c->conn.ip, ssl ? " (TLS)" : "");
 	if (ircd.shutting_down)
@@ -189,9 +193,16 @@ void client_timer_restart(struct client *c)
 
 struct client *client_find(const char *nick) { return dict_get(ircd.nicks, nick); }
 
+struct client *client_by_id(uint64_t id)
+{
+	char idkey[24];
+	snprintf(idkey, sizeof idkey, "%llx", (unsigned long long)id);
+	return dict_get(ircd.ids, idkey);
+}
+
 static void update_prefix(struct client *c)
 {
-	snprintf(c->prefix, sizeof c->prefix, "%s!%s@%s", c->nick, c->user, c->host);
+	snprintf(c->prefix, sizeof c->prefix, "%s!%s@%s", c->nick, c->user[0] ? c->user : "*", c->host);
 }
 
 void client_set_nick(struct client *c, const char *nick)
@@ -236,6 +247,9 @@ void client_exit(struct client *c, const char *reason)
 	if (c->nick[0] && client_find(c->nick) == c)
 		dict_del(ircd.nicks, c->nick);
 	monitor_forget(c);
+	char idkey[24];
+	snprintf(idkey, sizeof idkey, "%llx", (unsigned long long)c->id);
+	dict_del(ircd.ids, idkey);
 	ircd.nconnections--;
 	ircd.class_clients[c->class - ircd.conf->classes]--;
 	ev_timer_stop(EV_DEFAULT, &c->timer);
@@ -261,6 +275,7 @@ void client_reap(void)
 		if (c->next)
 			c->next->prev = c->prev;
 		free(c->away);
+		free(c->sasl_buf);
 		free(c);
 	}
 }

@@ -26,6 +26,8 @@ enum client_flag {
 	CLI_GOT_USER = 1 << 4,
 	CLI_PASS_OK = 1 << 5,
 	CLI_FLOOD_HELD = 1 << 6, /* input paused by flood control */
+	CLI_WAITING = 1 << 7,    /* input held while a storage job for this client runs */
+	CLI_PASS_TRIED = 1 << 8, /* PASS account:password was tried */
 };
 
 /* User modes, as bits indexed by letter. */
@@ -50,6 +52,9 @@ struct client {
 	char pass[128];
 	char *away;
 	char account[NICK_MAX + 1];
+	char sasl_mech[12];   /* mechanism of a SASL exchange in progress, "" if none */
+	char *sasl_buf;       /* base64 received so far */
+	size_t sasl_len;
 	ev_timer timer;       /* registration timeout, then ping */
 	ev_timer flood_timer; /* releases input held by flood control */
 	ev_tstamp connected, last_line, last_message, ping_sent;
@@ -75,6 +80,9 @@ void client_exit(struct client *c, const char *reason);
 /* Frees every client marked by client_exit. Called by the loop before it sleeps,
  * after the pending output was flushed. */
 void client_reap(void);
+
+/* Returns the live client with this id, or NULL (results of storage jobs use this). */
+struct client *client_by_id(uint64_t id);
 
 /* Returns the client using nick (registered or reserving it), or NULL. */
 struct client *client_find(const char *nick);

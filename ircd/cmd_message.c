@@ -8,6 +8,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "service.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +80,15 @@ static bool to_channel(struct client *c, const struct relay *r, const char *targ
 
 static bool to_user(struct client *c, const struct relay *r, const char *target, struct outmsg *o)
 {
+	const struct service *s = service_find(target);
+	if (s) {
+		if (!r->notice && !r->tagmsg) {
+			char text[512];
+			snprintf(text, sizeof text, "%s", r->text);
+			s->on_message(s, c, text);
+		}
+		return true;
+	}
 	struct client *t = client_find(target);
 	if (!t || !client_registered(t)) {
 		if (!r->notice)

@@ -1,5 +1,6 @@
 /* cmd_register.c - connection registration and the commands every connection may
  * use: PASS, NICK, USER, PING, PONG, QUIT, and the welcome burst. */
+#include "account.h"
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
@@ -11,6 +12,7 @@
 #include "monitor.h"
 #include "parse.h"
 #include "reply.h"
+#include "service.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -32,7 +34,7 @@ void cmd_nick(struct client *c, struct msg *m)
 		return;
 	}
 	struct client *other = client_find(nick);
-	if (other && other != c) {
+	if ((other && other != c) || service_find(nick)) {
 		reply(c, ERR_NICKNAMEINUSE, nick);
 		return;
 	}
@@ -80,6 +82,7 @@ void cmd_user(struct client *c, struct msg *m)
 	}
 	snprintf(c->realname, sizeof c->realname, "%s", m->params[3]);
 	c->flags |= CLI_GOT_USER;
+	snprintf(c->prefix, sizeof c->prefix, "%s!%s@%s", c->nick[0] ? c->nick : "*", c->user, c->host);
 	client_try_register(c);
 }
 
@@ -123,6 +126,10 @@ void client_try_register(struct client *c)
 {
 	if (client_registered(c) || client_dead(c) || !c->nick[0] || !(c->flags & CLI_GOT_USER) ||
 	    (c->flags & CLI_CAP_WAIT))
+		return;
+	if (c->sasl_mech[0] || (c->flags & CLI_WAITING))
+		return; /* a login in progress completes first */
+	if (account_pass_login(c))
 		return;
 	if (ircd.conf->password[0] && strcmp(c->pass, ircd.conf->password) != 0) {
 		reply(c, ERR_PASSWDMISMATCH);

@@ -11,6 +11,7 @@
 
 static struct command commands[] = {
     {"ADMIN", cmd_admin, 0, CMD_USER, 1, 0},
+    {"AUTHENTICATE", cmd_authenticate, 1, CMD_ANY, 1, 0},
     {"AWAY", cmd_away, 0, CMD_USER, 1, 0},
     {"CAP", cmd_cap, 1, CMD_ANY, 1, 0},
     {"INFO", cmd_info, 0, CMD_USER, 1, 0},
@@ -32,12 +33,14 @@ static struct command commands[] = {
     {"PONG", cmd_pong, 0, CMD_ANY, 0, 0},
     {"PRIVMSG", cmd_privmsg, 0, CMD_USER, 1, 0},
     {"QUIT", cmd_quit, 0, CMD_ANY, 0, 0},
+    {"REGISTER", cmd_register, 3, CMD_ANY, 1, 0},
     {"SETNAME", cmd_setname, 1, CMD_USER, 1, 0},
     {"TAGMSG", cmd_tagmsg, 0, CMD_USER, 1, 0},
     {"TIME", cmd_time, 0, CMD_USER, 1, 0},
     {"TOPIC", cmd_topic, 1, CMD_USER, 1, 0},
     {"USER", cmd_user, 4, CMD_UNREG, 1, 0},
     {"USERHOST", cmd_userhost, 1, CMD_USER, 1, 0},
+    {"VERIFY", cmd_verify, 2, CMD_ANY, 1, 0},
     {"VERSION", cmd_version, 0, CMD_USER, 1, 0},
     {"WHO", cmd_who, 1, CMD_USER, 1, 0},
     {"WHOIS", cmd_whois, 1, CMD_USER, 1, 0},

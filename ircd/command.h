@@ -4,6 +4,8 @@
 #ifndef PARLEY_COMMAND_H
 #define PARLEY_COMMAND_H
 
+#include <stdbool.h>
+
 struct client;
 struct msg;
 
@@ -70,5 +72,12 @@ void cmd_userhost(struct client *, struct msg *);
 void cmd_away(struct client *, struct msg *);
 void cmd_setname(struct client *, struct msg *);
 void cmd_monitor(struct client *, struct msg *);
+void cmd_authenticate(struct client *, struct msg *);
+void cmd_register(struct client *, struct msg *);
+void cmd_verify(struct client *, struct msg *);
+
+/* Starts a PASS account:password login during registration; true if one started (the
+ * registration then resumes when it completes). */
+bool account_pass_login(struct client *c);
 
 #endif

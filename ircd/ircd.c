@@ -10,6 +10,9 @@
 #include "dict.h"
 #include "listener.h"
 #include "log.h"
+#include "service.h"
+#include "storage.h"
+#include "workq.h"
 #include "monitor.h"
 #include "tls.h"
 
@@ -59,6 +62,7 @@ static void usage(void)
 static void cleanup(void)
 {
 	dict_free(ircd.nicks);
+	dict_free(ircd.ids);
 	conf_free(ircd.conf);
 	if (ircd.tls)
 		SSL_CTX_free(ircd.tls);
@@ -108,11 +112,18 @@ int ircd_main(int argc, char **argv)
 	ircd.conf = conf;
 	ircd.tls = tls;
 	log_set_level((enum log_level)conf->log_level);
+	char err[1024];
+	if (storage_open(conf, err, sizeof err) < 0) {
+		fprintf(stderr, "parleyd: %s\n", err);
+		cleanup();
+		return 1;
+	}
 	ircd.started = time(NULL);
 	struct tm tm;
 	gmtime_r(&ircd.started, &tm);
 	strftime(ircd.created, sizeof ircd.created, "%Y-%m-%d %H:%M:%S UTC", &tm);
 	ircd.nicks = dict_new();
+	ircd.ids = dict_new();
 	command_init();
 	channel_init();
 	monitor_init();
@@ -123,6 +134,9 @@ int ircd_main(int argc, char **argv)
 		cleanup();
 		return 1;
 	}
+	workq_loop_init();
+	storage_start();
+	services_init();
 	ev_prepare_init(&prepare_watcher, prepare_cb);
 	ev_prepare_start(loop, &prepare_watcher);
 	ev_signal_init(&sigterm_watcher, shutdown_cb, SIGTERM);
@@ -131,9 +145,11 @@ int ircd_main(int argc, char **argv)
 	ev_signal_start(loop, &sigint_watcher);
 	log_info("%s %s started (%s)", conf->server_name, PARLEY_VERSION, path);
 	ev_run(loop, 0);
-	/* Last flush of the closing ERRORs, then free everything. */
+	/* Last flush of the closing ERRORs, then let the workers finish, then free. */
 	conn_flush_pending();
 	client_reap();
+	storage_stop();
+	workq_drain();
 	listener_close_all();
 	cleanup();
 	log_info("stopped");

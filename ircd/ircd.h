@@ -19,6 +19,7 @@ struct ircd {
 	struct conf *conf;
 	SSL_CTX *tls;
 	struct dict *nicks;       /* nick -> client, for every nick in use or reserved */
+	struct dict *ids;         /* hex client id -> live client */
 	struct client *clients;   /* every connection, registered or not */
 	unsigned nconnections;    /* entries in clients that are not dead */
 	unsigned nusers;          /* registered clients */

@@ -111,6 +111,14 @@
 #define RPL_MONLIST "732", ":%s"
 #define RPL_ENDOFMONLIST "733", ":End of MONITOR list"
 #define ERR_MONLISTFULL "734", "%u %s :Monitor list is full."
+#define RPL_LOGGEDIN "900", "%s %s :You are now logged in as %s"
+#define RPL_LOGGEDOUT "901", "%s :You are now logged out"
+#define RPL_SASLSUCCESS "903", ":SASL authentication successful"
+#define ERR_SASLFAIL "904", ":SASL authentication failed"
+#define ERR_SASLTOOLONG "905", ":SASL message too long"
+#define ERR_SASLABORTED "906", ":SASL authentication aborted"
+#define ERR_SASLALREADY "907", ":You have already authenticated using SASL"
+#define RPL_SASLMECHS "908", "%s :are available SASL mechanisms"
 #define RPL_WHOISKEYVALUE "760", "%s %s :%s"
 
 #endif

@@ -1,0 +1,441 @@
+/* account.c - account operations as jobs that move between the storage thread (SQL) and
+ * the crypto thread (scrypt), then finish on the loop. SQL text is shared by both
+ * backends; names are stored with their casemapped key. */
+#include "account.h"
+
+#include "cap.h"
+#include "casemap.h"
+#include "channel.h"
+#include "dict.h"
+#include "ircd.h"
+#include "log.h"
+#include "outmsg.h"
+#include "reply.h"
+#include "storage.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum op { OP_REGISTER, OP_CHECK, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
+enum stage { ON_STORAGE, ON_CRYPTO };
+
+struct acc_job {
+	struct job job;
+	enum op op;
+	enum stage stage;
+	int steps_left;            /* stages still to run after this one */
+	uint64_t client_id;
+	account_cb cb;
+	void *arg;
+	bool add;                  /* OP_CERT: add or delete */
+	char name[ACCOUNT_MAX + 1], key[ACCOUNT_MAX + 1];
+	char email[EMAIL_MAX + 1];
+	char password[PASSWORD_MAX + 1];
+	char hash[PASSWORD_HASH_MAX];
+	char code[24];
+	char fp[130];
+	char ip[INET6_ADDRSTRLEN + 1];
+	/* copies of the config the worker needs, so it never reads the live conf */
+	int n, r, p;
+	char verify_command[CONF_PATH_LEN];
+	struct account_result res;
+};
+
+/* ---- worker side ---- */
+
+static void row_account(void *arg, int ncols, const char *const *cols)
+{
+	struct acc_job *j = arg;
+	if (ncols < 6)
+		return;
+	snprintf(j->res.name, sizeof j->res.name, "%s", cols[0] ? cols[0] : "");
+	snprintf(j->res.email, sizeof j->res.email, "%s", cols[1] ? cols[1] : "");
+	snprintf(j->hash, sizeof j->hash, "%s", cols[2] ? cols[2] : "");
+	j->res.created = cols[3] ? (time_t)atoll(cols[3]) : 0;
+	j->res.verified = cols[4] && atoi(cols[4]);
+	snprintf(j->code, sizeof j->code, "%s", cols[5] ? cols[5] : "");
+	j->res.status = ACC_OK;
+}
+
+#define ACCOUNT_COLUMNS "a.name, a.email, a.password, a.created, a.verified, a.verify_code"
+
+/* Loads the account named (or owning the nick) j->key into j->res / j->hash. */
+static enum db_status load_account(struct acc_job *j)
+{
+	struct db_param k = DB_TEXT(j->key);
+	j->res.status = ACC_NOT_FOUND;
+	enum db_status s = storage_exec("SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.name_key = ?", &k, 1,
+	                                row_account, j);
+	if (s == DB_OK && j->res.status == ACC_NOT_FOUND)
+		s = storage_exec("SELECT " ACCOUNT_COLUMNS " FROM accounts a JOIN account_nicks n ON "
+		                 "n.account_key = a.name_key WHERE n.nick_key = ?",
+		                 &k, 1, row_account, j);
+	return s;
+}
+
+static void send_verification(struct acc_job *j)
+{
+	FILE *f = popen(j->verify_command, "w");
+	if (!f) {
+		log_error("accounts: cannot run verify_command");
+		return;
+	}
+	fprintf(f, "To: %s\nSubject: Your account %s\n\nTo verify the account %s, send:\n/quote VERIFY %s %s\n",
+	        j->email, j->name, j->name, j->name, j->code);
+	if (pclose(f) != 0)
+		log_warn("accounts: verify_command exited with an error");
+}
+
+static enum account_status from_db(enum db_status s)
+{
+	return s == DB_DUPLICATE ? ACC_EXISTS : s == DB_UNAVAILABLE ? ACC_UNAVAILABLE : ACC_ERROR;
+}
+
+static void run_register(struct acc_job *j)
+{
+	bool verify = j->verify_command[0] != '\0';
+	if (verify) {
+		unsigned char raw[8];
+		RAND_bytes(raw, sizeof raw);
+		for (int i = 0; i < 8; i++)
+			snprintf(j->code + 2 * i, 3, "%02x", raw[i]);
+	}
+	/* the primary keys on name_key and nick_key turn a taken name into DB_DUPLICATE */
+	struct db_param p[7] = {DB_TEXT(j->key), DB_TEXT(j->name), DB_TEXT(j->email[0] ? j->email : NULL),
+	                        DB_TEXT(j->hash), DB_INT(time(NULL)), DB_INT(verify ? 0 : 1),
+	                        DB_TEXT(verify ? j->code : NULL)};
+	enum db_status s = storage_exec("INSERT INTO accounts (name_key, name, email, password, created, verified, verify_code) "
+		                                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+		                                p, 7, NULL, NULL);
+	struct db_param n[3] = {DB_TEXT(j->key), DB_TEXT(j->name), DB_TEXT(j->key)};
+	if (s == DB_OK) {
+		s = storage_exec("INSERT INTO account_nicks (nick_key, nick, account_key) VALUES (?, ?, ?)", n, 3, NULL, NULL);
+		if (s != DB_OK)
+			storage_exec("DELETE FROM accounts WHERE name_key = ?", n, 1, NULL, NULL);
+	}
+	if (s != DB_OK) {
+		j->res.status = from_db(s);
+		return;
+	}
+	snprintf(j->res.name, sizeof j->res.name, "%s", j->name);
+	j->res.verified = !verify;
+	j->res.status = verify ? ACC_UNVERIFIED : ACC_OK;
+	if (verify)
+		send_verification(j);
+}
+
+static void row_string(void *arg, int ncols, const char *const *cols)
+{
+	char *out = arg; /* at least 1024 bytes */
+	if (ncols < 1 || !cols[0])
+		return;
+	size_t len = strlen(out);
+	snprintf(out + len, 1024 - len, "%s%s", len ? " " : "", cols[0]);
+}
+
+static void run_storage(struct acc_job *j)
+{
+	enum db_status s = DB_OK;
+	struct db_param k = DB_TEXT(j->key);
+	switch (j->op) {
+	case OP_REGISTER:
+		run_register(j);
+		return;
+	case OP_CHECK:
+	case OP_INFO:
+	case OP_OWNER:
+		s = load_account(j);
+		if (s == DB_OK && j->res.status == ACC_OK && j->op == OP_INFO) {
+			char key[ACCOUNT_MAX + 1];
+			casemap_fold(key, j->res.name, sizeof key);
+			struct db_param a = DB_TEXT(key);
+			s = storage_exec("SELECT nick FROM account_nicks WHERE account_key = ? ORDER BY nick", &a, 1,
+			                 row_string, j->res.nicks);
+		}
+		break;
+	case OP_CERT_LOOKUP: {
+		struct db_param f = DB_TEXT(j->fp);
+		j->res.status = ACC_NOT_FOUND;
+		s = storage_exec("SELECT " ACCOUNT_COLUMNS " FROM accounts a JOIN account_certs c ON "
+		                 "c.account_key = a.name_key WHERE c.fingerprint = ?",
+		                 &f, 1, row_account, j);
+		break;
+	}
+	case OP_VERIFY:
+		s = load_account(j);
+		if (s == DB_OK && j->res.status == ACC_OK) {
+			/* row_account read the stored code into j->code; the offered one is in password */
+			if (j->res.verified)
+				j->res.status = ACC_OK;
+			else if (!j->password[0] || strcmp(j->password, j->code) != 0)
+				j->res.status = ACC_BAD_CODE;
+			else
+				s = storage_exec("UPDATE accounts SET verified = 1, verify_code = NULL WHERE name_key = ?", &k, 1,
+				                 NULL, NULL);
+		}
+		break;
+	case OP_SETPW: {
+		struct db_param p[2] = {DB_TEXT(j->hash), DB_TEXT(j->key)};
+		s = storage_exec("UPDATE accounts SET password = ? WHERE name_key = ?", p, 2, NULL, NULL);
+		j->res.status = ACC_OK;
+		break;
+	}
+	case OP_DROP:
+		s = storage_exec("DELETE FROM account_nicks WHERE account_key = ?", &k, 1, NULL, NULL);
+		if (s == DB_OK)
+			s = storage_exec("DELETE FROM account_certs WHERE account_key = ?", &k, 1, NULL, NULL);
+		if (s == DB_OK)
+			s = storage_exec("DELETE FROM accounts WHERE name_key = ?", &k, 1, NULL, NULL);
+		j->res.status = ACC_OK;
+		break;
+	case OP_CERT:
+		if (j->fp[0] && j->add) {
+			struct db_param p[2] = {DB_TEXT(j->fp), DB_TEXT(j->key)};
+			s = storage_exec("INSERT INTO account_certs (fingerprint, account_key) VALUES (?, ?)", p, 2, NULL, NULL);
+		} else if (j->fp[0]) {
+			struct db_param p[2] = {DB_TEXT(j->fp), DB_TEXT(j->key)};
+			s = storage_exec("DELETE FROM account_certs WHERE fingerprint = ? AND account_key = ?", p, 2, NULL, NULL);
+		} else {
+			s = storage_exec("SELECT fingerprint FROM account_certs WHERE account_key = ? ORDER BY fingerprint", &k,
+			                 1, row_string, j->res.certs);
+		}
+		j->res.status = ACC_OK;
+		break;
+	}
+	if (s != DB_OK)
+		j->res.status = from_db(s);
+}
+
+static void run_crypto(struct acc_job *j)
+{
+	if (j->op == OP_CHECK) {
+		if (!password_verify(j->password, j->hash))
+			j->res.status = ACC_BAD_PASSWORD;
+		else if (!j->res.verified)
+			j->res.status = ACC_UNVERIFIED;
+	} else if (password_hash(j->password, j->n, j->r, j->p, j->hash, sizeof j->hash) < 0) {
+		j->res.status = ACC_ERROR;
+	}
+	OPENSSL_cleanse(j->password, sizeof j->password);
+}
+
+static void job_run(struct job *job)
+{
+	struct acc_job *j = (struct acc_job *)job;
+	if (j->stage == ON_CRYPTO)
+		run_crypto(j);
+	else
+		run_storage(j);
+}
+
+/* ---- loop side ---- */
+
+struct throttle {
+	int count;
+	time_t start;
+};
+static struct dict *throttles;
+
+static struct throttle *throttle_get(const char *kind, const char *what, bool create)
+{
+	char key[128];
+	snprintf(key, sizeof key, "%s:%s", kind, what);
+	if (!throttles)
+		throttles = dict_new();
+	struct throttle *t = dict_get(throttles, key);
+	if (!t && create) {
+		if (dict_count(throttles) > 10000) { /* bound memory under an address flood */
+			dict_free(throttles);
+			throttles = dict_new();
+		}
+		t = calloc(1, sizeof *t);
+		if (!t)
+			abort();
+		dict_put(throttles, key, t);
+	}
+	if (t && time(NULL) - t->start >= 60) {
+		t->count = 0;
+		t->start = time(NULL);
+	}
+	return t;
+}
+
+static bool throttled(const struct acc_job *j)
+{
+	int max = ircd.conf->max_failed_logins;
+	struct throttle *a = throttle_get("a", j->key, false), *i = throttle_get("i", j->ip, false);
+	return (a && a->count >= max) || (i && i->count >= max);
+}
+
+static void count_failure(const struct acc_job *j)
+{
+	throttle_get("a", j->key, true)->count++;
+	throttle_get("i", j->ip, true)->count++;
+}
+
+void client_hold(struct client *c)
+{
+	c->flags |= CLI_WAITING;
+	conn_pause(&c->conn);
+}
+
+void client_release(struct client *c)
+{
+	c->flags &= ~CLI_WAITING;
+	if (!(c->flags & CLI_FLOOD_HELD))
+		conn_resume(&c->conn);
+}
+
+static void job_done(struct job *job)
+{
+	struct acc_job *j = (struct acc_job *)job;
+	bool failed = j->res.status != ACC_OK && j->res.status != ACC_UNVERIFIED;
+	if (j->steps_left > 0 && !failed) {
+		j->steps_left--;
+		j->stage = j->stage == ON_CRYPTO ? ON_STORAGE : ON_CRYPTO;
+		if (j->stage == ON_CRYPTO)
+			workq_submit(&crypto_queue, job);
+		else
+			storage_submit(job);
+		return;
+	}
+	if (j->op == OP_CHECK && j->res.status == ACC_BAD_PASSWORD)
+		count_failure(j);
+	OPENSSL_cleanse(j->password, sizeof j->password);
+	struct client *c = client_by_id(j->client_id);
+	if (c && !client_dead(c)) {
+		/* the result first, then the commands that waited for it, in order */
+		c->flags &= ~CLI_WAITING;
+		j->cb(c, &j->res, j->arg);
+		if (!(c->flags & CLI_WAITING) && !client_dead(c))
+			client_release(c);
+	}
+	free(j);
+}
+
+static struct acc_job *job_new(struct client *c, enum op op, const char *name, account_cb cb, void *arg)
+{
+	struct acc_job *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->job.run = job_run;
+	j->job.done = job_done;
+	j->op = op;
+	j->client_id = c->id;
+	j->cb = cb;
+	j->arg = arg;
+	snprintf(j->name, sizeof j->name, "%s", name ? name : "");
+	casemap_fold(j->key, j->name, sizeof j->key);
+	snprintf(j->ip, sizeof j->ip, "%s", c->conn.ip);
+	j->n = ircd.conf->scrypt_n;
+	j->r = ircd.conf->scrypt_r;
+	j->p = ircd.conf->scrypt_p;
+	snprintf(j->verify_command, sizeof j->verify_command, "%s", ircd.conf->verify_command);
+	j->res.status = ACC_OK;
+	return j;
+}
+
+/* Starts j on its first queue and holds the client's input until it completes. */
+static void job_start(struct client *c, struct acc_job *j)
+{
+	client_hold(c);
+	if (j->stage == ON_CRYPTO)
+		workq_submit(&crypto_queue, &j->job);
+	else
+		storage_submit(&j->job);
+}
+
+void account_register(struct client *c, const char *name, const char *email, const char *password,
+                      account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_REGISTER, name, cb, arg);
+	snprintf(j->email, sizeof j->email, "%s", email ? email : "");
+	snprintf(j->password, sizeof j->password, "%s", password);
+	j->stage = ON_CRYPTO;
+	j->steps_left = 1;
+	job_start(c, j);
+}
+
+void account_check_password(struct client *c, const char *name, const char *password, account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_CHECK, name, cb, arg);
+	if (throttled(j)) {
+		j->res.status = ACC_THROTTLED;
+		cb(c, &j->res, arg);
+		free(j);
+		return;
+	}
+	snprintf(j->password, sizeof j->password, "%s", password);
+	j->stage = ON_STORAGE;
+	j->steps_left = 1;
+	job_start(c, j);
+}
+
+void account_check_cert(struct client *c, const char *fp, account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_CERT_LOOKUP, NULL, cb, arg);
+	snprintf(j->fp, sizeof j->fp, "%s", fp);
+	job_start(c, j);
+}
+
+void account_verify(struct client *c, const char *name, const char *code, account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_VERIFY, name, cb, arg);
+	snprintf(j->password, sizeof j->password, "%s", code); /* the expected code is read into j->code */
+	job_start(c, j);
+}
+
+void account_set_password(struct client *c, const char *name, const char *password, account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_SETPW, name, cb, arg);
+	snprintf(j->password, sizeof j->password, "%s", password);
+	j->stage = ON_CRYPTO;
+	j->steps_left = 1;
+	job_start(c, j);
+}
+
+void account_drop(struct client *c, const char *name, account_cb cb, void *arg)
+{
+	job_start(c, job_new(c, OP_DROP, name, cb, arg));
+}
+
+void account_info(struct client *c, const char *name, account_cb cb, void *arg)
+{
+	job_start(c, job_new(c, OP_INFO, name, cb, arg));
+}
+
+void account_cert(struct client *c, const char *name, const char *fp, bool add, account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_CERT, name, cb, arg);
+	snprintf(j->fp, sizeof j->fp, "%s", fp ? fp : "");
+	j->add = add;
+	job_start(c, j);
+}
+
+void account_nick_owner(struct client *c, const char *nick, account_cb cb, void *arg)
+{
+	job_start(c, job_new(c, OP_OWNER, nick, cb, arg));
+}
+
+bool account_name_valid(const char *name)
+{
+	return client_nick_valid(name, ircd.conf->nicklen) && strcmp(name, "*") != 0;
+}
+
+void account_login(struct client *c, const char *account)
+{
+	snprintf(c->account, sizeof c->account, "%s", account);
+	const char *prefix = c->prefix[0] ? c->prefix : "*";
+	reply(c, RPL_LOGGEDIN, prefix, c->account, c->account);
+	if (!client_registered(c))
+		return;
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s ACCOUNT %s", c->prefix, c->account);
+	channel_send_common(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
+	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
+		outmsg_send(&o, c);
+	outmsg_release(&o);
+}

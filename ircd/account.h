@@ -1,0 +1,82 @@
+/* account.h - accounts: registration, login, passwords, certificates, nick ownership.
+ * Every operation is asynchronous: the database work runs on the storage thread and
+ * password hashing on the crypto thread; the callback runs on the loop thread, and only
+ * if the client that asked is still connected. While an operation runs, the client's
+ * later commands wait (its input is held), so they are processed in order. */
+#ifndef PARLEY_ACCOUNT_H
+#define PARLEY_ACCOUNT_H
+
+#include "client.h"
+#include "password.h"
+
+#include <stdint.h>
+#include <time.h>
+
+#define ACCOUNT_MAX NICK_MAX
+#define EMAIL_MAX 254
+#define PASSWORD_MAX 256
+
+enum account_status {
+	ACC_OK,
+	ACC_EXISTS,       /* name (or a nick) already registered */
+	ACC_NOT_FOUND,
+	ACC_BAD_PASSWORD,
+	ACC_UNVERIFIED,   /* registered, waiting for its verification code */
+	ACC_BAD_CODE,
+	ACC_THROTTLED,    /* too many failed attempts */
+	ACC_UNAVAILABLE,  /* database down: try again later */
+	ACC_ERROR,
+};
+
+struct account_result {
+	enum account_status status;
+	char name[ACCOUNT_MAX + 1];  /* canonical account name */
+	char email[EMAIL_MAX + 1];
+	time_t created;
+	bool verified;
+	char certs[1024];            /* CERT LIST: space-separated fingerprints */
+	char nicks[512];             /* INFO: registered nicks */
+};
+
+/* Runs on the loop thread with the client that asked (never a gone one). arg is the
+ * caller's small integer or pointer to static data. */
+typedef void (*account_cb)(struct client *c, const struct account_result *r, void *arg);
+
+/* Registers name (also reserving it as a nick) with password and email ("" for none).
+ * With email verification configured, the account starts unverified and the code is
+ * sent through accounts.verify_command. */
+void account_register(struct client *c, const char *name, const char *email, const char *password,
+                      account_cb cb, void *arg);
+
+/* Checks name (an account or a nick registered to one) and password. Failed attempts
+ * are counted per account and per address and refused past accounts.max_failed_logins
+ * a minute. */
+void account_check_password(struct client *c, const char *name, const char *password, account_cb cb, void *arg);
+
+/* Finds the account holding certificate fingerprint fp. */
+void account_check_cert(struct client *c, const char *fp, account_cb cb, void *arg);
+
+/* Completes a verification with code. */
+void account_verify(struct client *c, const char *name, const char *code, account_cb cb, void *arg);
+
+void account_set_password(struct client *c, const char *name, const char *password, account_cb cb, void *arg);
+void account_drop(struct client *c, const char *name, account_cb cb, void *arg);
+void account_info(struct client *c, const char *name, account_cb cb, void *arg);
+
+/* CERT ADD (add true) or DEL of fp for account name; CERT LIST when fp is NULL. */
+void account_cert(struct client *c, const char *name, const char *fp, bool add, account_cb cb, void *arg);
+
+/* Finds the account owning nick (status ACC_NOT_FOUND if none). */
+void account_nick_owner(struct client *c, const char *nick, account_cb cb, void *arg);
+
+/* Logs c in as account: sets it, sends 900 and account-notify. */
+void account_login(struct client *c, const char *account);
+
+/* True if name is acceptable as an account name. */
+bool account_name_valid(const char *name);
+
+/* Holds / releases c's input while an operation runs. */
+void client_hold(struct client *c);
+void client_release(struct client *c);
+
+#endif

@@ -1,0 +1,339 @@
+/* nickserv.c - NickServ: account registration and login for users who type commands
+ * rather than use SASL, in the style Atheme, Anope and Ergo users know:
+ * REGISTER, IDENTIFY, DROP, GHOST, SET PASSWORD, INFO, CERT, VERIFY, HELP. */
+#include "account.h"
+#include "conf.h"
+#include "service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static void ns_message(const struct service *s, struct client *from, char *text);
+
+const struct service nickserv = {"NickServ", "Nickname and account services", ns_message};
+
+#define NS (&nickserv)
+
+static const char *status_text(enum account_status st)
+{
+	switch (st) {
+	case ACC_EXISTS: return "That name is already registered.";
+	case ACC_NOT_FOUND: return "No such account.";
+	case ACC_BAD_PASSWORD: return "Invalid password.";
+	case ACC_UNVERIFIED: return "This account is not verified yet; use VERIFY <account> <code>.";
+	case ACC_BAD_CODE: return "Invalid verification code.";
+	case ACC_THROTTLED: return "Too many failed attempts; try again in a minute.";
+	case ACC_UNAVAILABLE: return "The account database is temporarily unavailable; try again shortly.";
+	default: return "Internal error; try again later.";
+	}
+}
+
+static void done_register(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status == ACC_OK) {
+		service_notice(NS, c, "Account %s registered. You are now logged in.", r->name);
+		service_login(c, r->name);
+	} else if (r->status == ACC_UNVERIFIED) {
+		service_notice(NS, c, "Account %s registered; a verification code was sent to your email address.", r->name);
+		service_notice(NS, c, "Send: /msg NickServ VERIFY %s <code>", r->name);
+	} else {
+		service_notice(NS, c, "Registration failed: %s", status_text(r->status));
+	}
+}
+
+static void ns_register(struct client *c, char **argv, int argc)
+{
+	const struct conf *cf = ircd_conf();
+	const char *nick = service_client_nick(c);
+	if (argc < 1) {
+		service_notice(NS, c, "Syntax: REGISTER <password> [email]");
+		return;
+	}
+	if (!cf->registration_enabled) {
+		service_notice(NS, c, "Registration is disabled on this server.");
+		return;
+	}
+	if (service_client_account(c)[0]) {
+		service_notice(NS, c, "You are already logged in as %s.", service_client_account(c));
+		return;
+	}
+	const char *email = argc > 1 ? argv[1] : "";
+	if (cf->email_required && !*email) {
+		service_notice(NS, c, "An email address is required: REGISTER <password> <email>");
+		return;
+	}
+	if (*email && (!strchr(email, '@') || strlen(email) > EMAIL_MAX)) {
+		service_notice(NS, c, "%s is not a valid email address.", email);
+		return;
+	}
+	if (strlen(argv[0]) < (size_t)cf->min_password_length || strlen(argv[0]) > PASSWORD_MAX) {
+		service_notice(NS, c, "Passwords must be %d to %d characters long.", cf->min_password_length, PASSWORD_MAX);
+		return;
+	}
+	if (!account_name_valid(nick)) {
+		service_notice(NS, c, "Your nick %s cannot be registered.", nick);
+		return;
+	}
+	account_register(c, nick, email, argv[0], done_register, NULL);
+}
+
+static void done_identify(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status == ACC_OK) {
+		service_login(c, r->name);
+		service_notice(NS, c, "You are now identified for %s.", r->name);
+	} else {
+		service_notice(NS, c, "Login failed: %s", status_text(r->status));
+	}
+}
+
+static void ns_identify(struct client *c, char **argv, int argc)
+{
+	if (argc < 1) {
+		service_notice(NS, c, "Syntax: IDENTIFY [account] <password>");
+		return;
+	}
+	if (service_client_account(c)[0]) {
+		service_notice(NS, c, "You are already logged in as %s.", service_client_account(c));
+		return;
+	}
+	const char *name = argc > 1 ? argv[0] : service_client_nick(c);
+	account_check_password(c, name, argv[argc > 1 ? 1 : 0], done_identify, NULL);
+}
+
+static void done_dropped(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status != ACC_OK) {
+		service_notice(NS, c, "Drop failed: %s", status_text(r->status));
+		return;
+	}
+	service_notice(NS, c, "Your account has been dropped.");
+	service_logout(c);
+}
+
+static void done_drop_check(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status != ACC_OK) {
+		service_notice(NS, c, "Drop failed: %s", status_text(r->status));
+		return;
+	}
+	account_drop(c, r->name, done_dropped, NULL);
+}
+
+static void ns_drop(struct client *c, char **argv, int argc)
+{
+	const char *acct = service_client_account(c);
+	if (!acct[0]) {
+		service_notice(NS, c, "You must be logged in to drop your account.");
+		return;
+	}
+	if (argc < 1) {
+		service_notice(NS, c, "Syntax: DROP <password> (drops the account %s)", acct);
+		return;
+	}
+	account_check_password(c, acct, argv[0], done_drop_check, NULL);
+}
+
+/* GHOST: the target nick's owner account must be the caller's (or the password given). */
+static void done_ghost(struct client *c, const struct account_result *r, void *arg)
+{
+	char *nick = arg;
+	struct client *t = service_client_find(nick);
+	bool allowed = r->status == ACC_OK && strcasecmp(r->name, service_client_account(c)) == 0;
+	if (!t || t == c)
+		service_notice(NS, c, "%s is not online.", nick);
+	else if (!allowed)
+		service_notice(NS, c, "You may not ghost %s.", nick);
+	else {
+		char reason[128];
+		snprintf(reason, sizeof reason, "GHOST command used by %s", service_client_nick(c));
+		service_disconnect(t, reason);
+		service_notice(NS, c, "%s has been ghosted.", nick);
+	}
+	free(nick);
+}
+
+static void ns_ghost(struct client *c, char **argv, int argc)
+{
+	if (argc < 1) {
+		service_notice(NS, c, "Syntax: GHOST <nick>");
+		return;
+	}
+	if (!service_client_account(c)[0]) {
+		service_notice(NS, c, "You must be logged in to the nick's account to ghost it.");
+		return;
+	}
+	char *nick = strdup(argv[0]);
+	if (!nick)
+		abort();
+	account_nick_owner(c, nick, done_ghost, nick);
+}
+
+static void done_simple(struct client *c, const struct account_result *r, void *arg)
+{
+	if (r->status == ACC_OK)
+		service_notice(NS, c, "%s", (const char *)arg);
+	else
+		service_notice(NS, c, "Failed: %s", status_text(r->status));
+}
+
+static void ns_set(struct client *c, char **argv, int argc)
+{
+	const char *acct = service_client_account(c);
+	if (argc < 2 || strcasecmp(argv[0], "PASSWORD") != 0) {
+		service_notice(NS, c, "Syntax: SET PASSWORD <new password>");
+		return;
+	}
+	if (!acct[0]) {
+		service_notice(NS, c, "You must be logged in.");
+		return;
+	}
+	if (strlen(argv[1]) < (size_t)ircd_conf()->min_password_length || strlen(argv[1]) > PASSWORD_MAX) {
+		service_notice(NS, c, "Passwords must be %d to %d characters long.", ircd_conf()->min_password_length,
+		               PASSWORD_MAX);
+		return;
+	}
+	account_set_password(c, acct, argv[1], done_simple, (void *)"Password changed.");
+}
+
+static void done_info(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status != ACC_OK) {
+		service_notice(NS, c, "%s", status_text(r->status));
+		return;
+	}
+	char when[64];
+	struct tm tm;
+	gmtime_r(&r->created, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	service_notice(NS, c, "Information on %s:", r->name);
+	service_notice(NS, c, "Registered: %s", when);
+	service_notice(NS, c, "Nicks: %s", r->nicks);
+	bool own = strcasecmp(r->name, service_client_account(c)) == 0;
+	if ((own || service_client_is_oper(c)) && r->email[0])
+		service_notice(NS, c, "Email: %s", r->email);
+	if (service_client_find(r->name))
+		service_notice(NS, c, "%s is online now.", r->name);
+	service_notice(NS, c, "End of info.");
+}
+
+static void ns_info(struct client *c, char **argv, int argc)
+{
+	const char *name = argc > 0 ? argv[0] : service_client_account(c);
+	if (!name[0]) {
+		service_notice(NS, c, "Syntax: INFO <account>");
+		return;
+	}
+	account_info(c, name, done_info, NULL);
+}
+
+static void done_cert_list(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status != ACC_OK) {
+		service_notice(NS, c, "Failed: %s", status_text(r->status));
+		return;
+	}
+	service_notice(NS, c, "Certificate fingerprints for %s: %s", service_client_account(c),
+	               r->certs[0] ? r->certs : "(none)");
+}
+
+static void ns_cert(struct client *c, char **argv, int argc)
+{
+	const char *acct = service_client_account(c);
+	if (!acct[0]) {
+		service_notice(NS, c, "You must be logged in.");
+		return;
+	}
+	const char *sub = argc > 0 ? argv[0] : "";
+	if (strcasecmp(sub, "LIST") == 0) {
+		account_cert(c, acct, NULL, false, done_cert_list, NULL);
+	} else if (strcasecmp(sub, "ADD") == 0) {
+		const char *fp = argc > 1 ? argv[1] : service_client_certfp(c);
+		if (!fp[0] || strlen(fp) > 128) {
+			service_notice(NS, c, "No certificate fingerprint: connect with a client certificate or give one.");
+			return;
+		}
+		account_cert(c, acct, fp, true, done_simple, (void *)"Certificate fingerprint added.");
+	} else if (strcasecmp(sub, "DEL") == 0 && argc > 1) {
+		account_cert(c, acct, argv[1], false, done_simple, (void *)"Certificate fingerprint removed.");
+	} else {
+		service_notice(NS, c, "Syntax: CERT ADD [fingerprint] | CERT DEL <fingerprint> | CERT LIST");
+	}
+}
+
+static void done_verify(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status == ACC_OK) {
+		service_notice(NS, c, "Account %s verified.", r->name);
+		if (!service_client_account(c)[0])
+			service_login(c, r->name);
+	} else {
+		service_notice(NS, c, "Verification failed: %s", status_text(r->status));
+	}
+}
+
+static void ns_verify(struct client *c, char **argv, int argc)
+{
+	if (argc < 2) {
+		service_notice(NS, c, "Syntax: VERIFY <account> <code>");
+		return;
+	}
+	account_verify(c, argv[0], argv[1], done_verify, NULL);
+}
+
+static void ns_help(struct client *c, char **argv, int argc);
+
+static const struct {
+	const char *name;
+	void (*fn)(struct client *c, char **argv, int argc);
+	const char *help;
+} commands[] = {
+    {"REGISTER", ns_register, "REGISTER <password> [email] - register your current nick as an account"},
+    {"IDENTIFY", ns_identify, "IDENTIFY [account] <password> - log in"},
+    {"DROP", ns_drop, "DROP <password> - delete your account"},
+    {"GHOST", ns_ghost, "GHOST <nick> - disconnect a session using a nick of your account"},
+    {"SET", ns_set, "SET PASSWORD <new password> - change your password"},
+    {"INFO", ns_info, "INFO [account] - show information about an account"},
+    {"CERT", ns_cert, "CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL"},
+    {"VERIFY", ns_verify, "VERIFY <account> <code> - confirm a registration"},
+    {"HELP", ns_help, "HELP - this list"},
+};
+
+static void ns_help(struct client *c, char **argv, int argc)
+{
+	(void)argv;
+	(void)argc;
+	service_notice(NS, c, "NickServ commands:");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		service_notice(NS, c, "  %s", commands[i].help);
+}
+
+static void ns_message(const struct service *s, struct client *from, char *text)
+{
+	(void)s;
+	char *argv[8];
+	int argc = 0;
+	char *save;
+	char *cmd = strtok_r(text, " ", &save);
+	if (!cmd)
+		return;
+	for (char *a = strtok_r(NULL, " ", &save); a && argc < 8; a = strtok_r(NULL, " ", &save))
+		argv[argc++] = a;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcasecmp(cmd, commands[i].name) == 0) {
+			commands[i].fn(from, argv, argc);
+			return;
+		}
+	}
+	service_notice(NS, from, "Unknown command %s. Use HELP for a list.", cmd);
+}
