@@ -254,6 +254,7 @@ void client_exit(struct client *c, const char *reason)
 	ircd.class_clients[c->class - ircd.conf->classes]--;
 	ev_timer_stop(EV_DEFAULT, &c->timer);
 	ev_timer_stop(EV_DEFAULT, &c->flood_timer);
+	ev_timer_stop(EV_DEFAULT, &c->service_timer);
 	struct msgbuf *b = msgbuf_printf("ERROR :Closing Link: %s (%s)", c->host, reason);
 	conn_send_force(&c->conn, b);
 	msgbuf_unref(b);

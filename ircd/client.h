@@ -65,6 +65,8 @@ struct client {
 	unsigned nmonitors;
 	unsigned nchannels;
 	struct reply_ctx *rctx; /* set while a command of this client runs */
+	ev_timer service_timer; /* services' per-client timer (nick enforcement) */
+	void (*service_timer_fn)(struct client *c);
 	struct client *next, *prev;
 	struct client *dead_next;
 	unsigned long mark; /* fan-out generation, to reach each client once */

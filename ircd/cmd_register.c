@@ -53,6 +53,7 @@ void cmd_nick(struct client *c, struct msg *m)
 	if (casemap_cmp(old_nick, nick) != 0) {
 		monitor_offline(old_nick);
 		monitor_online(c);
+		services_nick_changed(c);
 	}
 }
 
@@ -145,4 +146,5 @@ void client_try_register(struct client *c)
 	client_timer_restart(c);
 	welcome(c);
 	monitor_online(c);
+	services_nick_changed(c);
 }

@@ -293,6 +293,40 @@ static void ns_verify(struct client *c, char **argv, int argc)
 
 static void ns_help(struct client *c, char **argv, int argc);
 
+/* Nick enforcement: someone using a nick registered to an account they are not logged
+ * in to is warned, then renamed after accounts.nick_enforce_delay seconds. */
+static void enforce_expired(struct client *c);
+
+static void enforce_owner(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status != ACC_OK || strcasecmp(r->name, service_client_account(c)) == 0)
+		return;
+	int delay = ircd_conf()->nick_enforce_delay;
+	service_notice(NS, c, "The nick %s is registered to the account %s. Log in (SASL, or /msg NickServ IDENTIFY "
+	               "<password>) within %d seconds or your nick will be changed.",
+	               service_client_nick(c), r->name, delay);
+	service_timer(c, delay, enforce_expired);
+}
+
+static void enforce_recheck(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status != ACC_OK || strcasecmp(r->name, service_client_account(c)) == 0)
+		return;
+	service_notice(NS, c, "You did not log in to %s in time; changing your nick.", r->name);
+	service_force_guest_nick(c, ircd_conf()->guest_prefix);
+}
+
+static void enforce_expired(struct client *c) { account_nick_owner(c, service_client_nick(c), enforce_recheck, NULL); }
+
+void nickserv_nick_changed(struct client *c)
+{
+	service_timer_cancel(c);
+	if (ircd_conf()->nick_enforce_delay > 0)
+		account_nick_owner(c, service_client_nick(c), enforce_owner, NULL);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(struct client *c, char **argv, int argc);

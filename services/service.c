@@ -5,6 +5,7 @@
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
+#include "dict.h"
 #include "client.h"
 #include "ircd.h"
 #include "outmsg.h"
@@ -17,6 +18,48 @@
 static const struct service *const services[] = {&nickserv};
 
 void services_init(void) {}
+
+void services_nick_changed(struct client *c) { nickserv_nick_changed(c); }
+
+static void service_timer_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct client *c = w->data;
+	void (*fn)(struct client *) = c->service_timer_fn;
+	c->service_timer_fn = NULL;
+	if (fn && !client_dead(c))
+		fn(c);
+}
+
+void service_timer(struct client *c, double seconds, void (*fn)(struct client *c))
+{
+	ev_timer_stop(EV_DEFAULT, &c->service_timer);
+	ev_timer_init(&c->service_timer, service_timer_cb, seconds, 0);
+	c->service_timer.data = c;
+	c->service_timer_fn = fn;
+	ev_timer_start(EV_DEFAULT, &c->service_timer);
+}
+
+void service_timer_cancel(struct client *c)
+{
+	ev_timer_stop(EV_DEFAULT, &c->service_timer);
+	c->service_timer_fn = NULL;
+}
+
+void service_force_guest_nick(struct client *c, const char *prefix)
+{
+	char nick[NICK_MAX + 1];
+	for (unsigned n = (unsigned)(c->id % 100000);; n++) {
+		snprintf(nick, sizeof nick, "%s%u", prefix, n);
+		if (!client_find(nick))
+			break;
+	}
+	char old[PREFIX_MAX + 1];
+	memcpy(old, c->prefix, sizeof old);
+	client_set_nick(c, nick);
+	channel_nick_change(c, old, nick);
+}
 
 const struct service *service_find(const char *nick)
 {

@@ -45,7 +45,21 @@ const struct conf *ircd_conf(void);
 /* Disconnects c with reason. */
 void service_disconnect(struct client *c, const char *reason);
 
+/* Called by the daemon after c registers or changes nick (nick enforcement). */
+void services_nick_changed(struct client *c);
+
+/* Calls fn(c) after seconds unless c exits or service_timer_cancel(c) runs first; one
+ * timer per client. */
+void service_timer(struct client *c, double seconds, void (*fn)(struct client *c));
+void service_timer_cancel(struct client *c);
+
+/* Renames c to a free nick made of prefix and digits, as if it had sent NICK. */
+void service_force_guest_nick(struct client *c, const char *prefix);
+
 /* The NickServ service (services/nickserv.c). */
 extern const struct service nickserv;
+
+/* NickServ's part of services_nick_changed. */
+void nickserv_nick_changed(struct client *c);
 
 #endif
