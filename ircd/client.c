@@ -3,7 +3,12 @@
 #include "client.h"
 
 #include "channel.h"
+#include "ban.h"
+#include "cap.h"
+#include "cloak.h"
+#include "outmsg.h"
 #include "command.h"
+#include "connlimit.h"
 #include "dict.h"
 #include "ircd.h"
 #include "log.h"
@@ -15,10 +20,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct client *dead_list;
 
 static struct client *from_conn(struct conn *conn) { return (struct client *)conn; }
+
+static void update_prefix(struct client *c)
+{
+	snprintf(c->prefix, sizeof c->prefix, "%s!%s@%s", c->nick, c->user[0] ? c->user : "*", c->host);
+}
 
 static void timer_cb(EV_P_ ev_timer *w, int revents);
 static void flood_cb(EV_P_ ev_timer *w, int revents);
@@ -81,6 +92,7 @@ static bool on_line(struct conn *conn, char *line, size_t len)
 	struct command *cmd = command_find(m.command);
 	if (c->class->flood_enabled)
 		c->flood_tokens -= cmd ? cmd->penalty : 1;
+	c->lines_in++;
 	command_dispatch(c, &m);
 	return !client_dead(c);
 }
@@ -114,8 +126,31 @@ static void format_host(const struct sockaddr_storage *addr, char *ip, size_t si
 	snprintf(ip, size, "%s%s", buf[0] == ':' ? "0" : "", buf);
 }
 
+/* Refuses a connection before any client state exists: a plain listener gets the ERROR
+ * line (best effort, never blocking), a TLS one is just closed. */
+static bool refuse_early(int fd, SSL *ssl, const char *ip)
+{
+	char why[128];
+	if (!ban_check_ip(ip, why, sizeof why) && connlimit_admit(ip, why, sizeof why))
+		return false;
+	if (!ssl) {
+		char line[256];
+		int n = snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)\r\n", ip, why);
+		if (write(fd, line, (size_t)n) < 0) {
+			/* nothing to do: the connection is being refused anyway */
+		}
+	}
+	SSL_free(ssl);
+	close(fd);
+	return true;
+}
+
 void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const struct conf_listener *lc)
 {
+	char ip[INET6_ADDRSTRLEN + 1];
+	format_host(addr, ip, sizeof ip);
+	if (refuse_early(fd, ssl, ip))
+		return;
 	struct client *c = calloc(1, sizeof *c);
 	if (!c)
 		abort();
@@ -124,8 +159,11 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 	conn_init(&c->conn, fd, ssl, &client_conn_ops);
 	c->conn.addr = *addr;
 	c->conn.sendq_max = c->class->sendq;
-	format_host(addr, c->conn.ip, sizeof c->conn.ip);
-	snprintf(c->host, sizeof c->host, "%s", c->conn.ip);
+	snprintf(c->conn.ip, sizeof c->conn.ip, "%s", ip);
+	snprintf(c->host, sizeof c->host, "%s", ip);
+	snprintf(c->real_host, sizeof c->real_host, "%s", ip);
+	if (ircd.conf->cloak_secret[0])
+		cloak_host(ircd.conf->cloak_secret, ircd.conf->cloak_suffix, ip, c->cloak, sizeof c->cloak);
 	c->connected = c->last_line = c->flood_stamp = ev_now(EV_DEFAULT);
 	c->flood_tokens = c->class->flood_burst;
 	ev_timer_init(&c->timer, timer_cb, ircd.conf->registration_timeout, 0);
@@ -193,6 +231,21 @@ void client_timer_restart(struct client *c)
 
 struct client *client_find(const char *nick) { return dict_get(ircd.nicks, nick); }
 
+void client_change_host(struct client *c, const char *host)
+{
+	if (strcmp(c->host, host) == 0)
+		return;
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s CHGHOST %s %s", c->prefix, c->user, host);
+	snprintf(c->host, sizeof c->host, "%s", host);
+	update_prefix(c);
+	channel_send_common(c, &o, CAPF(CAP_CHGHOST));
+	if (client_has_cap(c, CAP_CHGHOST))
+		outmsg_send(&o, c);
+	outmsg_release(&o);
+	reply(c, RPL_HOSTHIDDEN, host);
+}
+
 struct client *client_by_id(uint64_t id)
 {
 	char idkey[24];
@@ -200,10 +253,6 @@ struct client *client_by_id(uint64_t id)
 	return dict_get(ircd.ids, idkey);
 }
 
-static void update_prefix(struct client *c)
-{
-	snprintf(c->prefix, sizeof c->prefix, "%s!%s@%s", c->nick, c->user[0] ? c->user : "*", c->host);
-}
 
 void client_set_nick(struct client *c, const char *nick)
 {
@@ -269,6 +318,7 @@ void client_reap(void)
 		struct client *c = dead_list;
 		dead_list = c->dead_next;
 		conn_close(&c->conn);
+		connlimit_release(c->real_host);
 		if (c->prev)
 			c->prev->next = c->next;
 		else
@@ -277,6 +327,7 @@ void client_reap(void)
 			c->next->prev = c->prev;
 		free(c->away);
 		free(c->sasl_buf);
+		free(c->silence);
 		free(c);
 	}
 }

@@ -52,6 +52,13 @@ struct client {
 	char pass[128];
 	char *away;
 	char account[NICK_MAX + 1];
+	char oper_name[64];     /* operator block used for OPER, "" if not an operator */
+	unsigned privs;         /* PRIV_* of that block */
+	char real_host[HOST_MAX + 1]; /* the address; host may be a cloak */
+	char cloak[HOST_MAX + 1];
+	char (*silence)[PREFIX_MAX + 16]; /* SILENCE masks */
+	unsigned nsilence;
+	unsigned long long lines_in, lines_out;
 	char sasl_mech[12];   /* mechanism of a SASL exchange in progress, "" if none */
 	char *sasl_buf;       /* base64 received so far */
 	size_t sasl_len;
@@ -94,6 +101,13 @@ void client_set_nick(struct client *c, const char *nick);
 
 /* True if nick is syntactically valid and at most maxlen bytes. */
 bool client_nick_valid(const char *nick, int maxlen);
+
+/* Changes c's visible host (cloak on/off), telling chghost clients that share a
+ * channel with it and c itself. */
+void client_change_host(struct client *c, const char *host);
+
+/* True if target has a SILENCE entry matching sender. */
+bool client_silences(const struct client *target, const struct client *sender);
 
 /* Completes registration if NICK, USER (and CAP END) have all arrived. */
 void client_try_register(struct client *c);

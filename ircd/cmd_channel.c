@@ -153,6 +153,31 @@ static void part_one(struct client *c, struct channel *ch, const char *reason)
 	channel_remove(ch, c);
 }
 
+/* SAJOIN: joins c to name whatever the channel's modes. */
+void channel_join_forced(struct client *c, const char *name)
+{
+	if (!channel_name_valid(name))
+		return;
+	struct channel *ch = channel_find(name);
+	if (ch && channel_member(ch, c))
+		return;
+	unsigned status = ch ? 0 : MEMBER_OP;
+	if (!ch)
+		ch = channel_create(name);
+	channel_add(ch, c, status);
+	announce_join(c, ch);
+	send_topic(c, ch, false);
+	channel_send_names(c, ch);
+}
+
+/* SAPART */
+void channel_part_forced(struct client *c, const char *name)
+{
+	struct channel *ch = channel_find(name);
+	if (ch && channel_member(ch, c))
+		part_one(c, ch, "Removed by an operator");
+}
+
 void cmd_join(struct client *c, struct msg *m)
 {
 	if (strcmp(m->params[0], "0") == 0) {
@@ -370,7 +395,8 @@ void cmd_invite(struct client *c, struct msg *m)
 		reply(c, RPL_AWAY, t->nick, t->away);
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s INVITE %s %s", c->prefix, t->nick, ch->name);
-	outmsg_send(&o, t);
+	if (!client_silences(t, c))
+		outmsg_send(&o, t);
 	channel_send(ch, &o, c, MEMBER_OP, CAPF(CAP_INVITE_NOTIFY), 0);
 	outmsg_release(&o);
 }

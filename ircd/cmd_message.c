@@ -100,6 +100,8 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 			reply(c, ERR_NEEDREGGEDNICKMSG, t->nick);
 		return false;
 	}
+	if (client_silences(t, c))
+		return true; /* dropped without telling the sender */
 	if (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS))
 		outmsg_send(o, t); /* to oneself too: the echo below is a second copy */
 	if (t->away && !r->notice && !r->tagmsg)

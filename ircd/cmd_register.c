@@ -1,6 +1,7 @@
 /* cmd_register.c - connection registration and the commands every connection may
  * use: PASS, NICK, USER, PING, PONG, QUIT, and the welcome burst. */
 #include "account.h"
+#include "ban.h"
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
@@ -136,6 +137,17 @@ void client_try_register(struct client *c)
 		reply(c, ERR_PASSWDMISMATCH);
 		client_exit(c, "Bad password");
 		return;
+	}
+	char why[300];
+	if (ban_check_client(c, why, sizeof why)) {
+		const char *reason = strchr(why, ':') ? strchr(why, ':') + 2 : why;
+		reply(c, ERR_YOUREBANNEDCREEP, reason);
+		client_exit(c, why);
+		return;
+	}
+	if (ircd.conf->cloak_default && c->cloak[0]) {
+		c->umodes |= UMODE('x');
+		snprintf(c->host, sizeof c->host, "%s", c->cloak);
 	}
 	c->flags |= CLI_REGISTERED;
 	ircd.nusers++;

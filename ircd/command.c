@@ -3,13 +3,32 @@
 #include "command.h"
 
 #include "client.h"
+#include "ban.h"
 #include "dict.h"
+#include "oper.h"
 #include "parse.h"
 #include "reply.h"
 
 #include <stddef.h>
 
 static struct command commands[] = {
+    {"WALLOPS", cmd_wallops, 1, CMD_OPER, 1, 0},
+    {"UNKLINE", cmd_unkline, 1, CMD_OPER, 1, 0},
+    {"UNDLINE", cmd_undline, 1, CMD_OPER, 1, 0},
+    {"STATS", cmd_stats, 0, CMD_USER, 1, 0},
+    {"SILENCE", cmd_silence, 0, CMD_USER, 1, 0},
+    {"SAPART", cmd_sapart, 2, CMD_OPER, 1, 0},
+    {"SANICK", cmd_sanick, 2, CMD_OPER, 1, 0},
+    {"SAJOIN", cmd_sajoin, 2, CMD_OPER, 1, 0},
+    {"RESTART", cmd_restart, 0, CMD_OPER, 1, 0},
+    {"REPORTS", cmd_reports, 0, CMD_OPER, 1, 0},
+    {"REPORT", cmd_report, 2, CMD_USER, 1, 0},
+    {"REHASH", cmd_rehash, 0, CMD_OPER, 1, 0},
+    {"OPER", cmd_oper, 2, CMD_USER, 1, 0},
+    {"KLINE", cmd_kline, 1, CMD_OPER, 1, 0},
+    {"KILL", cmd_kill, 1, CMD_OPER, 1, 0},
+    {"DLINE", cmd_dline, 1, CMD_OPER, 1, 0},
+    {"DIE", cmd_die, 0, CMD_OPER, 1, 0},
     {"ADMIN", cmd_admin, 0, CMD_USER, 1, 0},
     {"AUTHENTICATE", cmd_authenticate, 1, CMD_ANY, 1, 0},
     {"AWAY", cmd_away, 0, CMD_USER, 1, 0},

@@ -115,6 +115,28 @@ static const struct key accounts_raw_keys[] = {
     STR("sasl_plaintext", struct conf_raw, sasl_plaintext, "loopback"),
     {0},
 };
+static const struct key oper_keys[] = {
+    STR("name", struct conf_oper, name, NULL),
+    STR("password", struct conf_oper, password, NULL),
+    STR("hosts", struct conf_oper, hosts, ""),
+    STR("certfp", struct conf_oper, certfp, ""),
+    STR("account", struct conf_oper, account, ""),
+    STR("privileges", struct conf_oper, privileges, "kill ban rehash die see_hidden sa wallops reports"),
+    {0},
+};
+static const struct key privacy_keys[] = {
+    STR("cloak_secret", struct conf, cloak_secret, ""),
+    BOOL("cloak_default", struct conf, cloak_default, "false"),
+    STR("cloak_suffix", struct conf, cloak_suffix, "parley"),
+    {0},
+};
+static const struct key connlimit_keys[] = {
+    INT("per_ip", struct conf, per_ip_max, 0, 100000, "0"),
+    INT("per_cidr", struct conf, per_cidr_max, 0, 1000000, "0"),
+    INT("rate", struct conf, connect_rate, 0, 100000, "0"),
+    STR("exempt", struct conf, limit_exempt, "127.0.0.1 0::1"),
+    {0},
+};
 static const struct key listener_keys[] = {
     STR("address", struct listener_raw, address, NULL),
     INT("port", struct listener_raw, port, 1, 65535, NULL),
@@ -375,6 +397,48 @@ static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, c
 		error_at(x, g, "accounts.scrypt_n must be a power of two");
 }
 
+unsigned conf_privileges_parse(const char *text, char *bad, size_t size)
+{
+	static const char *const names[] = {"kill", "ban", "rehash", "die", "see_hidden", "sa", "wallops", "reports"};
+	unsigned privs = 0;
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", text);
+	if (size)
+		bad[0] = '\0';
+	char *save;
+	for (char *t = strtok_r(buf, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
+		size_t i = 0;
+		while (i < sizeof names / sizeof names[0] && strcmp(names[i], t) != 0)
+			i++;
+		if (i == sizeof names / sizeof names[0])
+			snprintf(bad, size, "%s", t);
+		else
+			privs |= 1u << i;
+	}
+	return privs;
+}
+
+static void load_opers(struct ctx *x, struct conf *c, const config_setting_t *list)
+{
+	if (!list)
+		return;
+	if (!config_setting_is_list(list)) {
+		error_at(x, list, "'operators' must be a list ( {...}, ... )");
+		return;
+	}
+	for (int i = 0; i < config_setting_length(list) && c->nopers < CONF_MAX_OPERS; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct conf_oper *o = &c->opers[c->nopers++];
+		load_group(x, g, "operators", oper_keys, o, NULL);
+		char bad[64];
+		o->privs = conf_privileges_parse(o->privileges, bad, sizeof bad);
+		if (bad[0])
+			error_at(x, g, "operators: unknown privilege '%s'", bad);
+		if (strncmp(o->password, "$scrypt$", 8) != 0)
+			error_at(x, g, "operators: password must be a hash from 'parleyd -mkpasswd'");
+	}
+}
+
 static char *read_file(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -402,8 +466,9 @@ static char *read_file(const char *path)
 
 static void check_top_level(struct ctx *x, config_t *cfg)
 {
-	static const char *const known[] = {"server", "admin",  "limits", "tls",     "log",
-	                                    "listen", "class",  "storage", "accounts", NULL};
+	static const char *const known[] = {"server",  "admin",    "limits",    "tls",     "log",
+	                                    "listen",  "class",    "storage",   "accounts", "operators",
+	                                    "privacy", "connlimit", NULL};
 	const config_setting_t *root = config_root_setting(cfg);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
@@ -447,6 +512,11 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 		load_group(&x, tls, "tls", tls_keys, c, NULL);
 	load_storage(&x, c, &raw, config_lookup(&cfg, "storage"));
 	load_accounts(&x, c, &raw, config_lookup(&cfg, "accounts"));
+	load_group(&x, config_lookup(&cfg, "privacy"), "privacy", privacy_keys, c, NULL);
+	load_group(&x, config_lookup(&cfg, "connlimit"), "connlimit", connlimit_keys, c, NULL);
+	load_opers(&x, c, config_lookup(&cfg, "operators"));
+	if (c->cloak_default && !c->cloak_secret[0])
+		error_at(&x, config_lookup(&cfg, "privacy"), "privacy.cloak_default needs privacy.cloak_secret");
 	load_classes(&x, c, config_lookup(&cfg, "class"));
 	load_listeners(&x, c, config_lookup(&cfg, "listen"));
 	if (server && !strchr(c->server_name, '.'))

@@ -8,6 +8,7 @@
 
 #define CONF_MAX_LISTENERS 32
 #define CONF_MAX_CLASSES 16
+#define CONF_MAX_OPERS 32
 #define CONF_NAME_LEN 64
 #define CONF_PATH_LEN 512
 
@@ -20,6 +21,28 @@ struct conf_class {
 	bool flood_enabled;
 	double flood_rate;      /* commands per second once the burst is spent */
 	int flood_burst;        /* commands accepted at once */
+};
+
+/* Operator privileges. */
+enum {
+	PRIV_KILL = 1 << 0,      /* KILL */
+	PRIV_BAN = 1 << 1,       /* KLINE, DLINE and their removal */
+	PRIV_REHASH = 1 << 2,    /* REHASH */
+	PRIV_DIE = 1 << 3,       /* DIE, RESTART */
+	PRIV_SEE_HIDDEN = 1 << 4, /* real hosts, secret channels */
+	PRIV_SA = 1 << 5,        /* SAJOIN, SAPART, SANICK */
+	PRIV_WALLOPS = 1 << 6,   /* WALLOPS */
+	PRIV_REPORTS = 1 << 7,   /* REPORTS */
+};
+
+struct conf_oper {
+	char name[CONF_NAME_LEN];
+	char password[160];    /* scrypt hash from parleyd -mkpasswd */
+	char hosts[256];       /* space-separated user@host masks; "" = any */
+	char certfp[130];      /* required client certificate fingerprint, or "" */
+	char account[CONF_NAME_LEN]; /* required account, or "" */
+	char privileges[256];  /* space-separated names */
+	unsigned privs;
 };
 
 struct conf_listener {
@@ -67,6 +90,16 @@ struct conf {
 	int nick_enforce_delay; /* seconds; 0 = off */
 	char guest_prefix[16];
 	int max_failed_logins; /* per account or address per minute */
+	/* privacy and limits */
+	char cloak_secret[128]; /* "" disables cloaking */
+	bool cloak_default;     /* +x for every new client */
+	char cloak_suffix[CONF_NAME_LEN];
+	int per_ip_max;         /* concurrent connections per address; 0 = unlimited */
+	int per_cidr_max;       /* per IPv4 /24 or IPv6 /64 */
+	int connect_rate;       /* new connections per address per 10 s; 0 = unlimited */
+	char limit_exempt[256]; /* space-separated addresses exempt from these limits */
+	struct conf_oper opers[CONF_MAX_OPERS];
+	int nopers;
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	int nlisteners;
 	struct conf_class classes[CONF_MAX_CLASSES];
@@ -79,6 +112,9 @@ struct conf {
 struct conf *conf_load(const char *path, char *errors, size_t size);
 
 void conf_free(struct conf *conf);
+
+/* Parses space-separated privilege names; the first unknown one goes into bad. */
+unsigned conf_privileges_parse(const char *text, char *bad, size_t size);
 
 /* Returns the class named name, or NULL. */
 const struct conf_class *conf_class_find(const struct conf *conf, const char *name);

@@ -9,7 +9,10 @@
 #include "conn.h"
 #include "dict.h"
 #include "listener.h"
+#include "ban.h"
 #include "log.h"
+#include "oper.h"
+#include "password.h"
 #include "service.h"
 #include "storage.h"
 #include "workq.h"
@@ -26,7 +29,8 @@
 struct ircd ircd;
 
 static ev_prepare prepare_watcher;
-static ev_signal sigterm_watcher, sigint_watcher;
+static ev_signal sigterm_watcher, sigint_watcher, sighup_watcher;
+static bool restart_requested;
 
 /* Runs once per loop iteration, just before the loop sleeps: every line produced by
  * this round of input goes out in one write per client, then exited clients (whose
@@ -41,20 +45,94 @@ static void prepare_cb(EV_P_ ev_prepare *w, int revents)
 		ev_break(loop, EVBREAK_ALL);
 }
 
+void ircd_shutdown(const char *reason, bool restart)
+{
+	log_info("%s", reason);
+	restart_requested = restart;
+	ircd.shutting_down = true;
+	listener_close_all();
+	for (struct client *c = ircd.clients; c; c = c->next)
+		client_exit(c, restart ? "Server restarting" : "Server shutting down");
+}
+
 static void shutdown_cb(EV_P_ ev_signal *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	log_info("signal %d: shutting down", w->signum);
-	ircd.shutting_down = true;
-	listener_close_all();
-	for (struct client *c = ircd.clients; c; c = c->next)
-		client_exit(c, "Server shutting down");
+	char reason[64];
+	snprintf(reason, sizeof reason, "signal %d: shutting down", w->signum);
+	ircd_shutdown(reason, false);
+}
+
+static bool needs_tls(const struct conf *c);
+
+int ircd_rehash(char *err, size_t size)
+{
+	struct conf *nc = conf_load(ircd.conf->file, err, size);
+	if (!nc)
+		return -1;
+	SSL_CTX *tls = NULL;
+	if (needs_tls(nc)) {
+		char e[512];
+		if (!(tls = tls_ctx_new(nc->tls_cert, nc->tls_key, e, sizeof e))) {
+			snprintf(err, size, "%s: %s\n", nc->file, e);
+			conf_free(nc);
+			return -1;
+		}
+	}
+	/* storage settings take effect at the next start; everything else now */
+	memset(ircd.class_clients, 0, sizeof ircd.class_clients);
+	for (struct client *c = ircd.clients; c; c = c->next) {
+		const struct conf_class *cl = conf_class_find(nc, c->class->name);
+		c->class = cl ? cl : &nc->classes[0];
+		c->conn.sendq_max = c->class->sendq;
+		if (!client_dead(c))
+			ircd.class_clients[c->class - nc->classes]++;
+	}
+	int failed = listener_sync(nc, tls, client_accept);
+	conf_free(ircd.conf);
+	if (ircd.tls)
+		SSL_CTX_free(ircd.tls); /* connections keep their own reference */
+	ircd.conf = nc;
+	ircd.tls = tls;
+	log_set_level((enum log_level)nc->log_level);
+	log_info("configuration reloaded from %s%s", nc->file, failed ? " (some listeners failed)" : "");
+	return 0;
+}
+
+static void sighup_cb(EV_P_ ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	char err[4096];
+	if (ircd_rehash(err, sizeof err) < 0)
+		log_error("REHASH (SIGHUP) failed, old configuration kept:\n%s", err);
+	else
+		snotice("Configuration reloaded (SIGHUP)");
+}
+
+/* parleyd -mkpasswd [password]: prints an operator password hash (reads the password
+ * from standard input when not given). */
+static int mkpasswd(const char *given)
+{
+	char pw[256];
+	if (given) {
+		snprintf(pw, sizeof pw, "%s", given);
+	} else if (!fgets(pw, sizeof pw, stdin)) {
+		return 1;
+	}
+	pw[strcspn(pw, "\r\n")] = '\0';
+	char hash[PASSWORD_HASH_MAX];
+	if (password_hash(pw, 16384, 8, 1, hash, sizeof hash) < 0)
+		return 1;
+	printf("%s\n", hash);
+	return 0;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: parleyd [-t] [-f config]\n"
+	fprintf(stderr, "usage: parleyd [-t] [-f config] | parleyd -mkpasswd [password]\n"
 	                "  -f FILE  configuration file (default conf/parley.conf)\n"
 	                "  -t       check the configuration and exit\n");
 }
@@ -80,6 +158,8 @@ int ircd_main(int argc, char **argv)
 {
 	const char *path = "conf/parley.conf";
 	bool test_only = false;
+	if (argc >= 2 && strcmp(argv[1], "-mkpasswd") == 0)
+		return mkpasswd(argc > 2 ? argv[2] : NULL);
 	int opt;
 	while ((opt = getopt(argc, argv, "f:th")) != -1) {
 		switch (opt) {
@@ -118,6 +198,7 @@ int ircd_main(int argc, char **argv)
 		cleanup();
 		return 1;
 	}
+	ban_load();
 	ircd.started = time(NULL);
 	struct tm tm;
 	gmtime_r(&ircd.started, &tm);
@@ -143,6 +224,8 @@ int ircd_main(int argc, char **argv)
 	ev_signal_init(&sigint_watcher, shutdown_cb, SIGINT);
 	ev_signal_start(loop, &sigterm_watcher);
 	ev_signal_start(loop, &sigint_watcher);
+	ev_signal_init(&sighup_watcher, sighup_cb, SIGHUP);
+	ev_signal_start(loop, &sighup_watcher);
 	log_info("%s %s started (%s)", conf->server_name, PARLEY_VERSION, path);
 	ev_run(loop, 0);
 	/* Last flush of the closing ERRORs, then let the workers finish, then free. */
@@ -152,6 +235,12 @@ int ircd_main(int argc, char **argv)
 	workq_drain();
 	listener_close_all();
 	cleanup();
+	if (restart_requested) {
+		log_info("restarting");
+		execv("/proc/self/exe", argv);
+		log_error("restart failed");
+		return 1;
+	}
 	log_info("stopped");
 	return 0;
 }

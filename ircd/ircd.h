@@ -35,6 +35,15 @@ struct ircd {
 
 extern struct ircd ircd;
 
+/* Reloads the configuration file (REHASH, SIGHUP): listeners, classes, operators, MOTD,
+ * limits, TLS keys. Returns 0, or -1 with every error in err and the old configuration
+ * still in force. Clients stay connected either way. Blocks briefly (reads files). */
+int ircd_rehash(char *err, size_t size);
+
+/* Starts a graceful shutdown (every client gets ERROR with reason); with restart the
+ * daemon then executes itself again with the same arguments. */
+void ircd_shutdown(const char *reason, bool restart);
+
 /* Runs the daemon: parses arguments, loads the config, serves until a signal.
  * Returns the process exit status. */
 int ircd_main(int argc, char **argv);

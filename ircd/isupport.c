@@ -30,6 +30,7 @@ static const char *const fixed_tokens[] = {
     "MONITOR=100",
     "PREFIX=(ov)@+",
     "SAFELIST",
+    "SILENCE=15",
     "STATUSMSG=@+",
     "TARGMAX=JOIN:,KICK:4,LIST:,MONITOR:,NAMES:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
     "TOPICLEN=390",

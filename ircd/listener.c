@@ -128,6 +128,54 @@ int listener_open_all(const struct conf *conf, SSL_CTX *tls, listener_accept_fn 
 	return failed;
 }
 
+static bool same_socket(const struct conf_listener *a, const struct conf_listener *b)
+{
+	return strcmp(a->address, b->address) == 0 && a->port == b->port && a->tls == b->tls;
+}
+
+int listener_sync(const struct conf *conf, SSL_CTX *tls, listener_accept_fn fn)
+{
+	int kept = 0;
+	for (int i = 0; i < nlisteners; i++) {
+		struct listener *l = &listeners[i];
+		const struct conf_listener *nl = NULL;
+		for (int j = 0; j < conf->nlisteners && !nl; j++)
+			if (same_socket(&l->conf, &conf->listeners[j]))
+				nl = &conf->listeners[j];
+		ev_io_stop(EV_DEFAULT, &l->io);
+		if (!nl) {
+			log_info("listener %s port %d closed", l->conf.address, l->port);
+			close(l->fd);
+			continue;
+		}
+		struct listener *k = &listeners[kept++];
+		*k = *l;
+		k->conf = *nl;
+		k->tls = tls;
+		k->fn = fn;
+		k->io.data = k;
+		ev_io_init(&k->io, accept_cb, k->fd, EV_READ);
+		k->io.data = k;
+		ev_io_start(EV_DEFAULT, &k->io);
+	}
+	nlisteners = kept;
+	int failed = 0;
+	for (int j = 0; j < conf->nlisteners; j++) {
+		bool open = false;
+		for (int i = 0; i < kept && !open; i++)
+			open = same_socket(&listeners[i].conf, &conf->listeners[j]);
+		if (open || nlisteners == CONF_MAX_LISTENERS)
+			continue;
+		struct listener *l = &listeners[nlisteners];
+		*l = (struct listener){.fd = -1, .tls = tls, .conf = conf->listeners[j], .fn = fn};
+		if (open_one(l) < 0)
+			failed++;
+		else
+			nlisteners++;
+	}
+	return failed;
+}
+
 void listener_close_all(void)
 {
 	for (int i = 0; i < nlisteners; i++) {

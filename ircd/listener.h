@@ -16,6 +16,11 @@ typedef void (*listener_accept_fn)(int fd, const struct sockaddr_storage *addr, 
  * Returns the number that failed (each logged). Blocks briefly (bind). */
 int listener_open_all(const struct conf *conf, SSL_CTX *tls, listener_accept_fn fn);
 
+/* Brings the open listeners in line with conf (REHASH): keeps those whose address, port
+ * and TLS flag are unchanged (updating their class and TLS context), closes the ones no
+ * longer configured and opens the new ones. Returns the number that failed to open. */
+int listener_sync(const struct conf *conf, SSL_CTX *tls, listener_accept_fn fn);
+
 /* Stops and closes every listener. */
 void listener_close_all(void);
 

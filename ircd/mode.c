@@ -298,8 +298,10 @@ static void user_mode(struct client *c, struct client *target, struct msg *m)
 			dir = *p == '+' ? 1 : -1;
 			continue;
 		}
-		/* +o comes only from OPER; +i/+w/+B/+R are the user's choice */
-		if (!strchr("iwBR", *p) && !(*p == 'o' && dir < 0)) {
+		/* +o comes only from OPER; +s only for operators; the rest is the user's choice */
+		bool allowed = strchr("iwBR", *p) || (*p == 'o' && dir < 0) || (*p == 's' && (c->umodes & UMODE('o'))) ||
+		               (*p == 'x' && c->cloak[0]);
+		if (!allowed) {
 			unknown |= !strchr(USER_MODES, *p);
 			continue;
 		}
@@ -309,8 +311,14 @@ static void user_mode(struct client *c, struct client *target, struct msg *m)
 		c->umodes ^= bit;
 		if (*p == 'i')
 			ircd.ninvisible += dir > 0 ? 1 : -1;
-		if (*p == 'o')
+		if (*p == 'o') {
 			ircd.nopers--;
+			c->privs = 0;
+			c->oper_name[0] = '\0';
+			c->umodes &= ~UMODE('s');
+		}
+		if (*p == 'x')
+			client_change_host(c, dir > 0 ? c->cloak : c->real_host);
 		change_add(&cs, dir, *p, NULL);
 	}
 	if (unknown)

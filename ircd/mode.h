@@ -7,7 +7,7 @@ struct channel;
 struct msg;
 
 /* Letters for RPL_MYINFO and ISUPPORT. */
-#define USER_MODES "BRiow"
+#define USER_MODES "BRioswx"
 #define CHANNEL_MODES "IRbeiklmnopstv"
 #define CHANNEL_PARAM_MODES "Ibeklov"
 #define CHANMODES_TOKEN "CHANMODES=beI,k,l,Rimnpst"

@@ -60,6 +60,7 @@ void client_send(struct client *c, struct msgbuf *b)
 		ctx->lines[ctx->nlines++] = msgbuf_ref(b);
 		return;
 	}
+	c->lines_out++;
 	if (!conn_send(&c->conn, b))
 		client_exit(c, "SendQ exceeded");
 }

@@ -26,6 +26,13 @@ void storage_submit(struct job *j);
  * to reconnect (with backoff); returns DB_UNAVAILABLE while it cannot. */
 enum db_status storage_exec(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg);
 
+/* Before storage_start only (at start, on the main thread): runs one statement now. */
+enum db_status storage_query_now(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg);
+
+/* Queues a write whose result nobody waits for (errors are logged). sql must be a
+ * string constant; the parameters are copied. */
+void storage_write(const char *sql, const struct db_param *params, int n);
+
 /* The queue for CPU-heavy work (password hashing), separate so it never delays the
  * database. */
 extern struct workq crypto_queue;

@@ -1,0 +1,245 @@
+/* ban.c - K-lines and D-lines. The list lives in memory (it is checked on every
+ * connection) and every change is written through to the database. */
+#include "ban.h"
+
+#include "client.h"
+#include "ircd.h"
+#include "match.h"
+#include "oper.h"
+#include "parse.h"
+#include "reply.h"
+#include "storage.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct server_ban {
+	char kind; /* 'k' or 'd' */
+	char mask[128];
+	char reason[256];
+	char setter[64];
+	time_t created, expires;
+	struct server_ban *next;
+};
+
+static struct server_ban *bans;
+
+static struct server_ban *ban_add_mem(char kind, const char *mask, const char *reason, const char *setter,
+                                      time_t created, time_t expires)
+{
+	struct server_ban *b = calloc(1, sizeof *b);
+	if (!b)
+		abort();
+	b->kind = kind;
+	snprintf(b->mask, sizeof b->mask, "%s", mask);
+	snprintf(b->reason, sizeof b->reason, "%s", reason);
+	snprintf(b->setter, sizeof b->setter, "%s", setter);
+	b->created = created;
+	b->expires = expires;
+	b->next = bans;
+	bans = b;
+	return b;
+}
+
+static void load_row(void *arg, int ncols, const char *const *cols)
+{
+	(void)arg;
+	if (ncols < 6 || !cols[0] || !cols[1])
+		return;
+	time_t expires = cols[5] ? (time_t)atoll(cols[5]) : 0;
+	if (expires && expires <= time(NULL))
+		return;
+	ban_add_mem(cols[0][0], cols[1], cols[2] ? cols[2] : "", cols[3] ? cols[3] : "",
+	            cols[4] ? (time_t)atoll(cols[4]) : 0, expires);
+}
+
+void ban_load(void)
+{
+	storage_query_now("SELECT kind, mask, reason, setter, created, expires FROM server_bans", NULL, 0, load_row, NULL);
+}
+
+/* Drops expired entries as they are met. */
+static bool live(struct server_ban **pp)
+{
+	struct server_ban *b = *pp;
+	if (!b->expires || b->expires > time(NULL))
+		return true;
+	*pp = b->next;
+	free(b);
+	return false;
+}
+
+bool cidr_match(const char *text, const char *ip)
+{
+	char net[64];
+	int bits = -1;
+	const char *slash = strchr(text, '/');
+	snprintf(net, sizeof net, "%.*s", slash ? (int)(slash - text) : (int)strlen(text), text);
+	if (slash)
+		bits = atoi(slash + 1);
+	unsigned char a[16], b[16];
+	int family = strchr(net, ':') ? AF_INET6 : AF_INET;
+	int len = family == AF_INET6 ? 16 : 4;
+	const char *addr = ip[0] == '0' && ip[1] == ':' ? ip + 1 : ip; /* undo the "0::1" form */
+	if (inet_pton(family, net, a) != 1 || inet_pton(family, addr, b) != 1)
+		return false;
+	if (bits < 0 || bits > len * 8)
+		bits = len * 8;
+	for (int i = 0; i < len && bits > 0; i++, bits -= 8) {
+		unsigned char m = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+		if ((a[i] & m) != (b[i] & m))
+			return false;
+	}
+	return true;
+}
+
+static bool dline_matches(const struct server_ban *b, const char *ip)
+{
+	return cidr_match(b->mask, ip) || match_mask(b->mask, ip);
+}
+
+bool ban_check_ip(const char *ip, char *reason, size_t size)
+{
+	for (struct server_ban **pp = &bans; *pp;) {
+		if (!live(pp))
+			continue;
+		struct server_ban *b = *pp;
+		if (b->kind == 'd' && dline_matches(b, ip)) {
+			snprintf(reason, size, "D-lined: %s", b->reason);
+			return true;
+		}
+		pp = &b->next;
+	}
+	return false;
+}
+
+static bool kline_matches(const struct server_ban *b, const struct client *c)
+{
+	char uh[USER_MAX + HOST_MAX + 2], ui[USER_MAX + HOST_MAX + 2];
+	snprintf(uh, sizeof uh, "%s@%s", c->user, c->host);
+	snprintf(ui, sizeof ui, "%s@%s", c->user, c->real_host);
+	const char *at = strchr(b->mask, '@');
+	if (at && (cidr_match(at + 1, c->real_host))) {
+		char user_mask[64];
+		snprintf(user_mask, sizeof user_mask, "%.*s", (int)(at - b->mask), b->mask);
+		if (match_mask(user_mask, c->user))
+			return true;
+	}
+	return match_mask(b->mask, uh) || match_mask(b->mask, ui);
+}
+
+bool ban_check_client(const struct client *c, char *reason, size_t size)
+{
+	if (ban_check_ip(c->real_host, reason, size))
+		return true;
+	for (struct server_ban **pp = &bans; *pp;) {
+		if (!live(pp))
+			continue;
+		struct server_ban *b = *pp;
+		if (b->kind == 'k' && kline_matches(b, c)) {
+			snprintf(reason, size, "K-lined: %s", b->reason);
+			return true;
+		}
+		pp = &b->next;
+	}
+	return false;
+}
+
+/* Disconnects every registered client the new ban matches. */
+static void apply_ban(const struct server_ban *b)
+{
+	for (struct client *c = ircd.clients; c; c = c->next) {
+		if (client_dead(c) || !client_registered(c))
+			continue;
+		bool hit = b->kind == 'k' ? kline_matches(b, c) : dline_matches(b, c->real_host);
+		if (!hit)
+			continue;
+		reply(c, ERR_YOUREBANNEDCREEP, b->reason);
+		char why[300];
+		snprintf(why, sizeof why, "%c-lined: %s", b->kind == 'k' ? 'K' : 'D', b->reason);
+		snotice("%s (%s) was disconnected by %c-line %s", c->nick, c->real_host, b->kind == 'k' ? 'K' : 'D', b->mask);
+		client_exit(c, why);
+	}
+}
+
+/* "KLINE [minutes] mask :reason" */
+static void add_ban(struct client *c, struct msg *m, char kind)
+{
+	if (!oper_has(c, PRIV_BAN))
+		return;
+	int arg = 0;
+	long minutes = 0;
+	char *end;
+	long v = strtol(m->params[0], &end, 10);
+	if (*end == '\0' && m->nparams > 1) {
+		minutes = v;
+		arg = 1;
+	}
+	const char *mask = m->params[arg];
+	const char *reason = m->nparams > arg + 1 && *m->params[arg + 1] ? m->params[arg + 1] : "No reason";
+	const char *cmd = kind == 'k' ? "KLINE" : "DLINE";
+	if ((kind == 'k' && !strchr(mask, '@')) || strlen(mask) >= 128 || minutes < 0) {
+		reply_standard(c, "FAIL", cmd, "INVALID_PARAMS", mask, kind == 'k' ? "Use a user@host mask" : "Invalid mask");
+		return;
+	}
+	for (struct server_ban *b = bans; b; b = b->next)
+		if (b->kind == kind && strcasecmp(b->mask, mask) == 0) {
+			reply_standard(c, "FAIL", cmd, "ALREADY_EXISTS", mask, "That ban already exists");
+			return;
+		}
+	time_t now = time(NULL), expires = minutes ? now + minutes * 60 : 0;
+	struct server_ban *b = ban_add_mem(kind, mask, reason, c->nick, now, expires);
+	char k[2] = {kind, '\0'};
+	struct db_param p[6] = {DB_TEXT(k), DB_TEXT(b->mask), DB_TEXT(b->reason), DB_TEXT(b->setter), DB_INT(now),
+	                        DB_INT(expires)};
+	storage_write("INSERT INTO server_bans (kind, mask, reason, setter, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
+	              p, 6);
+	client_sendf(c, ":%s NOTICE %s :Added %s %s%s", ircd.conf->server_name, c->nick, cmd, mask,
+	             minutes ? " (temporary)" : "");
+	snotice("%s added %s %s (%s)%s", c->nick, cmd, mask, reason, minutes ? " temporarily" : "");
+	apply_ban(b);
+}
+
+static void del_ban(struct client *c, struct msg *m, char kind)
+{
+	if (!oper_has(c, PRIV_BAN))
+		return;
+	const char *cmd = kind == 'k' ? "UNKLINE" : "UNDLINE";
+	for (struct server_ban **pp = &bans; *pp; pp = &(*pp)->next) {
+		struct server_ban *b = *pp;
+		if (b->kind != kind || strcasecmp(b->mask, m->params[0]) != 0)
+			continue;
+		char k[2] = {kind, '\0'};
+		struct db_param p[2] = {DB_TEXT(k), DB_TEXT(b->mask)};
+		storage_write("DELETE FROM server_bans WHERE kind = ? AND mask = ?", p, 2);
+		client_sendf(c, ":%s NOTICE %s :Removed %s", ircd.conf->server_name, c->nick, b->mask);
+		snotice("%s used %s on %s", c->nick, cmd, b->mask);
+		*pp = b->next;
+		free(b);
+		return;
+	}
+	reply_standard(c, "FAIL", cmd, "NO_SUCH_BAN", m->params[0], "No such ban");
+}
+
+void cmd_kline(struct client *c, struct msg *m) { add_ban(c, m, 'k'); }
+void cmd_dline(struct client *c, struct msg *m) { add_ban(c, m, 'd'); }
+void cmd_unkline(struct client *c, struct msg *m) { del_ban(c, m, 'k'); }
+void cmd_undline(struct client *c, struct msg *m) { del_ban(c, m, 'd'); }
+
+void server_bans_stats(struct client *c, char kind)
+{
+	for (struct server_ban **pp = &bans; *pp;) {
+		if (!live(pp))
+			continue;
+		struct server_ban *b = *pp;
+		if (b->kind == kind && kind == 'k')
+			reply(c, RPL_STATSKLINE, b->mask, b->reason);
+		else if (b->kind == kind)
+			reply(c, RPL_STATSDLINE, b->mask, b->reason);
+		pp = &b->next;
+	}
+}

@@ -1,0 +1,31 @@
+/* ban.h - server bans: K-lines (user@host masks) and D-lines (IP addresses or CIDR
+ * ranges), optional expiry, stored through the storage layer so they survive restarts. */
+#ifndef PARLEY_BAN_H
+#define PARLEY_BAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct client;
+struct msg;
+
+/* Loads the stored bans (at start, before the storage thread runs). */
+void ban_load(void);
+
+/* True if ip is D-lined; the reason goes into reason. */
+bool ban_check_ip(const char *ip, char *reason, size_t size);
+
+/* True if c (registering) is K-lined or D-lined. */
+bool ban_check_client(const struct client *c, char *reason, size_t size);
+
+/* True if text is an IPv4/IPv6 address or CIDR range that matches ip. */
+bool cidr_match(const char *text, const char *ip);
+
+void server_bans_stats(struct client *c, char kind);
+
+void cmd_kline(struct client *, struct msg *);
+void cmd_unkline(struct client *, struct msg *);
+void cmd_dline(struct client *, struct msg *);
+void cmd_undline(struct client *, struct msg *);
+
+#endif

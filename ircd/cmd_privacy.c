@@ -1,0 +1,182 @@
+/* cmd_privacy.c - protecting users from each other: SILENCE (server-side ignore by mask
+ * or account) and REPORT (users report a nick or a message to the operators), with
+ * REPORTS for operators to read and close them. */
+#include "casemap.h"
+#include "channel.h"
+#include "client.h"
+#include "command.h"
+#include "ircd.h"
+#include "match.h"
+#include "oper.h"
+#include "parse.h"
+#include "reply.h"
+#include "storage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define SILENCE_MAX 15
+
+bool client_silences(const struct client *target, const struct client *sender)
+{
+	for (unsigned i = 0; i < target->nsilence; i++) {
+		const char *m = target->silence[i];
+		if (m[0] == '$' && m[1] == 'a' && m[2] == ':') {
+			if (sender->account[0] && match_mask(m + 3, sender->account))
+				return true;
+		} else if (match_mask(m, sender->prefix)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+void cmd_silence(struct client *c, struct msg *m)
+{
+	if (m->nparams == 0) {
+		for (unsigned i = 0; i < c->nsilence; i++) {
+			char line[PREFIX_MAX + 80];
+			snprintf(line, sizeof line, "%s %s", c->nick, c->silence[i]);
+			reply(c, RPL_SILELIST, line);
+		}
+		reply(c, RPL_ENDOFSILELIST);
+		return;
+	}
+	const char *arg = m->params[0];
+	bool remove = arg[0] == '-';
+	if (arg[0] == '+' || arg[0] == '-')
+		arg++;
+	if (!*arg) {
+		reply(c, ERR_NEEDMOREPARAMS, "SILENCE");
+		return;
+	}
+	char mask[PREFIX_MAX + 16];
+	match_normalize_ban(arg, mask, sizeof mask);
+	for (unsigned i = 0; i < c->nsilence; i++) {
+		if (casemap_cmp(c->silence[i], mask) != 0)
+			continue;
+		if (remove) {
+			memmove(c->silence[i], c->silence[--c->nsilence], sizeof c->silence[0]);
+			client_sendf(c, ":%s SILENCE -%s", c->prefix, mask);
+		}
+		return;
+	}
+	if (remove)
+		return;
+	if (c->nsilence >= SILENCE_MAX) {
+		reply(c, ERR_SILELISTFULL, mask);
+		return;
+	}
+	c->silence = realloc(c->silence, (c->nsilence + 1) * sizeof *c->silence);
+	if (!c->silence)
+		abort();
+	snprintf(c->silence[c->nsilence++], sizeof c->silence[0], "%s", mask);
+	client_sendf(c, ":%s SILENCE +%s", c->prefix, mask);
+}
+
+void cmd_report(struct client *c, struct msg *m)
+{
+	const char *target = m->params[0];
+	const char *reason = m->params[1];
+	struct client *t = client_find(target);
+	bool by_msgid = !t && strlen(target) >= 8 && strspn(target, "0123456789abcdef") == strlen(target);
+	if ((!t || !client_registered(t)) && !by_msgid) {
+		reply_standard(c, "FAIL", "REPORT", "INVALID_TARGET", target, "No such nick or message id");
+		return;
+	}
+	if (!*reason) {
+		reply_standard(c, "FAIL", "REPORT", "NEED_REASON", target, "Give a reason for the report");
+		return;
+	}
+	struct db_param p[10] = {
+	    DB_INT(time(NULL)),
+	    DB_TEXT(c->nick),
+	    DB_TEXT(c->account[0] ? c->account : NULL),
+	    DB_TEXT(target),
+	    DB_TEXT(t ? t->nick : NULL),
+	    DB_TEXT(t && t->account[0] ? t->account : NULL),
+	    DB_TEXT(t ? t->real_host : NULL),
+	    DB_TEXT(by_msgid ? target : NULL),
+	    DB_TEXT(NULL), /* message text: filled from history once history is stored */
+	    DB_TEXT(reason),
+	};
+	storage_write("INSERT INTO reports (created, reporter_nick, reporter_account, target, target_nick, "
+	              "target_account, target_host, msgid, message, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	              p, 10);
+	snotice("REPORT from %s about %s: %s", c->nick, t ? t->prefix : target, reason);
+	reply_standard(c, "NOTE", "REPORT", "RECEIVED", target, "Your report was sent to the operators");
+}
+
+/* REPORTS [LIST | CLOSE <id>] for operators. The list is read on the storage thread. */
+struct reports_job {
+	struct job job;
+	uint64_t client_id;
+	long long close_id;
+	char closer[64];
+	char lines[20][400];
+	int nlines;
+	enum db_status status;
+};
+
+static void report_row(void *arg, int ncols, const char *const *cols)
+{
+	struct reports_job *j = arg;
+	if (ncols < 8 || j->nlines >= 20)
+		return;
+	snprintf(j->lines[j->nlines++], sizeof j->lines[0], "#%s by %s%s%s about %s (%s%s%s): %s", cols[0],
+	         cols[1] ? cols[1] : "?", cols[2] ? "/" : "", cols[2] ? cols[2] : "", cols[3] ? cols[3] : "?",
+	         cols[4] ? cols[4] : "-", cols[5] ? " " : "", cols[5] ? cols[5] : "", cols[6] ? cols[6] : "");
+	(void)cols[7];
+}
+
+static void reports_run(struct job *job)
+{
+	struct reports_job *j = (struct reports_job *)job;
+	if (j->close_id) {
+		struct db_param p[2] = {DB_TEXT(j->closer), DB_INT(j->close_id)};
+		j->status = storage_exec("UPDATE reports SET closed_by = ? WHERE id = ?", p, 2, NULL, NULL);
+		return;
+	}
+	j->status = storage_exec("SELECT id, reporter_nick, reporter_account, target, target_account, target_host, "
+	                         "reason, created FROM reports WHERE closed_by IS NULL ORDER BY id LIMIT 20",
+	                         NULL, 0, report_row, j);
+}
+
+static void reports_done(struct job *job)
+{
+	struct reports_job *j = (struct reports_job *)job;
+	struct client *c = client_by_id(j->client_id);
+	if (c && !client_dead(c)) {
+		const char *me = ircd.conf->server_name;
+		if (j->status != DB_OK)
+			client_sendf(c, ":%s NOTICE %s :REPORTS: the database is unavailable", me, c->nick);
+		else if (j->close_id)
+			client_sendf(c, ":%s NOTICE %s :REPORTS: closed #%lld", me, c->nick, j->close_id);
+		else {
+			for (int i = 0; i < j->nlines; i++)
+				client_sendf(c, ":%s NOTICE %s :REPORTS: %s", me, c->nick, j->lines[i]);
+			client_sendf(c, ":%s NOTICE %s :REPORTS: %d open report%s", me, c->nick, j->nlines,
+			             j->nlines == 1 ? "" : "s");
+		}
+	}
+	free(j);
+}
+
+void cmd_reports(struct client *c, struct msg *m)
+{
+	if (!oper_has(c, PRIV_REPORTS))
+		return;
+	struct reports_job *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->job.run = reports_run;
+	j->job.done = reports_done;
+	j->client_id = c->id;
+	snprintf(j->closer, sizeof j->closer, "%s", c->nick);
+	if (m->nparams >= 2 && strcasecmp(m->params[0], "CLOSE") == 0)
+		j->close_id = atoll(m->params[1]);
+	storage_submit(&j->job);
+}

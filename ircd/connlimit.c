@@ -1,0 +1,116 @@
+/* connlimit.c - counters keyed by address and by /24 (IPv4) or /64 (IPv6) network. The
+ * rate throttle keeps, per address, the count of connections in the current 10-second
+ * window; entries are dropped when they fall to zero, so memory follows the number of
+ * addresses actually connected or recently seen. */
+#include "connlimit.h"
+
+#include "ban.h"
+#include "dict.h"
+#include "ircd.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct counter {
+	unsigned n;
+	time_t window;
+	unsigned rate;
+};
+
+static struct dict *per_ip, *per_net;
+
+static void network_of(const char *ip, char *out, size_t size)
+{
+	unsigned char a[16];
+	const char *addr = ip[0] == '0' && ip[1] == ':' ? ip + 1 : ip;
+	if (inet_pton(AF_INET, addr, a) == 1) {
+		snprintf(out, size, "%u.%u.%u.0/24", a[0], a[1], a[2]);
+	} else if (inet_pton(AF_INET6, addr, a) == 1) {
+		memset(a + 8, 0, 8);
+		char buf[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, a, buf, sizeof buf);
+		snprintf(out, size, "%s/64", buf);
+	} else {
+		snprintf(out, size, "%s", ip);
+	}
+}
+
+static struct counter *get(struct dict **d, const char *key)
+{
+	if (!*d)
+		*d = dict_new();
+	struct counter *c = dict_get(*d, key);
+	if (!c) {
+		c = calloc(1, sizeof *c);
+		if (!c)
+			abort();
+		dict_put(*d, key, c);
+	}
+	return c;
+}
+
+static void put_back(struct dict *d, const char *key)
+{
+	struct counter *c = d ? dict_get(d, key) : NULL;
+	if (!c)
+		return;
+	if (c->n)
+		c->n--;
+	if (c->n == 0 && c->window + 10 <= time(NULL))
+		free(dict_del(d, key));
+}
+
+static bool exempt(const char *ip)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", ircd.conf->limit_exempt);
+	char *save;
+	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+		if (strcmp(t, ip) == 0 || cidr_match(t, ip))
+			return true;
+	return false;
+}
+
+bool connlimit_admit(const char *ip, char *why, size_t size)
+{
+	const struct conf *cf = ircd.conf;
+	char net[64];
+	network_of(ip, net, sizeof net);
+	struct counter *a = get(&per_ip, ip), *n = get(&per_net, net);
+	time_t now = time(NULL);
+	if (now >= a->window + 10) {
+		a->window = now;
+		a->rate = 0;
+	}
+	if (!exempt(ip)) {
+		const char *reason = NULL;
+		if (cf->connect_rate && a->rate >= (unsigned)cf->connect_rate)
+			reason = "Connecting too fast from your address";
+		else if (cf->per_ip_max && a->n >= (unsigned)cf->per_ip_max)
+			reason = "Too many connections from your address";
+		else if (cf->per_cidr_max && n->n >= (unsigned)cf->per_cidr_max)
+			reason = "Too many connections from your network";
+		if (reason) {
+			a->rate++;
+			snprintf(why, size, "%s", reason);
+			if (a->n == 0 && a->rate == 0)
+				put_back(per_ip, ip);
+			return false;
+		}
+	}
+	a->rate++;
+	a->n++;
+	n->n++;
+	return true;
+}
+
+void connlimit_release(const char *ip)
+{
+	char net[64];
+	network_of(ip, net, sizeof net);
+	put_back(per_ip, ip);
+	put_back(per_net, net);
+}

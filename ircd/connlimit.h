@@ -1,0 +1,17 @@
+/* connlimit.h - per-address and per-network concurrent connection limits and a
+ * connection-rate throttle per address (connlimit section of the config). Checked at
+ * accept, before any per-client state is allocated. */
+#ifndef PARLEY_CONNLIMIT_H
+#define PARLEY_CONNLIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Counts a new connection from ip and returns true, or returns false (counting
+ * nothing) with the reason when a limit refuses it. */
+bool connlimit_admit(const char *ip, char *why, size_t size);
+
+/* Forgets a connection admitted from ip. */
+void connlimit_release(const char *ip);
+
+#endif

@@ -1,0 +1,305 @@
+/* oper.c - operator commands. OPER checks the block's host masks, certificate and
+ * account on the loop, and the password hash on the crypto thread. */
+#include "oper.h"
+
+#include "channel.h"
+#include "client.h"
+#include "command.h"
+#include "ircd.h"
+#include "match.h"
+#include "outmsg.h"
+#include "parse.h"
+#include "password.h"
+#include "reply.h"
+#include "storage.h"
+#include "workq.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+void snotice(const char *fmt, ...)
+{
+	char text[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	for (struct client *c = ircd.clients; c; c = c->next)
+		if ((c->umodes & UMODE('o')) && (c->umodes & UMODE('s')) && !client_dead(c))
+			client_sendf(c, ":%s NOTICE %s :*** %s", ircd.conf->server_name, c->nick, text);
+}
+
+bool oper_has(struct client *c, unsigned priv)
+{
+	if ((c->umodes & UMODE('o')) && (c->privs & priv))
+		return true;
+	reply(c, ERR_NOPRIVILEGES);
+	return false;
+}
+
+struct oper_job {
+	struct job job;
+	uint64_t client_id;
+	char name[64];
+	char password[256];
+	char hash[160];
+	unsigned privs;
+	bool ok;
+};
+
+static void oper_run(struct job *job)
+{
+	struct oper_job *j = (struct oper_job *)job;
+	j->ok = password_verify(j->password, j->hash);
+	memset(j->password, 0, sizeof j->password);
+}
+
+static void oper_done(struct job *job)
+{
+	struct oper_job *j = (struct oper_job *)job;
+	struct client *c = client_by_id(j->client_id);
+	if (c && !client_dead(c)) {
+		c->flags &= ~CLI_WAITING;
+		if (!j->ok) {
+			reply(c, ERR_PASSWDMISMATCH);
+			snotice("Failed OPER attempt by %s (%s) for %s: bad password", c->nick, c->real_host, j->name);
+		} else {
+			if (!(c->umodes & UMODE('o')))
+				ircd.nopers++;
+			c->umodes |= UMODE('o') | UMODE('s');
+			c->privs = j->privs;
+			snprintf(c->oper_name, sizeof c->oper_name, "%s", j->name);
+			reply(c, RPL_YOUREOPER);
+			client_sendf(c, ":%s MODE %s :+os", c->nick, c->nick);
+			snotice("%s (%s) is now an operator (%s)", c->nick, c->real_host, j->name);
+		}
+		conn_resume(&c->conn);
+	}
+	free(j);
+}
+
+static bool host_allowed(const struct client *c, const char *hosts)
+{
+	if (!hosts[0])
+		return true;
+	char buf[256], uh[USER_MAX + HOST_MAX + 2], ui[USER_MAX + HOST_MAX + 2];
+	snprintf(buf, sizeof buf, "%s", hosts);
+	snprintf(uh, sizeof uh, "%s@%s", c->user, c->host);
+	snprintf(ui, sizeof ui, "%s@%s", c->user, c->real_host);
+	char *save;
+	for (char *m = strtok_r(buf, " ", &save); m; m = strtok_r(NULL, " ", &save))
+		if (match_mask(m, uh) || match_mask(m, ui))
+			return true;
+	return false;
+}
+
+void cmd_oper(struct client *c, struct msg *m)
+{
+	const struct conf_oper *o = NULL;
+	for (int i = 0; i < ircd.conf->nopers; i++)
+		if (strcmp(ircd.conf->opers[i].name, m->params[0]) == 0)
+			o = &ircd.conf->opers[i];
+	const char *why = !o ? "no such operator" : !host_allowed(c, o->hosts) ? "host not allowed"
+	                  : (o->certfp[0] && strcasecmp(o->certfp, c->conn.certfp) != 0) ? "certificate mismatch"
+	                  : (o->account[0] && strcasecmp(o->account, c->account) != 0) ? "account mismatch"
+	                                                                                 : NULL;
+	if (why) {
+		reply(c, ERR_NOOPERHOST);
+		snotice("Failed OPER attempt by %s (%s) for %s: %s", c->nick, c->real_host, m->params[0], why);
+		return;
+	}
+	struct oper_job *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->job.run = oper_run;
+	j->job.done = oper_done;
+	j->client_id = c->id;
+	j->privs = o->privs;
+	snprintf(j->name, sizeof j->name, "%s", o->name);
+	snprintf(j->password, sizeof j->password, "%s", m->params[1]);
+	snprintf(j->hash, sizeof j->hash, "%s", o->password);
+	c->flags |= CLI_WAITING;
+	conn_pause(&c->conn);
+	workq_submit(&crypto_queue, &j->job);
+}
+
+void cmd_kill(struct client *c, struct msg *m)
+{
+	if (!oper_has(c, PRIV_KILL))
+		return;
+	struct client *t = client_find(m->params[0]);
+	if (!t || !client_registered(t)) {
+		reply(c, ERR_NOSUCHNICK, m->params[0]);
+		return;
+	}
+	const char *why = m->nparams > 1 && *m->params[1] ? m->params[1] : "No reason";
+	char reason[400];
+	snprintf(reason, sizeof reason, "Killed (%s (%s))", c->nick, why);
+	snotice("%s killed %s (%s)", c->nick, t->nick, why);
+	client_sendf(t, ":%s KILL %s :%s", c->prefix, t->nick, why);
+	client_exit(t, reason);
+}
+
+void cmd_wallops(struct client *c, struct msg *m)
+{
+	if (!oper_has(c, PRIV_WALLOPS))
+		return;
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s WALLOPS :%s", c->prefix, m->params[0]);
+	for (struct client *t = ircd.clients; t; t = t->next)
+		if (client_registered(t) && !client_dead(t) && (t->umodes & UMODE('w')))
+			outmsg_send(&o, t);
+	outmsg_release(&o);
+}
+
+static void stop_server(struct client *c, bool restart)
+{
+	if (!oper_has(c, PRIV_DIE))
+		return;
+	char reason[128];
+	snprintf(reason, sizeof reason, "Server %s by %s", restart ? "restarting" : "terminating", c->nick);
+	snotice("%s", reason);
+	ircd_shutdown(reason, restart);
+}
+
+void cmd_die(struct client *c, struct msg *m)
+{
+	(void)m;
+	stop_server(c, false);
+}
+
+void cmd_restart(struct client *c, struct msg *m)
+{
+	(void)m;
+	stop_server(c, true);
+}
+
+void cmd_rehash(struct client *c, struct msg *m)
+{
+	(void)m;
+	if (!oper_has(c, PRIV_REHASH))
+		return;
+	reply(c, RPL_REHASHING, ircd.conf->file);
+	char err[4096];
+	if (ircd_rehash(err, sizeof err) == 0) {
+		snotice("%s is rehashing the server configuration", c->nick);
+		return;
+	}
+	snotice("REHASH by %s failed; the old configuration stays in force", c->nick);
+	char *save;
+	for (char *line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		client_sendf(c, ":%s NOTICE %s :REHASH: %s", ircd.conf->server_name, c->nick, line);
+}
+
+static void stats_command(const struct command *cmd, void *arg)
+{
+	if (cmd->count)
+		reply((struct client *)arg, RPL_STATSCOMMANDS, cmd->name, cmd->count);
+}
+
+void server_bans_stats(struct client *c, char kind);
+
+void cmd_stats(struct client *c, struct msg *m)
+{
+	char q = m->nparams ? m->params[0][0] : '\0';
+	bool oper = (c->umodes & UMODE('o')) != 0;
+	if (!q) {
+		reply(c, ERR_NEEDMOREPARAMS, "STATS");
+		return;
+	}
+	if (!oper && q != 'u' && q != 'm') {
+		reply(c, ERR_NOPRIVILEGES);
+		reply(c, RPL_ENDOFSTATS, q);
+		return;
+	}
+	switch (q) {
+	case 'u': {
+		long long up = (long long)(time(NULL) - ircd.started);
+		reply(c, RPL_STATSUPTIME, up / 86400, (up / 3600) % 24, (up / 60) % 60, up % 60);
+		break;
+	}
+	case 'm':
+		command_each(stats_command, c);
+		break;
+	case 'l':
+		for (struct client *t = ircd.clients; t; t = t->next)
+			if (!client_dead(t))
+				reply(c, RPL_STATSLINKINFO, t->nick[0] ? t->nick : "*", t->conn.sendq.bytes, t->lines_out, 0ULL,
+				      t->lines_in, 0ULL, (long long)(ev_now(EV_DEFAULT) - t->connected));
+		break;
+	case 'k':
+	case 'K':
+	case 'd':
+	case 'D':
+		server_bans_stats(c, (char)(q | 0x20));
+		break;
+	case 'o':
+		for (int i = 0; i < ircd.conf->nopers; i++) {
+			const struct conf_oper *o = &ircd.conf->opers[i];
+			reply(c, RPL_STATSOLINE, o->hosts[0] ? o->hosts : "*", o->name, o->privileges);
+		}
+		break;
+	default:
+		break;
+	}
+	reply(c, RPL_ENDOFSTATS, q);
+}
+
+void channel_join_forced(struct client *c, const char *name);
+void channel_part_forced(struct client *c, const char *name);
+
+static struct client *sa_target(struct client *c, struct msg *m)
+{
+	if (!oper_has(c, PRIV_SA))
+		return NULL;
+	struct client *t = client_find(m->params[0]);
+	if (!t || !client_registered(t)) {
+		reply(c, ERR_NOSUCHNICK, m->params[0]);
+		return NULL;
+	}
+	return t;
+}
+
+void cmd_sajoin(struct client *c, struct msg *m)
+{
+	struct client *t = sa_target(c, m);
+	if (!t)
+		return;
+	snotice("%s used SAJOIN to make %s join %s", c->nick, t->nick, m->params[1]);
+	channel_join_forced(t, m->params[1]);
+}
+
+void cmd_sapart(struct client *c, struct msg *m)
+{
+	struct client *t = sa_target(c, m);
+	if (!t)
+		return;
+	snotice("%s used SAPART to make %s leave %s", c->nick, t->nick, m->params[1]);
+	channel_part_forced(t, m->params[1]);
+}
+
+void cmd_sanick(struct client *c, struct msg *m)
+{
+	struct client *t = sa_target(c, m);
+	if (!t)
+		return;
+	const char *nick = m->params[1];
+	if (!client_nick_valid(nick, ircd.conf->nicklen)) {
+		reply(c, ERR_ERRONEUSNICKNAME, nick);
+		return;
+	}
+	struct client *other = client_find(nick);
+	if (other && other != t) {
+		reply(c, ERR_NICKNAMEINUSE, nick);
+		return;
+	}
+	snotice("%s used SANICK to change %s to %s", c->nick, t->nick, nick);
+	char old[PREFIX_MAX + 1];
+	memcpy(old, t->prefix, sizeof old);
+	client_set_nick(t, nick);
+	channel_nick_change(t, old, nick);
+}
