@@ -19,7 +19,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-config \
-        openssl python3-pytest python3-pytest-timeout libcmocka-dev
+        openssl python3-pytest python3-pytest-timeout libcmocka-dev mariadb-server mariadb-client
 
 .PHONY: all run test unit protocol asan cert deps clean bench
 
