@@ -66,12 +66,16 @@ static void flood_cb(EV_P_ ev_timer *w, int revents)
 		conn_resume(&c->conn);
 }
 
+static bool admit(struct conn *conn)
+{
+	struct client *c = from_conn(conn);
+	return !client_dead(c) && flood_admit(c);
+}
+
 static bool on_line(struct conn *conn, char *line, size_t len)
 {
 	struct client *c = from_conn(conn);
 	if (client_dead(c))
-		return false;
-	if (!flood_admit(c))
 		return false;
 	c->last_line = ev_now(EV_DEFAULT);
 	c->flags &= ~CLI_PING_SENT;
@@ -108,7 +112,7 @@ static void on_recvq_full(struct conn *conn)
 
 static void on_error(struct conn *conn, const char *reason) { client_exit(from_conn(conn), reason); }
 
-static const struct conn_ops client_conn_ops = {on_line, on_too_long, on_recvq_full, on_error};
+static const struct conn_ops client_conn_ops = {on_line, admit, on_too_long, on_recvq_full, on_error};
 
 static void format_host(const struct sockaddr_storage *addr, char *ip, size_t size)
 {

@@ -519,7 +519,7 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 		error_at(&x, config_lookup(&cfg, "privacy"), "privacy.cloak_default needs privacy.cloak_secret");
 	load_classes(&x, c, config_lookup(&cfg, "class"));
 	load_listeners(&x, c, config_lookup(&cfg, "listen"));
-	if (server && !strchr(c->server_name, '.'))
+	if (server && config_setting_get_member(server, "name") && !strchr(c->server_name, '.'))
 		error_at(&x, config_setting_get_member(server, "name"), "server.name must contain a '.'");
 	c->log_level = log_level_parse(raw.log_level);
 	if (c->log_level < 0)

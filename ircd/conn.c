@@ -52,6 +52,8 @@ static size_t process_lines(struct conn *c, char *buf, size_t len)
 		char *nl = memchr(buf + start, '\n', len - start);
 		if (!nl)
 			break;
+		if (!c->discarding && c->ops->admit && !c->ops->admit(c))
+			break; /* the line stays queued, untouched */
 		char *line = buf + start;
 		size_t ll = (size_t)(nl - line);
 		start = (size_t)(nl - buf) + 1;
@@ -59,8 +61,12 @@ static size_t process_lines(struct conn *c, char *buf, size_t len)
 			c->discarding = false;
 			continue;
 		}
-		if (ll && line[ll - 1] == '\r')
-			ll--;
+		/* A CR or NUL ends the line: what follows could smuggle a line into a reply. */
+		for (size_t i = 0; i < ll; i++)
+			if (line[i] == '\r' || line[i] == '\0') {
+				ll = i;
+				break;
+			}
 		line[ll] = '\0';
 		if (!c->ops->on_line(c, line, ll))
 			break;
@@ -78,13 +84,15 @@ static void keep_rest(struct conn *c, const char *buf, size_t consumed, size_t l
 		c->inlen = 0;
 		return;
 	}
-	if (!(c->flags & CONN_PAUSED) && rest > LINE_MAX_BYTES) {
-		/* No line end within the limit: drop what we have and the rest of the line. */
+	if (!(c->flags & CONN_PAUSED) && (rest > LINE_MAX_BYTES || c->discarding)) {
+		/* No line end within the limit: drop what we have and the rest of the line,
+		 * telling the client once. */
+		if (!c->discarding)
+			c->ops->on_too_long(c);
 		c->discarding = true;
 		free(c->inbuf);
 		c->inbuf = NULL;
 		c->inlen = 0;
-		c->ops->on_too_long(c);
 		return;
 	}
 	char *nb = malloc(rest);
@@ -174,6 +182,9 @@ static void read_cb(EV_P_ ev_io *w, int revents)
 	size_t used = process_lines(c, scratch, len);
 	if (!(c->flags & CONN_DEAD))
 		keep_rest(c, scratch, used, len);
+	/* OpenSSL may hold decrypted bytes the socket will not signal again */
+	if (c->ssl && !(c->flags & CONN_DEAD) && SSL_pending(c->ssl) > 0 && c->inlen < CONN_RECVQ)
+		ev_feed_event(EV_DEFAULT, &c->rio, EV_READ);
 }
 
 static void flush_tls(struct conn *c)
@@ -300,8 +311,11 @@ void conn_resume(struct conn *c)
 			keep_rest(c, buf, used, len);
 		free(buf);
 	}
-	if (!(c->flags & CONN_DEAD) && c->inlen < CONN_RECVQ)
+	if (!(c->flags & CONN_DEAD) && c->inlen < CONN_RECVQ) {
 		ev_io_start(EV_DEFAULT, &c->rio);
+		if (c->ssl && SSL_pending(c->ssl) > 0)
+			ev_feed_event(EV_DEFAULT, &c->rio, EV_READ);
+	}
 }
 
 void conn_close(struct conn *c)

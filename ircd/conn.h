@@ -22,6 +22,8 @@ struct conn_ops {
 	/* A complete line without CR/LF, NUL-terminated and writable, len bytes long.
 	 * Return false to stop processing lines (the rest is kept until conn_resume). */
 	bool (*on_line)(struct conn *c, char *line, size_t len);
+	/* Asked before each line: false holds the line (and the rest) until conn_resume. */
+	bool (*admit)(struct conn *c);
 	/* A line longer than CONN_RECVQ/2 was discarded. */
 	void (*on_too_long)(struct conn *c);
 	/* Input is held (paused) and the receive queue is full. */

@@ -120,8 +120,10 @@ void reply_ctx_end(struct reply_ctx *ctx)
 	c->rctx = NULL;
 	if (!ctx->label[0])
 		return;
-	char tag[96];
-	snprintf(tag, sizeof tag, "label=%s", ctx->label);
+	char tag[96], esc[80];
+	if (tag_escape(ctx->label, esc, sizeof esc) < 0)
+		esc[0] = '\0';
+	snprintf(tag, sizeof tag, "label=%s", esc);
 	if (ctx->nlines == 0) {
 		client_sendf(c, "@%s :%s ACK", tag, ircd.conf->server_name);
 	} else if (ctx->nlines == 1) {

@@ -1,0 +1,191 @@
+"""`parleyd -t`: configuration checking, and refusing to start on a bad file."""
+
+import re
+import subprocess
+
+from conftest import PARLEYD, ROOT, check_config, harness_sections_text, write_config
+
+LISTEN = 'listen = ( { address = "127.0.0.1"; port = 6667; } );\n'
+
+
+def write(tmp_path, text, name="bad.conf"):
+    """Writes text, then the harness's standard groups (after the text, so the line
+    numbers the tests expect are those of text)."""
+    path = tmp_path / name
+    path.write_text(text + harness_sections_text())
+    return path
+
+
+def error_lines(result):
+    return [l for l in (result.stderr + result.stdout).splitlines() if l.strip()]
+
+
+def test_good_config_ok(tmp_path, tls_files):
+    path = tmp_path / "good.conf"
+    write_config(path, tls_files, motd="hello")
+    r = check_config(path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "%s: configuration OK\n" % path
+    assert r.stderr == ""
+
+
+def test_minimal_config_ok(tmp_path):
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n' + LISTEN, "min.conf")
+    r = check_config(path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_example_config_ok(tmp_path, tls_files):
+    """conf/parley.conf as shipped, with the paths made absolute."""
+    text = (ROOT / "conf" / "parley.conf").read_text()
+    text = text.replace('"var/tls.crt"', '"%s"' % tls_files[0])
+    text = text.replace('"var/tls.key"', '"%s"' % tls_files[1])
+    text = text.replace('"conf/motd.txt"', '"%s"' % (ROOT / "conf" / "motd.txt"))
+    path = tmp_path / "example.conf"
+    path.write_text(text)  # as shipped: no harness groups added
+    r = check_config(path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_unknown_key(tmp_path):
+    path = write(tmp_path, 'server = {\n  name = "irc.example.net";\n  nmae = "x";\n};\n' + LISTEN)
+    r = check_config(path)
+    assert r.returncode != 0
+    assert error_lines(r) == ["%s:3: server: unknown setting 'nmae'" % path]
+
+
+def test_unknown_top_level_section(tmp_path):
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n' + LISTEN + "bogus = 1;\n")
+    r = check_config(path)
+    assert r.returncode != 0
+    assert error_lines(r) == ["%s:3: unknown setting 'bogus'" % path]
+
+
+def test_out_of_range(tmp_path):
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\nlimits = {\n  nicklen = 5;\n};\n' + LISTEN)
+    r = check_config(path)
+    assert r.returncode != 0
+    assert error_lines(r) == ["%s:3: 'nicklen' must be between 9 and 64" % path]
+
+
+def test_missing_server_name(tmp_path):
+    path = write(tmp_path, 'server = {\n  network = "X";\n};\n' + LISTEN)
+    r = check_config(path)
+    assert r.returncode != 0
+    # One problem, one message, at a real line.
+    assert error_lines(r) == ["%s:1: server: 'name' is required" % path]
+
+
+def test_empty_server_name(tmp_path):
+    path = write(tmp_path, 'server = {\n  name = "";\n};\n' + LISTEN)
+    r = check_config(path)
+    assert r.returncode != 0
+    assert error_lines(r) == ["%s:2: server.name must contain a '.'" % path]
+
+
+def test_server_name_needs_a_dot(tmp_path):
+    path = write(tmp_path, 'server = {\n  name = "localhost";\n};\n' + LISTEN)
+    r = check_config(path)
+    assert r.returncode != 0
+    assert error_lines(r) == ["%s:2: server.name must contain a '.'" % path]
+
+
+def test_every_problem_is_reported(tmp_path):
+    text = (
+        "server = {\n"                          # 1
+        '  network = "X";\n'                    # 2
+        '  nmae = "irc.example.net";\n'         # 3
+        "};\n"                                  # 4
+        "limits = {\n"                          # 5
+        "  nicklen = 100;\n"                    # 6
+        "  registration_timeout = 0;\n"         # 7
+        "};\n"                                  # 8
+        "class = (\n"                           # 9
+        "  {\n"                                 # 10
+        '    name = "default";\n'               # 11
+        "    sendq = 10;\n"                     # 12
+        '    ping_frequency = "often";\n'       # 13
+        "    flood = { enabled = 1; colour = 2; };\n"  # 14
+        "  }\n"                                 # 15
+        ");\n"                                  # 16
+        'listen = ( { address = "127.0.0.1"; port = 70000; } );\n'  # 17
+    )
+    path = write(tmp_path, text)
+    r = check_config(path)
+    assert r.returncode != 0
+    lines = error_lines(r)
+    for line in lines:
+        assert re.match(r"^%s:\d+: \S" % re.escape(str(path)), line), line
+    expected = [
+        "%s:1: server: 'name' is required",
+        "%s:3: server: unknown setting 'nmae'",
+        "%s:6: 'nicklen' must be between 9 and 64",
+        "%s:7: 'registration_timeout' must be between 1 and 3600",
+        "%s:12: 'sendq' must be between 4096 and 1073741824",
+        "%s:13: 'ping_frequency' must be an integer",
+        "%s:14: 'enabled' must be true or false",
+        "%s:14: class.flood: unknown setting 'colour'",
+        "%s:17: 'port' must be between 1 and 65535",
+    ]
+    assert sorted(lines) == sorted(e % path for e in expected)
+
+
+def test_syntax_error(tmp_path):
+    path = write(tmp_path, 'server = {\n  name = "irc.example.net";\n  network = ;\n};\n' + LISTEN)
+    r = check_config(path)
+    assert r.returncode != 0
+    lines = error_lines(r)
+    assert len(lines) == 1 and re.match(r"^%s:3: .*syntax error" % re.escape(str(path)), lines[0]), lines
+
+
+def test_missing_file(tmp_path):
+    r = check_config(tmp_path / "nonexistent.conf")
+    assert r.returncode != 0
+    assert r.stderr.strip()
+
+
+def test_unreadable_motd(tmp_path):
+    path = write(tmp_path, 'server = {\n  name = "irc.example.net";\n  motd = "/nonexistent/motd.txt";\n};\n' + LISTEN)
+    r = check_config(path)
+    assert r.returncode != 0
+    assert error_lines(r) == ["%s:3: cannot read MOTD file '/nonexistent/motd.txt'" % path]
+
+
+def test_unknown_class_in_listener(tmp_path):
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n'
+                 'listen = ( { address = "127.0.0.1"; port = 6667; class = "vip"; } );\n')
+    r = check_config(path)
+    assert r.returncode != 0
+    assert error_lines(r) == ["%s:2: listen: no class named 'vip'" % path]
+
+
+def test_tls_listener_needs_tls_section(tmp_path):
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n'
+                 'listen = ( { address = "127.0.0.1"; port = 6697; tls = true; } );\n')
+    r = check_config(path)
+    assert r.returncode != 0
+    lines = error_lines(r)
+    assert len(lines) == 1 and "needs the 'tls' section" in lines[0], lines
+    assert lines[0].startswith("%s:" % path)
+
+
+def test_bad_certificate(tmp_path):
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n'
+                 'tls = { certificate = "/nonexistent.crt"; key = "/nonexistent.key"; };\n'
+                 'listen = ( { address = "127.0.0.1"; port = 6697; tls = true; } );\n')
+    r = check_config(path)
+    assert r.returncode != 0
+    assert "cannot load TLS certificate '/nonexistent.crt'" in r.stderr
+
+
+def test_daemon_refuses_to_start_on_bad_config(tmp_path):
+    path = write(tmp_path, 'server = {\n  name = "irc.example.net";\n  nmae = "x";\n};\n' + LISTEN)
+    r = subprocess.run([PARLEYD, "-f", str(path)], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0
+    assert "%s:3: server: unknown setting 'nmae'" % path in r.stderr
+
+
+def test_bad_option(tmp_path):
+    r = subprocess.run([PARLEYD, "-x"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0
+    assert "usage" in r.stderr
