@@ -11,6 +11,7 @@
 #include "log.h"
 #include "outmsg.h"
 #include "reply.h"
+#include "service.h"
 #include "storage.h"
 
 #include <openssl/crypto.h>
@@ -432,6 +433,7 @@ void account_login(struct client *c, const char *account)
 	reply(c, RPL_LOGGEDIN, prefix, c->account, c->account);
 	if (!client_registered(c))
 		return;
+	services_account_changed(c);
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s ACCOUNT %s", c->prefix, c->account);
 	channel_send_common(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));

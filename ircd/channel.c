@@ -111,8 +111,40 @@ void channel_remove(struct channel *ch, struct client *c)
 		m->chan_next->chan_prev = m->chan_prev;
 	ch->nmembers--;
 	free(m);
-	if (ch->nmembers == 0)
+	channel_free_if_empty(ch);
+}
+
+void channel_free_if_empty(struct channel *ch)
+{
+	if (ch->nmembers == 0 && !ch->registered)
 		channel_free(ch);
+}
+
+void channel_invite_add(struct channel *ch, const struct client *c)
+{
+	for (unsigned i = 0; i < ch->ninvites; i++)
+		if (ch->invites[i] == c->id)
+			return;
+	if (ch->ninvites == INVITES_MAX) { /* forget the oldest */
+		memmove(ch->invites, ch->invites + 1, sizeof ch->invites - sizeof ch->invites[0]);
+		ch->ninvites--;
+	}
+	ch->invites[ch->ninvites++] = c->id;
+}
+
+void channel_list_insert(struct channel *ch, enum list_kind kind, const char *mask, const char *setter, time_t when)
+{
+	struct list_entry **pp = &ch->lists[kind];
+	while (*pp)
+		pp = &(*pp)->next;
+	struct list_entry *e = calloc(1, sizeof *e);
+	if (!e)
+		abort();
+	snprintf(e->mask, sizeof e->mask, "%s", mask);
+	snprintf(e->setter, sizeof e->setter, "%s", setter);
+	e->when = when;
+	*pp = e;
+	ch->list_count[kind]++;
 }
 
 void channel_send(struct channel *ch, struct outmsg *o, const struct client *except, unsigned need,
@@ -143,7 +175,7 @@ void channel_send_common(struct client *c, struct outmsg *o, uint32_t cap_need)
 	}
 }
 
-static bool entry_matches(const char *mask, const struct client *c)
+bool channel_mask_matches(const char *mask, const struct client *c)
 {
 	if (mask[0] == '$') {
 		/* extban $a:account (and $a alone: any logged-in user) */
@@ -163,7 +195,7 @@ static bool entry_matches(const char *mask, const struct client *c)
 bool channel_list_match(const struct channel *ch, enum list_kind kind, const struct client *c)
 {
 	for (const struct list_entry *e = ch->lists[kind]; e; e = e->next)
-		if (entry_matches(e->mask, c))
+		if (channel_mask_matches(e->mask, c))
 			return true;
 	return false;
 }

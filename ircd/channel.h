@@ -56,6 +56,7 @@ struct channel {
 	unsigned ninvites;
 	struct membership *members;
 	unsigned nmembers;
+	bool registered; /* kept by ChanServ: exists while empty */
 };
 
 void channel_init(void);
@@ -98,6 +99,18 @@ void channel_prefix(unsigned status, bool multi, char out[4]);
 
 /* True if c can see ch in LIST/WHOIS/NAMES: not +s/+p, or a member. */
 bool channel_visible(const struct channel *ch, const struct client *c);
+
+/* Frees ch if it has no members and is not registered. */
+void channel_free_if_empty(struct channel *ch);
+
+/* Records an invitation of c to ch (lets c past +i, +l and bans once). */
+void channel_invite_add(struct channel *ch, const struct client *c);
+
+/* Appends mask to list kind without announcing it. */
+void channel_list_insert(struct channel *ch, enum list_kind kind, const char *mask, const char *setter, time_t when);
+
+/* True if c matches a list mask (nick!user@host, or $a:account). */
+bool channel_mask_matches(const char *mask, const struct client *c);
 
 /* Hooks called by client.c and cmd_register.c. */
 void channel_client_exit(struct client *c, const char *reason);

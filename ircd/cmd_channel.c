@@ -10,6 +10,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "service.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,10 +136,13 @@ static void join_one(struct client *c, const char *name, const char *key)
 	} else if (!may_join(c, ch, key)) {
 		return;
 	}
+	if (ch->nmembers == 0 && ch->registered)
+		status = 0; /* ChanServ decides who gets +o in a registered room */
 	channel_add(ch, c, status);
 	announce_join(c, ch);
 	send_topic(c, ch, false);
 	channel_send_names(c, ch);
+	services_channel_joined(c, ch);
 }
 
 static void part_one(struct client *c, struct channel *ch, const char *reason)
@@ -250,6 +254,7 @@ void cmd_topic(struct client *c, struct msg *m)
 	outmsg_init(&o, false, NULL, ":%s TOPIC %s :%s", c->prefix, ch->name, ch->topic ? ch->topic : "");
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	services_channel_topic_changed(c, ch);
 }
 
 void cmd_names(struct client *c, struct msg *m)
@@ -339,9 +344,12 @@ static void list_one(struct channel *ch, void *arg)
 	struct list_ctx *x = arg;
 	if (!channel_visible(ch, x->c) || !list_filter_pass(&x->f, ch))
 		return;
-	char modes[64], text[TOPIC_MAX + 80];
+	char modes[64], text[TOPIC_MAX + 480];
 	mode_channel_string(ch, 0, modes, sizeof modes);
-	snprintf(text, sizeof text, "[%s] %s", modes, ch->topic ? ch->topic : "");
+	const char *desc = services_channel_description(ch);
+	/* a registered room's description follows its topic, so LIST finds it */
+	snprintf(text, sizeof text, "[%s] %s%s%s", modes, ch->topic ? ch->topic : "",
+	         desc ? (ch->topic ? " -- " : "") : "", desc ? desc : "");
 	reply(x->c, RPL_LIST, ch->name, ch->nmembers, text);
 }
 
@@ -383,13 +391,7 @@ void cmd_invite(struct client *c, struct msg *m)
 		reply(c, ERR_USERONCHANNEL, t->nick, ch->name);
 		return;
 	}
-	if (!invited(ch, t)) {
-		if (ch->ninvites == INVITES_MAX) { /* forget the oldest */
-			memmove(ch->invites, ch->invites + 1, sizeof ch->invites - sizeof ch->invites[0]);
-			ch->ninvites--;
-		}
-		ch->invites[ch->ninvites++] = t->id;
-	}
+	channel_invite_add(ch, t);
 	reply(c, RPL_INVITING, t->nick, ch->name);
 	if (t->away)
 		reply(c, RPL_AWAY, t->nick, t->away);

@@ -198,7 +198,7 @@ int ircd_main(int argc, char **argv)
 		cleanup();
 		return 1;
 	}
-	ban_load();
+
 	ircd.started = time(NULL);
 	struct tm tm;
 	gmtime_r(&ircd.started, &tm);
@@ -208,6 +208,8 @@ int ircd_main(int argc, char **argv)
 	command_init();
 	channel_init();
 	monitor_init();
+	ban_load();
+	services_load(); /* registered channels need the channel table */
 	signal(SIGPIPE, SIG_IGN);
 
 	struct ev_loop *loop = EV_DEFAULT;

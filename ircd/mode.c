@@ -10,6 +10,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "service.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,8 +167,10 @@ static void apply_one(struct client *c, struct channel *ch, int dir, char mode, 
 	case 'I': {
 		enum list_kind k = mode == 'b' ? LIST_BAN : mode == 'e' ? LIST_EXCEPT : LIST_INVEX;
 		const char *changed = list_change(c, ch, k, dir, param, norm, sizeof norm);
-		if (changed)
+		if (changed) {
 			change_add(cs, dir, mode, changed);
+			services_channel_list_changed(c, ch, mode, dir > 0, changed);
+		}
 		return;
 	}
 	case 'o':
@@ -266,6 +269,7 @@ static void channel_mode(struct client *c, struct channel *ch, struct msg *m)
 	outmsg_init(&o, false, NULL, ":%s MODE %s %s%s", c->prefix, ch->name, cs.modes, cs.params);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	services_channel_modes_changed(c, ch);
 }
 
 static void user_mode_string(const struct client *c, char *out, size_t size)

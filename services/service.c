@@ -9,13 +9,17 @@
 #include "client.h"
 #include "ircd.h"
 #include "outmsg.h"
+#include "match.h"
+#include "mode.h"
 #include "reply.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static const struct service *const services[] = {&nickserv};
+static const struct service *const services[] = {&nickserv, &chanserv};
 
 void services_init(void) {}
 
@@ -107,3 +111,157 @@ void service_logout(struct client *c)
 const struct conf *ircd_conf(void) { return ircd.conf; }
 
 void service_disconnect(struct client *c, const char *reason) { client_exit(c, reason); }
+
+/* ---- channels ---- */
+
+struct channel *service_channel_find(const char *name) { return channel_find(name); }
+const char *service_channel_name(const struct channel *ch) { return ch->name; }
+
+struct channel *service_channel_keep(const char *name)
+{
+	struct channel *ch = channel_find(name);
+	if (!ch)
+		ch = channel_create(name);
+	ch->registered = true;
+	return ch;
+}
+
+void service_channel_release(struct channel *ch)
+{
+	ch->registered = false;
+	channel_free_if_empty(ch);
+}
+
+bool service_channel_is_op(const struct channel *ch, const struct client *c)
+{
+	const struct membership *m = channel_member(ch, c);
+	return m && (m->status & MEMBER_OP);
+}
+
+bool service_channel_is_member(const struct channel *ch, const struct client *c) { return channel_member(ch, c) != NULL; }
+
+static void announce_mode(const struct service *s, struct channel *ch, const char *text)
+{
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s!%s@services. MODE %s %s", s->nick, s->nick, ch->name, text);
+	channel_send(ch, &o, NULL, 0, 0, 0);
+	outmsg_release(&o);
+}
+
+void service_channel_mode(const struct service *s, struct channel *ch, const char *modes)
+{
+	char done[64];
+	size_t n = 0;
+	int dir = 1, last = 0;
+	for (const char *p = modes; *p && n + 3 < sizeof done; p++) {
+		if (*p == '+' || *p == '-') {
+			dir = *p == '+' ? 1 : -1;
+			continue;
+		}
+		if (!strchr("Rimnpst", *p))
+			continue;
+		bool has = (ch->modes & CMODE(*p)) != 0;
+		if ((dir > 0) == has)
+			continue;
+		ch->modes ^= CMODE(*p);
+		if (dir != last)
+			done[n++] = dir > 0 ? '+' : '-';
+		last = dir;
+		done[n++] = *p;
+	}
+	done[n] = '\0';
+	if (n)
+		announce_mode(s, ch, done);
+}
+
+void service_channel_member_mode(const struct service *s, struct channel *ch, struct client *c, char mode, bool on)
+{
+	struct membership *m = channel_member(ch, c);
+	unsigned bit = mode == 'o' ? MEMBER_OP : MEMBER_VOICE;
+	if (!m || ((m->status & bit) != 0) == on)
+		return;
+	m->status ^= bit;
+	char text[NICK_MAX + 8];
+	snprintf(text, sizeof text, "%c%c %s", on ? '+' : '-', mode, c->nick);
+	announce_mode(s, ch, text);
+}
+
+void service_channel_kick(const struct service *s, struct channel *ch, struct client *c, const char *reason)
+{
+	if (!channel_member(ch, c))
+		return;
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s!%s@services. KICK %s %s :%s", s->nick, s->nick, ch->name, c->nick, reason);
+	channel_send(ch, &o, NULL, 0, 0, 0);
+	outmsg_release(&o);
+	channel_remove(ch, c);
+}
+
+void service_channel_invite(const struct service *s, struct channel *ch, struct client *c)
+{
+	channel_invite_add(ch, c);
+	client_sendf(c, ":%s!%s@services. INVITE %s %s", s->nick, s->nick, c->nick, ch->name);
+}
+
+void service_channel_set_topic(struct channel *ch, const char *topic, const char *setter, long long when, bool announce,
+                               const struct service *s)
+{
+	free(ch->topic);
+	ch->topic = topic && *topic ? strndup(topic, TOPIC_MAX) : NULL;
+	snprintf(ch->topic_setter, sizeof ch->topic_setter, "%s", setter ? setter : "");
+	ch->topic_time = (time_t)when;
+	if (!announce)
+		return;
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s!%s@services. TOPIC %s :%s", s->nick, s->nick, ch->name,
+	            ch->topic ? ch->topic : "");
+	channel_send(ch, &o, NULL, 0, 0, 0);
+	outmsg_release(&o);
+}
+
+void service_channel_topic(const struct channel *ch, const char **topic, const char **setter, long long *when)
+{
+	*topic = ch->topic;
+	*setter = ch->topic_setter;
+	*when = (long long)ch->topic_time;
+}
+
+void service_channel_list_restore(struct channel *ch, char kind, const char *mask, const char *setter, long long when)
+{
+	channel_list_insert(ch, kind == 'b' ? LIST_BAN : kind == 'e' ? LIST_EXCEPT : LIST_INVEX, mask, setter,
+	                    (time_t)when);
+}
+
+void service_channel_modes(const struct channel *ch, char *out, size_t size)
+{
+	mode_channel_string(ch, 0, out, (unsigned)size);
+}
+
+bool service_client_matches(const struct client *c, const char *mask) { return channel_mask_matches(mask, c); }
+
+void service_channel_each_member(struct channel *ch, void (*fn)(struct client *c, void *arg), void *arg)
+{
+	for (struct membership *m = ch->members, *next; m; m = next) {
+		next = m->chan_next;
+		fn(m->client, arg);
+	}
+}
+
+void service_client_each_channel(struct client *c, void (*fn)(struct channel *ch, void *arg), void *arg)
+{
+	for (struct membership *m = c->channels, *next; m; m = next) {
+		next = m->client_next;
+		fn(m->chan, arg);
+	}
+}
+
+void services_channel_joined(struct client *c, struct channel *ch) { chanserv_joined(c, ch); }
+void services_account_changed(struct client *c) { chanserv_account_changed(c); }
+void services_channel_modes_changed(struct client *by, struct channel *ch) { chanserv_modes_changed(by, ch); }
+void services_channel_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask)
+{
+	chanserv_list_changed(by, ch, kind, add, mask);
+}
+void services_channel_topic_changed(struct client *by, struct channel *ch) { chanserv_topic_changed(by, ch); }
+const char *services_channel_description(const struct channel *ch) { return chanserv_description(ch); }
+void services_load(void) { chanserv_load(); }

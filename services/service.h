@@ -5,6 +5,7 @@
 #define PARLEY_SERVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct client;
 struct conf;
@@ -55,6 +56,59 @@ void service_timer_cancel(struct client *c);
 
 /* Renames c to a free nick made of prefix and digits, as if it had sent NICK. */
 void service_force_guest_nick(struct client *c, const char *prefix);
+
+/* ---- channels, for ChanServ ---- */
+struct channel;
+
+struct channel *service_channel_find(const char *name);
+const char *service_channel_name(const struct channel *ch);
+/* Creates (if needed) a channel that persists while empty. */
+struct channel *service_channel_keep(const char *name);
+/* Lets the channel vanish when empty again (DROP). */
+void service_channel_release(struct channel *ch);
+bool service_channel_is_op(const struct channel *ch, const struct client *c);
+bool service_channel_is_member(const struct channel *ch, const struct client *c);
+/* Applies a flag-mode string such as "+nt-s" as service s, announcing what changed. */
+void service_channel_mode(const struct service *s, struct channel *ch, const char *modes);
+/* Gives or takes +o/+v of member c as service s. */
+void service_channel_member_mode(const struct service *s, struct channel *ch, struct client *c, char mode, bool on);
+void service_channel_kick(const struct service *s, struct channel *ch, struct client *c, const char *reason);
+void service_channel_invite(const struct service *s, struct channel *ch, struct client *c);
+/* Sets the topic (announced when announce) as setter at when. */
+void service_channel_set_topic(struct channel *ch, const char *topic, const char *setter, long long when, bool announce,
+                               const struct service *s);
+void service_channel_topic(const struct channel *ch, const char **topic, const char **setter, long long *when);
+/* Restores a +b/+e/+I entry without announcing it (loading saved lists). */
+void service_channel_list_restore(struct channel *ch, char kind, const char *mask, const char *setter, long long when);
+/* Flag modes the channel has now, as "+nt". */
+void service_channel_modes(const struct channel *ch, char *out, size_t size);
+/* True if c matches a ban-style mask or $a:account. */
+bool service_client_matches(const struct client *c, const char *mask);
+/* Calls fn for every member of ch (fn must not remove members). */
+void service_channel_each_member(struct channel *ch, void (*fn)(struct client *c, void *arg), void *arg);
+/* Calls fn for every channel c is in. */
+void service_client_each_channel(struct client *c, void (*fn)(struct channel *ch, void *arg), void *arg);
+
+/* Hooks the daemon calls (service.c dispatches them to the services). */
+void services_channel_joined(struct client *c, struct channel *ch);
+void services_account_changed(struct client *c);
+void services_channel_modes_changed(struct client *by, struct channel *ch);
+void services_channel_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask);
+void services_channel_topic_changed(struct client *by, struct channel *ch);
+/* Text ChanServ adds to LIST for registered channels (its description), or NULL. */
+const char *services_channel_description(const struct channel *ch);
+/* Loads saved state at start (before the storage thread runs). */
+void services_load(void);
+
+/* ChanServ (services/chanserv.c) */
+extern const struct service chanserv;
+void chanserv_load(void);
+void chanserv_joined(struct client *c, struct channel *ch);
+void chanserv_account_changed(struct client *c);
+void chanserv_modes_changed(struct client *by, struct channel *ch);
+void chanserv_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask);
+void chanserv_topic_changed(struct client *by, struct channel *ch);
+const char *chanserv_description(const struct channel *ch);
 
 /* The NickServ service (services/nickserv.c). */
 extern const struct service nickserv;

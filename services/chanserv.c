@@ -1,0 +1,699 @@
+/* chanserv.c - ChanServ: registered channels whose founder, access list, automatic kicks,
+ * mode lock, topic and +b/+e/+I lists persist across restarts. Levels, highest first:
+ * founder (one account), op (+o on join), voice (+v on join), member (may enter a
+ * RESTRICTED channel and use INVITE). State lives here in memory and every change is
+ * written through the storage layer; it is loaded at start. */
+#include "account.h"
+#include "casemap.h"
+#include "conf.h"
+#include "dict.h"
+#include "service.h"
+#include "storage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static void cs_message(const struct service *s, struct client *from, char *text);
+
+const struct service chanserv = {"ChanServ", "Channel registration services", cs_message};
+#define CS (&chanserv)
+
+enum level { LVL_NONE, LVL_MEMBER, LVL_VOICE, LVL_OP, LVL_FOUNDER };
+static const char *const level_names[] = {"none", "member", "voice", "op", "founder"};
+
+struct access {
+	char account[65];
+	enum level level;
+	struct access *next;
+};
+
+struct akick {
+	char mask[200];
+	char reason[256];
+	char setter[65];
+	time_t created;
+	struct akick *next;
+};
+
+struct chanreg {
+	char name[65], key[65];
+	char founder[65];
+	char description[391];
+	time_t registered;
+	char mlock[32];
+	bool topiclock, keeptopic, restricted;
+	struct access *access;
+	struct akick *akicks;
+	char topic[400];        /* the last accepted topic, restored by TOPICLOCK */
+	char topic_setter[200];
+	long long topic_time;
+};
+
+static struct dict *regs;
+
+static struct chanreg *reg_find(const char *name) { return regs ? dict_get(regs, name) : NULL; }
+
+static struct chanreg *reg_new(const char *name)
+{
+	if (!regs)
+		regs = dict_new();
+	struct chanreg *r = calloc(1, sizeof *r);
+	if (!r)
+		abort();
+	snprintf(r->name, sizeof r->name, "%s", name);
+	casemap_fold(r->key, name, sizeof r->key);
+	r->keeptopic = true;
+	dict_put(regs, r->name, r);
+	return r;
+}
+
+static enum level level_parse(const char *s)
+{
+	for (int i = LVL_MEMBER; i < LVL_FOUNDER; i++)
+		if (strcasecmp(s, level_names[i]) == 0)
+			return (enum level)i;
+	if (strcasecmp(s, "halfop") == 0)
+		return LVL_VOICE; /* no +h on this server: half-ops get voice */
+	return LVL_NONE;
+}
+
+static enum level level_of(const struct chanreg *r, const char *account)
+{
+	if (!account[0])
+		return LVL_NONE;
+	if (strcasecmp(account, r->founder) == 0)
+		return LVL_FOUNDER;
+	for (const struct access *a = r->access; a; a = a->next)
+		if (casemap_cmp(a->account, account) == 0)
+			return a->level;
+	return LVL_NONE;
+}
+
+static enum level client_level(const struct chanreg *r, const struct client *c)
+{
+	return level_of(r, service_client_account(c));
+}
+
+/* ---- persistence (write-through) ---- */
+
+static void save_settings(const struct chanreg *r)
+{
+	struct db_param p[7] = {DB_TEXT(r->founder), DB_TEXT(r->description), DB_TEXT(r->mlock), DB_INT(r->topiclock),
+	                        DB_INT(r->keeptopic), DB_INT(r->restricted), DB_TEXT(r->key)};
+	storage_write("UPDATE channels SET founder = ?, description = ?, mlock = ?, topiclock = ?, keeptopic = ?, "
+	              "restricted = ? WHERE name_key = ?",
+	              p, 7);
+}
+
+static void save_topic(struct chanreg *r, struct channel *ch)
+{
+	const char *topic, *setter;
+	long long when;
+	service_channel_topic(ch, &topic, &setter, &when);
+	snprintf(r->topic, sizeof r->topic, "%s", topic ? topic : "");
+	snprintf(r->topic_setter, sizeof r->topic_setter, "%s", setter ? setter : "");
+	r->topic_time = when;
+	struct db_param p[4] = {DB_TEXT(topic), DB_TEXT(setter), DB_INT(when), DB_TEXT(r->key)};
+	storage_write("UPDATE channels SET topic = ?, topic_setter = ?, topic_time = ? WHERE name_key = ?", p, 4);
+}
+
+/* ---- loading at start ---- */
+
+static void load_channel(void *arg, int n, const char *const *col)
+{
+	(void)arg;
+	if (n < 12 || !col[1])
+		return;
+	struct chanreg *r = reg_new(col[1]);
+	snprintf(r->founder, sizeof r->founder, "%s", col[2] ? col[2] : "");
+	snprintf(r->description, sizeof r->description, "%s", col[3] ? col[3] : "");
+	r->registered = col[4] ? (time_t)atoll(col[4]) : 0;
+	snprintf(r->mlock, sizeof r->mlock, "%s", col[8] ? col[8] : "");
+	r->topiclock = col[9] && atoi(col[9]);
+	r->keeptopic = col[10] && atoi(col[10]);
+	r->restricted = col[11] && atoi(col[11]);
+	struct channel *ch = service_channel_keep(r->name);
+	snprintf(r->topic, sizeof r->topic, "%s", col[5] ? col[5] : "");
+	snprintf(r->topic_setter, sizeof r->topic_setter, "%s", col[6] ? col[6] : "");
+	r->topic_time = col[7] ? atoll(col[7]) : 0;
+	if (r->keeptopic && r->topic[0])
+		service_channel_set_topic(ch, r->topic, r->topic_setter, r->topic_time, false, CS);
+	if (r->mlock[0])
+		service_channel_mode(CS, ch, r->mlock); /* nobody is there to see it */
+}
+
+static void load_access(void *arg, int n, const char *const *col)
+{
+	(void)arg;
+	struct chanreg *r = n >= 3 && col[0] ? reg_find(col[0]) : NULL;
+	if (!r || !col[1] || !col[2])
+		return;
+	struct access *a = calloc(1, sizeof *a);
+	if (!a)
+		abort();
+	snprintf(a->account, sizeof a->account, "%s", col[1]);
+	a->level = level_parse(col[2]);
+	a->next = r->access;
+	r->access = a;
+}
+
+static void load_akick(void *arg, int n, const char *const *col)
+{
+	(void)arg;
+	struct chanreg *r = n >= 5 && col[0] ? reg_find(col[0]) : NULL;
+	if (!r || !col[1])
+		return;
+	struct akick *k = calloc(1, sizeof *k);
+	if (!k)
+		abort();
+	snprintf(k->mask, sizeof k->mask, "%s", col[1]);
+	snprintf(k->reason, sizeof k->reason, "%s", col[2] ? col[2] : "");
+	snprintf(k->setter, sizeof k->setter, "%s", col[3] ? col[3] : "");
+	k->created = col[4] ? (time_t)atoll(col[4]) : 0;
+	k->next = r->akicks;
+	r->akicks = k;
+}
+
+static void load_list(void *arg, int n, const char *const *col)
+{
+	(void)arg;
+	struct chanreg *r = n >= 5 && col[0] ? reg_find(col[0]) : NULL;
+	struct channel *ch = r ? service_channel_find(r->name) : NULL;
+	if (ch && col[1] && col[2])
+		service_channel_list_restore(ch, col[1][0], col[2], col[3] ? col[3] : "", col[4] ? atoll(col[4]) : 0);
+}
+
+void chanserv_load(void)
+{
+	storage_query_now("SELECT name_key, name, founder, description, registered, topic, topic_setter, topic_time, "
+	                  "mlock, topiclock, keeptopic, restricted FROM channels",
+	                  NULL, 0, load_channel, NULL);
+	/* rows refer to channels by key; reg_find works on names, which fold the same */
+	storage_query_now("SELECT c.name, a.account, a.level FROM channel_access a JOIN channels c ON c.name_key = "
+	                  "a.chan_key",
+	                  NULL, 0, load_access, NULL);
+	storage_query_now("SELECT c.name, k.mask, k.reason, k.setter, k.created FROM channel_akick k JOIN channels c ON "
+	                  "c.name_key = k.chan_key",
+	                  NULL, 0, load_akick, NULL);
+	storage_query_now("SELECT c.name, l.kind, l.mask, l.setter, l.created FROM channel_lists l JOIN channels c ON "
+	                  "c.name_key = l.chan_key ORDER BY l.created",
+	                  NULL, 0, load_list, NULL);
+}
+
+/* ---- enforcement ---- */
+
+static const struct akick *akick_match(const struct chanreg *r, const struct client *c)
+{
+	for (const struct akick *k = r->akicks; k; k = k->next)
+		if (service_client_matches(c, k->mask))
+			return k;
+	return NULL;
+}
+
+/* Applies AKICK, RESTRICTED and access status to c in ch. */
+static void enforce(struct client *c, struct channel *ch)
+{
+	struct chanreg *r = reg_find(service_channel_name(ch));
+	if (!r || !service_channel_is_member(ch, c))
+		return;
+	enum level lvl = client_level(r, c);
+	const struct akick *k = lvl >= LVL_OP ? NULL : akick_match(r, c);
+	if (k) {
+		service_channel_kick(CS, ch, c, k->reason[0] ? k->reason : "You are not welcome here");
+		return;
+	}
+	if (r->restricted && lvl == LVL_NONE) {
+		service_channel_kick(CS, ch, c, "This channel is restricted to its access list");
+		return;
+	}
+	if (lvl >= LVL_OP)
+		service_channel_member_mode(CS, ch, c, 'o', true);
+	else if (lvl == LVL_VOICE)
+		service_channel_member_mode(CS, ch, c, 'v', true);
+}
+
+void chanserv_joined(struct client *c, struct channel *ch) { enforce(c, ch); }
+
+static void enforce_each(struct channel *ch, void *arg) { enforce(arg, ch); }
+
+void chanserv_account_changed(struct client *c) { service_client_each_channel(c, enforce_each, c); }
+
+void chanserv_modes_changed(struct client *by, struct channel *ch)
+{
+	(void)by;
+	struct chanreg *r = reg_find(service_channel_name(ch));
+	if (r && r->mlock[0])
+		service_channel_mode(CS, ch, r->mlock); /* reverts whatever broke the lock */
+}
+
+void chanserv_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask)
+{
+	struct chanreg *r = reg_find(service_channel_name(ch));
+	if (!r)
+		return;
+	char k[2] = {kind, '\0'};
+	if (add) {
+		struct db_param p[5] = {DB_TEXT(r->key), DB_TEXT(k), DB_TEXT(mask),
+		                        DB_TEXT(by ? service_client_nick(by) : "ChanServ"), DB_INT(time(NULL))};
+		storage_write("INSERT INTO channel_lists (chan_key, kind, mask, setter, created) VALUES (?, ?, ?, ?, ?)", p, 5);
+	} else {
+		struct db_param p[3] = {DB_TEXT(r->key), DB_TEXT(k), DB_TEXT(mask)};
+		storage_write("DELETE FROM channel_lists WHERE chan_key = ? AND kind = ? AND mask = ?", p, 3);
+	}
+}
+
+void chanserv_topic_changed(struct client *by, struct channel *ch)
+{
+	struct chanreg *r = reg_find(service_channel_name(ch));
+	if (!r)
+		return;
+	if (r->topiclock && by && client_level(r, by) < LVL_OP) {
+		/* put the saved topic back: it is what the database holds */
+		service_notice(CS, by, "The topic of %s is locked.", r->name);
+		service_channel_set_topic(ch, r->topic, r->topic_setter, r->topic_time, true, CS);
+		return;
+	}
+	if (r->keeptopic)
+		save_topic(r, ch);
+}
+
+const char *chanserv_description(const struct channel *ch)
+{
+	struct chanreg *r = reg_find(service_channel_name(ch));
+	return r && r->description[0] ? r->description : NULL;
+}
+
+/* ---- commands ---- */
+
+/* Finds the registered channel argv[0] and checks c's level; replies and returns NULL
+ * when it is missing or c may not act. */
+static struct chanreg *need(struct client *c, char **argv, int argc, enum level min, const char *syntax)
+{
+	if (argc < 1) {
+		service_notice(CS, c, "Syntax: %s", syntax);
+		return NULL;
+	}
+	struct chanreg *r = reg_find(argv[0]);
+	if (!r) {
+		service_notice(CS, c, "%s is not registered.", argv[0]);
+		return NULL;
+	}
+	if (client_level(r, c) < min && !(min < LVL_FOUNDER && service_client_is_oper(c))) {
+		service_notice(CS, c, "You need %s access on %s for that.", level_names[min], r->name);
+		return NULL;
+	}
+	return r;
+}
+
+static void cs_register(struct client *c, char **argv, int argc)
+{
+	const char *acct = service_client_account(c);
+	if (argc < 1) {
+		service_notice(CS, c, "Syntax: REGISTER <#channel> [description]");
+		return;
+	}
+	struct channel *ch = service_channel_find(argv[0]);
+	if (!acct[0]) {
+		service_notice(CS, c, "You must be logged in to register a channel.");
+	} else if (reg_find(argv[0])) {
+		service_notice(CS, c, "%s is already registered.", argv[0]);
+	} else if (!ch || !service_channel_is_op(ch, c)) {
+		service_notice(CS, c, "You must be a channel operator in %s to register it.", argv[0]);
+	} else {
+		struct chanreg *r = reg_new(service_channel_name(ch));
+		snprintf(r->founder, sizeof r->founder, "%s", acct);
+		r->registered = time(NULL);
+		char desc[391] = "";
+		size_t n = 0;
+		for (int i = 1; i < argc; i++)
+			n += (size_t)snprintf(desc + n, sizeof desc - n, "%s%s", i > 1 ? " " : "", argv[i]);
+		snprintf(r->description, sizeof r->description, "%s", desc);
+		struct db_param p[5] = {DB_TEXT(r->key), DB_TEXT(r->name), DB_TEXT(r->founder), DB_TEXT(r->description),
+		                        DB_INT(r->registered)};
+		storage_write("INSERT INTO channels (name_key, name, founder, description, registered) VALUES (?, ?, ?, ?, ?)",
+		              p, 5);
+		service_channel_keep(r->name);
+		save_topic(r, ch);
+		service_notice(CS, c, "%s is now registered to %s.", r->name, acct);
+	}
+}
+
+static void free_reg(struct chanreg *r)
+{
+	for (struct access *a = r->access, *n; a; a = n) {
+		n = a->next;
+		free(a);
+	}
+	for (struct akick *k = r->akicks, *n; k; k = n) {
+		n = k->next;
+		free(k);
+	}
+	free(r);
+}
+
+static void cs_drop(struct client *c, char **argv, int argc)
+{
+	struct chanreg *r = need(c, argv, argc, LVL_FOUNDER, "DROP <#channel>");
+	if (!r)
+		return;
+	struct db_param k = DB_TEXT(r->key);
+	storage_write("DELETE FROM channel_access WHERE chan_key = ?", &k, 1);
+	storage_write("DELETE FROM channel_akick WHERE chan_key = ?", &k, 1);
+	storage_write("DELETE FROM channel_lists WHERE chan_key = ?", &k, 1);
+	storage_write("DELETE FROM channels WHERE name_key = ?", &k, 1);
+	service_notice(CS, c, "%s has been dropped.", r->name);
+	dict_del(regs, r->name);
+	struct channel *ch = service_channel_find(r->name);
+	free_reg(r);
+	if (ch)
+		service_channel_release(ch);
+}
+
+static void cs_info(struct client *c, char **argv, int argc)
+{
+	struct chanreg *r = need(c, argv, argc, LVL_NONE, "INFO <#channel>");
+	if (!r)
+		return;
+	char when[64];
+	struct tm tm;
+	gmtime_r(&r->registered, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	service_notice(CS, c, "Information on %s:", r->name);
+	service_notice(CS, c, "Founder: %s", r->founder);
+	service_notice(CS, c, "Registered: %s", when);
+	service_notice(CS, c, "Description: %s", r->description[0] ? r->description : "(none)");
+	service_notice(CS, c, "Settings: MLOCK %s, TOPICLOCK %s, KEEPTOPIC %s, RESTRICTED %s", r->mlock[0] ? r->mlock : "(none)",
+	               r->topiclock ? "ON" : "OFF", r->keeptopic ? "ON" : "OFF", r->restricted ? "ON" : "OFF");
+	service_notice(CS, c, "End of info.");
+}
+
+static void enforce_member(struct client *m, void *arg) { enforce(m, arg); }
+
+static void apply_everywhere(struct chanreg *r)
+{
+	struct channel *ch = service_channel_find(r->name);
+	if (ch)
+		service_channel_each_member(ch, enforce_member, ch);
+}
+
+static void cs_access(struct client *c, char **argv, int argc)
+{
+	const char *syntax = "ACCESS <#channel> LIST | ADD <account> <op|voice|member> | DEL <account>";
+	struct chanreg *r = need(c, argv, argc, LVL_MEMBER, syntax);
+	if (!r)
+		return;
+	const char *sub = argc > 1 ? argv[1] : "LIST";
+	if (strcasecmp(sub, "LIST") == 0) {
+		service_notice(CS, c, "Access list of %s:", r->name);
+		service_notice(CS, c, "  %-20s founder", r->founder);
+		for (struct access *a = r->access; a; a = a->next)
+			service_notice(CS, c, "  %-20s %s", a->account, level_names[a->level]);
+		service_notice(CS, c, "End of access list.");
+		return;
+	}
+	enum level mine = client_level(r, c);
+	bool add = strcasecmp(sub, "ADD") == 0;
+	if ((!add && strcasecmp(sub, "DEL") != 0) || argc < (add ? 4 : 3)) {
+		service_notice(CS, c, "Syntax: %s", syntax);
+		return;
+	}
+	enum level lvl = add ? level_parse(argv[3]) : LVL_NONE;
+	if (add && lvl == LVL_NONE) {
+		service_notice(CS, c, "Unknown level %s: use op, voice (or halfop) or member.", argv[3]);
+		return;
+	}
+	struct access **pp = &r->access;
+	while (*pp && casemap_cmp((*pp)->account, argv[2]) != 0)
+		pp = &(*pp)->next;
+	enum level current = *pp ? (*pp)->level : LVL_NONE;
+	/* founders change anything; ops manage the levels below op */
+	if (mine < LVL_FOUNDER && (mine < LVL_OP || lvl >= LVL_OP || current >= LVL_OP)) {
+		service_notice(CS, c, "You may not change that entry of %s.", r->name);
+		return;
+	}
+	char key[65];
+	casemap_fold(key, argv[2], sizeof key);
+	if (!add) {
+		if (!*pp) {
+			service_notice(CS, c, "%s is not on the access list of %s.", argv[2], r->name);
+			return;
+		}
+		struct access *a = *pp;
+		*pp = a->next;
+		free(a);
+		struct db_param p[2] = {DB_TEXT(r->key), DB_TEXT(key)};
+		storage_write("DELETE FROM channel_access WHERE chan_key = ? AND account_key = ?", p, 2);
+		service_notice(CS, c, "%s removed from the access list of %s.", argv[2], r->name);
+		return;
+	}
+	if (!*pp) {
+		*pp = calloc(1, sizeof **pp);
+		if (!*pp)
+			abort();
+		snprintf((*pp)->account, sizeof (*pp)->account, "%s", argv[2]);
+	} else {
+		struct db_param p[2] = {DB_TEXT(r->key), DB_TEXT(key)};
+		storage_write("DELETE FROM channel_access WHERE chan_key = ? AND account_key = ?", p, 2);
+	}
+	(*pp)->level = lvl;
+	struct db_param p[4] = {DB_TEXT(r->key), DB_TEXT(key), DB_TEXT(argv[2]), DB_TEXT(level_names[lvl])};
+	storage_write("INSERT INTO channel_access (chan_key, account_key, account, level) VALUES (?, ?, ?, ?)", p, 4);
+	service_notice(CS, c, "%s added to the access list of %s as %s.", argv[2], r->name, level_names[lvl]);
+	apply_everywhere(r);
+}
+
+static void member_command(struct client *c, char **argv, int argc, char mode, bool on, const char *name)
+{
+	char syntax[64];
+	snprintf(syntax, sizeof syntax, "%s <#channel> [nick]", name);
+	enum level min = mode == 'o' || argc > 1 ? LVL_OP : LVL_VOICE;
+	struct chanreg *r = need(c, argv, argc, min, syntax);
+	if (!r)
+		return;
+	struct channel *ch = service_channel_find(r->name);
+	struct client *t = argc > 1 ? service_client_find(argv[1]) : c;
+	if (!ch || !t || !service_channel_is_member(ch, t)) {
+		service_notice(CS, c, "%s is not on %s.", argc > 1 ? argv[1] : service_client_nick(c), r->name);
+		return;
+	}
+	service_channel_member_mode(CS, ch, t, mode, on);
+}
+
+static void cs_op(struct client *c, char **a, int n) { member_command(c, a, n, 'o', true, "OP"); }
+static void cs_deop(struct client *c, char **a, int n) { member_command(c, a, n, 'o', false, "DEOP"); }
+static void cs_voice(struct client *c, char **a, int n) { member_command(c, a, n, 'v', true, "VOICE"); }
+static void cs_devoice(struct client *c, char **a, int n) { member_command(c, a, n, 'v', false, "DEVOICE"); }
+
+static void cs_invite(struct client *c, char **argv, int argc)
+{
+	struct chanreg *r = need(c, argv, argc, LVL_MEMBER, "INVITE <#channel>");
+	struct channel *ch = r ? service_channel_find(r->name) : NULL;
+	if (ch) {
+		service_channel_invite(CS, ch, c);
+		service_notice(CS, c, "You have been invited to %s.", r->name);
+	}
+}
+
+static void cs_akick(struct client *c, char **argv, int argc)
+{
+	const char *syntax = "AKICK <#channel> ADD <mask|account> [reason] | DEL <mask|account> | LIST";
+	struct chanreg *r = need(c, argv, argc, LVL_OP, syntax);
+	if (!r)
+		return;
+	const char *sub = argc > 1 ? argv[1] : "LIST";
+	if (strcasecmp(sub, "LIST") == 0) {
+		service_notice(CS, c, "AKICK list of %s:", r->name);
+		for (struct akick *k = r->akicks; k; k = k->next)
+			service_notice(CS, c, "  %s (%s) by %s", k->mask, k->reason, k->setter);
+		service_notice(CS, c, "End of AKICK list.");
+		return;
+	}
+	if (argc < 3 || (strcasecmp(sub, "ADD") != 0 && strcasecmp(sub, "DEL") != 0)) {
+		service_notice(CS, c, "Syntax: %s", syntax);
+		return;
+	}
+	char mask[200];
+	if (strpbrk(argv[2], "!@$*?"))
+		snprintf(mask, sizeof mask, "%s", argv[2]);
+	else
+		snprintf(mask, sizeof mask, "$a:%s", argv[2]); /* a bare name is an account */
+	struct akick **pp = &r->akicks;
+	while (*pp && strcasecmp((*pp)->mask, mask) != 0)
+		pp = &(*pp)->next;
+	if (strcasecmp(sub, "DEL") == 0) {
+		if (!*pp) {
+			service_notice(CS, c, "%s is not on the AKICK list of %s.", mask, r->name);
+			return;
+		}
+		struct akick *k = *pp;
+		*pp = k->next;
+		free(k);
+		struct db_param p[2] = {DB_TEXT(r->key), DB_TEXT(mask)};
+		storage_write("DELETE FROM channel_akick WHERE chan_key = ? AND mask = ?", p, 2);
+		service_notice(CS, c, "%s removed from the AKICK list of %s.", mask, r->name);
+		return;
+	}
+	if (*pp) {
+		service_notice(CS, c, "%s is already on the AKICK list of %s.", mask, r->name);
+		return;
+	}
+	struct akick *k = calloc(1, sizeof *k);
+	if (!k)
+		abort();
+	snprintf(k->mask, sizeof k->mask, "%s", mask);
+	size_t n = 0;
+	for (int i = 3; i < argc; i++)
+		n += (size_t)snprintf(k->reason + n, sizeof k->reason - n, "%s%s", i > 3 ? " " : "", argv[i]);
+	if (!n)
+		snprintf(k->reason, sizeof k->reason, "You are banned from this channel");
+	snprintf(k->setter, sizeof k->setter, "%s", service_client_nick(c));
+	k->created = time(NULL);
+	k->next = r->akicks;
+	r->akicks = k;
+	struct db_param p[5] = {DB_TEXT(r->key), DB_TEXT(k->mask), DB_TEXT(k->reason), DB_TEXT(k->setter),
+	                        DB_INT(k->created)};
+	storage_write("INSERT INTO channel_akick (chan_key, mask, reason, setter, created) VALUES (?, ?, ?, ?, ?)", p, 5);
+	service_notice(CS, c, "%s added to the AKICK list of %s.", mask, r->name);
+	struct channel *ch = service_channel_find(r->name);
+	if (ch)
+		service_channel_each_member(ch, enforce_member, ch);
+}
+
+static bool on_off(const char *v, bool *out)
+{
+	if (strcasecmp(v, "ON") == 0)
+		*out = true;
+	else if (strcasecmp(v, "OFF") == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+static void cs_set(struct client *c, char **argv, int argc)
+{
+	const char *syntax = "SET <#channel> DESCRIPTION <text> | MLOCK <+modes-modes> | TOPICLOCK|KEEPTOPIC|RESTRICTED ON|OFF";
+	struct chanreg *r = need(c, argv, argc, LVL_FOUNDER, syntax);
+	if (!r)
+		return;
+	if (argc < 3) {
+		service_notice(CS, c, "Syntax: %s", syntax);
+		return;
+	}
+	const char *what = argv[1];
+	bool ok = true;
+	if (strcasecmp(what, "DESCRIPTION") == 0) {
+		size_t n = 0;
+		for (int i = 2; i < argc; i++)
+			n += (size_t)snprintf(r->description + n, sizeof r->description - n, "%s%s", i > 2 ? " " : "", argv[i]);
+	} else if (strcasecmp(what, "MLOCK") == 0) {
+		if (strspn(argv[2], "+-Rimnpst") != strlen(argv[2]) || strlen(argv[2]) >= sizeof r->mlock)
+			ok = false;
+		else
+			snprintf(r->mlock, sizeof r->mlock, "%s", strcmp(argv[2], "-") == 0 ? "" : argv[2]);
+	} else if (strcasecmp(what, "TOPICLOCK") == 0) {
+		ok = on_off(argv[2], &r->topiclock);
+	} else if (strcasecmp(what, "KEEPTOPIC") == 0) {
+		ok = on_off(argv[2], &r->keeptopic);
+	} else if (strcasecmp(what, "RESTRICTED") == 0) {
+		ok = on_off(argv[2], &r->restricted);
+	} else {
+		ok = false;
+	}
+	if (!ok) {
+		service_notice(CS, c, "Syntax: %s", syntax);
+		return;
+	}
+	save_settings(r);
+	service_notice(CS, c, "%s of %s is now %s.", what, r->name, argv[2]);
+	struct channel *ch = service_channel_find(r->name);
+	if (ch && r->mlock[0])
+		service_channel_mode(CS, ch, r->mlock);
+	if (ch && r->restricted)
+		apply_everywhere(r);
+}
+
+static void done_transfer(struct client *c, const struct account_result *res, void *arg)
+{
+	char *name = arg;
+	struct chanreg *r = reg_find(name);
+	if (!r || client_level(r, c) < LVL_FOUNDER)
+		service_notice(CS, c, "Transfer failed: you are no longer the founder.");
+	else if (res->status != ACC_OK)
+		service_notice(CS, c, "Transfer failed: no such account.");
+	else {
+		snprintf(r->founder, sizeof r->founder, "%s", res->name);
+		save_settings(r);
+		service_notice(CS, c, "%s now belongs to %s.", r->name, r->founder);
+	}
+	free(name);
+}
+
+static void cs_transfer(struct client *c, char **argv, int argc)
+{
+	struct chanreg *r = need(c, argv, argc, LVL_FOUNDER, "TRANSFER <#channel> <account>");
+	if (!r)
+		return;
+	if (argc < 2) {
+		service_notice(CS, c, "Syntax: TRANSFER <#channel> <account>");
+		return;
+	}
+	char *name = strdup(r->name);
+	if (!name)
+		abort();
+	account_info(c, argv[1], done_transfer, name);
+}
+
+static void cs_help(struct client *c, char **argv, int argc);
+
+static const struct {
+	const char *name;
+	void (*fn)(struct client *c, char **argv, int argc);
+	const char *help;
+} commands[] = {
+    {"REGISTER", cs_register, "REGISTER <#channel> [description] - register a channel you operate"},
+    {"DROP", cs_drop, "DROP <#channel> - unregister a channel (founder)"},
+    {"INFO", cs_info, "INFO <#channel> - founder, registration, description, settings"},
+    {"ACCESS", cs_access, "ACCESS <#channel> LIST | ADD <account> <op|voice|member> | DEL <account>"},
+    {"OP", cs_op, "OP <#channel> [nick] - give +o"},
+    {"DEOP", cs_deop, "DEOP <#channel> [nick] - take +o"},
+    {"VOICE", cs_voice, "VOICE <#channel> [nick] - give +v"},
+    {"DEVOICE", cs_devoice, "DEVOICE <#channel> [nick] - take +v"},
+    {"INVITE", cs_invite, "INVITE <#channel> - invite yourself (members of the access list)"},
+    {"AKICK", cs_akick, "AKICK <#channel> ADD <mask|account> [reason] | DEL <mask|account> | LIST"},
+    {"SET", cs_set, "SET <#channel> DESCRIPTION|MLOCK|TOPICLOCK|KEEPTOPIC|RESTRICTED <value> (founder)"},
+    {"TRANSFER", cs_transfer, "TRANSFER <#channel> <account> - give the channel to another account"},
+    {"HELP", cs_help, "HELP - this list"},
+};
+
+static void cs_help(struct client *c, char **argv, int argc)
+{
+	(void)argv;
+	(void)argc;
+	service_notice(CS, c, "ChanServ commands (levels: founder, op, voice, member):");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		service_notice(CS, c, "  %s", commands[i].help);
+}
+
+static void cs_message(const struct service *s, struct client *from, char *text)
+{
+	(void)s;
+	char *argv[32];
+	int argc = 0;
+	char *save;
+	char *cmd = strtok_r(text, " ", &save);
+	if (!cmd)
+		return;
+	for (char *a = strtok_r(NULL, " ", &save); a && argc < 32; a = strtok_r(NULL, " ", &save))
+		argv[argc++] = a;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcasecmp(cmd, commands[i].name) == 0) {
+			commands[i].fn(from, argv, argc);
+			return;
+		}
+	}
+	service_notice(CS, from, "Unknown command %s. Use HELP for a list.", cmd);
+}
