@@ -34,6 +34,7 @@ static const struct cap_def caps[] = {
     {"batch", CAP_BATCH, NULL},
     {"cap-notify", CAP_CAP_NOTIFY, NULL},
     {"chghost", CAP_CHGHOST, NULL},
+    {"draft/chathistory", CAP_CHATHISTORY, NULL},
     {"draft/account-registration", CAP_ACCOUNT_REGISTRATION, registration_value},
     {"echo-message", CAP_ECHO_MESSAGE, NULL},
     {"extended-join", CAP_EXTENDED_JOIN, NULL},

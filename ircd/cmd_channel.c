@@ -9,6 +9,7 @@
 #include "mode.h"
 #include "outmsg.h"
 #include "parse.h"
+#include "history.h"
 #include "reply.h"
 #include "service.h"
 
@@ -143,6 +144,8 @@ static void join_one(struct client *c, const char *name, const char *key)
 	send_topic(c, ch, false);
 	channel_send_names(c, ch);
 	services_channel_joined(c, ch);
+	if (!client_dead(c) && channel_member(ch, c))
+		history_replay_join(c, ch);
 }
 
 static void part_one(struct client *c, struct channel *ch, const char *reason)

@@ -7,6 +7,7 @@
 #include "ircd.h"
 #include "outmsg.h"
 #include "parse.h"
+#include "history.h"
 #include "reply.h"
 #include "service.h"
 
@@ -75,6 +76,8 @@ static bool to_channel(struct client *c, const struct relay *r, const char *targ
 		return false;
 	}
 	channel_send(ch, o, c, need, r->tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0, 0);
+	if (!need) /* STATUSMSG is for a few members only: not channel history */
+		history_record(o, c, r->cmd, ch->name, NULL, r->text, r->tags);
 	return true;
 }
 
@@ -104,6 +107,7 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 		return true; /* dropped without telling the sender */
 	if (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS))
 		outmsg_send(o, t); /* to oneself too: the echo below is a second copy */
+	history_record(o, c, r->cmd, t->nick, t, r->text, r->tags);
 	if (t->away && !r->notice && !r->tagmsg)
 		reply(c, RPL_AWAY, t->nick, t->away);
 	return true;
@@ -131,6 +135,7 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 		reply(c, ERR_INPUTTOOLONG);
 		return;
 	}
+	r.tags = tags[0] ? tags : NULL;
 	char targets[512];
 	snprintf(targets, sizeof targets, "%s", m->params[0]);
 	char *save;

@@ -29,6 +29,7 @@ static struct command commands[] = {
     {"KILL", cmd_kill, 1, CMD_OPER, 1, 0},
     {"DLINE", cmd_dline, 1, CMD_OPER, 1, 0},
     {"DIE", cmd_die, 0, CMD_OPER, 1, 0},
+    {"CHATHISTORY", cmd_chathistory, 2, CMD_USER, 1, 0},
     {"ADMIN", cmd_admin, 0, CMD_USER, 1, 0},
     {"AUTHENTICATE", cmd_authenticate, 1, CMD_ANY, 1, 0},
     {"AWAY", cmd_away, 0, CMD_USER, 1, 0},

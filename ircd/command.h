@@ -74,6 +74,7 @@ void cmd_setname(struct client *, struct msg *);
 void cmd_monitor(struct client *, struct msg *);
 void cmd_authenticate(struct client *, struct msg *);
 void cmd_silence(struct client *, struct msg *);
+void cmd_chathistory(struct client *, struct msg *);
 void cmd_report(struct client *, struct msg *);
 void cmd_reports(struct client *, struct msg *);
 void cmd_register(struct client *, struct msg *);

@@ -137,6 +137,18 @@ static const struct key connlimit_keys[] = {
     STR("exempt", struct conf, limit_exempt, "127.0.0.1 0::1"),
     {0},
 };
+static const struct key history_keys[] = {
+    BOOL("enabled", struct conf, history_enabled, "true"),
+    BOOL("direct_messages", struct conf, history_direct, "true"),
+    INT("replay_lines", struct conf, history_replay_lines, 0, 1000, "20"),
+    INT("replay_hours", struct conf, history_replay_hours, 0, 100000, "24"),
+    INT("max_age_days", struct conf, history_max_age_days, 0, 100000, "0"),
+    INT("batch_rows", struct conf, history_batch_rows, 1, 5000, "200"),
+    INT("batch_ms", struct conf, history_batch_ms, 1, 10000, "20"),
+    INT("chathistory_max", struct conf, chathistory_max, 1, 10000, "100"),
+    STR("journal", struct conf, history_journal, "var/history.journal"),
+    {0},
+};
 static const struct key listener_keys[] = {
     STR("address", struct listener_raw, address, NULL),
     INT("port", struct listener_raw, port, 1, 65535, NULL),
@@ -468,7 +480,7 @@ static void check_top_level(struct ctx *x, config_t *cfg)
 {
 	static const char *const known[] = {"server",  "admin",    "limits",    "tls",     "log",
 	                                    "listen",  "class",    "storage",   "accounts", "operators",
-	                                    "privacy", "connlimit", NULL};
+	                                    "privacy", "connlimit", "history",  NULL};
 	const config_setting_t *root = config_root_setting(cfg);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
@@ -513,6 +525,7 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	load_storage(&x, c, &raw, config_lookup(&cfg, "storage"));
 	load_accounts(&x, c, &raw, config_lookup(&cfg, "accounts"));
 	load_group(&x, config_lookup(&cfg, "privacy"), "privacy", privacy_keys, c, NULL);
+	load_group(&x, config_lookup(&cfg, "history"), "history", history_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "connlimit"), "connlimit", connlimit_keys, c, NULL);
 	load_opers(&x, c, config_lookup(&cfg, "operators"));
 	if (c->cloak_default && !c->cloak_secret[0])

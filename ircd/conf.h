@@ -98,6 +98,16 @@ struct conf {
 	int per_cidr_max;       /* per IPv4 /24 or IPv6 /64 */
 	int connect_rate;       /* new connections per address per 10 s; 0 = unlimited */
 	char limit_exempt[256]; /* space-separated addresses exempt from these limits */
+	/* history */
+	bool history_enabled;
+	bool history_direct;      /* store direct messages too */
+	int history_replay_lines; /* replayed on JOIN; 0 = off */
+	int history_replay_hours; /* only messages newer than this; 0 = no age bound */
+	int history_max_age_days; /* retention; 0 = keep */
+	int history_batch_rows;
+	int history_batch_ms;
+	int chathistory_max;      /* CHATHISTORY limit (ISUPPORT) */
+	char history_journal[CONF_PATH_LEN];
 	struct conf_oper opers[CONF_MAX_OPERS];
 	int nopers;
 	struct conf_listener listeners[CONF_MAX_LISTENERS];

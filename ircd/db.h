@@ -38,6 +38,8 @@ struct db_driver {
 	/* Runs several ';'-separated statements (a migration file) in one transaction where
 	 * the backend allows it. */
 	enum db_status (*script)(void *db, const char *sql, char *err, size_t size);
+	/* "INSERT OR IGNORE" or "INSERT IGNORE": an insert that skips duplicate keys. */
+	const char *insert_ignore;
 	/* A short description of where the database is, for error messages. */
 	void (*describe)(const struct conf *conf, char *out, size_t size);
 };

@@ -143,4 +143,5 @@ static void my_describe(const struct conf *conf, char *out, size_t size)
 		         conf->mariadb_port);
 }
 
-const struct db_driver db_mariadb_driver = {"mariadb", my_open, my_close, my_exec, my_script, my_describe};
+const struct db_driver db_mariadb_driver = {"mariadb", my_open, my_close, my_exec, my_script, "INSERT IGNORE",
+                                            my_describe};

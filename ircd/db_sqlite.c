@@ -91,4 +91,5 @@ static void sq_describe(const struct conf *conf, char *out, size_t size)
 	snprintf(out, size, "sqlite database %s", conf->sqlite_path);
 }
 
-const struct db_driver db_sqlite_driver = {"sqlite", sq_open, sq_close, sq_exec, sq_script, sq_describe};
+const struct db_driver db_sqlite_driver = {"sqlite", sq_open, sq_close, sq_exec, sq_script, "INSERT OR IGNORE",
+                                           sq_describe};

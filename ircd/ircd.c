@@ -10,6 +10,7 @@
 #include "dict.h"
 #include "listener.h"
 #include "ban.h"
+#include "history.h"
 #include "log.h"
 #include "oper.h"
 #include "password.h"
@@ -233,6 +234,7 @@ int ircd_main(int argc, char **argv)
 	/* Last flush of the closing ERRORs, then let the workers finish, then free. */
 	conn_flush_pending();
 	client_reap();
+	history_flush();
 	storage_stop();
 	workq_drain();
 	listener_close_all();

@@ -41,14 +41,15 @@ static const char *const fixed_tokens[] = {
 
 void isupport_send(struct client *c)
 {
-	char dyn[4][96];
-	const char *tokens[32];
+	char dyn[5][96];
+	const char *tokens[40];
 	int n = 0;
 	snprintf(dyn[0], sizeof dyn[0], "NETWORK=%s", ircd.conf->network);
 	snprintf(dyn[1], sizeof dyn[1], "NICKLEN=%d", ircd.conf->nicklen);
 	snprintf(dyn[2], sizeof dyn[2], "USERLEN=%d", USER_MAX);
 	snprintf(dyn[3], sizeof dyn[3], "HOSTLEN=%d", HOST_MAX);
-	for (int i = 0; i < 4; i++)
+	snprintf(dyn[4], sizeof dyn[4], "CHATHISTORY=%d", ircd.conf->chathistory_max);
+	for (int i = 0; i < 4 + ircd.conf->history_enabled; i++)
 		tokens[n++] = dyn[i];
 	for (const char *const *t = fixed_tokens; *t; t++)
 		tokens[n++] = *t;

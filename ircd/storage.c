@@ -26,6 +26,7 @@ static const struct db_driver *driver;
 static const struct conf *storage_conf;
 static void *db;
 static struct workq storage_queue = {.name = "storage"};
+static bool ensure_connected(void);
 struct workq crypto_queue = {.name = "crypto"};
 static time_t retry_at;
 static int backoff = 1;
@@ -154,6 +155,10 @@ int storage_open(const struct conf *conf, char *err, size_t size)
 }
 
 int storage_schema_version(void) { return known_version; }
+
+const char *storage_insert_ignore(void) { return driver->insert_ignore; }
+
+bool storage_connected(void) { return ensure_connected(); }
 
 enum db_status storage_query_now(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg)
 {

@@ -33,6 +33,12 @@ enum db_status storage_query_now(const char *sql, const struct db_param *params,
  * string constant; the parameters are copied. */
 void storage_write(const char *sql, const struct db_param *params, int n);
 
+/* The backend's insert-skipping-duplicates keyword ("INSERT OR IGNORE" / "INSERT IGNORE"). */
+const char *storage_insert_ignore(void);
+
+/* True while the storage thread has a live connection (storage thread only). */
+bool storage_connected(void);
+
 /* The queue for CPU-heavy work (password hashing), separate so it never delays the
  * database. */
 extern struct workq crypto_queue;

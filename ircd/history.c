@@ -1,0 +1,716 @@
+/* history.c - message history.
+ *
+ * Writes: the loop appends rows (copies) to a pending batch; the batch goes to the
+ * storage thread as one job when it reaches history.batch_rows rows or history.batch_ms
+ * milliseconds after its first row, and is written with one multi-row INSERT. Messages
+ * are queued in the order they were relayed, so a sender's message is never stored
+ * after a later one of the same sender. When the database is unavailable the storage
+ * thread appends the batch to a journal file instead, and replays the journal (in order,
+ * ignoring rows already stored) before the next batch once the database is back: nothing
+ * that was delivered is lost, and the chat never waits for the database.
+ * Reads: a message's seq is its msgid read as a number (milliseconds << 12 | counter),
+ * so every selector is a range on the (target_key, seq) index. */
+#include "history.h"
+
+#include "account.h"
+#include "cap.h"
+#include "casemap.h"
+#include "channel.h"
+#include "client.h"
+#include "ircd.h"
+#include "log.h"
+#include "outmsg.h"
+#include "parse.h"
+#include "reply.h"
+#include "storage.h"
+
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ROW_FIELDS 10
+#define HKEY_MAX 140
+
+struct hist_row {
+	unsigned long long seq;
+	long long time_ms;
+	char msgid[24];
+	char target_key[HKEY_MAX];
+	char target[CHANNEL_MAX + 1];
+	char sender[PREFIX_MAX + 1];
+	char account[NICK_MAX + 1];
+	char command[8];
+	char *tags; /* may be NULL */
+	char *text; /* may be NULL */
+};
+
+struct batch_job {
+	struct job job;
+	struct hist_row *rows;
+	int n;
+	char journal[CONF_PATH_LEN];
+};
+
+static struct hist_row *pending;
+static int npending, cap_pending;
+static ev_timer flush_timer;
+static bool timer_ready;
+
+/* ---- keys ---- */
+
+/* The identity a direct conversation is stored under: the account when logged in. */
+static void dm_identity(const struct client *c, char *out, size_t size)
+{
+	char folded[NICK_MAX + 1];
+	casemap_fold(folded, c->account[0] ? c->account : c->nick, sizeof folded);
+	snprintf(out, size, "%s%s", c->account[0] ? "" : "~", folded);
+}
+
+static void dm_key(const char *a, const char *b, char *out, size_t size)
+{
+	if (strcmp(a, b) <= 0)
+		snprintf(out, size, "@%s|%s", a, b);
+	else
+		snprintf(out, size, "@%s|%s", b, a);
+}
+
+/* ---- the storage-thread side ---- */
+
+static void free_rows(struct hist_row *rows, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(rows[i].tags);
+		free(rows[i].text);
+	}
+	free(rows);
+}
+
+static enum db_status insert_rows(const struct hist_row *rows, int n)
+{
+	static const char cols[] = " INTO messages (seq, msgid, target_key, target, sender, account, command, tags, "
+	                           "text, time) VALUES ";
+	size_t cap = 64 + sizeof cols + (size_t)n * 24;
+	char *sql = malloc(cap);
+	struct db_param *p = malloc(sizeof *p * (size_t)n * ROW_FIELDS);
+	if (!sql || !p)
+		abort();
+	size_t len = (size_t)snprintf(sql, cap, "%s%s", storage_insert_ignore(), cols);
+	for (int i = 0; i < n; i++) {
+		len += (size_t)snprintf(sql + len, cap - len, "%s(?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
+		const struct hist_row *r = &rows[i];
+		struct db_param *q = p + i * ROW_FIELDS;
+		q[0] = DB_INT((long long)r->seq);
+		q[1] = DB_TEXT(r->msgid);
+		q[2] = DB_TEXT(r->target_key);
+		q[3] = DB_TEXT(r->target);
+		q[4] = DB_TEXT(r->sender);
+		q[5] = DB_TEXT(r->account[0] ? r->account : NULL);
+		q[6] = DB_TEXT(r->command);
+		q[7] = DB_TEXT(r->tags);
+		q[8] = DB_TEXT(r->text);
+		q[9] = DB_INT(r->time_ms);
+	}
+	enum db_status s = storage_exec(sql, p, n * ROW_FIELDS, NULL, NULL);
+	free(sql);
+	free(p);
+	return s;
+}
+
+/* Journal lines: the ten fields separated by tabs, with \\, \t, \n and \r escaped; an
+ * empty field with a leading \N means SQL NULL. */
+static void put_field(FILE *f, const char *s, bool last)
+{
+	if (!s) {
+		fputs("\\N", f);
+	} else {
+		for (; *s; s++) {
+			if (*s == '\\' || *s == '\t' || *s == '\n' || *s == '\r')
+				fprintf(f, "\\%c", *s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : '\\');
+			else
+				fputc(*s, f);
+		}
+	}
+	fputc(last ? '\n' : '\t', f);
+}
+
+static bool journal_append(const char *path, const struct hist_row *rows, int n)
+{
+	FILE *f = fopen(path, "a");
+	if (!f)
+		return false;
+	for (int i = 0; i < n; i++) {
+		const struct hist_row *r = &rows[i];
+		fprintf(f, "%llu\t%lld\t", r->seq, r->time_ms);
+		put_field(f, r->msgid, false);
+		put_field(f, r->target_key, false);
+		put_field(f, r->target, false);
+		put_field(f, r->sender, false);
+		put_field(f, r->account[0] ? r->account : NULL, false);
+		put_field(f, r->command, false);
+		put_field(f, r->tags, false);
+		put_field(f, r->text, true);
+	}
+	bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	return fclose(f) == 0 && ok;
+}
+
+/* Splits a journal line in place into fields, unescaping; NULL fields become NULL. */
+static int split_line(char *line, char **fields, int max)
+{
+	int n = 0;
+	char *w = line;
+	fields[n++] = w;
+	for (char *r = line; *r && *r != '\n'; r++) {
+		if (*r == '\t') {
+			*w++ = '\0';
+			if (n == max)
+				return -1;
+			fields[n++] = w;
+		} else if (*r == '\\' && r[1]) {
+			r++;
+			*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r == 'r' ? '\r' : *r == 'N' ? '\1' : *r;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	for (int i = 0; i < n; i++)
+		if (fields[i][0] == '\1' && fields[i][1] == '\0')
+			fields[i] = NULL;
+	return n;
+}
+
+static void row_from_fields(struct hist_row *r, char **f)
+{
+	memset(r, 0, sizeof *r);
+	r->seq = strtoull(f[0], NULL, 10);
+	r->time_ms = atoll(f[1]);
+	snprintf(r->msgid, sizeof r->msgid, "%s", f[2] ? f[2] : "");
+	snprintf(r->target_key, sizeof r->target_key, "%s", f[3] ? f[3] : "");
+	snprintf(r->target, sizeof r->target, "%s", f[4] ? f[4] : "");
+	snprintf(r->sender, sizeof r->sender, "%s", f[5] ? f[5] : "");
+	snprintf(r->account, sizeof r->account, "%s", f[6] ? f[6] : "");
+	snprintf(r->command, sizeof r->command, "%s", f[7] ? f[7] : "PRIVMSG");
+	r->tags = f[8] ? strdup(f[8]) : NULL;
+	r->text = f[9] ? strdup(f[9]) : NULL;
+}
+
+/* Replays the journal into the database; returns false if the database failed again. */
+static bool journal_replay(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return true;
+	char *line = NULL;
+	size_t cap = 0;
+	struct hist_row rows[100];
+	int n = 0;
+	bool ok = true;
+	long total = 0;
+	while (ok && getline(&line, &cap, f) > 0) {
+		char *fields[ROW_FIELDS];
+		if (split_line(line, fields, ROW_FIELDS) != ROW_FIELDS)
+			continue;
+		row_from_fields(&rows[n++], fields);
+		if (n == 100 || feof(f)) {
+			ok = insert_rows(rows, n) == DB_OK;
+			total += n;
+			for (int i = 0; i < n; i++) {
+				free(rows[i].tags);
+				free(rows[i].text);
+			}
+			n = 0;
+		}
+	}
+	if (ok && n) {
+		ok = insert_rows(rows, n) == DB_OK;
+		total += n;
+	}
+	for (int i = 0; i < n; i++) {
+		free(rows[i].tags);
+		free(rows[i].text);
+	}
+	free(line);
+	fclose(f);
+	if (ok) {
+		unlink(path);
+		log_info("history: replayed %ld journaled messages", total);
+	}
+	return ok;
+}
+
+static void batch_run(struct job *job)
+{
+	struct batch_job *b = (struct batch_job *)job;
+	bool ok = storage_connected() && journal_replay(b->journal) && insert_rows(b->rows, b->n) == DB_OK;
+	if (!ok && !journal_append(b->journal, b->rows, b->n))
+		log_error("history: database down and journal %s not writable: %d messages lost", b->journal, b->n);
+}
+
+static void batch_done(struct job *job)
+{
+	struct batch_job *b = (struct batch_job *)job;
+	free_rows(b->rows, b->n);
+	free(b);
+}
+
+/* ---- the loop side: queueing ---- */
+
+void history_flush(void)
+{
+	if (timer_ready)
+		ev_timer_stop(EV_DEFAULT, &flush_timer);
+	if (!npending)
+		return;
+	struct batch_job *b = calloc(1, sizeof *b);
+	if (!b)
+		abort();
+	b->job.run = batch_run;
+	b->job.done = batch_done;
+	b->rows = pending;
+	b->n = npending;
+	snprintf(b->journal, sizeof b->journal, "%s", ircd.conf->history_journal);
+	pending = NULL;
+	npending = cap_pending = 0;
+	storage_submit(&b->job);
+}
+
+static void flush_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	history_flush();
+}
+
+static long long parse_time_ms(const char *t)
+{
+	struct tm tm = {0};
+	int ms = 0;
+	if (sscanf(t, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+	           &ms) < 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm) * 1000 + ms;
+}
+
+void history_record(const struct outmsg *o, const struct client *sender, const char *command, const char *target,
+                    const struct client *to, const char *text, const char *tags)
+{
+	const struct conf *cf = ircd.conf;
+	if (!cf->history_enabled || !o->msgid[0] || (to && !cf->history_direct))
+		return;
+	if (strcmp(command, "TAGMSG") == 0 && !tags)
+		return; /* a TAGMSG without client tags carries nothing worth keeping */
+	if (npending == cap_pending) {
+		cap_pending = cap_pending ? cap_pending * 2 : 64;
+		pending = realloc(pending, (size_t)cap_pending * sizeof *pending);
+		if (!pending)
+			abort();
+	}
+	struct hist_row *r = &pending[npending++];
+	memset(r, 0, sizeof *r);
+	r->seq = strtoull(o->msgid, NULL, 16);
+	r->time_ms = parse_time_ms(o->time);
+	snprintf(r->msgid, sizeof r->msgid, "%s", o->msgid);
+	if (to) {
+		char a[NICK_MAX + 2], b[NICK_MAX + 2];
+		dm_identity(sender, a, sizeof a);
+		dm_identity(to, b, sizeof b);
+		dm_key(a, b, r->target_key, sizeof r->target_key);
+	} else {
+		casemap_fold(r->target_key, target, sizeof r->target_key);
+	}
+	snprintf(r->target, sizeof r->target, "%s", target);
+	snprintf(r->sender, sizeof r->sender, "%s", sender->prefix);
+	snprintf(r->account, sizeof r->account, "%s", sender->account);
+	snprintf(r->command, sizeof r->command, "%s", command);
+	r->tags = tags ? strdup(tags) : NULL;
+	r->text = text ? strdup(text) : NULL;
+	if (npending >= cf->history_batch_rows) {
+		history_flush();
+		return;
+	}
+	if (!timer_ready) {
+		ev_init(&flush_timer, flush_cb);
+		timer_ready = true;
+	}
+	if (!ev_is_active(&flush_timer)) {
+		ev_timer_set(&flush_timer, cf->history_batch_ms / 1000.0, 0);
+		ev_timer_start(EV_DEFAULT, &flush_timer);
+	}
+}
+
+/* ---- reads ---- */
+
+enum query_kind { Q_LATEST, Q_BEFORE, Q_AFTER, Q_AROUND, Q_BETWEEN, Q_TARGETS, Q_REPLAY };
+
+struct out_row {
+	unsigned long long seq;
+	char msgid[24];
+	char target[CHANNEL_MAX + 1];
+	char sender[PREFIX_MAX + 1];
+	char account[NICK_MAX + 1];
+	char command[8];
+	char *tags, *text;
+	long long time_ms;
+};
+
+struct query_job {
+	struct job job;
+	uint64_t client_id;
+	enum query_kind kind;
+	char key[HKEY_MAX];
+	char target[CHANNEL_MAX + 1]; /* as the client named it */
+	unsigned long long a, b;      /* seq bounds */
+	int limit;
+	long long since_ms;           /* Q_REPLAY: nothing older */
+	char (*keys)[HKEY_MAX];        /* Q_TARGETS: the keys the client may see */
+	int nkeys;
+	struct out_row *rows;
+	int n, cap;
+	enum db_status status;
+};
+
+static void query_row(void *arg, int ncols, const char *const *c)
+{
+	struct query_job *q = arg;
+	if (ncols < 8)
+		return;
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 32;
+		q->rows = realloc(q->rows, (size_t)q->cap * sizeof *q->rows);
+		if (!q->rows)
+			abort();
+	}
+	struct out_row *r = &q->rows[q->n++];
+	memset(r, 0, sizeof *r);
+	r->seq = c[0] ? strtoull(c[0], NULL, 10) : 0;
+	snprintf(r->msgid, sizeof r->msgid, "%s", c[1] ? c[1] : "");
+	snprintf(r->target, sizeof r->target, "%s", c[2] ? c[2] : "");
+	snprintf(r->sender, sizeof r->sender, "%s", c[3] ? c[3] : "");
+	snprintf(r->account, sizeof r->account, "%s", c[4] ? c[4] : "");
+	snprintf(r->command, sizeof r->command, "%s", c[5] ? c[5] : "PRIVMSG");
+	r->tags = c[6] ? strdup(c[6]) : NULL;
+	r->text = c[7] ? strdup(c[7]) : NULL;
+	r->time_ms = ncols > 8 && c[8] ? atoll(c[8]) : 0;
+}
+
+#define SELECT_ROW "SELECT seq, msgid, target, sender, account, command, tags, text, time FROM messages "
+
+static int cmp_seq(const void *x, const void *y)
+{
+	const struct out_row *a = x, *b = y;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void query_run(struct job *job)
+{
+	struct query_job *q = (struct query_job *)job;
+	struct db_param p[4] = {DB_TEXT(q->key), DB_INT((long long)q->a), DB_INT((long long)q->b), DB_INT(q->limit)};
+	switch (q->kind) {
+	case Q_LATEST: /* newest first above a, then sorted */
+		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq < ? "
+		                                    "ORDER BY seq DESC LIMIT ?",
+		                         p, 4, query_row, q);
+		break;
+	case Q_BEFORE:
+		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq < ? "
+		                                    "ORDER BY seq DESC LIMIT ?",
+		                         p, 4, query_row, q);
+		break;
+	case Q_AFTER:
+	case Q_BETWEEN:
+		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq < ? "
+		                                    "ORDER BY seq ASC LIMIT ?",
+		                         p, 4, query_row, q);
+		break;
+	case Q_AROUND: {
+		int half = q->limit / 2;
+		struct db_param b[4] = {DB_TEXT(q->key), DB_INT(0), DB_INT((long long)q->a), DB_INT(q->limit - half)};
+		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq <= ? "
+		                                    "ORDER BY seq DESC LIMIT ?",
+		                         b, 4, query_row, q);
+		struct db_param a[3] = {DB_TEXT(q->key), DB_INT((long long)q->a), DB_INT(half)};
+		if (q->status == DB_OK && half > 0)
+			q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? "
+			                                    "ORDER BY seq ASC LIMIT ?",
+			                         a, 3, query_row, q);
+		break;
+	}
+	case Q_REPLAY: {
+		struct db_param r[3] = {DB_TEXT(q->key), DB_INT(q->since_ms), DB_INT(q->limit)};
+		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND time >= ? "
+		                                    "ORDER BY seq DESC LIMIT ?",
+		                         r, 3, query_row, q);
+		break;
+	}
+	case Q_TARGETS:
+		q->status = DB_OK;
+		for (int i = 0; i < q->nkeys && q->status == DB_OK; i++) {
+			struct db_param t[3] = {DB_TEXT(q->keys[i]), DB_INT((long long)q->a), DB_INT((long long)q->b)};
+			q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq < ? "
+			                                    "ORDER BY seq DESC LIMIT 1",
+			                         t, 3, query_row, q);
+		}
+		break;
+	}
+	if (q->kind != Q_TARGETS)
+		qsort(q->rows, (size_t)q->n, sizeof *q->rows, cmp_seq);
+}
+
+static void format_time(long long ms, char *out, size_t size)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	char base[32];
+	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, size, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+/* Sends one stored message to c, inside batch (may be NULL), with the tags c negotiated.
+ * Clients without server-time get a readable time in front of the text instead. */
+static void send_row(struct client *c, const struct out_row *r, const char *batch)
+{
+	bool tags = client_has_cap(c, CAP_MESSAGE_TAGS), stime = client_has_cap(c, CAP_SERVER_TIME);
+	if (strcmp(r->command, "TAGMSG") == 0 && !tags)
+		return;
+	char t[40], pre[8192 + 200];
+	format_time(r->time_ms, t, sizeof t);
+	size_t n = 0;
+	pre[0] = '\0';
+#define TAG(...) n += (size_t)snprintf(pre + n, sizeof pre - n, __VA_ARGS__)
+	if (batch)
+		TAG("%sbatch=%s", n ? ";" : "@", batch);
+	if (stime)
+		TAG("%stime=%s", n ? ";" : "@", t);
+	if (tags)
+		TAG("%smsgid=%s", n ? ";" : "@", r->msgid);
+	if (client_has_cap(c, CAP_ACCOUNT_TAG) && r->account[0])
+		TAG("%saccount=%s", n ? ";" : "@", r->account);
+	if (tags && r->tags)
+		TAG("%s%s", n ? ";" : "@", r->tags);
+#undef TAG
+	if (strcmp(r->command, "TAGMSG") == 0) {
+		client_sendf(c, "%s%s:%s TAGMSG %s", pre, n ? " " : "", r->sender, r->target);
+		return;
+	}
+	char stamp[32] = "";
+	if (!stime) {
+		time_t s = (time_t)(r->time_ms / 1000);
+		struct tm tm;
+		gmtime_r(&s, &tm);
+		strftime(stamp, sizeof stamp, "[%Y-%m-%d %H:%M:%S] ", &tm);
+	}
+	client_sendf(c, "%s%s:%s %s %s :%s%s", pre, n ? " " : "", r->sender, r->command, r->target, stamp,
+	             r->text ? r->text : "");
+}
+
+static void query_done(struct job *job)
+{
+	struct query_job *q = (struct query_job *)job;
+	struct client *c = client_by_id(q->client_id);
+	if (c && !client_dead(c)) {
+		if (q->status != DB_OK) {
+			if (q->kind != Q_REPLAY)
+				reply_standard(c, "FAIL", "CHATHISTORY", "MESSAGE_ERROR", q->target,
+				               "History is temporarily unavailable");
+		} else if (q->kind == Q_TARGETS) {
+			char id[24];
+			snprintf(id, sizeof id, "T%llu", (unsigned long long)q->client_id);
+			bool batch = client_has_cap(c, CAP_BATCH);
+			if (batch)
+				client_sendf(c, ":%s BATCH +%s draft/chathistory-targets", ircd.conf->server_name, id);
+			for (int i = 0; i < q->n; i++) {
+				char t[40];
+				format_time(q->rows[i].time_ms, t, sizeof t);
+				client_sendf(c, "%s%s%s:%s CHATHISTORY TARGETS %s %s", batch ? "@batch=" : "", batch ? id : "",
+				             batch ? " " : "", ircd.conf->server_name, q->rows[i].target, t);
+			}
+			if (batch)
+				client_sendf(c, ":%s BATCH -%s", ircd.conf->server_name, id);
+		} else if (q->n || q->kind != Q_REPLAY) {
+			static unsigned long batch_seq;
+			char id[24];
+			snprintf(id, sizeof id, "H%lu", ++batch_seq);
+			bool batch = client_has_cap(c, CAP_BATCH);
+			if (batch)
+				client_sendf(c, ":%s BATCH +%s chathistory %s", ircd.conf->server_name, id, q->target);
+			for (int i = 0; i < q->n; i++)
+				send_row(c, &q->rows[i], batch ? id : NULL);
+			if (batch)
+				client_sendf(c, ":%s BATCH -%s", ircd.conf->server_name, id);
+		}
+		if (q->kind != Q_REPLAY)
+			client_release(c);
+	}
+	for (int i = 0; i < q->n; i++) {
+		free(q->rows[i].tags);
+		free(q->rows[i].text);
+	}
+	free(q->rows);
+	free(q->keys);
+	free(q);
+}
+
+static struct query_job *query_new(struct client *c, enum query_kind kind)
+{
+	struct query_job *q = calloc(1, sizeof *q);
+	if (!q)
+		abort();
+	q->job.run = query_run;
+	q->job.done = query_done;
+	q->client_id = c->id;
+	q->kind = kind;
+	return q;
+}
+
+static void query_submit(struct client *c, struct query_job *q)
+{
+	history_flush(); /* the read must see every message relayed before it */
+	if (q->kind != Q_REPLAY)
+		client_hold(c);
+	storage_submit(&q->job);
+}
+
+void history_replay_join(struct client *c, struct channel *ch)
+{
+	const struct conf *cf = ircd.conf;
+	if (!cf->history_enabled || !cf->history_replay_lines || client_has_cap(c, CAP_CHATHISTORY))
+		return;
+	struct query_job *q = query_new(c, Q_REPLAY);
+	casemap_fold(q->key, ch->name, sizeof q->key);
+	snprintf(q->target, sizeof q->target, "%s", ch->name);
+	q->limit = cf->history_replay_lines;
+	q->since_ms = cf->history_replay_hours ? ((long long)time(NULL) - cf->history_replay_hours * 3600LL) * 1000 : 0;
+	query_submit(c, q);
+}
+
+/* "msgid=...", "timestamp=..." or "*" into a seq; false if malformed. */
+static bool parse_selector(const char *s, unsigned long long *seq, bool *star)
+{
+	*star = false;
+	if (strcmp(s, "*") == 0) {
+		*star = true;
+		return true;
+	}
+	if (strncmp(s, "msgid=", 6) == 0) {
+		char *end;
+		*seq = strtoull(s + 6, &end, 16);
+		return *end == '\0' && s[6];
+	}
+	if (strncmp(s, "timestamp=", 10) == 0) {
+		long long ms = parse_time_ms(s + 10);
+		if (ms < 0)
+			return false;
+		*seq = (unsigned long long)ms << 12;
+		return true;
+	}
+	return false;
+}
+
+/* Resolves the history key of target for c; false (after FAIL) if c may not read it. */
+static bool target_key(struct client *c, const char *target, char *key, size_t size)
+{
+	if (target[0] == '#') {
+		struct channel *ch = channel_find(target);
+		if (!ch || !channel_member(ch, c)) {
+			reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_TARGET", target, "You are not in that channel");
+			return false;
+		}
+		casemap_fold(key, ch->name, size);
+		return true;
+	}
+	if (!client_nick_valid(target, NICK_MAX)) {
+		reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_TARGET", target, "No such target");
+		return false;
+	}
+	char me[NICK_MAX + 2], them[NICK_MAX + 2];
+	dm_identity(c, me, sizeof me);
+	struct client *t = client_find(target);
+	if (t && client_registered(t))
+		dm_identity(t, them, sizeof them);
+	else
+		casemap_fold(them, target, sizeof them); /* offline: the name is taken as an account */
+	dm_key(me, them, key, size);
+	return true;
+}
+
+static void collect_keys(struct client *c, struct query_job *q)
+{
+	q->keys = calloc(c->nchannels + 1, sizeof *q->keys);
+	if (!q->keys)
+		abort();
+	for (struct membership *m = c->channels; m; m = m->client_next)
+		casemap_fold(q->keys[q->nkeys++], m->chan->name, HKEY_MAX);
+}
+
+void cmd_chathistory(struct client *c, struct msg *m)
+{
+	static const char *const subs[] = {"LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN", "TARGETS"};
+	int kind = -1;
+	for (int i = 0; i < 6; i++)
+		if (strcasecmp(m->params[0], subs[i]) == 0)
+			kind = i;
+	if (kind < 0) {
+		reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_PARAMS", m->params[0], "Unknown subcommand");
+		return;
+	}
+	int need = kind == Q_BETWEEN ? 5 : 4;
+	if (m->nparams < need) {
+		reply_standard(c, "FAIL", "CHATHISTORY", "NEED_MORE_PARAMS", subs[kind], "Missing parameters");
+		return;
+	}
+	if (!ircd.conf->history_enabled) {
+		reply_standard(c, "FAIL", "CHATHISTORY", "MESSAGE_ERROR", subs[kind], "History is disabled");
+		return;
+	}
+	struct query_job *q = query_new(c, (enum query_kind)kind);
+	const char *sel1 = m->params[kind == Q_TARGETS ? 1 : 2];
+	const char *sel2 = kind == Q_BETWEEN ? m->params[3] : kind == Q_TARGETS ? m->params[2] : NULL;
+	const char *lim = m->params[need - 1];
+	unsigned long long s1 = 0, s2 = 0;
+	bool star1, star2 = false;
+	char *end;
+	long limit = strtol(lim, &end, 10);
+	bool ok = parse_selector(sel1, &s1, &star1) && (!sel2 || parse_selector(sel2, &s2, &star2)) && *end == '\0' &&
+	          limit > 0 && (!star1 || kind == Q_LATEST) && !star2;
+	if (!ok) {
+		reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_PARAMS", subs[kind], "Invalid selector or limit");
+		free(q);
+		return;
+	}
+	q->limit = limit > ircd.conf->chathistory_max ? ircd.conf->chathistory_max : (int)limit;
+	if (kind == Q_TARGETS) {
+		q->a = s1 < s2 ? s1 : s2;
+		q->b = s1 < s2 ? s2 : s1;
+		collect_keys(c, q);
+		query_submit(c, q);
+		return;
+	}
+	snprintf(q->target, sizeof q->target, "%s", m->params[1]);
+	if (!target_key(c, m->params[1], q->key, sizeof q->key)) {
+		free(q);
+		return;
+	}
+	unsigned long long top = ~0ULL >> 1; /* seq is stored as a signed 64-bit integer */
+	switch (kind) {
+	case Q_LATEST: q->a = star1 ? 0 : s1; q->b = top; break;
+	case Q_BEFORE: q->a = 0; q->b = s1; break;
+	case Q_AFTER: q->a = s1; q->b = top; break;
+	case Q_AROUND: q->a = s1; break;
+	case Q_BETWEEN:
+		q->a = s1 < s2 ? s1 : s2;
+		q->b = s1 < s2 ? s2 : s1;
+		if (s1 > s2)
+			q->kind = Q_BEFORE; /* backwards: the newest of the range */
+		break;
+	}
+	query_submit(c, q);
+}

@@ -1,0 +1,27 @@
+/* history.h - message history: every channel message (and direct messages, if
+ * configured) written in batches by the storage thread, replayed on JOIN, and read back
+ * with CHATHISTORY (IRCv3 draft/chathistory). */
+#ifndef PARLEY_HISTORY_H
+#define PARLEY_HISTORY_H
+
+#include <stdbool.h>
+
+struct client;
+struct channel;
+struct outmsg;
+struct msg;
+
+/* Queues o (a PRIVMSG/NOTICE/TAGMSG from sender to target) for storage. target is the
+ * channel name or the recipient client (to, NULL for channels). */
+void history_record(const struct outmsg *o, const struct client *sender, const char *command, const char *target,
+                    const struct client *to, const char *text, const char *tags);
+
+/* Replays recent history of ch to c after it joined (unless c handles CHATHISTORY). */
+void history_replay_join(struct client *c, struct channel *ch);
+
+/* Writes everything queued (shutdown). */
+void history_flush(void);
+
+void cmd_chathistory(struct client *c, struct msg *m);
+
+#endif
