@@ -353,6 +353,7 @@ void account_register(struct client *c, const char *name, const char *email, con
                       account_cb cb, void *arg)
 {
 	struct acc_job *j = job_new(c, OP_REGISTER, name, cb, arg);
+	snprintf(j->res.name, sizeof j->res.name, "%s", name); /* for ACCOUNT_EXISTS replies */
 	snprintf(j->email, sizeof j->email, "%s", email ? email : "");
 	snprintf(j->password, sizeof j->password, "%s", password);
 	j->stage = ON_CRYPTO;

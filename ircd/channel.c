@@ -224,6 +224,7 @@ void channel_client_exit(struct client *c, const char *reason)
 {
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s QUIT :%s", c->prefix, reason);
+	outmsg_from(&o, c);
 	channel_send_common(c, &o, 0);
 	outmsg_release(&o);
 	whowas_add(c);

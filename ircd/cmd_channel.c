@@ -103,8 +103,10 @@ static void announce_join(struct client *c, struct channel *ch)
 {
 	struct outmsg plain, ext;
 	outmsg_init(&plain, false, NULL, ":%s JOIN %s", c->prefix, ch->name);
+	outmsg_from(&plain, c);
 	outmsg_init(&ext, false, NULL, ":%s JOIN %s %s :%s", c->prefix, ch->name, c->account[0] ? c->account : "*",
 	             c->realname);
+	outmsg_from(&ext, c);
 	channel_send(ch, &plain, NULL, 0, 0, CAPF(CAP_EXTENDED_JOIN));
 	channel_send(ch, &ext, NULL, 0, CAPF(CAP_EXTENDED_JOIN), 0);
 	outmsg_release(&plain);
@@ -112,6 +114,7 @@ static void announce_join(struct client *c, struct channel *ch)
 	if (c->away) {
 		struct outmsg away;
 		outmsg_init(&away, false, NULL, ":%s AWAY :%s", c->prefix, c->away);
+	outmsg_from(&away, c);
 		channel_send(ch, &away, c, 0, CAPF(CAP_AWAY_NOTIFY), 0);
 		outmsg_release(&away);
 	}
@@ -155,6 +158,7 @@ static void part_one(struct client *c, struct channel *ch, const char *reason)
 		outmsg_init(&o, false, NULL, ":%s PART %s :%s", c->prefix, ch->name, reason);
 	else
 		outmsg_init(&o, false, NULL, ":%s PART %s", c->prefix, ch->name);
+	outmsg_from(&o, c);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
 	channel_remove(ch, c);
@@ -255,6 +259,7 @@ void cmd_topic(struct client *c, struct msg *m)
 	ch->topic_time = time(NULL);
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s TOPIC %s :%s", c->prefix, ch->name, ch->topic ? ch->topic : "");
+	outmsg_from(&o, c);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
 	services_channel_topic_changed(c, ch);
@@ -400,6 +405,7 @@ void cmd_invite(struct client *c, struct msg *m)
 		reply(c, RPL_AWAY, t->nick, t->away);
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s INVITE %s %s", c->prefix, t->nick, ch->name);
+	outmsg_from(&o, c);
 	if (!client_silences(t, c))
 		outmsg_send(&o, t);
 	channel_send(ch, &o, c, MEMBER_OP, CAPF(CAP_INVITE_NOTIFY), 0);
@@ -429,6 +435,7 @@ static void kick_one(struct client *c, const char *chan, const char *nick, const
 	}
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s KICK %s %s :%.*s", c->prefix, ch->name, t->nick, TOPIC_MAX, reason);
+	outmsg_from(&o, c);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
 	channel_remove(ch, t);

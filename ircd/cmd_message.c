@@ -105,8 +105,10 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 	}
 	if (client_silences(t, c))
 		return true; /* dropped without telling the sender */
-	if (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS))
-		outmsg_send(o, t); /* to oneself too: the echo below is a second copy */
+	if (t == c && (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS)))
+		client_send_direct(c, outmsg_for(o, c)); /* the echo below is the labeled copy */
+	else if (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS))
+		outmsg_send(o, t);
 	history_record(o, c, r->cmd, t->nick, t, r->text, r->tags);
 	if (t->away && !r->notice && !r->tagmsg)
 		reply(c, RPL_AWAY, t->nick, t->away);
@@ -151,8 +153,7 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 			outmsg_init(&o, true, tags, ":%s TAGMSG %s", c->prefix, t);
 		else
 			outmsg_init(&o, true, tags, ":%s %s %s :%s", c->prefix, cmd, t, r.text);
-		snprintf(o.account, sizeof o.account, "%s", c->account);
-		o.bot = (c->umodes & UMODE('B')) != 0;
+		outmsg_from(&o, c);
 		bool is_chan = t[0] == '#' || ((t[0] == '@' || t[0] == '+') && t[1] == '#');
 		bool sent = is_chan ? to_channel(c, &r, t, &o) : to_user(c, &r, t, &o);
 		if (sent && client_has_cap(c, CAP_ECHO_MESSAGE) && (!tagmsg || client_has_cap(c, CAP_MESSAGE_TAGS)))

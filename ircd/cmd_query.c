@@ -221,6 +221,7 @@ void cmd_away(struct client *c, struct msg *m)
 		reply(c, RPL_UNAWAY);
 		outmsg_init(&o, false, NULL, ":%s AWAY", c->prefix);
 	}
+	outmsg_from(&o, c);
 	channel_send_common(c, &o, CAPF(CAP_AWAY_NOTIFY));
 	outmsg_release(&o);
 }
@@ -236,6 +237,7 @@ void cmd_setname(struct client *c, struct msg *m)
 	snprintf(c->realname, sizeof c->realname, "%s", name);
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s SETNAME :%s", c->prefix, c->realname);
+	outmsg_from(&o, c);
 	channel_send_common(c, &o, CAPF(CAP_SETNAME));
 	if (client_has_cap(c, CAP_SETNAME))
 		outmsg_send(&o, c);

@@ -71,7 +71,10 @@ void cmd_user(struct client *c, struct msg *m)
 			c->user[j++] = *p;
 	c->user[j] = '\0';
 	if (j == 0) {
-		reply(c, ERR_NEEDMOREPARAMS, "USER");
+		if (*m->params[0])
+			reply_standard(c, "FAIL", "USER", "INVALID_USERNAME", NULL, "Your username must be ASCII letters or digits");
+		else
+			reply(c, ERR_NEEDMOREPARAMS, "USER");
 		return;
 	}
 	if (!*m->params[3]) {

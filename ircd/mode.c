@@ -267,6 +267,7 @@ static void channel_mode(struct client *c, struct channel *ch, struct msg *m)
 		return;
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s MODE %s %s%s", c->prefix, ch->name, cs.modes, cs.params);
+	outmsg_from(&o, c);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
 	services_channel_modes_changed(c, ch);

@@ -98,6 +98,12 @@ static struct msgbuf *build(struct outmsg *o, int v)
 	return b;
 }
 
+void outmsg_from(struct outmsg *o, const struct client *sender)
+{
+	snprintf(o->account, sizeof o->account, "%s", sender->account);
+	o->bot = (sender->umodes & UMODE('B')) != 0;
+}
+
 struct msgbuf *outmsg_for(struct outmsg *o, const struct client *to)
 {
 	int v = (client_has_cap(to, CAP_MESSAGE_TAGS) ? V_TAGS : 0) |

@@ -29,6 +29,9 @@ struct outmsg {
 void outmsg_init(struct outmsg *o, bool with_msgid, const char *client_tags, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Marks o as coming from sender: its account (account-tag) and bot flag. */
+void outmsg_from(struct outmsg *o, const struct client *sender);
+
 /* Returns the buffer for recipient to (borrowed: valid until outmsg_release). */
 struct msgbuf *outmsg_for(struct outmsg *o, const struct client *to);
 

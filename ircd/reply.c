@@ -65,6 +65,14 @@ void client_send(struct client *c, struct msgbuf *b)
 		client_exit(c, "SendQ exceeded");
 }
 
+void client_send_direct(struct client *c, struct msgbuf *b)
+{
+	struct reply_ctx *ctx = c->rctx;
+	c->rctx = NULL;
+	client_send(c, b);
+	c->rctx = ctx;
+}
+
 void client_sendf(struct client *c, const char *fmt, ...)
 {
 	char buf[MSG_LINE_MAX + 2];

@@ -32,6 +32,10 @@ void reply_ctx_end(struct reply_ctx *ctx);
 /* Queues a new reference to b for c (through c's reply context when there is one). */
 void client_send(struct client *c, struct msgbuf *b);
 
+/* Queues b for c bypassing c's reply context: a copy of a message c sent to itself is a
+ * delivery, not a reply, so it carries no label. */
+void client_send_direct(struct client *c, struct msgbuf *b);
+
 /* Formats one line (CRLF added, cut to the 512-byte limit) and sends it to c. */
 void client_sendf(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
