@@ -35,6 +35,7 @@ static const struct cap_def caps[] = {
     {"cap-notify", CAP_CAP_NOTIFY, NULL},
     {"chghost", CAP_CHGHOST, NULL},
     {"draft/chathistory", CAP_CHATHISTORY, NULL},
+    {"draft/message-redaction", CAP_MESSAGE_REDACTION, NULL},
     {"draft/account-registration", CAP_ACCOUNT_REGISTRATION, registration_value},
     {"echo-message", CAP_ECHO_MESSAGE, NULL},
     {"extended-join", CAP_EXTENDED_JOIN, NULL},
@@ -45,6 +46,7 @@ static const struct cap_def caps[] = {
     {"sasl", CAP_SASL, sasl_value},
     {"server-time", CAP_SERVER_TIME, NULL},
     {"setname", CAP_SETNAME, NULL},
+    {"soju.im/search", CAP_SEARCH, NULL},
     {"standard-replies", CAP_STANDARD_REPLIES, NULL},
     {"userhost-in-names", CAP_USERHOST_IN_NAMES, NULL},
 };

@@ -75,6 +75,8 @@ void cmd_monitor(struct client *, struct msg *);
 void cmd_authenticate(struct client *, struct msg *);
 void cmd_silence(struct client *, struct msg *);
 void cmd_chathistory(struct client *, struct msg *);
+void cmd_redact(struct client *, struct msg *);
+void cmd_search(struct client *, struct msg *);
 void cmd_report(struct client *, struct msg *);
 void cmd_reports(struct client *, struct msg *);
 void cmd_register(struct client *, struct msg *);

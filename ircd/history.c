@@ -348,7 +348,11 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 
 /* ---- reads ---- */
 
-enum query_kind { Q_LATEST, Q_BEFORE, Q_AFTER, Q_AROUND, Q_BETWEEN, Q_TARGETS, Q_REPLAY };
+enum query_kind { Q_LATEST, Q_BEFORE, Q_AFTER, Q_AROUND, Q_BETWEEN, Q_TARGETS, Q_REPLAY, Q_SEARCH, Q_LOOKUP };
+
+/* How a result is delivered: a chathistory batch, a soju.im/search batch, NOTICEs from
+ * HistServ (for clients without IRCv3), or a REDACT decision. */
+enum query_output { OUT_CHATHISTORY, OUT_SEARCH, OUT_HISTSERV, OUT_REDACT };
 
 struct out_row {
 	unsigned long long seq;
@@ -375,6 +379,13 @@ struct query_job {
 	struct out_row *rows;
 	int n, cap;
 	enum db_status status;
+	enum query_output output;
+	char words[200];      /* Q_SEARCH: LIKE pattern */
+	char msgid[24];       /* Q_LOOKUP */
+	char reason[300];     /* REDACT reason */
+	bool is_op;           /* REDACT: the requester is a channel operator there */
+	char account[NICK_MAX + 1], nick[NICK_MAX + 1]; /* REDACT: the requester */
+	bool allowed;
 };
 
 static void query_row(void *arg, int ncols, const char *const *c)
@@ -450,6 +461,33 @@ static void query_run(struct job *job)
 		                         r, 3, query_row, q);
 		break;
 	}
+	case Q_SEARCH:
+		q->status = DB_OK;
+		for (int i = 0; i < q->nkeys && q->status == DB_OK && q->n < q->limit; i++) {
+			struct db_param t[5] = {DB_TEXT(q->keys[i]), DB_TEXT(q->words), DB_INT((long long)q->a),
+			                        DB_INT((long long)q->b), DB_INT(q->limit - q->n)};
+			q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND text LIKE ? AND seq > ? "
+			                                    "AND seq < ? ORDER BY seq DESC LIMIT ?",
+			                         t, 5, query_row, q);
+		}
+		break;
+	case Q_LOOKUP: {
+		struct db_param t[2] = {DB_TEXT(q->key), DB_TEXT(q->msgid)};
+		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND msgid = ? AND redacted = 0", t, 2, query_row, q);
+		if (q->status == DB_OK && q->n == 1 && q->output == OUT_REDACT) {
+			/* the sender (by account, or by nick when neither is logged in) or a channel op */
+			const struct out_row *r = &q->rows[0];
+			size_t nl = strcspn(r->sender, "!");
+			bool same_account = r->account[0] && strcasecmp(r->account, q->account) == 0;
+			bool same_nick = !r->account[0] && !q->account[0] && strlen(q->nick) == nl &&
+			                 strncasecmp(r->sender, q->nick, nl) == 0;
+			q->allowed = q->is_op || same_account || same_nick;
+			struct db_param u = DB_TEXT(q->msgid);
+			if (q->allowed)
+				q->status = storage_exec("UPDATE messages SET redacted = 1 WHERE msgid = ?", &u, 1, NULL, NULL);
+		}
+		break;
+	}
 	case Q_TARGETS:
 		q->status = DB_OK;
 		for (int i = 0; i < q->nkeys && q->status == DB_OK; i++) {
@@ -512,40 +550,123 @@ static void send_row(struct client *c, const struct out_row *r, const char *batc
 	             r->text ? r->text : "");
 }
 
+static void send_batch(struct client *c, struct query_job *q, const char *type)
+{
+	static unsigned long batch_seq;
+	char id[24];
+	snprintf(id, sizeof id, "H%lu", ++batch_seq);
+	bool batch = client_has_cap(c, CAP_BATCH);
+	if (batch && q->output == OUT_SEARCH)
+		client_sendf(c, ":%s BATCH +%s %s", ircd.conf->server_name, id, type);
+	else if (batch)
+		client_sendf(c, ":%s BATCH +%s %s %s", ircd.conf->server_name, id, type, q->target);
+	for (int i = 0; i < q->n; i++)
+		send_row(c, &q->rows[i], batch ? id : NULL);
+	if (batch)
+		client_sendf(c, ":%s BATCH -%s", ircd.conf->server_name, id);
+}
+
+static void send_targets(struct client *c, struct query_job *q)
+{
+	char id[24];
+	snprintf(id, sizeof id, "T%llu", (unsigned long long)q->client_id);
+	bool batch = client_has_cap(c, CAP_BATCH);
+	if (batch)
+		client_sendf(c, ":%s BATCH +%s draft/chathistory-targets", ircd.conf->server_name, id);
+	for (int i = 0; i < q->n; i++) {
+		char t[40];
+		format_time(q->rows[i].time_ms, t, sizeof t);
+		client_sendf(c, "%s%s%s:%s CHATHISTORY TARGETS %s %s", batch ? "@batch=" : "", batch ? id : "",
+		             batch ? " " : "", ircd.conf->server_name, q->rows[i].target, t);
+	}
+	if (batch)
+		client_sendf(c, ":%s BATCH -%s", ircd.conf->server_name, id);
+}
+
+/* HistServ answers in NOTICEs any client can read: "[time] <nick> text (msgid)". */
+static void send_notices(struct client *c, struct query_job *q)
+{
+	const char *hs = "HistServ!HistServ@services.";
+	if (q->n == 0)
+		client_sendf(c, ":%s NOTICE %s :No messages found in %s.", hs, c->nick, q->target);
+	for (int i = 0; i < q->n; i++) {
+		const struct out_row *r = &q->rows[i];
+		if (strcmp(r->command, "TAGMSG") == 0)
+			continue;
+		time_t s = (time_t)(r->time_ms / 1000);
+		struct tm tm;
+		char when[32];
+		gmtime_r(&s, &tm);
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+		client_sendf(c, ":%s NOTICE %s :[%s] %s <%.*s> %s (%s)", hs, c->nick, when, r->target,
+		             (int)strcspn(r->sender, "!"), r->sender, r->text ? r->text : "", r->msgid);
+	}
+	if (q->n)
+		client_sendf(c, ":%s NOTICE %s :End of %d message%s.", hs, c->nick, q->n, q->n == 1 ? "" : "s");
+}
+
+static void finish_redact(struct client *c, struct query_job *q)
+{
+	bool histserv = q->kind == Q_LOOKUP && q->words[0] == 'H';
+	const char *hs = "HistServ!HistServ@services.";
+	if (q->n == 0 || !q->allowed) {
+		if (histserv)
+			client_sendf(c, ":%s NOTICE %s :%s", hs, c->nick,
+			             q->n == 0 ? "No such message." : "You may only delete your own messages.");
+		else if (q->n == 0)
+			client_sendf(c, ":%s FAIL REDACT UNKNOWN_MSGID %s %s :This message does not exist or is too old",
+			             ircd.conf->server_name, q->target, q->msgid);
+		else
+			client_sendf(c, ":%s FAIL REDACT REDACT_FORBIDDEN %s %s :You are not allowed to redact this message",
+			             ircd.conf->server_name, q->target, q->msgid);
+		return;
+	}
+	struct outmsg o;
+	if (q->reason[0])
+		outmsg_init(&o, false, NULL, ":%s REDACT %s %s :%s", c->prefix, q->target, q->msgid, q->reason);
+	else
+		outmsg_init(&o, false, NULL, ":%s REDACT %s %s", c->prefix, q->target, q->msgid);
+	outmsg_from(&o, c);
+	struct channel *ch = q->target[0] == '#' ? channel_find(q->target) : NULL;
+	if (ch) {
+		channel_send(ch, &o, NULL, 0, CAPF(CAP_MESSAGE_REDACTION), 0);
+	} else {
+		struct client *t = client_find(q->target);
+		if (t && t != c && client_has_cap(t, CAP_MESSAGE_REDACTION))
+			outmsg_send(&o, t);
+		if (client_has_cap(c, CAP_MESSAGE_REDACTION))
+			outmsg_send(&o, c);
+	}
+	outmsg_release(&o);
+	if (histserv)
+		client_sendf(c, ":%s NOTICE %s :Message %s deleted.", hs, c->nick, q->msgid);
+}
+
 static void query_done(struct job *job)
 {
 	struct query_job *q = (struct query_job *)job;
 	struct client *c = client_by_id(q->client_id);
 	if (c && !client_dead(c)) {
-		if (q->status != DB_OK) {
-			if (q->kind != Q_REPLAY)
-				reply_standard(c, "FAIL", "CHATHISTORY", "MESSAGE_ERROR", q->target,
-				               "History is temporarily unavailable");
+		if (q->status != DB_OK && q->kind != Q_REPLAY) {
+			if (q->output == OUT_HISTSERV || (q->output == OUT_REDACT && q->words[0] == 'H'))
+				client_sendf(c, ":HistServ!HistServ@services. NOTICE %s :History is temporarily unavailable.",
+				             c->nick);
+			else
+				reply_standard(c, "FAIL", q->output == OUT_SEARCH ? "SEARCH" : q->output == OUT_REDACT ? "REDACT"
+				                                                                                       : "CHATHISTORY",
+				               "MESSAGE_ERROR", q->target[0] ? q->target : "*", "History is temporarily unavailable");
+		} else if (q->status != DB_OK) {
+			/* a replay that failed is simply skipped */
+		} else if (q->output == OUT_REDACT) {
+			finish_redact(c, q);
+		} else if (q->output == OUT_HISTSERV) {
+			send_notices(c, q);
 		} else if (q->kind == Q_TARGETS) {
-			char id[24];
-			snprintf(id, sizeof id, "T%llu", (unsigned long long)q->client_id);
-			bool batch = client_has_cap(c, CAP_BATCH);
-			if (batch)
-				client_sendf(c, ":%s BATCH +%s draft/chathistory-targets", ircd.conf->server_name, id);
-			for (int i = 0; i < q->n; i++) {
-				char t[40];
-				format_time(q->rows[i].time_ms, t, sizeof t);
-				client_sendf(c, "%s%s%s:%s CHATHISTORY TARGETS %s %s", batch ? "@batch=" : "", batch ? id : "",
-				             batch ? " " : "", ircd.conf->server_name, q->rows[i].target, t);
-			}
-			if (batch)
-				client_sendf(c, ":%s BATCH -%s", ircd.conf->server_name, id);
+			send_targets(c, q);
+		} else if (q->output == OUT_SEARCH) {
+			send_batch(c, q, "soju.im/search");
 		} else if (q->n || q->kind != Q_REPLAY) {
-			static unsigned long batch_seq;
-			char id[24];
-			snprintf(id, sizeof id, "H%lu", ++batch_seq);
-			bool batch = client_has_cap(c, CAP_BATCH);
-			if (batch)
-				client_sendf(c, ":%s BATCH +%s chathistory %s", ircd.conf->server_name, id, q->target);
-			for (int i = 0; i < q->n; i++)
-				send_row(c, &q->rows[i], batch ? id : NULL);
-			if (batch)
-				client_sendf(c, ":%s BATCH -%s", ircd.conf->server_name, id);
+			send_batch(c, q, "chathistory");
 		}
 		if (q->kind != Q_REPLAY)
 			client_release(c);
@@ -711,6 +832,152 @@ void cmd_chathistory(struct client *c, struct msg *m)
 		if (s1 > s2)
 			q->kind = Q_BEFORE; /* backwards: the newest of the range */
 		break;
+	}
+	query_submit(c, q);
+}
+
+/* ---- REDACT, SEARCH, and HistServ's entry points ---- */
+
+static void like_pattern(const char *words, char *out, size_t size)
+{
+	size_t n = 0;
+	out[n++] = '%';
+	for (const char *p = words; *p && n + 3 < size; p++) {
+		if (*p == '%' || *p == '_')
+			continue; /* literal search text: no wildcards of its own */
+		out[n++] = *p;
+	}
+	out[n++] = '%';
+	out[n] = '\0';
+}
+
+void history_redact(struct client *c, const char *target, const char *msgid, const char *reason, bool histserv)
+{
+	struct query_job *q = query_new(c, Q_LOOKUP);
+	q->output = OUT_REDACT;
+	q->limit = 1;
+	snprintf(q->target, sizeof q->target, "%s", target);
+	snprintf(q->msgid, sizeof q->msgid, "%s", msgid);
+	snprintf(q->reason, sizeof q->reason, "%s", reason ? reason : "");
+	snprintf(q->account, sizeof q->account, "%s", c->account);
+	snprintf(q->nick, sizeof q->nick, "%s", c->nick);
+	q->words[0] = histserv ? 'H' : '\0';
+	if (target[0] == '#') {
+		struct channel *ch = channel_find(target);
+		struct membership *m = ch ? channel_member(ch, c) : NULL;
+		if (!m) {
+			if (histserv)
+				client_sendf(c, ":HistServ!HistServ@services. NOTICE %s :You are not in %s.", c->nick, target);
+			else
+				reply_standard(c, "FAIL", "REDACT", "INVALID_TARGET", target, "You are not in that channel");
+			free(q);
+			return;
+		}
+		q->is_op = (m->status & MEMBER_OP) != 0;
+		casemap_fold(q->key, ch->name, sizeof q->key);
+	} else if (!target_key(c, target, q->key, sizeof q->key)) {
+		free(q);
+		return;
+	}
+	query_submit(c, q);
+}
+
+void cmd_redact(struct client *c, struct msg *m)
+{
+	history_redact(c, m->params[0], m->params[1], m->nparams > 2 ? m->params[2] : NULL, false);
+}
+
+/* Starts a search of target (NULL: every channel c is in) for words. */
+static void start_search(struct client *c, const char *target, const char *words, int limit, unsigned long long after,
+                         unsigned long long before, enum query_output out)
+{
+	struct query_job *q = query_new(c, Q_SEARCH);
+	q->output = out;
+	q->limit = limit;
+	q->a = after;
+	q->b = before;
+	like_pattern(words, q->words, sizeof q->words);
+	snprintf(q->target, sizeof q->target, "%s", target ? target : "*");
+	if (target) {
+		q->keys = calloc(1, sizeof *q->keys);
+		if (!q->keys)
+			abort();
+		if (!target_key(c, target, q->keys[0], HKEY_MAX)) {
+			free(q->keys);
+			free(q);
+			return;
+		}
+		q->nkeys = 1;
+	} else {
+		collect_keys(c, q);
+	}
+	query_submit(c, q);
+}
+
+/* SEARCH in=#chan;from=...;after=...;before=...;text=...;limit=n (soju.im/search) */
+void cmd_search(struct client *c, struct msg *m)
+{
+	char buf[512], target[CHANNEL_MAX + 1] = "", text[200] = "";
+	unsigned long long after = 0, before = ~0ULL >> 1;
+	int limit = 50;
+	snprintf(buf, sizeof buf, "%s", m->params[0]);
+	char *save;
+	bool ok = true;
+	for (char *kv = strtok_r(buf, ";", &save); kv && ok; kv = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq) {
+			ok = false;
+			break;
+		}
+		*eq++ = '\0';
+		tag_unescape(eq);
+		long long ms;
+		if (strcmp(kv, "in") == 0)
+			snprintf(target, sizeof target, "%s", eq);
+		else if (strcmp(kv, "text") == 0)
+			snprintf(text, sizeof text, "%s", eq);
+		else if (strcmp(kv, "limit") == 0)
+			ok = (limit = atoi(eq)) > 0;
+		else if (strcmp(kv, "after") == 0 && (ms = parse_time_ms(eq)) >= 0)
+			after = (unsigned long long)ms << 12;
+		else if (strcmp(kv, "before") == 0 && (ms = parse_time_ms(eq)) >= 0)
+			before = (unsigned long long)ms << 12;
+		else if (strcmp(kv, "from") != 0)
+			ok = false;
+	}
+	if (!ok || !text[0]) {
+		reply_standard(c, "FAIL", "SEARCH", "INVALID_PARAMS", m->params[0], "Invalid search attributes");
+		return;
+	}
+	if (limit > ircd.conf->chathistory_max)
+		limit = ircd.conf->chathistory_max;
+	start_search(c, target[0] ? target : NULL, text, limit, after, before, OUT_SEARCH);
+}
+
+void history_histserv_search(struct client *c, const char *target, const char *words)
+{
+	start_search(c, target, words, 20, 0, ~0ULL >> 1, OUT_HISTSERV);
+}
+
+void history_histserv_play(struct client *c, const char *target, int count)
+{
+	struct query_job *q = query_new(c, Q_LATEST);
+	q->output = OUT_HISTSERV;
+	q->limit = count > 0 && count <= ircd.conf->chathistory_max ? count : 20;
+	q->a = 0;
+	q->b = ~0ULL >> 1;
+	snprintf(q->target, sizeof q->target, "%s", target);
+	if (target[0] == '#') {
+		struct channel *ch = channel_find(target);
+		if (!ch || !channel_member(ch, c)) {
+			client_sendf(c, ":HistServ!HistServ@services. NOTICE %s :You are not in %s.", c->nick, target);
+			free(q);
+			return;
+		}
+		casemap_fold(q->key, ch->name, sizeof q->key);
+	} else if (!target_key(c, target, q->key, sizeof q->key)) {
+		free(q);
+		return;
 	}
 	query_submit(c, q);
 }

@@ -23,5 +23,15 @@ void history_replay_join(struct client *c, struct channel *ch);
 void history_flush(void);
 
 void cmd_chathistory(struct client *c, struct msg *m);
+void cmd_redact(struct client *c, struct msg *m);
+void cmd_search(struct client *c, struct msg *m);
+
+/* Deletes (redacts) msgid in target if c sent it or is a channel operator there. With
+ * histserv the answers are HistServ NOTICEs instead of standard replies. */
+void history_redact(struct client *c, const char *target, const char *msgid, const char *reason, bool histserv);
+
+/* HistServ: the last count messages of target, or a search, as NOTICEs. */
+void history_histserv_play(struct client *c, const char *target, int count);
+void history_histserv_search(struct client *c, const char *target, const char *words);
 
 #endif

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-static const struct service *const services[] = {&nickserv, &chanserv};
+static const struct service *const services[] = {&nickserv, &chanserv, &histserv};
 
 void services_init(void) {}
 

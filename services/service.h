@@ -100,6 +100,9 @@ const char *services_channel_description(const struct channel *ch);
 /* Loads saved state at start (before the storage thread runs). */
 void services_load(void);
 
+/* HistServ (services/histserv.c) */
+extern const struct service histserv;
+
 /* ChanServ (services/chanserv.c) */
 extern const struct service chanserv;
 void chanserv_load(void);
