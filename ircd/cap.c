@@ -36,6 +36,7 @@ static const struct cap_def caps[] = {
     {"chghost", CAP_CHGHOST, NULL},
     {"draft/chathistory", CAP_CHATHISTORY, NULL},
     {"draft/message-redaction", CAP_MESSAGE_REDACTION, NULL},
+    {"draft/read-marker", CAP_READ_MARKER, NULL},
     {"draft/account-registration", CAP_ACCOUNT_REGISTRATION, registration_value},
     {"echo-message", CAP_ECHO_MESSAGE, NULL},
     {"extended-join", CAP_EXTENDED_JOIN, NULL},

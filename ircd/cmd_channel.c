@@ -147,8 +147,10 @@ static void join_one(struct client *c, const char *name, const char *key)
 	send_topic(c, ch, false);
 	channel_send_names(c, ch);
 	services_channel_joined(c, ch);
-	if (!client_dead(c) && channel_member(ch, c))
+	if (!client_dead(c) && channel_member(ch, c)) {
 		history_replay_join(c, ch);
+		readmarker_joined(c, ch);
+	}
 }
 
 static void part_one(struct client *c, struct channel *ch, const char *reason)

@@ -981,3 +981,75 @@ void history_histserv_play(struct client *c, const char *target, int count)
 	}
 	query_submit(c, q);
 }
+
+/* ---- retention ---- */
+
+#define PURGE_CHUNK 1000
+#define PURGE_ROUNDS 20
+
+struct purge_job {
+	struct job job;
+	unsigned long long cutoff; /* seq of the oldest message to keep */
+	long deleted;
+};
+
+static void row_seq(void *arg, int ncols, const char *const *cols)
+{
+	if (ncols > 0 && cols[0])
+		*(unsigned long long *)arg = strtoull(cols[0], NULL, 10);
+}
+
+/* Deletes in chunks of PURGE_CHUNK rows, each its own statement, so no lock is held long
+ * and chat history writes interleave with the purge. */
+static void purge_run(struct job *job)
+{
+	struct purge_job *p = (struct purge_job *)job;
+	for (int round = 0; round < PURGE_ROUNDS; round++) {
+		unsigned long long bound = 0;
+		struct db_param q[1] = {DB_INT((long long)p->cutoff)};
+		if (storage_exec("SELECT seq FROM messages WHERE seq < ? ORDER BY seq LIMIT 1 OFFSET " "999", q, 1, row_seq,
+		                 &bound) != DB_OK)
+			return;
+		unsigned long long upto = bound ? bound + 1 : p->cutoff;
+		struct db_param d[1] = {DB_INT((long long)upto)};
+		if (storage_exec("DELETE FROM messages WHERE seq < ?", d, 1, NULL, NULL) != DB_OK)
+			return;
+		if (!bound)
+			return; /* fewer than a chunk were left */
+		p->deleted += PURGE_CHUNK;
+	}
+}
+
+static void purge_done(struct job *job)
+{
+	struct purge_job *p = (struct purge_job *)job;
+	if (p->deleted)
+		log_info("history: purged about %ld expired messages", p->deleted);
+	free(p);
+}
+
+static ev_timer purge_timer;
+
+static void purge_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	int days = ircd.conf->history_max_age_days;
+	if (!ircd.conf->history_enabled || days <= 0)
+		return;
+	struct purge_job *p = calloc(1, sizeof *p);
+	if (!p)
+		abort();
+	p->job.run = purge_run;
+	p->job.done = purge_done;
+	p->cutoff = (unsigned long long)(((long long)time(NULL) - days * 86400LL) * 1000) << 12;
+	storage_submit(&p->job);
+}
+
+void history_start(void)
+{
+	ev_timer_init(&purge_timer, purge_cb, 5, 60);
+	ev_timer_start(EV_DEFAULT, &purge_timer);
+	ev_unref(EV_DEFAULT); /* the purge alone must not keep the loop alive */
+}

@@ -19,10 +19,16 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 /* Replays recent history of ch to c after it joined (unless c handles CHATHISTORY). */
 void history_replay_join(struct client *c, struct channel *ch);
 
+/* Starts the retention timer (history.max_age_days). */
+void history_start(void);
+
 /* Writes everything queued (shutdown). */
 void history_flush(void);
 
 void cmd_chathistory(struct client *c, struct msg *m);
+
+/* Sends c its read marker for ch after a JOIN (draft/read-marker). */
+void readmarker_joined(struct client *c, const struct channel *ch);
 void cmd_redact(struct client *c, struct msg *m);
 void cmd_search(struct client *c, struct msg *m);
 

@@ -220,6 +220,7 @@ int ircd_main(int argc, char **argv)
 	}
 	workq_loop_init();
 	storage_start();
+	history_start();
 	services_init();
 	ev_prepare_init(&prepare_watcher, prepare_cb);
 	ev_prepare_start(loop, &prepare_watcher);
