@@ -74,7 +74,9 @@ static void send_list(struct client *c, const char *sub, bool only_enabled, bool
 		char item[128];
 		bool v = values && caps[i].value;
 		snprintf(item, sizeof item, "%s%s%s", caps[i].name, v ? "=" : "", v ? caps[i].value() : "");
-		if (len + strlen(item) + 1 > 300 && c->cap_version >= 302) {
+		/* ":server CAP nick LS * :" and the list must fit in 510 bytes */
+		size_t room = 490 - strlen(ircd.conf->server_name) - strlen(reply_target(c));
+		if (len + strlen(item) + 1 > room && c->cap_version >= 302) {
 			client_sendf(c, ":%s CAP %s %s * :%s", ircd.conf->server_name, reply_target(c), sub, list);
 			len = 0;
 			list[0] = '\0';

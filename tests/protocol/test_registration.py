@@ -376,10 +376,10 @@ def test_too_few_params_461(server):
     c.expect(S + " 461 xena PING :Not enough parameters")
 
 
-def test_user_empty_username_461(server):
+def test_user_unusable_username_fails(server):
     c = server.client()
     c.send("USER @!@ 0 * :Real")
-    c.expect(S + " 461 * USER :Not enough parameters")
+    c.expect(S + " FAIL USER INVALID_USERNAME :Your username must be ASCII letters or digits")
     # The failed USER did not count: a proper one still registers.
     c.send("NICK yuri")
     c.send("USER yuri 0 * :Yuri")
