@@ -6,6 +6,7 @@
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
+#include "connlimit.h"
 #include "dict.h"
 #include "ircd.h"
 #include "log.h"
@@ -267,7 +268,10 @@ static struct throttle *throttle_get(const char *kind, const char *what, bool cr
 static bool throttled(const struct acc_job *j)
 {
 	int max = ircd.conf->max_failed_logins;
-	struct throttle *a = throttle_get("a", j->key, false), *i = throttle_get("i", j->ip, false);
+	struct throttle *a = throttle_get("a", j->key, false);
+	/* addresses exempt from connection limits (loopback by default) are not throttled
+	 * as a whole: many users may share them; their accounts still are */
+	struct throttle *i = connlimit_exempt(j->ip) ? NULL : throttle_get("i", j->ip, false);
 	return (a && a->count >= max) || (i && i->count >= max);
 }
 

@@ -130,6 +130,8 @@ void cmd_cap(struct client *c, struct msg *m)
 	} else if (strcasecmp(sub, "END") == 0) {
 		if (!client_registered(c)) {
 			c->flags &= ~CLI_CAP_WAIT;
+			if (c->sasl_mech[0]) /* CAP END ends an unfinished SASL exchange */
+				sasl_abort(c);
 			client_try_register(c);
 		}
 	} else {

@@ -36,6 +36,9 @@ enum cap_bit {
 struct client;
 struct msg;
 
+/* Ends an unfinished SASL exchange with 906 (cmd_account.c). */
+void sasl_abort(struct client *c);
+
 /* The CAP command. */
 void cmd_cap(struct client *c, struct msg *m);
 

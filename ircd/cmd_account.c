@@ -120,6 +120,12 @@ static void sasl_start(struct client *c, const char *mech)
 	client_sendf(c, "AUTHENTICATE +");
 }
 
+void sasl_abort(struct client *c)
+{
+	sasl_reset(c);
+	reply(c, ERR_SASLABORTED);
+}
+
 void cmd_authenticate(struct client *c, struct msg *m)
 {
 	const char *arg = m->params[0];

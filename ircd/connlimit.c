@@ -63,7 +63,7 @@ static void put_back(struct dict *d, const char *key)
 		free(dict_del(d, key));
 }
 
-static bool exempt(const char *ip)
+bool connlimit_exempt(const char *ip)
 {
 	char buf[256];
 	snprintf(buf, sizeof buf, "%s", ircd.conf->limit_exempt);
@@ -85,7 +85,7 @@ bool connlimit_admit(const char *ip, char *why, size_t size)
 		a->window = now;
 		a->rate = 0;
 	}
-	if (!exempt(ip)) {
+	if (!connlimit_exempt(ip)) {
 		const char *reason = NULL;
 		if (cf->connect_rate && a->rate >= (unsigned)cf->connect_rate)
 			reason = "Connecting too fast from your address";

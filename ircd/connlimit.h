@@ -11,6 +11,9 @@
  * nothing) with the reason when a limit refuses it. */
 bool connlimit_admit(const char *ip, char *why, size_t size);
 
+/* True if ip is listed in connlimit.exempt. */
+bool connlimit_exempt(const char *ip);
+
 /* Forgets a connection admitted from ip. */
 void connlimit_release(const char *ip);
 

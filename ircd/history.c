@@ -736,20 +736,23 @@ static bool parse_selector(const char *s, unsigned long long *seq, bool *star)
 	return false;
 }
 
-/* Resolves the history key of target for c; false (after FAIL) if c may not read it. */
-static bool target_key(struct client *c, const char *target, char *key, size_t size)
+/* Resolves the history key of target for c; false (after FAIL) if c may not read it.
+ * sub is the subcommand, named in the FAIL as the spec wants. */
+static bool target_key_for(struct client *c, const char *sub, const char *target, char *key, size_t size)
 {
+	char context[CHANNEL_MAX + 16];
+	snprintf(context, sizeof context, "%s %s", sub, target);
 	if (target[0] == '#') {
 		struct channel *ch = channel_find(target);
 		if (!ch || !channel_member(ch, c)) {
-			reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_TARGET", target, "You are not in that channel");
+			reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_TARGET", context, "You are not in that channel");
 			return false;
 		}
 		casemap_fold(key, ch->name, size);
 		return true;
 	}
 	if (!client_nick_valid(target, NICK_MAX)) {
-		reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_TARGET", target, "No such target");
+		reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_TARGET", context, "No such target");
 		return false;
 	}
 	char me[NICK_MAX + 2], them[NICK_MAX + 2];
@@ -761,6 +764,11 @@ static bool target_key(struct client *c, const char *target, char *key, size_t s
 		casemap_fold(them, target, sizeof them); /* offline: the name is taken as an account */
 	dm_key(me, them, key, size);
 	return true;
+}
+
+static bool target_key(struct client *c, const char *target, char *key, size_t size)
+{
+	return target_key_for(c, "*", target, key, size);
 }
 
 static void collect_keys(struct client *c, struct query_job *q)
@@ -816,7 +824,7 @@ void cmd_chathistory(struct client *c, struct msg *m)
 		return;
 	}
 	snprintf(q->target, sizeof q->target, "%s", m->params[1]);
-	if (!target_key(c, m->params[1], q->key, sizeof q->key)) {
+	if (!target_key_for(c, subs[kind], m->params[1], q->key, sizeof q->key)) {
 		free(q);
 		return;
 	}
