@@ -35,6 +35,7 @@ static const struct cap_def caps[] = {
     {"cap-notify", CAP_CAP_NOTIFY, NULL},
     {"chghost", CAP_CHGHOST, NULL},
     {"draft/chathistory", CAP_CHATHISTORY, NULL},
+    {"draft/message-edit", CAP_MESSAGE_EDIT, NULL},
     {"draft/message-redaction", CAP_MESSAGE_REDACTION, NULL},
     {"draft/read-marker", CAP_READ_MARKER, NULL},
     {"draft/account-registration", CAP_ACCOUNT_REGISTRATION, registration_value},

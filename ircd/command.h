@@ -77,6 +77,7 @@ void cmd_silence(struct client *, struct msg *);
 void cmd_chathistory(struct client *, struct msg *);
 void cmd_redact(struct client *, struct msg *);
 void cmd_markread(struct client *, struct msg *);
+void cmd_edit(struct client *, struct msg *);
 void cmd_search(struct client *, struct msg *);
 void cmd_report(struct client *, struct msg *);
 void cmd_reports(struct client *, struct msg *);

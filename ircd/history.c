@@ -352,7 +352,7 @@ enum query_kind { Q_LATEST, Q_BEFORE, Q_AFTER, Q_AROUND, Q_BETWEEN, Q_TARGETS, Q
 
 /* How a result is delivered: a chathistory batch, a soju.im/search batch, NOTICEs from
  * HistServ (for clients without IRCv3), or a REDACT decision. */
-enum query_output { OUT_CHATHISTORY, OUT_SEARCH, OUT_HISTSERV, OUT_REDACT };
+enum query_output { OUT_CHATHISTORY, OUT_SEARCH, OUT_HISTSERV, OUT_REDACT, OUT_EDIT };
 
 struct out_row {
 	unsigned long long seq;
@@ -363,6 +363,7 @@ struct out_row {
 	char command[8];
 	char *tags, *text;
 	long long time_ms;
+	bool edited;
 };
 
 struct query_job {
@@ -410,9 +411,10 @@ static void query_row(void *arg, int ncols, const char *const *c)
 	r->tags = c[6] ? strdup(c[6]) : NULL;
 	r->text = c[7] ? strdup(c[7]) : NULL;
 	r->time_ms = ncols > 8 && c[8] ? atoll(c[8]) : 0;
+	r->edited = ncols > 9 && c[9] && atoi(c[9]);
 }
 
-#define SELECT_ROW "SELECT seq, msgid, target, sender, account, command, tags, text, time FROM messages "
+#define SELECT_ROW "SELECT seq, msgid, target, sender, account, command, tags, text, time, edited FROM messages "
 
 static int cmp_seq(const void *x, const void *y)
 {
@@ -474,6 +476,18 @@ static void query_run(struct job *job)
 	case Q_LOOKUP: {
 		struct db_param t[2] = {DB_TEXT(q->key), DB_TEXT(q->msgid)};
 		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND msgid = ? AND redacted = 0", t, 2, query_row, q);
+		if (q->status == DB_OK && q->n == 1 && q->output == OUT_EDIT) {
+			const struct out_row *r = &q->rows[0];
+			size_t nl = strcspn(r->sender, "!");
+			q->allowed = (r->account[0] && strcasecmp(r->account, q->account) == 0) ||
+			             (!r->account[0] && !q->account[0] && strlen(q->nick) == nl &&
+			              strncasecmp(r->sender, q->nick, nl) == 0);
+			struct db_param u[2] = {DB_TEXT(q->reason), DB_TEXT(q->msgid)};
+			if (q->allowed && strcmp(r->command, "TAGMSG") != 0)
+				q->status = storage_exec("UPDATE messages SET text = ?, edited = 1 WHERE msgid = ?", u, 2, NULL, NULL);
+			else
+				q->allowed = false;
+		}
 		if (q->status == DB_OK && q->n == 1 && q->output == OUT_REDACT) {
 			/* the sender (by account, or by nick when neither is logged in) or a channel op */
 			const struct out_row *r = &q->rows[0];
@@ -534,6 +548,8 @@ static void send_row(struct client *c, const struct out_row *r, const char *batc
 		TAG("%saccount=%s", n ? ";" : "@", r->account);
 	if (tags && r->tags)
 		TAG("%s%s", n ? ";" : "@", r->tags);
+	if (tags && r->edited)
+		TAG("%s+draft/edited", n ? ";" : "@");
 #undef TAG
 	if (strcmp(r->command, "TAGMSG") == 0) {
 		client_sendf(c, "%s%s:%s TAGMSG %s", pre, n ? " " : "", r->sender, r->target);
@@ -546,8 +562,8 @@ static void send_row(struct client *c, const struct out_row *r, const char *batc
 		gmtime_r(&s, &tm);
 		strftime(stamp, sizeof stamp, "[%Y-%m-%d %H:%M:%S] ", &tm);
 	}
-	client_sendf(c, "%s%s:%s %s %s :%s%s", pre, n ? " " : "", r->sender, r->command, r->target, stamp,
-	             r->text ? r->text : "");
+	client_sendf(c, "%s%s:%s %s %s :%s%s%s", pre, n ? " " : "", r->sender, r->command, r->target, stamp,
+	             r->edited && !tags ? "(edited) " : "", r->text ? r->text : "");
 }
 
 static void send_batch(struct client *c, struct query_job *q, const char *type)
@@ -642,6 +658,36 @@ static void finish_redact(struct client *c, struct query_job *q)
 		client_sendf(c, ":%s NOTICE %s :Message %s deleted.", hs, c->nick, q->msgid);
 }
 
+/* Relays an accepted EDIT: "EDIT <target> <msgid> :<text>" to clients with
+ * draft/message-edit, and the new text as an ordinary PRIVMSG to the others. */
+static void finish_edit(struct client *c, struct query_job *q)
+{
+	if (q->n == 0 || !q->allowed) {
+		client_sendf(c, ":%s FAIL EDIT %s %s %s :%s", ircd.conf->server_name,
+		             q->n == 0 ? "UNKNOWN_MSGID" : "EDIT_FORBIDDEN", q->target, q->msgid,
+		             q->n == 0 ? "This message does not exist" : "Only the sender may edit a message");
+		return;
+	}
+	struct outmsg edit, plain;
+	outmsg_init(&edit, true, NULL, ":%s EDIT %s %s :%s", c->prefix, q->target, q->msgid, q->reason);
+	outmsg_init(&plain, true, NULL, ":%s %s %s :%s", c->prefix, q->rows[0].command, q->target, q->reason);
+	outmsg_from(&edit, c);
+	outmsg_from(&plain, c);
+	struct channel *ch = q->target[0] == '#' ? channel_find(q->target) : NULL;
+	if (ch) {
+		channel_send(ch, &edit, NULL, 0, CAPF(CAP_MESSAGE_EDIT), 0);
+		channel_send(ch, &plain, c, 0, 0, CAPF(CAP_MESSAGE_EDIT));
+	} else {
+		struct client *t = client_find(q->target);
+		if (t && t != c)
+			outmsg_send(client_has_cap(t, CAP_MESSAGE_EDIT) ? &edit : &plain, t);
+		if (client_has_cap(c, CAP_MESSAGE_EDIT))
+			outmsg_send(&edit, c);
+	}
+	outmsg_release(&edit);
+	outmsg_release(&plain);
+}
+
 static void query_done(struct job *job)
 {
 	struct query_job *q = (struct query_job *)job;
@@ -659,6 +705,8 @@ static void query_done(struct job *job)
 			/* a replay that failed is simply skipped */
 		} else if (q->output == OUT_REDACT) {
 			finish_redact(c, q);
+		} else if (q->output == OUT_EDIT) {
+			finish_edit(c, q);
 		} else if (q->output == OUT_HISTSERV) {
 			send_notices(c, q);
 		} else if (q->kind == Q_TARGETS) {
@@ -1060,4 +1108,35 @@ void history_start(void)
 	ev_timer_init(&purge_timer, purge_cb, 5, 60);
 	ev_timer_start(EV_DEFAULT, &purge_timer);
 	ev_unref(EV_DEFAULT); /* the purge alone must not keep the loop alive */
+}
+
+/* EDIT <target> <msgid> :<new text> (draft/message-edit): only the original sender. */
+void cmd_edit(struct client *c, struct msg *m)
+{
+	const char *target = m->params[0], *text = m->params[2];
+	if (!*text || !utf8_valid(text, strlen(text))) {
+		reply_standard(c, "FAIL", "EDIT", "INVALID_TEXT", target, "The new text must be non-empty UTF-8");
+		return;
+	}
+	struct query_job *q = query_new(c, Q_LOOKUP);
+	q->output = OUT_EDIT;
+	q->limit = 1;
+	snprintf(q->target, sizeof q->target, "%s", target);
+	snprintf(q->msgid, sizeof q->msgid, "%s", m->params[1]);
+	snprintf(q->reason, sizeof q->reason, "%s", text);
+	snprintf(q->account, sizeof q->account, "%s", c->account);
+	snprintf(q->nick, sizeof q->nick, "%s", c->nick);
+	if (target[0] == '#') {
+		struct channel *ch = channel_find(target);
+		if (!ch || !channel_member(ch, c)) {
+			reply_standard(c, "FAIL", "EDIT", "INVALID_TARGET", target, "You are not in that channel");
+			free(q);
+			return;
+		}
+		casemap_fold(q->key, ch->name, sizeof q->key);
+	} else if (!target_key(c, target, q->key, sizeof q->key)) {
+		free(q);
+		return;
+	}
+	query_submit(c, q);
 }

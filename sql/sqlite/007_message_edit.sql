@@ -1,0 +1,2 @@
+-- Edited messages (draft/message-edit) keep their msgid and get the new text.
+ALTER TABLE messages ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
