@@ -65,7 +65,7 @@ static const struct cap_def *cap_find(const char *name)
 /* Sends "CAP <nick> <sub> [*] :<list>", split so each line stays under the limit. */
 static void send_list(struct client *c, const char *sub, bool only_enabled, bool values)
 {
-	char list[400] = "";
+	char list[1024] = "";
 	size_t len = 0;
 	for (size_t i = 0; i < NCAPS; i++) {
 		if (only_enabled && !(c->caps & CAPF(caps[i].bit)))

@@ -6,6 +6,7 @@
 #include "ircd.h"
 #include "match.h"
 #include "outmsg.h"
+#include "parse.h"
 #include "reply.h"
 #include "whowas.h"
 
@@ -27,7 +28,7 @@ bool channel_name_valid(const char *name)
 	size_t len = strlen(name);
 	if (len < 2 || len > CHANNEL_MAX || name[0] != '#')
 		return false;
-	return strpbrk(name, " ,\a:") == NULL;
+	return strpbrk(name, " ,\a:") == NULL && utf8_valid(name, len);
 }
 
 struct channel *channel_create(const char *name)
@@ -237,6 +238,7 @@ void channel_nick_change(struct client *c, const char *old_prefix, const char *n
 	whowas_add_as(c, old_prefix);
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s NICK :%s", old_prefix, nick);
+	outmsg_from(&o, c);
 	channel_send_common(c, &o, 0);
 	outmsg_send(&o, c); /* channel_send_common skips c itself */
 	outmsg_release(&o);

@@ -27,10 +27,12 @@ static void names_lines(struct client *c, struct channel *ch)
 	bool multi = client_has_cap(c, CAP_MULTI_PREFIX);
 	bool uhnames = client_has_cap(c, CAP_USERHOST_IN_NAMES);
 	char symbol[2] = {ch->modes & CMODE('s') ? '@' : ch->modes & CMODE('p') ? '*' : '=', '\0'};
-	char line[400];
+	char line[512];
 	size_t len = 0;
 	/* fixed part ":server 353 nick = #chan :" must fit with the list in 512 bytes */
 	size_t room = 480 - strlen(ircd.conf->server_name) - strlen(c->nick) - strlen(ch->name);
+	if (room > sizeof line - 1)
+		room = sizeof line - 1;
 	for (struct membership *m = ch->members; m; m = m->chan_next) {
 		if (!member && (m->client->umodes & UMODE('i')))
 			continue;
@@ -210,11 +212,22 @@ void cmd_join(struct client *c, struct msg *m)
 	}
 }
 
+/* UTF8ONLY: free text that is not UTF-8 is refused, never relayed. */
+static bool text_ok(struct client *c, const char *cmd, const char *text)
+{
+	if (!text || utf8_valid(text, strlen(text)))
+		return true;
+	reply_standard(c, "FAIL", cmd, "INVALID_UTF8", NULL, "Message rejected, your IRC software MUST use UTF-8 encoding on this network");
+	return false;
+}
+
 void cmd_part(struct client *c, struct msg *m)
 {
 	char names[512];
 	snprintf(names, sizeof names, "%s", m->params[0]);
 	const char *reason = m->nparams > 1 && *m->params[1] ? m->params[1] : NULL;
+	if (!text_ok(c, "PART", reason))
+		return;
 	char *save;
 	for (const char *name = next_item(&save, names); name; name = next_item(&save, NULL)) {
 		struct channel *ch = channel_find(name);
@@ -250,6 +263,8 @@ void cmd_topic(struct client *c, struct msg *m)
 		reply(c, ERR_CHANOPRIVSNEEDED, ch->name);
 		return;
 	}
+	if (!text_ok(c, "TOPIC", m->params[1]))
+		return;
 	free(ch->topic);
 	ch->topic = NULL;
 	if (*m->params[1]) {
@@ -462,6 +477,8 @@ void cmd_kick(struct client *c, struct msg *m)
 		return;
 	}
 	const char *reason = m->nparams > 2 && *m->params[2] ? m->params[2] : c->nick;
+	if (!text_ok(c, "KICK", reason))
+		return;
 	for (int i = 0; i < nn && (nc == 1 || i < nc); i++)
 		kick_one(c, chan[nc == 1 ? 0 : i], nick[i], reason);
 }

@@ -145,7 +145,8 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 	c->last_message = ev_now(EV_DEFAULT);
 	for (char *t = strtok_r(targets, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		if (++n > TARGETS_MAX) {
-			reply(c, ERR_TOOMANYTARGETS, t);
+			if (!notice)
+				reply(c, ERR_TOOMANYTARGETS, t);
 			break;
 		}
 		struct outmsg o;

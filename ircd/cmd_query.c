@@ -192,22 +192,32 @@ void cmd_ison(struct client *c, struct msg *m)
 
 void cmd_userhost(struct client *c, struct msg *m)
 {
-	char out[400];
+	char out[512];
 	size_t n = 0;
 	out[0] = '\0';
+	size_t room = 480 - strlen(ircd.conf->server_name) - strlen(c->nick);
 	for (int i = 0; i < m->nparams && i < 5; i++) {
 		struct client *t = client_find(m->params[i]);
 		if (!t || !client_registered(t))
 			continue;
-		n += (size_t)snprintf(out + n, sizeof out - n, "%s%s%s=%c%s@%s", n ? " " : "", t->nick,
-		                      t->umodes & UMODE('o') ? "*" : "", t->away ? '-' : '+', t->user,
-		                      c == t ? t->conn.ip : t->host);
+		char item[PREFIX_MAX + 8];
+		snprintf(item, sizeof item, "%s%s=%c%s@%s", t->nick, t->umodes & UMODE('o') ? "*" : "", t->away ? '-' : '+',
+		         t->user, c == t ? t->conn.ip : t->host);
+		if (n && n + strlen(item) + 1 > room) { /* a full line goes out; the rest follows */
+			reply(c, RPL_USERHOST, out);
+			n = 0;
+		}
+		n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", n ? " " : "", item);
 	}
 	reply(c, RPL_USERHOST, out);
 }
 
 void cmd_away(struct client *c, struct msg *m)
 {
+	if (m->nparams > 0 && *m->params[0] && !utf8_valid(m->params[0], strlen(m->params[0]))) {
+		reply_standard(c, "FAIL", "AWAY", "INVALID_UTF8", NULL, "Message rejected, your IRC software MUST use UTF-8 encoding on this network");
+		return;
+	}
 	free(c->away);
 	c->away = NULL;
 	struct outmsg o;

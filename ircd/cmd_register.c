@@ -105,8 +105,11 @@ void cmd_pong(struct client *c, struct msg *m)
 void cmd_quit(struct client *c, struct msg *m)
 {
 	char reason[400];
+	const char *text = m->nparams ? m->params[0] : "";
+	if (!utf8_valid(text, strlen(text)))
+		text = ""; /* UTF8ONLY: a reason that is not UTF-8 is dropped, not relayed */
 	if (client_registered(c))
-		snprintf(reason, sizeof reason, "Quit: %s", m->nparams ? m->params[0] : "");
+		snprintf(reason, sizeof reason, "Quit: %s", text);
 	else
 		snprintf(reason, sizeof reason, "Client Quit");
 	client_exit(c, reason);

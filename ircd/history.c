@@ -512,7 +512,7 @@ static void query_run(struct job *job)
 		}
 		break;
 	}
-	if (q->kind != Q_TARGETS)
+	if (q->kind != Q_TARGETS && q->n > 1)
 		qsort(q->rows, (size_t)q->n, sizeof *q->rows, cmp_seq);
 }
 

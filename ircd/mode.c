@@ -32,27 +32,57 @@ void mode_channel_string(const struct channel *ch, int show_params, char *out, u
 		snprintf(out + n, size - n, " %u", ch->limit);
 }
 
-/* The changes that took effect, for the announcement. */
+/* The changes that took effect, for the announcement (several MODE lines if the
+ * parameters do not fit in one). */
+#define CHANGES_MAX 64
+
 struct change_set {
-	char modes[64];
-	unsigned nmodes;
-	char params[400];
-	size_t plen;
-	int dir; /* last direction written: 1 '+', -1 '-', 0 none */
+	struct {
+		int dir;
+		char mode;
+		char param[PREFIX_MAX + 16]; /* "" when the mode takes none */
+	} e[CHANGES_MAX];
+	unsigned n;
+	unsigned nmodes; /* kept for callers that test "anything changed" */
 };
 
 static void change_add(struct change_set *cs, int dir, char mode, const char *param)
 {
-	if (cs->nmodes + 3 >= sizeof cs->modes)
+	if (cs->n == CHANGES_MAX)
 		return;
-	if (dir != cs->dir) {
-		cs->modes[cs->nmodes++] = dir > 0 ? '+' : '-';
-		cs->dir = dir;
+	cs->e[cs->n].dir = dir;
+	cs->e[cs->n].mode = mode;
+	snprintf(cs->e[cs->n].param, sizeof cs->e[cs->n].param, "%s", param ? param : "");
+	cs->n++;
+	cs->nmodes = cs->n;
+}
+
+/* Calls emit(line, arg) with "+ov-b a b c" strings of at most room bytes each. */
+static void change_lines(const struct change_set *cs, size_t room, void (*emit)(const char *, void *), void *arg)
+{
+	unsigned i = 0;
+	while (i < cs->n) {
+		char modes[CHANGES_MAX * 2 + 1], params[512];
+		size_t ml = 0, pl = 0;
+		int dir = 0;
+		for (; i < cs->n; i++) {
+			size_t plen = cs->e[i].param[0] ? strlen(cs->e[i].param) + 1 : 0;
+			if (ml && ml + 2 + pl + plen > room)
+				break;
+			if (cs->e[i].dir != dir) {
+				dir = cs->e[i].dir;
+				modes[ml++] = dir > 0 ? '+' : '-';
+			}
+			modes[ml++] = cs->e[i].mode;
+			if (plen)
+				pl += (size_t)snprintf(params + pl, sizeof params - pl, " %s", cs->e[i].param);
+		}
+		modes[ml] = '\0';
+		params[pl] = '\0';
+		char line[600];
+		snprintf(line, sizeof line, "%s%s", modes, params);
+		emit(line, arg);
 	}
-	cs->modes[cs->nmodes++] = mode;
-	cs->modes[cs->nmodes] = '\0';
-	if (param && cs->plen < sizeof cs->params)
-		cs->plen += (size_t)snprintf(cs->params + cs->plen, sizeof cs->params - cs->plen, " %s", param);
 }
 
 static const char list_letters[LIST_KINDS] = {'b', 'e', 'I'};
@@ -222,6 +252,27 @@ static void apply_one(struct client *c, struct channel *ch, int dir, char mode, 
 	}
 }
 
+struct announce {
+	struct client *c;
+	struct channel *ch;
+};
+
+static void announce_line(const char *line, void *arg)
+{
+	struct announce *a = arg;
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s MODE %s %s", a->c->prefix, a->ch->name, line);
+	outmsg_from(&o, a->c);
+	channel_send(a->ch, &o, NULL, 0, 0, 0);
+	outmsg_release(&o);
+}
+
+static void user_mode_line(const char *line, void *arg)
+{
+	struct client *c = arg;
+	client_sendf(c, ":%s MODE %s :%s", c->prefix, c->nick, line);
+}
+
 static bool is_list_query(struct msg *m)
 {
 	/* "MODE #c b" / "MODE #c +e": a list query, which any member may make */
@@ -265,11 +316,8 @@ static void channel_mode(struct client *c, struct channel *ch, struct msg *m)
 	}
 	if (!cs.nmodes)
 		return;
-	struct outmsg o;
-	outmsg_init(&o, false, NULL, ":%s MODE %s %s%s", c->prefix, ch->name, cs.modes, cs.params);
-	outmsg_from(&o, c);
-	channel_send(ch, &o, NULL, 0, 0, 0);
-	outmsg_release(&o);
+	struct announce a = {c, ch};
+	change_lines(&cs, 500 - strlen(c->prefix) - strlen(ch->name) - 8, announce_line, &a);
 	services_channel_modes_changed(c, ch);
 }
 
@@ -329,7 +377,7 @@ static void user_mode(struct client *c, struct client *target, struct msg *m)
 	if (unknown)
 		reply(c, ERR_UMODEUNKNOWNFLAG);
 	if (cs.nmodes)
-		client_sendf(c, ":%s MODE %s :%s", c->prefix, c->nick, cs.modes);
+		change_lines(&cs, 400, user_mode_line, c);
 }
 
 void cmd_mode(struct client *c, struct msg *m)
