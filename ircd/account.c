@@ -441,7 +441,7 @@ void account_login(struct client *c, const char *account)
 	services_account_changed(c);
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s ACCOUNT %s", c->prefix, c->account);
-	channel_send_common(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
+	channel_send_common_monitored(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
 	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
 		outmsg_send(&o, c);
 	outmsg_release(&o);

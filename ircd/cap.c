@@ -41,6 +41,7 @@ static const struct cap_def caps[] = {
     {"draft/account-registration", CAP_ACCOUNT_REGISTRATION, registration_value},
     {"echo-message", CAP_ECHO_MESSAGE, NULL},
     {"extended-join", CAP_EXTENDED_JOIN, NULL},
+    {"extended-monitor", CAP_EXTENDED_MONITOR, NULL},
     {"invite-notify", CAP_INVITE_NOTIFY, NULL},
     {"labeled-response", CAP_LABELED_RESPONSE, NULL},
     {"message-tags", CAP_MESSAGE_TAGS, NULL},

@@ -5,6 +5,7 @@
 #include "dict.h"
 #include "ircd.h"
 #include "match.h"
+#include "monitor.h"
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
@@ -174,6 +175,12 @@ void channel_send_common(struct client *c, struct outmsg *o, uint32_t cap_need)
 			outmsg_send(o, to);
 		}
 	}
+}
+
+void channel_send_common_monitored(struct client *c, struct outmsg *o, uint32_t cap_need)
+{
+	channel_send_common(c, o, cap_need);
+	monitor_send_extended(c, o, cap_need | CAPF(CAP_EXTENDED_MONITOR), mark_gen);
 }
 
 bool channel_mask_matches(const char *mask, const struct client *c)

@@ -88,6 +88,10 @@ void channel_send(struct channel *ch, struct outmsg *o, const struct client *exc
 /* Sends o once to every client sharing a channel with c (not c itself). */
 void channel_send_common(struct client *c, struct outmsg *o, uint32_t cap_need);
 
+/* Like channel_send_common, and also to clients that MONITOR c with extended-monitor
+ * (for AWAY, ACCOUNT, CHGHOST and SETNAME). */
+void channel_send_common_monitored(struct client *c, struct outmsg *o, uint32_t cap_need);
+
 /* True if c matches the channel list kind. */
 bool channel_list_match(const struct channel *ch, enum list_kind kind, const struct client *c);
 

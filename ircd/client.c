@@ -243,7 +243,7 @@ void client_change_host(struct client *c, const char *host)
 	outmsg_init(&o, false, NULL, ":%s CHGHOST %s %s", c->prefix, c->user, host);
 	snprintf(c->host, sizeof c->host, "%s", host);
 	update_prefix(c);
-	channel_send_common(c, &o, CAPF(CAP_CHGHOST));
+	channel_send_common_monitored(c, &o, CAPF(CAP_CHGHOST));
 	if (client_has_cap(c, CAP_CHGHOST))
 		outmsg_send(&o, c);
 	outmsg_release(&o);

@@ -232,7 +232,7 @@ void cmd_away(struct client *c, struct msg *m)
 		outmsg_init(&o, false, NULL, ":%s AWAY", c->prefix);
 	}
 	outmsg_from(&o, c);
-	channel_send_common(c, &o, CAPF(CAP_AWAY_NOTIFY));
+	channel_send_common_monitored(c, &o, CAPF(CAP_AWAY_NOTIFY));
 	outmsg_release(&o);
 }
 
@@ -248,7 +248,7 @@ void cmd_setname(struct client *c, struct msg *m)
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s SETNAME :%s", c->prefix, c->realname);
 	outmsg_from(&o, c);
-	channel_send_common(c, &o, CAPF(CAP_SETNAME));
+	channel_send_common_monitored(c, &o, CAPF(CAP_SETNAME));
 	if (client_has_cap(c, CAP_SETNAME))
 		outmsg_send(&o, c);
 	outmsg_release(&o);

@@ -7,6 +7,7 @@
 #include "client.h"
 #include "dict.h"
 #include "ircd.h"
+#include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
 
@@ -90,6 +91,18 @@ void monitor_online(struct client *c)
 	struct watch *w = dict_get(watches, c->nick);
 	for (unsigned i = 0; w && i < w->n; i++)
 		reply(w->watchers[i], RPL_MONONLINE, c->prefix);
+}
+
+void monitor_send_extended(struct client *c, struct outmsg *o, uint32_t cap_need, unsigned long gen)
+{
+	struct watch *w = dict_get(watches, c->nick);
+	for (unsigned i = 0; w && i < w->n; i++) {
+		struct client *to = w->watchers[i];
+		if (to == c || to->mark == gen || (to->caps & cap_need) != cap_need || !client_registered(to))
+			continue;
+		to->mark = gen;
+		outmsg_send(o, to);
+	}
 }
 
 void monitor_offline(const char *nick)

@@ -2,6 +2,8 @@
 #ifndef PARLEY_MONITOR_H
 #define PARLEY_MONITOR_H
 
+#include <stdint.h>
+
 #define MONITOR_MAX 100
 
 struct client;
@@ -17,6 +19,11 @@ void monitor_offline(const char *nick);
 
 /* Forgets every watch c holds (on exit). */
 void monitor_forget(struct client *c);
+
+/* Sends o to the clients that monitor c and have every capability in cap_need, except
+ * those already reached in fan-out generation gen (their mark equals gen). */
+struct outmsg;
+void monitor_send_extended(struct client *c, struct outmsg *o, uint32_t cap_need, unsigned long gen);
 
 void cmd_monitor(struct client *c, struct msg *m);
 

@@ -102,7 +102,7 @@ void service_logout(struct client *c)
 	reply(c, RPL_LOGGEDOUT, c->prefix);
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s ACCOUNT *", c->prefix);
-	channel_send_common(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
+	channel_send_common_monitored(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
 	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
 		outmsg_send(&o, c);
 	outmsg_release(&o);
