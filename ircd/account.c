@@ -170,9 +170,7 @@ static void run_storage(struct acc_job *j)
 		s = load_account(j);
 		if (s == DB_OK && j->res.status == ACC_OK) {
 			/* row_account read the stored code into j->code; the offered one is in password */
-			if (j->res.verified)
-				j->res.status = ACC_OK;
-			else if (!j->password[0] || strcmp(j->password, j->code) != 0)
+			if (j->res.verified || !j->password[0] || !j->code[0] || strcmp(j->password, j->code) != 0)
 				j->res.status = ACC_BAD_CODE;
 			else
 				s = storage_exec("UPDATE accounts SET verified = 1, verify_code = NULL WHERE name_key = ?", &k, 1,
@@ -390,6 +388,7 @@ void account_check_cert(struct client *c, const char *fp, account_cb cb, void *a
 void account_verify(struct client *c, const char *name, const char *code, account_cb cb, void *arg)
 {
 	struct acc_job *j = job_new(c, OP_VERIFY, name, cb, arg);
+	snprintf(j->res.name, sizeof j->res.name, "%s", name); /* named in failure replies */
 	snprintf(j->password, sizeof j->password, "%s", code); /* the expected code is read into j->code */
 	job_start(c, j);
 }
@@ -405,7 +404,9 @@ void account_set_password(struct client *c, const char *name, const char *passwo
 
 void account_drop(struct client *c, const char *name, account_cb cb, void *arg)
 {
-	job_start(c, job_new(c, OP_DROP, name, cb, arg));
+	struct acc_job *j = job_new(c, OP_DROP, name, cb, arg);
+	snprintf(j->res.name, sizeof j->res.name, "%s", name);
+	job_start(c, j);
 }
 
 void account_info(struct client *c, const char *name, account_cb cb, void *arg)

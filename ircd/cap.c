@@ -97,7 +97,7 @@ static bool apply_req(struct client *c, const char *req)
 	for (char *save, *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
 		bool remove = *tok == '-';
 		const struct cap_def *d = cap_find(tok + remove);
-		if (!d)
+		if (!d || (d->bit == CAP_ACCOUNT_REGISTRATION && !ircd.conf->registration_enabled && !remove))
 			return false;
 		if (remove)
 			set &= ~CAPF(d->bit);

@@ -13,6 +13,7 @@
 #include "ircd.h"
 #include "log.h"
 #include "monitor.h"
+#include "oper.h"
 #include "parse.h"
 #include "reply.h"
 
@@ -289,6 +290,7 @@ void client_exit(struct client *c, const char *reason)
 		return;
 	c->flags |= CLI_DEAD;
 	if (client_registered(c)) {
+		snotice("Client exiting: %s (%s@%s) [%s]", c->nick, c->user, c->real_host, reason);
 		channel_client_exit(c, reason);
 		monitor_offline(c->nick);
 		ircd.nusers--;

@@ -181,7 +181,8 @@ static void register_done(struct client *c, const struct account_result *r, void
 		reply_standard(c, "FAIL", cmd, "ACCOUNT_EXISTS", r->name[0] ? r->name : "*", "Account already exists");
 		break;
 	default:
-		reply_standard(c, "FAIL", cmd, "TEMPORARILY_UNAVAILABLE", "*", "Account registration is temporarily unavailable");
+		reply_standard(c, "FAIL", cmd, "TEMPORARILY_UNAVAILABLE", r->name[0] ? r->name : "*",
+		               "Account registration is temporarily unavailable");
 		break;
 	}
 }
@@ -240,7 +241,7 @@ static void verify_done(struct client *c, const struct account_result *r, void *
 		if (!c->account[0])
 			account_login(c, r->name);
 	} else if (r->status == ACC_UNAVAILABLE) {
-		reply_standard(c, "FAIL", "VERIFY", "TEMPORARILY_UNAVAILABLE", "*", "Try again shortly");
+		reply_standard(c, "FAIL", "VERIFY", "TEMPORARILY_UNAVAILABLE", r->name[0] ? r->name : "*", "Try again shortly");
 	} else {
 		reply_standard(c, "FAIL", "VERIFY", "INVALID_CODE", r->name[0] ? r->name : "*", "Invalid verification code");
 	}

@@ -166,7 +166,7 @@ void cmd_whois(struct client *c, struct msg *m)
 		reply(c, RPL_WHOISSECURE, t->nick);
 	if (t->umodes & UMODE('B'))
 		reply(c, RPL_WHOISBOT, t->nick, ircd.conf->network);
-	if (c == t || (c->umodes & UMODE('o')))
+	if (c == t || ((c->umodes & UMODE('o')) && (c->privs & PRIV_SEE_HIDDEN)))
 		reply(c, RPL_WHOISHOST, t->nick, t->conn.ip, t->conn.ip);
 	reply(c, RPL_WHOISIDLE, t->nick, (long long)(ev_now(EV_DEFAULT) - t->last_message), (long long)t->connected);
 	reply(c, RPL_ENDOFWHOIS, t->nick);

@@ -10,6 +10,7 @@
 #include "ircd.h"
 #include "isupport.h"
 #include "mode.h"
+#include "oper.h"
 #include "monitor.h"
 #include "parse.h"
 #include "reply.h"
@@ -163,6 +164,8 @@ void client_try_register(struct client *c)
 	c->last_message = ev_now(EV_DEFAULT);
 	client_timer_restart(c);
 	welcome(c);
+	snotice("Client connecting: %s (%s@%s) [%s]%s", c->nick, c->user, c->real_host, c->conn.ip,
+	        c->conn.ssl ? " (TLS)" : "");
 	monitor_online(c);
 	services_nick_changed(c);
 }

@@ -15,12 +15,15 @@
 #include <time.h>
 
 struct counter {
+	char key[64];
 	unsigned n;
 	time_t window;
 	unsigned rate;
 };
 
 static struct dict *per_ip, *per_net;
+
+static void sweep(struct dict *d);
 
 static void network_of(const char *ip, char *out, size_t size)
 {
@@ -44,10 +47,13 @@ static struct counter *get(struct dict **d, const char *key)
 		*d = dict_new();
 	struct counter *c = dict_get(*d, key);
 	if (!c) {
+		sweep(*d);
 		c = calloc(1, sizeof *c);
 		if (!c)
 			abort();
-		dict_put(*d, key, c);
+		snprintf(c->key, sizeof c->key, "%s", key);
+		c->window = time(NULL);
+		dict_put(*d, c->key, c);
 	}
 	return c;
 }
@@ -74,6 +80,39 @@ bool connlimit_exempt(const char *ip)
 	return false;
 }
 
+struct sweep {
+	struct counter **dead;
+	size_t n, cap;
+};
+
+static void collect_dead(void *value, void *arg)
+{
+	struct counter *c = value;
+	struct sweep *sw = arg;
+	if (c->n || c->window + 10 > time(NULL))
+		return;
+	if (sw->n == sw->cap) {
+		sw->cap = sw->cap ? sw->cap * 2 : 256;
+		sw->dead = realloc(sw->dead, sw->cap * sizeof *sw->dead);
+		if (!sw->dead)
+			abort();
+	}
+	sw->dead[sw->n++] = c;
+}
+
+/* Drops counters of addresses with no connection and no recent attempt, so the tables
+ * follow the addresses actually in use; runs when a table passes a bound. */
+static void sweep(struct dict *d)
+{
+	if (!d || dict_count(d) < 4096)
+		return;
+	struct sweep sw = {0};
+	dict_each(d, collect_dead, &sw);
+	for (size_t i = 0; i < sw.n; i++)
+		free(dict_del(d, sw.dead[i]->key));
+	free(sw.dead);
+}
+
 bool connlimit_admit(const char *ip, char *why, size_t size)
 {
 	const struct conf *cf = ircd.conf;
@@ -96,8 +135,6 @@ bool connlimit_admit(const char *ip, char *why, size_t size)
 		if (reason) {
 			a->rate++;
 			snprintf(why, size, "%s", reason);
-			if (a->n == 0 && a->rate == 0)
-				put_back(per_ip, ip);
 			return false;
 		}
 	}

@@ -368,7 +368,10 @@ static void user_mode(struct client *c, struct client *target, struct msg *m)
 			ircd.nopers--;
 			c->privs = 0;
 			c->oper_name[0] = '\0';
-			c->umodes &= ~UMODE('s');
+			if (c->umodes & UMODE('s')) { /* server notices go with operator status */
+				c->umodes &= ~UMODE('s');
+				change_add(&cs, -1, 's', NULL);
+			}
 		}
 		if (*p == 'x')
 			client_change_host(c, dir > 0 ? c->cloak : c->real_host);

@@ -74,7 +74,7 @@
 #define RPL_ENDOFSTATS "219", "%c :End of /STATS report"
 #define RPL_STATSDLINE "225", "D %s :%s"
 #define RPL_STATSUPTIME "242", ":Server Up %lld days %lld:%02lld:%02lld"
-#define RPL_STATSOLINE "243", "O %s * %s %s"
+#define RPL_STATSOLINE "243", "O %s * %s :%s"
 #define RPL_SILELIST "271", "%s"
 #define RPL_ENDOFSILELIST "272", ":End of Silence List"
 #define RPL_HOSTHIDDEN "396", "%s :is now your displayed host"

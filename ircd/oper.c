@@ -74,7 +74,7 @@ static void oper_done(struct job *job)
 			c->privs = j->privs;
 			snprintf(c->oper_name, sizeof c->oper_name, "%s", j->name);
 			reply(c, RPL_YOUREOPER);
-			client_sendf(c, ":%s MODE %s :+os", c->nick, c->nick);
+			client_sendf(c, ":%s MODE %s :+os", c->prefix, c->nick);
 			snotice("%s (%s) is now an operator (%s)", c->nick, c->real_host, j->name);
 		}
 		conn_resume(&c->conn);
@@ -240,7 +240,12 @@ void cmd_stats(struct client *c, struct msg *m)
 	case 'o':
 		for (int i = 0; i < ircd.conf->nopers; i++) {
 			const struct conf_oper *o = &ircd.conf->opers[i];
-			reply(c, RPL_STATSOLINE, o->hosts[0] ? o->hosts : "*", o->name, o->privileges);
+			char hosts[256];
+			snprintf(hosts, sizeof hosts, "%s", o->hosts[0] ? o->hosts : "*");
+			char *save;
+			/* one line per host mask: a mask is one parameter */
+			for (char *h = strtok_r(hosts, " ", &save); h; h = strtok_r(NULL, " ", &save))
+				reply(c, RPL_STATSOLINE, h, o->name, o->privileges);
 		}
 		break;
 	default:

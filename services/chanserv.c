@@ -308,6 +308,14 @@ static struct chanreg *need(struct client *c, char **argv, int argc, enum level 
 	return r;
 }
 
+static void save_list_entry(char kind, const char *mask, const char *setter, long long when, void *arg)
+{
+	const struct chanreg *r = arg;
+	char k[2] = {kind, '\0'};
+	struct db_param p[5] = {DB_TEXT(r->key), DB_TEXT(k), DB_TEXT(mask), DB_TEXT(setter), DB_INT(when)};
+	storage_write("INSERT INTO channel_lists (chan_key, kind, mask, setter, created) VALUES (?, ?, ?, ?, ?)", p, 5);
+}
+
 static void cs_register(struct client *c, char **argv, int argc)
 {
 	const char *acct = service_client_account(c);
@@ -337,6 +345,7 @@ static void cs_register(struct client *c, char **argv, int argc)
 		              p, 5);
 		service_channel_keep(r->name);
 		save_topic(r, ch);
+		service_channel_each_list_entry(ch, save_list_entry, r); /* bans set before REGISTER */
 		service_notice(CS, c, "%s is now registered to %s.", r->name, acct);
 	}
 }
@@ -608,7 +617,8 @@ static void cs_set(struct client *c, char **argv, int argc)
 		return;
 	}
 	save_settings(r);
-	service_notice(CS, c, "%s of %s is now %s.", what, r->name, argv[2]);
+	service_notice(CS, c, "%s of %s is now %s.", what, r->name,
+	               strcasecmp(what, "DESCRIPTION") == 0 ? r->description : argv[2]);
 	struct channel *ch = service_channel_find(r->name);
 	if (ch && r->mlock[0])
 		service_channel_mode(CS, ch, r->mlock);

@@ -114,7 +114,7 @@ static void done_dropped(struct client *c, const struct account_result *r, void 
 		return;
 	}
 	service_notice(NS, c, "Your account has been dropped.");
-	service_logout(c);
+	service_logout_account(r->name);
 }
 
 static void done_drop_check(struct client *c, const struct account_result *r, void *arg)

@@ -110,6 +110,15 @@ void service_logout(struct client *c)
 
 const struct conf *ircd_conf(void) { return ircd.conf; }
 
+void service_logout_account(const char *account)
+{
+	char name[NICK_MAX + 1];
+	snprintf(name, sizeof name, "%s", account);
+	for (struct client *c = ircd.clients; c; c = c->next)
+		if (client_registered(c) && !client_dead(c) && casemap_cmp(c->account, name) == 0)
+			service_logout(c);
+}
+
 void service_disconnect(struct client *c, const char *reason) { client_exit(c, reason); }
 
 /* ---- channels ---- */
@@ -230,6 +239,16 @@ void service_channel_list_restore(struct channel *ch, char kind, const char *mas
 {
 	channel_list_insert(ch, kind == 'b' ? LIST_BAN : kind == 'e' ? LIST_EXCEPT : LIST_INVEX, mask, setter,
 	                    (time_t)when);
+}
+
+void service_channel_each_list_entry(struct channel *ch,
+                                     void (*fn)(char kind, const char *mask, const char *setter, long long when, void *arg),
+                                     void *arg)
+{
+	static const char kinds[LIST_KINDS] = {'b', 'e', 'I'};
+	for (int k = 0; k < LIST_KINDS; k++)
+		for (struct list_entry *e = ch->lists[k]; e; e = e->next)
+			fn(kinds[k], e->mask, e->setter, (long long)e->when, arg);
 }
 
 void service_channel_modes(const struct channel *ch, char *out, size_t size)

@@ -40,6 +40,9 @@ struct client *service_client_find(const char *nick);
 void service_login(struct client *c, const char *account);
 void service_logout(struct client *c);
 
+/* Logs out every client logged in to account (after DROP). */
+void service_logout_account(const char *account);
+
 /* The configuration in force (read-only). */
 const struct conf *ircd_conf(void);
 
@@ -80,6 +83,11 @@ void service_channel_set_topic(struct channel *ch, const char *topic, const char
 void service_channel_topic(const struct channel *ch, const char **topic, const char **setter, long long *when);
 /* Restores a +b/+e/+I entry without announcing it (loading saved lists). */
 void service_channel_list_restore(struct channel *ch, char kind, const char *mask, const char *setter, long long when);
+/* Calls fn for every +b/+e/+I entry of ch (kind 'b', 'e' or 'I'). */
+void service_channel_each_list_entry(struct channel *ch,
+                                     void (*fn)(char kind, const char *mask, const char *setter, long long when, void *arg),
+                                     void *arg);
+
 /* Flag modes the channel has now, as "+nt". */
 void service_channel_modes(const struct channel *ch, char *out, size_t size);
 /* True if c matches a ban-style mask or $a:account. */

@@ -13,6 +13,12 @@ Everything a protocol test needs lives here:
 * Fixtures: ``server`` (a server with the default settings), ``make_server``
   (factory: ``make_server(ping_frequency=1, motd="hi")``), ``tls_files`` (the
   self-signed certificate generated once per session), ``client_cert``.
+* Storage backends: ``backend`` runs a test twice, on SQLite and on a private MariaDB
+  server (the session fixture ``mariadb``, tests/lib/mariadb_server.py), each time on a
+  fresh database; ``make_server(backend=backend, ...)`` points the server's storage
+  section at it (the default storage stays a per-server SQLite file). Without mariadbd
+  installed the MariaDB half fails (``make deps`` installs it). ``accounts_section``
+  gives fast scrypt settings; ``sasl_plain`` / ``authenticate`` drive SASL.
 * ``Client``: a line-oriented IRC client for tests (plain or TLS) with ``send``,
   ``send_raw``, ``getline``, ``expect``, ``read_until``, ``assert_silent``,
   ``expect_closed`` and ``register``.
@@ -422,6 +428,9 @@ def make_server(tmp_path, tls_files):
     servers = []
 
     def factory(**settings):
+        backend = settings.pop("backend", None)  # a Backend: its storage section
+        if backend is not None:
+            settings["storage"] = backend.storage
         srv = Server(tmp_path / ("server%d" % len(servers)), tls_files, **settings)
         servers.append(srv)
         return srv.start()
@@ -848,3 +857,164 @@ def wait_for(predicate, timeout=TIMEOUT, interval=0.01, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+# --------------------------------------------------------------------------------------
+# Storage backends: the same tests on SQLite and on a real MariaDB server
+
+import base64  # noqa: E402
+import itertools  # noqa: E402
+import shutil  # noqa: E402
+import sqlite3  # noqa: E402
+import sys  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests" / "lib"))
+import mariadb_server  # noqa: E402
+
+BACKENDS = ("sqlite", "mariadb")
+
+# Accounts settings for tests: a cheap scrypt (N=1024) so registrations and logins take
+# milliseconds even under ASan.
+FAST_ACCOUNTS = {"scrypt_n": 1024}
+
+
+def accounts_section(**overrides):
+    """The accounts group for a test config: FAST_ACCOUNTS plus overrides."""
+    return dict(FAST_ACCOUNTS, **overrides)
+
+
+class Backend:
+    """The database a test's server uses. name is "sqlite" or "mariadb"; storage is the
+    storage group for write_config (what make_server(backend=...) uses); path is the
+    SQLite file, or mariadb (the MariaDB) and database its database name."""
+
+    def __init__(self, name, storage, path=None, mariadb=None, database=None):
+        self.name = name
+        self.storage = storage
+        self.path = path
+        self.mariadb = mariadb
+        self.database = database
+
+    def query(self, sql):
+        """Runs sql directly on the database (not through parleyd); returns the rows as
+        tuples of strings (None for NULL)."""
+        if self.name == "sqlite":
+            con = sqlite3.connect(str(self.path), timeout=10)
+            try:
+                rows = con.execute(sql).fetchall()
+                con.commit()
+            finally:
+                con.close()
+            return [tuple(None if v is None else str(v) for v in row) for row in rows]
+        out = subprocess.run(
+            ["mariadb", "--no-defaults", "-uroot", "--socket=" + self.mariadb.socket, "--batch",
+             "--skip-column-names", "-D", self.database, "-e", sql],
+            check=True, capture_output=True, text=True, timeout=30).stdout
+        return [tuple(None if v == "NULL" else v for v in line.split("\t"))
+                for line in out.splitlines()]
+
+    def __repr__(self):
+        return "<Backend %s %s>" % (self.name, self.database or self.path)
+
+
+def mariadb_storage(mariadb, database):
+    """The storage group for database on mariadb, through its UNIX socket."""
+    return {"backend": "mariadb", "schema_dir": str(ROOT / "sql"),
+            "mariadb": {"socket": mariadb.socket, "user": mariadb_server.USER,
+                        "password": mariadb_server.PASSWORD, "database": database}}
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory):
+    """A private MariaDB server (its own data directory and socket) for the session.
+    Missing mariadbd is an error, not a skip: CI installs it (make deps)."""
+    if not mariadb_server.available():
+        pytest.fail("mariadbd is not installed; the MariaDB storage tests need it "
+                    "(make deps installs mariadb-server)", pytrace=False)
+    db = mariadb_server.MariaDB(tmp_path_factory.mktemp("mariadb"))
+    try:
+        db.start()
+        yield db
+    finally:
+        db.stop()
+        shutil.rmtree(db.datadir, ignore_errors=True)  # ~35 MB; mariadbd.log stays
+
+
+_database_ids = itertools.count(1)
+
+
+def new_backend(name, directory, mariadb=None):
+    """A fresh, empty database of the backend name: a new SQLite file in directory, or a
+    new database parley_tN on mariadb."""
+    if name == "sqlite":
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "accounts.db"
+        return Backend("sqlite", {"backend": "sqlite", "schema_dir": str(ROOT / "sql"),
+                                  "sqlite": {"path": str(path)}}, path=path)
+    if mariadb.proc is None or mariadb.proc.poll() is not None:
+        mariadb.spawn()  # an earlier test killed it and did not get to restart it
+    database = mariadb.create_database("parley_t%d" % next(_database_ids))
+    return Backend("mariadb", mariadb_storage(mariadb, database), mariadb=mariadb, database=database)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, tmp_path):
+    """Parametrizes a test over SQLite and MariaDB; a fresh database each time. Use
+    make_server(backend=backend, ...)."""
+    mariadb = request.getfixturevalue("mariadb") if request.param == "mariadb" else None
+    return new_backend(request.param, tmp_path / "backend", mariadb)
+
+
+@pytest.fixture
+def mariadb_backend(mariadb, tmp_path):
+    """A fresh MariaDB database, for MariaDB-only tests (failure and recovery)."""
+    return new_backend("mariadb", tmp_path / "backend", mariadb)
+
+
+# SASL
+
+
+def sasl_plain(account, password, authzid=""):
+    """The base64 SASL PLAIN response for account/password."""
+    raw = ("%s\0%s\0%s" % (authzid, account, password)).encode("utf-8")
+    return base64.b64encode(raw).decode("ascii")
+
+
+def send_sasl_response(client, payload):
+    """Sends a base64 response as AUTHENTICATE lines of 400 bytes, with a final
+    AUTHENTICATE + when the last chunk is full (or the response empty)."""
+    chunks = [payload[i:i + 400] for i in range(0, len(payload), 400)]
+    for chunk in chunks:
+        client.send("AUTHENTICATE " + chunk)
+    if not chunks or len(chunks[-1]) == 400:
+        client.send("AUTHENTICATE +")
+
+
+def authenticate(client, account, password, mechanism="PLAIN"):
+    """Runs one SASL exchange (sasl already acknowledged). Consumes the lines up to the
+    first 903/904/905/906/907 and returns that one (the 900 before a 903 is consumed)."""
+    client.send("AUTHENTICATE " + mechanism)
+    client.expect("AUTHENTICATE +")
+    if mechanism == "EXTERNAL":
+        client.send("AUTHENTICATE +")
+    else:
+        send_sasl_response(client, sasl_plain(account, password))
+    return client.read_until(lambda l: l.command in ("903", "904", "905", "906", "907"))[-1]
+
+
+# Accounts
+
+NICKSERV = "NickServ!NickServ@services."
+_setup_ids = itertools.count(1)
+
+
+def register_account(server, name, password, email="*"):
+    """Registers the account name (REGISTER from a short-lived connection whose nick is
+    not name, so the nick stays free) and disconnects."""
+    c = server.connect("setup%d" % next(_setup_ids))
+    c.send("REGISTER %s %s %s" % (name, email, password))
+    c.expect(":%s REGISTER SUCCESS %s :Account successfully registered" % (SERVER_NAME, name))
+    c.send("QUIT")
+    c.expect_closed()
+    c.close()
