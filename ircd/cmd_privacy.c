@@ -5,6 +5,7 @@
 #include "channel.h"
 #include "client.h"
 #include "command.h"
+#include "history.h"
 #include "ircd.h"
 #include "match.h"
 #include "oper.h"
@@ -77,6 +78,44 @@ void cmd_silence(struct client *c, struct msg *m)
 	client_sendf(c, ":%s SILENCE +%s", c->prefix, mask);
 }
 
+/* A report about a message: the storage thread copies the message, its sender and the
+ * sender's account from history into the report, so operators see what was said. */
+struct report_job {
+	struct job job;
+	char nick[NICK_MAX + 1], account[NICK_MAX + 1], msgid[32], reason[400];
+	enum db_status status;
+};
+
+static void report_run(struct job *job)
+{
+	struct report_job *j = (struct report_job *)job;
+	struct db_param p[6] = {DB_INT(time(NULL)), DB_TEXT(j->nick), DB_TEXT(j->account[0] ? j->account : NULL),
+	                        DB_TEXT(j->msgid), DB_TEXT(j->reason), DB_TEXT(j->msgid)};
+	j->status = storage_exec("INSERT INTO reports (created, reporter_nick, reporter_account, target, target_nick, "
+	                         "target_account, target_host, msgid, message, reason) "
+	                         "SELECT ?, ?, ?, ?, sender, account, sender, msgid, text, ? FROM messages WHERE msgid = ?",
+	                         p, 6, NULL, NULL);
+}
+
+static void report_done(struct job *job) { free(job); }
+
+static void report_by_msgid(struct client *c, const char *msgid, const char *reason)
+{
+	history_flush(); /* the message may still be in the pending batch */
+	struct report_job *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->job.run = report_run;
+	j->job.done = report_done;
+	snprintf(j->nick, sizeof j->nick, "%s", c->nick);
+	snprintf(j->account, sizeof j->account, "%s", c->account);
+	snprintf(j->msgid, sizeof j->msgid, "%s", msgid);
+	snprintf(j->reason, sizeof j->reason, "%s", reason);
+	storage_submit(&j->job);
+	snotice("REPORT from %s about %s: %s", c->nick, msgid, reason);
+	reply_standard(c, "NOTE", "REPORT", "RECEIVED", msgid, "Your report was sent to the operators");
+}
+
 void cmd_report(struct client *c, struct msg *m)
 {
 	const char *target = m->params[0];
@@ -89,6 +128,10 @@ void cmd_report(struct client *c, struct msg *m)
 	}
 	if (!*reason) {
 		reply_standard(c, "FAIL", "REPORT", "NEED_REASON", target, "Give a reason for the report");
+		return;
+	}
+	if (by_msgid) {
+		report_by_msgid(c, target, reason);
 		return;
 	}
 	struct db_param p[10] = {
@@ -126,10 +169,10 @@ static void report_row(void *arg, int ncols, const char *const *cols)
 	struct reports_job *j = arg;
 	if (ncols < 8 || j->nlines >= 20)
 		return;
-	snprintf(j->lines[j->nlines++], sizeof j->lines[0], "#%s by %s%s%s about %s (%s%s%s): %s", cols[0],
+	snprintf(j->lines[j->nlines++], sizeof j->lines[0], "#%s by %s%s%s about %s (%s%s%s): %s%s%s%s", cols[0],
 	         cols[1] ? cols[1] : "?", cols[2] ? "/" : "", cols[2] ? cols[2] : "", cols[3] ? cols[3] : "?",
-	         cols[4] ? cols[4] : "-", cols[5] ? " " : "", cols[5] ? cols[5] : "", cols[6] ? cols[6] : "");
-	(void)cols[7];
+	         cols[4] ? cols[4] : "-", cols[5] ? " " : "", cols[5] ? cols[5] : "", cols[6] ? cols[6] : "",
+	         cols[7] ? " [message: \"" : "", cols[7] ? cols[7] : "", cols[7] ? "\"]" : "");
 }
 
 static void reports_run(struct job *job)
@@ -141,7 +184,7 @@ static void reports_run(struct job *job)
 		return;
 	}
 	j->status = storage_exec("SELECT id, reporter_nick, reporter_account, target, target_account, target_host, "
-	                         "reason, created FROM reports WHERE closed_by IS NULL ORDER BY id LIMIT 20",
+	                         "reason, message FROM reports WHERE closed_by IS NULL ORDER BY id LIMIT 20",
 	                         NULL, 0, report_row, j);
 }
 

@@ -968,8 +968,9 @@ def test_report(make_server, backend):
     sync(root)
     root.send("REPORTS")
     line = root.expect_next(lambda l: l.command == "NOTICE")
-    assert line.params[1].startswith("REPORTS: #2 by dave about %s " % msgid), line
-    assert line.params[1].endswith(": spam message"), line
+    # the report carries the reported message, its sender and account, from history
+    assert line.params[1] == ("REPORTS: #2 by dave about %s (- %s): spam message "
+                              "[message: \"buy cheap stuff\"]" % (msgid, mask("carol"))), line
     root.expect_next(":%s NOTICE root :REPORTS: 1 open report" % SERVER_NAME)
     # not for users
     bob.send("REPORTS")
