@@ -8,6 +8,7 @@
 #include "channel.h"
 #include "connlimit.h"
 #include "dict.h"
+#include "history.h"
 #include "ircd.h"
 #include "log.h"
 #include "outmsg.h"
@@ -437,6 +438,7 @@ void account_login(struct client *c, const char *account)
 	snprintf(c->account, sizeof c->account, "%s", account);
 	const char *prefix = c->prefix[0] ? c->prefix : "*";
 	reply(c, RPL_LOGGEDIN, prefix, c->account, c->account);
+	readmarker_login(c);
 	if (!client_registered(c))
 		return;
 	services_account_changed(c);

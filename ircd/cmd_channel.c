@@ -147,12 +147,12 @@ static void join_one(struct client *c, const char *name, const char *key)
 	channel_add(ch, c, status);
 	announce_join(c, ch);
 	send_topic(c, ch, false);
-	channel_send_names(c, ch);
+	names_lines(c, ch);
+	readmarker_joined(c, ch); /* the spec wants it before the end of NAMES */
+	reply(c, RPL_ENDOFNAMES, ch->name);
 	services_channel_joined(c, ch);
-	if (!client_dead(c) && channel_member(ch, c)) {
+	if (!client_dead(c) && channel_member(ch, c))
 		history_replay_join(c, ch);
-		readmarker_joined(c, ch);
-	}
 }
 
 static void part_one(struct client *c, struct channel *ch, const char *reason)

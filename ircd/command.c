@@ -31,7 +31,7 @@ static struct command commands[] = {
     {"DIE", cmd_die, 0, CMD_OPER, 1, 0},
     {"CHATHISTORY", cmd_chathistory, 2, CMD_USER, 1, 0},
     {"REDACT", cmd_redact, 2, CMD_USER, 1, 0},
-    {"MARKREAD", cmd_markread, 1, CMD_USER, 1, 0},
+    {"MARKREAD", cmd_markread, 0, CMD_USER, 1, 0},
     {"EDIT", cmd_edit, 3, CMD_USER, 1, 0},
     {"SEARCH", cmd_search, 1, CMD_USER, 1, 0},
     {"ADMIN", cmd_admin, 0, CMD_USER, 1, 0},

@@ -385,7 +385,7 @@ struct query_job {
 	char msgid[24];       /* Q_LOOKUP */
 	char reason[300];     /* REDACT reason */
 	bool is_op;           /* REDACT: the requester is a channel operator there */
-	char account[NICK_MAX + 1], nick[NICK_MAX + 1]; /* REDACT: the requester */
+	char account[NICK_MAX + 2], nick[NICK_MAX + 1]; /* REDACT: the requester */
 	bool allowed;
 };
 
@@ -420,6 +420,42 @@ static int cmp_seq(const void *x, const void *y)
 {
 	const struct out_row *a = x, *b = y;
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* TARGETS for direct conversations: the latest message of each conversation c's
+ * identity (q->account) takes part in; the other side's nick becomes the row's target. */
+static void targets_direct(struct query_job *q)
+{
+	char a[HKEY_MAX + 4], b[HKEY_MAX + 4];
+	snprintf(a, sizeof a, "@%s|%%", q->account);
+	snprintf(b, sizeof b, "@%%|%s", q->account);
+	struct query_job scan = {0};
+	struct db_param p[4] = {DB_TEXT(a), DB_TEXT(b), DB_INT((long long)q->a), DB_INT((long long)q->b)};
+	q->status = storage_exec(SELECT_ROW "WHERE (target_key LIKE ? OR target_key LIKE ?) AND redacted = 0 AND seq > ? "
+	                                    "AND seq < ? ORDER BY seq DESC LIMIT 1000",
+	                         p, 4, query_row, &scan);
+	for (int i = 0; i < scan.n; i++) {
+		struct out_row *r = &scan.rows[i];
+		size_t nl = strcspn(r->sender, "!");
+		if (!(strlen(q->nick) == nl && strncasecmp(r->sender, q->nick, nl) == 0))
+			snprintf(r->target, sizeof r->target, "%.*s", (int)nl, r->sender); /* they wrote to me */
+		bool seen = false;
+		for (int k = 0; k < q->n && !seen; k++)
+			seen = strcasecmp(q->rows[k].target, r->target) == 0;
+		if (seen) {
+			free(r->tags);
+			free(r->text);
+			continue;
+		}
+		if (q->n == q->cap) {
+			q->cap = q->cap ? q->cap * 2 : 32;
+			q->rows = realloc(q->rows, (size_t)q->cap * sizeof *q->rows);
+			if (!q->rows)
+				abort();
+		}
+		q->rows[q->n++] = *r;
+	}
+	free(scan.rows);
 }
 
 static void query_run(struct job *job)
@@ -510,10 +546,19 @@ static void query_run(struct job *job)
 			                                    "ORDER BY seq DESC LIMIT 1",
 			                         t, 3, query_row, q);
 		}
+		if (q->status == DB_OK)
+			targets_direct(q);
 		break;
 	}
-	if (q->kind != Q_TARGETS && q->n > 1)
+	if (q->n > 1)
 		qsort(q->rows, (size_t)q->n, sizeof *q->rows, cmp_seq);
+	if (q->kind == Q_TARGETS && q->n > q->limit) { /* the first targets, by latest message */
+		for (int i = q->limit; i < q->n; i++) {
+			free(q->rows[i].tags);
+			free(q->rows[i].text);
+		}
+		q->n = q->limit;
+	}
 }
 
 static void format_time(long long ms, char *out, size_t size)
@@ -868,6 +913,8 @@ void cmd_chathistory(struct client *c, struct msg *m)
 		q->a = s1 < s2 ? s1 : s2;
 		q->b = s1 < s2 ? s2 : s1;
 		collect_keys(c, q);
+		dm_identity(c, q->account, sizeof q->account);
+		snprintf(q->nick, sizeof q->nick, "%s", c->nick);
 		query_submit(c, q);
 		return;
 	}

@@ -27,8 +27,11 @@ void history_flush(void);
 
 void cmd_chathistory(struct client *c, struct msg *m);
 
-/* Sends c its read marker for ch after a JOIN (draft/read-marker). */
+/* Sends c its read marker for ch during a JOIN, before RPL_ENDOFNAMES (draft/read-marker). */
 void readmarker_joined(struct client *c, const struct channel *ch);
+
+/* Loads the markers of c's account after it logged in. */
+void readmarker_login(struct client *c);
 void cmd_redact(struct client *c, struct msg *m);
 void cmd_search(struct client *c, struct msg *m);
 

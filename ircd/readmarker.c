@@ -1,14 +1,21 @@
-/* readmarker.c - draft/read-marker: MARKREAD stores, per account and target, the time
- * up to which the user has read; every connection of that account with the capability
- * is told, so a user's other devices clear their unread state. Markers only move
- * forward. */
+/* readmarker.c - draft/read-marker. MARKREAD stores the time up to which a user has read
+ * a target; every session of the same account with the capability is told, so a user's
+ * other devices clear their unread state. Markers only move forward.
+ *
+ * Markers are answered from a cache on the loop: an account's markers are loaded when it
+ * logs in, and every change is written through to the database; a client that is not
+ * logged in keeps its markers for its connection only. So MARKREAD and JOIN (which sends
+ * the marker before RPL_ENDOFNAMES) never wait for the database. */
+#include "account.h"
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
 #include "client.h"
 #include "command.h"
+#include "dict.h"
 #include "history.h"
 #include "ircd.h"
+#include "log.h"
 #include "parse.h"
 #include "reply.h"
 #include "storage.h"
@@ -19,128 +26,204 @@
 #include <strings.h>
 #include <time.h>
 
-struct marker_job {
-	struct job job;
-	uint64_t client_id;
-	char account[NICK_MAX + 1];
-	char account_key[NICK_MAX + 1];
-	char target[CHANNEL_MAX + 1];
-	char target_key[CHANNEL_MAX + 1];
-	long long want;   /* -1: just read the marker */
-	long long stored; /* -1: none */
-	bool changed;
-	enum db_status status;
-};
+#define CACHE_MAX 200000 /* markers kept in memory at most */
 
-static void row_time(void *arg, int ncols, const char *const *cols)
-{
-	if (ncols > 0 && cols[0])
-		*(long long *)arg = atoll(cols[0]);
-}
+static struct dict *cache; /* "owner\ttarget" -> long long * (milliseconds) */
 
-static void marker_run(struct job *job)
+/* Who markers belong to: the folded account, or this connection for a guest. */
+static void owner_of(const struct client *c, char *out, size_t size)
 {
-	struct marker_job *j = (struct marker_job *)job;
-	struct db_param k[2] = {DB_TEXT(j->account_key), DB_TEXT(j->target_key)};
-	j->stored = -1;
-	j->status = storage_exec("SELECT time_ms FROM read_markers WHERE account_key = ? AND target_key = ?", k, 2,
-	                         row_time, &j->stored);
-	if (j->status != DB_OK || j->want < 0 || j->want <= j->stored)
-		return;
-	struct db_param p[3] = {DB_INT(j->want), DB_TEXT(j->account_key), DB_TEXT(j->target_key)};
-	if (j->stored < 0)
-		j->status = storage_exec("INSERT INTO read_markers (time_ms, account_key, target_key) VALUES (?, ?, ?)", p, 3,
-		                         NULL, NULL);
+	if (c->account[0])
+		casemap_fold(out, c->account, size);
 	else
-		j->status = storage_exec("UPDATE read_markers SET time_ms = ? WHERE account_key = ? AND target_key = ?", p,
-		                         3, NULL, NULL);
-	if (j->status == DB_OK) {
-		j->stored = j->want;
-		j->changed = true;
-	}
+		snprintf(out, size, "#%llx", (unsigned long long)c->id);
 }
 
-static void format_marker(long long ms, char *out, size_t size)
+static void cache_key(const char *owner, const char *target, char *out, size_t size)
 {
-	if (ms < 0) {
+	char t[CHANNEL_MAX + 1];
+	casemap_fold(t, target, sizeof t);
+	snprintf(out, size, "%s\t%s", owner, t);
+}
+
+static long long *cache_get(const char *key)
+{
+	return cache ? dict_get(cache, key) : NULL;
+}
+
+static void cache_put(const char *key, long long ms)
+{
+	if (!cache)
+		cache = dict_new();
+	long long *v = dict_get(cache, key);
+	if (!v) {
+		if (dict_count(cache) >= CACHE_MAX)
+			return; /* memory stays bounded; the database still has the marker */
+		v = malloc(sizeof *v);
+		if (!v)
+			abort();
+		dict_put(cache, key, v);
+	}
+	*v = ms;
+}
+
+static void format_marker(const long long *ms, char *out, size_t size)
+{
+	if (!ms) {
 		snprintf(out, size, "*");
 		return;
 	}
-	time_t s = (time_t)(ms / 1000);
+	time_t s = (time_t)(*ms / 1000);
 	struct tm tm;
 	gmtime_r(&s, &tm);
 	char base[32];
 	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, size, "timestamp=%s.%03dZ", base, (int)(ms % 1000));
+	snprintf(out, size, "timestamp=%s.%03dZ", base, (int)(*ms % 1000));
 }
 
-static void marker_done(struct job *job)
+static void send_marker(struct client *c, const char *target, const long long *ms)
 {
-	struct marker_job *j = (struct marker_job *)job;
-	struct client *c = client_by_id(j->client_id);
 	char value[64];
-	format_marker(j->stored, value, sizeof value);
-	if (j->status != DB_OK) {
-		if (c && !client_dead(c))
-			reply_standard(c, "FAIL", "MARKREAD", "TEMPORARILY_UNAVAILABLE", j->target, "Try again shortly");
-	} else if (j->changed) {
-		/* every session of the account learns the new marker */
-		for (struct client *o = ircd.clients; o; o = o->next)
-			if (client_registered(o) && !client_dead(o) && client_has_cap(o, CAP_READ_MARKER) &&
-			    strcasecmp(o->account, j->account) == 0)
-				client_sendf(o, ":%s MARKREAD %s %s", ircd.conf->server_name, j->target, value);
-	} else if (c && !client_dead(c)) {
-		client_sendf(c, ":%s MARKREAD %s %s", ircd.conf->server_name, j->target, value);
+	format_marker(ms, value, sizeof value);
+	client_sendf(c, ":%s MARKREAD %s %s", ircd.conf->server_name, target, value);
+}
+
+/* ---- loading an account's markers at login ---- */
+
+struct load_job {
+	struct job job;
+	uint64_t client_id;
+	char owner[NICK_MAX + 1];
+	struct {
+		char target[CHANNEL_MAX + 1];
+		long long ms;
+	} *rows;
+	int n, cap;
+};
+
+static void load_row(void *arg, int ncols, const char *const *cols)
+{
+	struct load_job *j = arg;
+	if (ncols < 2 || !cols[0] || !cols[1])
+		return;
+	if (j->n == j->cap) {
+		j->cap = j->cap ? j->cap * 2 : 16;
+		j->rows = realloc(j->rows, (size_t)j->cap * sizeof *j->rows);
+		if (!j->rows)
+			abort();
 	}
+	snprintf(j->rows[j->n].target, sizeof j->rows[j->n].target, "%s", cols[0]);
+	j->rows[j->n++].ms = atoll(cols[1]);
+}
+
+static void load_run(struct job *job)
+{
+	struct load_job *j = (struct load_job *)job;
+	struct db_param k = DB_TEXT(j->owner);
+	storage_exec("SELECT target_key, time_ms FROM read_markers WHERE account_key = ?", &k, 1, load_row, j);
+}
+
+static void load_done(struct job *job)
+{
+	struct load_job *j = (struct load_job *)job;
+	for (int i = 0; i < j->n; i++) {
+		char key[2 * CHANNEL_MAX + 4];
+		cache_key(j->owner, j->rows[i].target, key, sizeof key);
+		long long *v = cache_get(key);
+		if (!v || *v < j->rows[i].ms)
+			cache_put(key, j->rows[i].ms);
+	}
+	struct client *c = client_by_id(j->client_id);
+	if (c && !client_dead(c)) {
+		client_release(c); /* commands that came after the login see the markers */
+		client_try_register(c); /* a login during registration waited for this too */
+	}
+	free(j->rows);
 	free(j);
 }
 
-static void marker_submit(struct client *c, const char *target, long long want)
+void readmarker_login(struct client *c)
 {
-	struct marker_job *j = calloc(1, sizeof *j);
+	struct load_job *j = calloc(1, sizeof *j);
 	if (!j)
 		abort();
-	j->job.run = marker_run;
-	j->job.done = marker_done;
+	j->job.run = load_run;
+	j->job.done = load_done;
 	j->client_id = c->id;
-	snprintf(j->account, sizeof j->account, "%s", c->account);
-	casemap_fold(j->account_key, c->account, sizeof j->account_key);
-	snprintf(j->target, sizeof j->target, "%s", target);
-	casemap_fold(j->target_key, target, sizeof j->target_key);
-	j->want = want;
+	casemap_fold(j->owner, c->account, sizeof j->owner);
+	client_hold(c);
 	storage_submit(&j->job);
+}
+
+/* ---- MARKREAD ---- */
+
+static void store(const char *owner, const char *target, long long ms)
+{
+	char t[CHANNEL_MAX + 1];
+	casemap_fold(t, target, sizeof t);
+	struct db_param u[3] = {DB_INT(ms), DB_TEXT(owner), DB_TEXT(t)};
+	storage_write("UPDATE read_markers SET time_ms = ? WHERE account_key = ? AND target_key = ?", u, 3);
+	struct db_param i[3] = {DB_TEXT(owner), DB_TEXT(t), DB_INT(ms)};
+	if (strcmp(storage_insert_ignore(), "INSERT IGNORE") == 0)
+		storage_write("INSERT IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)", i, 3);
+	else
+		storage_write("INSERT OR IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)", i, 3);
 }
 
 void readmarker_joined(struct client *c, const struct channel *ch)
 {
-	if (c->account[0] && client_has_cap(c, CAP_READ_MARKER))
-		marker_submit(c, ch->name, -1);
+	if (!client_has_cap(c, CAP_READ_MARKER))
+		return;
+	char owner[NICK_MAX + 2], key[2 * CHANNEL_MAX + 4];
+	owner_of(c, owner, sizeof owner);
+	cache_key(owner, ch->name, key, sizeof key);
+	send_marker(c, ch->name, cache_get(key));
 }
 
 void cmd_markread(struct client *c, struct msg *m)
 {
-	const char *target = m->params[0];
-	if (!c->account[0]) {
-		reply_standard(c, "FAIL", "MARKREAD", "ACCOUNT_REQUIRED", target, "Log in to keep read markers");
+	if (m->nparams < 1) {
+		reply_standard(c, "FAIL", "MARKREAD", "NEED_MORE_PARAMS", NULL, "Missing parameters");
 		return;
 	}
+	const char *target = m->params[0];
 	if (strlen(target) > CHANNEL_MAX || (target[0] != '#' && !client_nick_valid(target, NICK_MAX))) {
 		reply_standard(c, "FAIL", "MARKREAD", "INVALID_TARGET", target, "Invalid target");
 		return;
 	}
-	long long want = -1;
-	if (m->nparams > 1) {
-		struct tm tm = {0};
-		int ms = 0;
-		if (strncmp(m->params[1], "timestamp=", 10) != 0 ||
-		    sscanf(m->params[1] + 10, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-		           &tm.tm_min, &tm.tm_sec, &ms) < 6) {
-			reply_standard(c, "FAIL", "MARKREAD", "INVALID_PARAMS", m->params[1], "Invalid timestamp");
-			return;
-		}
-		tm.tm_year -= 1900;
-		tm.tm_mon -= 1;
-		want = (long long)timegm(&tm) * 1000 + ms;
+	char owner[NICK_MAX + 2], key[2 * CHANNEL_MAX + 4];
+	owner_of(c, owner, sizeof owner);
+	cache_key(owner, target, key, sizeof key);
+	long long *have = cache_get(key);
+	if (m->nparams < 2) {
+		send_marker(c, target, have);
+		return;
 	}
-	marker_submit(c, target, want);
+	struct tm tm = {0};
+	int ms = 0;
+	const char *v = m->params[1];
+	if (strncmp(v, "timestamp=", 10) != 0 ||
+	    sscanf(v + 10, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+	           &tm.tm_sec, &ms) < 6) {
+		reply_standard(c, "FAIL", "MARKREAD", "INVALID_PARAMS", target, "Invalid timestamp");
+		return;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	long long want = (long long)timegm(&tm) * 1000 + ms;
+	if (have && *have >= want) {
+		send_marker(c, target, have); /* markers never move back: the client learns the newer one */
+		return;
+	}
+	cache_put(key, want);
+	if (c->account[0])
+		store(owner, target, want);
+	long long *now = cache_get(key);
+	const long long *value = now ? now : &want;
+	/* every session of the account hears of it (just this one for a guest) */
+	for (struct client *o = ircd.clients; o; o = o->next) {
+		bool same = o == c || (c->account[0] && casemap_cmp(o->account, c->account) == 0);
+		if (same && client_registered(o) && !client_dead(o) && client_has_cap(o, CAP_READ_MARKER))
+			send_marker(o, target, value);
+	}
 }
