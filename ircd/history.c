@@ -422,6 +422,26 @@ static int cmp_seq(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Turns the user's words into a full-text query matching all of them: each word quoted
+ * (FTS5 "w" / MariaDB +"w"), so no word is read as an operator. */
+static void fts_query(const char *words, bool maria, char *out, size_t size)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", words);
+	size_t n = 0;
+	out[0] = '\0';
+	char *save;
+	for (char *w = strtok_r(buf, " \t", &save); w && n + 8 < size; w = strtok_r(NULL, " \t", &save)) {
+		n += (size_t)snprintf(out + n, size - n, "%s%s\"", n ? " " : "", maria ? "+" : "");
+		for (; *w && n + 4 < size; w++)
+			if (*w != '"')
+				out[n++] = *w;
+		n += (size_t)snprintf(out + n, size - n, "\"");
+	}
+	if (n >= size)
+		out[size - 1] = '\0';
+}
+
 /* TARGETS for direct conversations: the latest message of each conversation c's
  * identity (q->account) takes part in; the other side's nick becomes the row's target. */
 static void targets_direct(struct query_job *q)
@@ -499,16 +519,25 @@ static void query_run(struct job *job)
 		                         r, 3, query_row, q);
 		break;
 	}
-	case Q_SEARCH:
+	case Q_SEARCH: {
+		/* the full-text index finds the words; each query has a time bound on MariaDB */
+		bool maria = strcmp(storage_backend(), "mariadb") == 0;
+		const char *sql = maria ? "SET STATEMENT max_statement_time=2 FOR " SELECT_ROW
+		                          "WHERE target_key = ? AND redacted = 0 AND MATCH(text) AGAINST(? IN BOOLEAN MODE) "
+		                          "AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+		                        : SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq IN (SELECT rowid FROM "
+		                          "messages_fts WHERE messages_fts MATCH ?) AND seq > ? AND seq < ? "
+		                          "ORDER BY seq DESC LIMIT ?";
+		char query[512];
+		fts_query(q->words, maria, query, sizeof query);
 		q->status = DB_OK;
 		for (int i = 0; i < q->nkeys && q->status == DB_OK && q->n < q->limit; i++) {
-			struct db_param t[5] = {DB_TEXT(q->keys[i]), DB_TEXT(q->words), DB_INT((long long)q->a),
+			struct db_param t[5] = {DB_TEXT(q->keys[i]), DB_TEXT(query), DB_INT((long long)q->a),
 			                        DB_INT((long long)q->b), DB_INT(q->limit - q->n)};
-			q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND text LIKE ? AND seq > ? "
-			                                    "AND seq < ? ORDER BY seq DESC LIMIT ?",
-			                         t, 5, query_row, q);
+			q->status = storage_exec(sql, t, 5, query_row, q);
 		}
 		break;
+	}
 	case Q_LOOKUP: {
 		struct db_param t[2] = {DB_TEXT(q->key), DB_TEXT(q->msgid)};
 		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND msgid = ? AND redacted = 0", t, 2, query_row, q);
@@ -941,19 +970,6 @@ void cmd_chathistory(struct client *c, struct msg *m)
 
 /* ---- REDACT, SEARCH, and HistServ's entry points ---- */
 
-static void like_pattern(const char *words, char *out, size_t size)
-{
-	size_t n = 0;
-	out[n++] = '%';
-	for (const char *p = words; *p && n + 3 < size; p++) {
-		if (*p == '%' || *p == '_')
-			continue; /* literal search text: no wildcards of its own */
-		out[n++] = *p;
-	}
-	out[n++] = '%';
-	out[n] = '\0';
-}
-
 void history_redact(struct client *c, const char *target, const char *msgid, const char *reason, bool histserv)
 {
 	struct query_job *q = query_new(c, Q_LOOKUP);
@@ -999,7 +1015,7 @@ static void start_search(struct client *c, const char *target, const char *words
 	q->limit = limit;
 	q->a = after;
 	q->b = before;
-	like_pattern(words, q->words, sizeof q->words);
+	snprintf(q->words, sizeof q->words, "%s", words);
 	snprintf(q->target, sizeof q->target, "%s", target ? target : "*");
 	if (target) {
 		q->keys = calloc(1, sizeof *q->keys);

@@ -158,6 +158,8 @@ int storage_schema_version(void) { return known_version; }
 
 const char *storage_insert_ignore(void) { return driver->insert_ignore; }
 
+const char *storage_backend(void) { return driver->name; }
+
 bool storage_connected(void) { return ensure_connected(); }
 
 enum db_status storage_query_now(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg)

@@ -33,6 +33,9 @@ enum db_status storage_query_now(const char *sql, const struct db_param *params,
  * string constant; the parameters are copied. */
 void storage_write(const char *sql, const struct db_param *params, int n);
 
+/* "sqlite" or "mariadb": for the few statements whose SQL differs (full-text search). */
+const char *storage_backend(void);
+
 /* The backend's insert-skipping-duplicates keyword ("INSERT OR IGNORE" / "INSERT IGNORE"). */
 const char *storage_insert_ignore(void);
 
