@@ -22,6 +22,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "service.h"
 #include "storage.h"
 
 #include <ev.h>
@@ -825,12 +826,15 @@ static void query_submit(struct client *c, struct query_job *q)
 void history_replay_join(struct client *c, struct channel *ch)
 {
 	const struct conf *cf = ircd.conf;
-	if (!cf->history_enabled || !cf->history_replay_lines || client_has_cap(c, CAP_CHATHISTORY))
+	int lines = chanserv_history_setting(ch->name, false); /* ChanServ SET REPLAY */
+	if (lines < 0)
+		lines = cf->history_replay_lines;
+	if (!cf->history_enabled || !lines || client_has_cap(c, CAP_CHATHISTORY))
 		return;
 	struct query_job *q = query_new(c, Q_REPLAY);
 	casemap_fold(q->key, ch->name, sizeof q->key);
 	snprintf(q->target, sizeof q->target, "%s", ch->name);
-	q->limit = cf->history_replay_lines;
+	q->limit = lines;
 	q->since_ms = cf->history_replay_hours ? ((long long)time(NULL) - cf->history_replay_hours * 3600LL) * 1000 : 0;
 	query_submit(c, q);
 }
@@ -1109,6 +1113,7 @@ void history_histserv_play(struct client *c, const char *target, int count)
 struct purge_job {
 	struct job job;
 	unsigned long long cutoff; /* seq of the oldest message to keep */
+	char key[HKEY_MAX];        /* one channel (its own RETENTION), or "" for the server's */
 	long deleted;
 };
 
@@ -1125,13 +1130,17 @@ static void purge_run(struct job *job)
 	struct purge_job *p = (struct purge_job *)job;
 	for (int round = 0; round < PURGE_ROUNDS; round++) {
 		unsigned long long bound = 0;
-		struct db_param q[1] = {DB_INT((long long)p->cutoff)};
-		if (storage_exec("SELECT seq FROM messages WHERE seq < ? ORDER BY seq LIMIT 1 OFFSET " "999", q, 1, row_seq,
-		                 &bound) != DB_OK)
+		struct db_param q[2] = {DB_INT((long long)p->cutoff), DB_TEXT(p->key)};
+		const char *find = p->key[0] ? "SELECT seq FROM messages WHERE seq < ? AND target_key = ? ORDER BY seq "
+		                               "LIMIT 1 OFFSET 999"
+		                             : "SELECT seq FROM messages WHERE seq < ? ORDER BY seq LIMIT 1 OFFSET 999";
+		if (storage_exec(find, q, p->key[0] ? 2 : 1, row_seq, &bound) != DB_OK)
 			return;
 		unsigned long long upto = bound ? bound + 1 : p->cutoff;
-		struct db_param d[1] = {DB_INT((long long)upto)};
-		if (storage_exec("DELETE FROM messages WHERE seq < ?", d, 1, NULL, NULL) != DB_OK)
+		struct db_param d[2] = {DB_INT((long long)upto), DB_TEXT(p->key)};
+		const char *del = p->key[0] ? "DELETE FROM messages WHERE seq < ? AND target_key = ?"
+		                            : "DELETE FROM messages WHERE seq < ?";
+		if (storage_exec(del, d, p->key[0] ? 2 : 1, NULL, NULL) != DB_OK)
 			return;
 		if (!bound)
 			return; /* fewer than a chunk were left */
@@ -1149,21 +1158,36 @@ static void purge_done(struct job *job)
 
 static ev_timer purge_timer;
 
-static void purge_cb(EV_P_ ev_timer *w, int revents)
+static void purge_submit(const char *channel, int days)
 {
-	(void)loop;
-	(void)w;
-	(void)revents;
-	int days = ircd.conf->history_max_age_days;
-	if (!ircd.conf->history_enabled || days <= 0)
-		return;
 	struct purge_job *p = calloc(1, sizeof *p);
 	if (!p)
 		abort();
 	p->job.run = purge_run;
 	p->job.done = purge_done;
 	p->cutoff = (unsigned long long)(((long long)time(NULL) - days * 86400LL) * 1000) << 12;
+	if (channel)
+		casemap_fold(p->key, channel, sizeof p->key);
 	storage_submit(&p->job);
+}
+
+static void purge_channel(const char *name, int days, void *arg)
+{
+	(void)arg;
+	if (days > 0)
+		purge_submit(name, days);
+}
+
+static void purge_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (!ircd.conf->history_enabled)
+		return;
+	if (ircd.conf->history_max_age_days > 0)
+		purge_submit(NULL, ircd.conf->history_max_age_days);
+	chanserv_each_retention(purge_channel, NULL); /* rooms with their own RETENTION */
 }
 
 void history_start(void)

@@ -47,6 +47,8 @@ struct chanreg {
 	bool topiclock, keeptopic, restricted;
 	struct access *access;
 	struct akick *akicks;
+	int replay_lines;       /* history replayed on JOIN; -1: the server's setting */
+	int retention_days;     /* history kept; -1: the server's setting */
 	char topic[400];        /* the last accepted topic, restored by TOPICLOCK */
 	char topic_setter[200];
 	long long topic_time;
@@ -66,6 +68,7 @@ static struct chanreg *reg_new(const char *name)
 	snprintf(r->name, sizeof r->name, "%s", name);
 	casemap_fold(r->key, name, sizeof r->key);
 	r->keeptopic = true;
+	r->replay_lines = r->retention_days = -1;
 	dict_put(regs, r->name, r);
 	return r;
 }
@@ -101,11 +104,12 @@ static enum level client_level(const struct chanreg *r, const struct client *c)
 
 static void save_settings(const struct chanreg *r)
 {
-	struct db_param p[7] = {DB_TEXT(r->founder), DB_TEXT(r->description), DB_TEXT(r->mlock), DB_INT(r->topiclock),
-	                        DB_INT(r->keeptopic), DB_INT(r->restricted), DB_TEXT(r->key)};
+	struct db_param p[9] = {DB_TEXT(r->founder), DB_TEXT(r->description), DB_TEXT(r->mlock), DB_INT(r->topiclock),
+	                        DB_INT(r->keeptopic), DB_INT(r->restricted), DB_INT(r->replay_lines),
+	                        DB_INT(r->retention_days), DB_TEXT(r->key)};
 	storage_write("UPDATE channels SET founder = ?, description = ?, mlock = ?, topiclock = ?, keeptopic = ?, "
-	              "restricted = ? WHERE name_key = ?",
-	              p, 7);
+	              "restricted = ?, replay_lines = ?, retention_days = ? WHERE name_key = ?",
+	              p, 9);
 }
 
 static void save_topic(struct chanreg *r, struct channel *ch)
@@ -125,7 +129,7 @@ static void save_topic(struct chanreg *r, struct channel *ch)
 static void load_channel(void *arg, int n, const char *const *col)
 {
 	(void)arg;
-	if (n < 12 || !col[1])
+	if (n < 14 || !col[1])
 		return;
 	struct chanreg *r = reg_new(col[1]);
 	snprintf(r->founder, sizeof r->founder, "%s", col[2] ? col[2] : "");
@@ -135,6 +139,8 @@ static void load_channel(void *arg, int n, const char *const *col)
 	r->topiclock = col[9] && atoi(col[9]);
 	r->keeptopic = col[10] && atoi(col[10]);
 	r->restricted = col[11] && atoi(col[11]);
+	r->replay_lines = col[12] ? atoi(col[12]) : -1;
+	r->retention_days = col[13] ? atoi(col[13]) : -1;
 	struct channel *ch = service_channel_keep(r->name);
 	snprintf(r->topic, sizeof r->topic, "%s", col[5] ? col[5] : "");
 	snprintf(r->topic_setter, sizeof r->topic_setter, "%s", col[6] ? col[6] : "");
@@ -189,7 +195,7 @@ static void load_list(void *arg, int n, const char *const *col)
 void chanserv_load(void)
 {
 	storage_query_now("SELECT name_key, name, founder, description, registered, topic, topic_setter, topic_time, "
-	                  "mlock, topiclock, keeptopic, restricted FROM channels",
+	                  "mlock, topiclock, keeptopic, restricted, replay_lines, retention_days FROM channels",
 	                  NULL, 0, load_channel, NULL);
 	/* rows refer to channels by key; reg_find works on names, which fold the same */
 	storage_query_now("SELECT c.name, a.account, a.level FROM channel_access a JOIN channels c ON c.name_key = "
@@ -201,6 +207,17 @@ void chanserv_load(void)
 	storage_query_now("SELECT c.name, l.kind, l.mask, l.setter, l.created FROM channel_lists l JOIN channels c ON "
 	                  "c.name_key = l.chan_key ORDER BY l.created",
 	                  NULL, 0, load_list, NULL);
+}
+
+static void each_retention(void *value, void *arg)
+{
+	const struct chanreg *r = value;
+	struct each {
+		void (*fn)(const char *, int, void *);
+		void *arg;
+	} *e = arg;
+	if (r->retention_days >= 0)
+		e->fn(r->name, r->retention_days, e->arg);
 }
 
 /* ---- enforcement ---- */
@@ -278,6 +295,23 @@ void chanserv_topic_changed(struct client *by, struct channel *ch)
 	}
 	if (r->keeptopic)
 		save_topic(r, ch);
+}
+
+int chanserv_history_setting(const char *name, bool retention)
+{
+	struct chanreg *r = reg_find(name);
+	return !r ? -1 : retention ? r->retention_days : r->replay_lines;
+}
+
+void chanserv_each_retention(void (*fn)(const char *name, int days, void *arg), void *arg)
+{
+	if (!regs)
+		return;
+	struct each {
+		void (*fn)(const char *, int, void *);
+		void *arg;
+	} e = {fn, arg};
+	dict_each(regs, each_retention, &e);
 }
 
 const char *chanserv_description(const struct channel *ch)
@@ -396,6 +430,8 @@ static void cs_info(struct client *c, char **argv, int argc)
 	service_notice(CS, c, "Description: %s", r->description[0] ? r->description : "(none)");
 	service_notice(CS, c, "Settings: MLOCK %s, TOPICLOCK %s, KEEPTOPIC %s, RESTRICTED %s", r->mlock[0] ? r->mlock : "(none)",
 	               r->topiclock ? "ON" : "OFF", r->keeptopic ? "ON" : "OFF", r->restricted ? "ON" : "OFF");
+	if (r->replay_lines >= 0 || r->retention_days >= 0)
+		service_notice(CS, c, "History: REPLAY %d, RETENTION %d days", r->replay_lines, r->retention_days);
 	service_notice(CS, c, "End of info.");
 }
 
@@ -584,7 +620,8 @@ static bool on_off(const char *v, bool *out)
 
 static void cs_set(struct client *c, char **argv, int argc)
 {
-	const char *syntax = "SET <#channel> DESCRIPTION <text> | MLOCK <+modes-modes> | TOPICLOCK|KEEPTOPIC|RESTRICTED ON|OFF";
+	const char *syntax = "SET <#channel> DESCRIPTION <text> | MLOCK <+modes-modes> | TOPICLOCK|KEEPTOPIC|RESTRICTED ON|OFF"
+	                     " | REPLAY|RETENTION <number|DEFAULT>";
 	struct chanreg *r = need(c, argv, argc, LVL_FOUNDER, syntax);
 	if (!r)
 		return;
@@ -609,6 +646,15 @@ static void cs_set(struct client *c, char **argv, int argc)
 		ok = on_off(argv[2], &r->keeptopic);
 	} else if (strcasecmp(what, "RESTRICTED") == 0) {
 		ok = on_off(argv[2], &r->restricted);
+	} else if (strcasecmp(what, "REPLAY") == 0 || strcasecmp(what, "RETENTION") == 0) {
+		/* a number, or DEFAULT for the server's setting */
+		char *end;
+		long v = strcasecmp(argv[2], "DEFAULT") == 0 ? -1 : strtol(argv[2], &end, 10);
+		ok = v == -1 ? strcasecmp(argv[2], "DEFAULT") == 0 : (*end == '\0' && v >= 0 && v <= 100000);
+		if (ok && strcasecmp(what, "REPLAY") == 0)
+			r->replay_lines = v > 1000 ? 1000 : (int)v;
+		else if (ok)
+			r->retention_days = (int)v;
 	} else {
 		ok = false;
 	}

@@ -121,6 +121,12 @@ void chanserv_list_changed(struct client *by, struct channel *ch, char kind, boo
 void chanserv_topic_changed(struct client *by, struct channel *ch);
 const char *chanserv_description(const struct channel *ch);
 
+/* A registered channel's REPLAY (retention false) or RETENTION setting, -1 if none. */
+int chanserv_history_setting(const char *name, bool retention);
+
+/* Calls fn for every registered channel with its own RETENTION. */
+void chanserv_each_retention(void (*fn)(const char *name, int days, void *arg), void *arg);
+
 /* The NickServ service (services/nickserv.c). */
 extern const struct service nickserv;
 
