@@ -974,6 +974,30 @@ void cmd_chathistory(struct client *c, struct msg *m)
 
 /* ---- REDACT, SEARCH, and HistServ's entry points ---- */
 
+/* The history key of target for a command by c that needs c to be in the channel (or
+ * one side of the conversation). Refuses with a HistServ NOTICE or FAIL <cmd>
+ * INVALID_TARGET and returns false; otherwise true, with c's membership (NULL for a
+ * direct conversation) in *mem. */
+static bool member_key(struct client *c, const char *target, const char *cmd, bool histserv, char *key, size_t size,
+                       struct membership **mem)
+{
+	*mem = NULL;
+	if (target[0] != '#')
+		return target_key(c, target, key, size);
+	struct channel *ch = channel_find(target);
+	struct membership *m = ch ? channel_member(ch, c) : NULL;
+	if (!m) {
+		if (histserv)
+			client_sendf(c, ":HistServ!HistServ@services. NOTICE %s :You are not in %s.", c->nick, target);
+		else
+			reply_standard(c, "FAIL", cmd, "INVALID_TARGET", target, "You are not in that channel");
+		return false;
+	}
+	casemap_fold(key, ch->name, size);
+	*mem = m;
+	return true;
+}
+
 void history_redact(struct client *c, const char *target, const char *msgid, const char *reason, bool histserv)
 {
 	struct query_job *q = query_new(c, Q_LOOKUP);
@@ -985,23 +1009,12 @@ void history_redact(struct client *c, const char *target, const char *msgid, con
 	snprintf(q->account, sizeof q->account, "%s", c->account);
 	snprintf(q->nick, sizeof q->nick, "%s", c->nick);
 	q->words[0] = histserv ? 'H' : '\0';
-	if (target[0] == '#') {
-		struct channel *ch = channel_find(target);
-		struct membership *m = ch ? channel_member(ch, c) : NULL;
-		if (!m) {
-			if (histserv)
-				client_sendf(c, ":HistServ!HistServ@services. NOTICE %s :You are not in %s.", c->nick, target);
-			else
-				reply_standard(c, "FAIL", "REDACT", "INVALID_TARGET", target, "You are not in that channel");
-			free(q);
-			return;
-		}
-		q->is_op = (m->status & MEMBER_OP) != 0;
-		casemap_fold(q->key, ch->name, sizeof q->key);
-	} else if (!target_key(c, target, q->key, sizeof q->key)) {
+	struct membership *m;
+	if (!member_key(c, target, "REDACT", histserv, q->key, sizeof q->key, &m)) {
 		free(q);
 		return;
 	}
+	q->is_op = m && (m->status & MEMBER_OP);
 	query_submit(c, q);
 }
 
@@ -1090,15 +1103,8 @@ void history_histserv_play(struct client *c, const char *target, int count)
 	q->a = 0;
 	q->b = ~0ULL >> 1;
 	snprintf(q->target, sizeof q->target, "%s", target);
-	if (target[0] == '#') {
-		struct channel *ch = channel_find(target);
-		if (!ch || !channel_member(ch, c)) {
-			client_sendf(c, ":HistServ!HistServ@services. NOTICE %s :You are not in %s.", c->nick, target);
-			free(q);
-			return;
-		}
-		casemap_fold(q->key, ch->name, sizeof q->key);
-	} else if (!target_key(c, target, q->key, sizeof q->key)) {
+	struct membership *m;
+	if (!member_key(c, target, "PLAY", true, q->key, sizeof q->key, &m)) {
 		free(q);
 		return;
 	}
@@ -1213,15 +1219,8 @@ void cmd_edit(struct client *c, struct msg *m)
 	snprintf(q->reason, sizeof q->reason, "%s", text);
 	snprintf(q->account, sizeof q->account, "%s", c->account);
 	snprintf(q->nick, sizeof q->nick, "%s", c->nick);
-	if (target[0] == '#') {
-		struct channel *ch = channel_find(target);
-		if (!ch || !channel_member(ch, c)) {
-			reply_standard(c, "FAIL", "EDIT", "INVALID_TARGET", target, "You are not in that channel");
-			free(q);
-			return;
-		}
-		casemap_fold(q->key, ch->name, sizeof q->key);
-	} else if (!target_key(c, target, q->key, sizeof q->key)) {
+	struct membership *mem;
+	if (!member_key(c, target, "EDIT", false, q->key, sizeof q->key, &mem)) {
 		free(q);
 		return;
 	}
