@@ -73,7 +73,7 @@ void cmd_user(struct client *c, struct msg *m)
 	c->user[j] = '\0';
 	if (j == 0) {
 		if (*m->params[0])
-			reply_standard(c, "FAIL", "USER", "INVALID_USERNAME", NULL, "Your username must be ASCII letters or digits");
+			reply(c, ERR_INVALIDUSERNAME);
 		else
 			reply(c, ERR_NEEDMOREPARAMS, "USER");
 		return;

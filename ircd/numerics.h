@@ -106,6 +106,7 @@
 #define ERR_NOTREGISTERED "451", ":You have not registered"
 #define ERR_NEEDMOREPARAMS "461", "%s :Not enough parameters"
 #define ERR_ALREADYREGISTERED "462", ":You may not reregister"
+#define ERR_INVALIDUSERNAME "468", ":Your username is not valid (ASCII letters and digits only)"
 #define ERR_PASSWDMISMATCH "464", ":Password incorrect"
 #define ERR_CHANNELISFULL "471", "%s :Cannot join channel (+l)"
 #define ERR_UNKNOWNMODE "472", "%c :is unknown mode char to me"

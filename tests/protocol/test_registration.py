@@ -379,7 +379,7 @@ def test_too_few_params_461(server):
 def test_user_unusable_username_fails(server):
     c = server.client()
     c.send("USER @!@ 0 * :Real")
-    c.expect(S + " FAIL USER INVALID_USERNAME :Your username must be ASCII letters or digits")
+    c.expect(S + " 468 * :Your username is not valid (ASCII letters and digits only)")
     # The failed USER did not count: a proper one still registers.
     c.send("NICK yuri")
     c.send("USER yuri 0 * :Yuri")
