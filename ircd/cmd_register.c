@@ -127,7 +127,11 @@ static void welcome(struct client *c)
 	reply(c, RPL_CREATED, ircd.created);
 	reply(c, RPL_MYINFO, cf->server_name, PARLEY_VERSION, USER_MODES, CHANNEL_MODES, CHANNEL_PARAM_MODES);
 	isupport_send(c);
+	if (c->umodes & UMODE('x')) /* the host others see, before the rest of the burst */
+		reply(c, RPL_HOSTHIDDEN, c->host);
 	server_send_lusers(c);
+	if (c->umodes & UMODE('x'))
+		client_sendf(c, ":%s MODE %s :+x", c->prefix, c->nick);
 	server_send_motd(c);
 }
 
