@@ -244,11 +244,21 @@ static bool journal_replay(const char *path)
 	return ok;
 }
 
+/* Set by the storage thread while the journal holds messages; read by the loop's timer. */
+static int journal_pending;
+
 static void batch_run(struct job *job)
 {
 	struct batch_job *b = (struct batch_job *)job;
-	bool ok = storage_connected() && journal_replay(b->journal) && insert_rows(b->rows, b->n) == DB_OK;
-	if (!ok && !journal_append(b->journal, b->rows, b->n))
+	bool ok = storage_connected() && journal_replay(b->journal) && (b->n == 0 || insert_rows(b->rows, b->n) == DB_OK);
+	if (ok) {
+		__atomic_store_n(&journal_pending, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	if (b->n == 0)
+		return; /* a retry of the journal alone: it stays for the next try */
+	__atomic_store_n(&journal_pending, 1, __ATOMIC_RELAXED);
+	if (!journal_append(b->journal, b->rows, b->n))
 		log_error("history: database down and journal %s not writable: %d messages lost", b->journal, b->n);
 }
 
@@ -387,6 +397,9 @@ struct query_job {
 	char reason[300];     /* REDACT reason */
 	bool is_op;           /* REDACT: the requester is a channel operator there */
 	char account[NICK_MAX + 2], nick[NICK_MAX + 1]; /* REDACT: the requester */
+	char from[NICK_MAX + 4];   /* SEARCH: LIKE pattern of the sender */
+	char sub[12];              /* CHATHISTORY subcommand, for FAIL replies */
+	char check_msgid[2][24];   /* msgid selectors that must exist in the target */
 	bool allowed;
 };
 
@@ -451,10 +464,10 @@ static void targets_direct(struct query_job *q)
 	snprintf(a, sizeof a, "@%s|%%", q->account);
 	snprintf(b, sizeof b, "@%%|%s", q->account);
 	struct query_job scan = {0};
-	struct db_param p[4] = {DB_TEXT(a), DB_TEXT(b), DB_INT((long long)q->a), DB_INT((long long)q->b)};
-	q->status = storage_exec(SELECT_ROW "WHERE (target_key LIKE ? OR target_key LIKE ?) AND redacted = 0 AND seq > ? "
-	                                    "AND seq < ? ORDER BY seq DESC LIMIT 1000",
-	                         p, 4, query_row, &scan);
+	struct db_param p[2] = {DB_TEXT(a), DB_TEXT(b)};
+	q->status = storage_exec(SELECT_ROW "WHERE (target_key LIKE ? OR target_key LIKE ?) AND redacted = 0 "
+	                                    "ORDER BY seq DESC LIMIT 1000",
+	                         p, 2, query_row, &scan);
 	for (int i = 0; i < scan.n; i++) {
 		struct out_row *r = &scan.rows[i];
 		size_t nl = strcspn(r->sender, "!");
@@ -479,9 +492,25 @@ static void targets_direct(struct query_job *q)
 	free(scan.rows);
 }
 
+static void row_exists(void *arg, int ncols, const char *const *cols)
+{
+	(void)ncols;
+	(void)cols;
+	*(bool *)arg = true;
+}
+
 static void query_run(struct job *job)
 {
 	struct query_job *q = (struct query_job *)job;
+	for (int i = 0; i < 2; i++) {
+		if (!q->check_msgid[i][0])
+			continue;
+		bool found = false;
+		struct db_param p[2] = {DB_TEXT(q->check_msgid[i]), DB_TEXT(q->key)};
+		q->status = storage_exec("SELECT 1 FROM messages WHERE msgid = ? AND target_key = ?", p, 2, row_exists, &found);
+		if (q->status != DB_OK || !found)
+			return; /* an unknown msgid selects nothing */
+	}
 	struct db_param p[4] = {DB_TEXT(q->key), DB_INT((long long)q->a), DB_INT((long long)q->b), DB_INT(q->limit)};
 	switch (q->kind) {
 	case Q_LATEST: /* newest first above a, then sorted */
@@ -525,17 +554,17 @@ static void query_run(struct job *job)
 		bool maria = strcmp(storage_backend(), "mariadb") == 0;
 		const char *sql = maria ? "SET STATEMENT max_statement_time=2 FOR " SELECT_ROW
 		                          "WHERE target_key = ? AND redacted = 0 AND MATCH(text) AGAINST(? IN BOOLEAN MODE) "
-		                          "AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+		                          "AND seq > ? AND seq < ? AND sender LIKE ? ORDER BY seq DESC LIMIT ?"
 		                        : SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq IN (SELECT rowid FROM "
-		                          "messages_fts WHERE messages_fts MATCH ?) AND seq > ? AND seq < ? "
+		                          "messages_fts WHERE messages_fts MATCH ?) AND seq > ? AND seq < ? AND sender LIKE ? "
 		                          "ORDER BY seq DESC LIMIT ?";
 		char query[512];
 		fts_query(q->words, maria, query, sizeof query);
 		q->status = DB_OK;
 		for (int i = 0; i < q->nkeys && q->status == DB_OK && q->n < q->limit; i++) {
-			struct db_param t[5] = {DB_TEXT(q->keys[i]), DB_TEXT(query), DB_INT((long long)q->a),
-			                        DB_INT((long long)q->b), DB_INT(q->limit - q->n)};
-			q->status = storage_exec(sql, t, 5, query_row, q);
+			struct db_param t[6] = {DB_TEXT(q->keys[i]), DB_TEXT(query), DB_INT((long long)q->a),
+			                        DB_INT((long long)q->b), DB_TEXT(q->from), DB_INT(q->limit - q->n)};
+			q->status = storage_exec(sql, t, 6, query_row, q);
 		}
 		break;
 	}
@@ -570,14 +599,23 @@ static void query_run(struct job *job)
 	}
 	case Q_TARGETS:
 		q->status = DB_OK;
+		/* a target is listed when its latest message falls in the window */
 		for (int i = 0; i < q->nkeys && q->status == DB_OK; i++) {
-			struct db_param t[3] = {DB_TEXT(q->keys[i]), DB_INT((long long)q->a), DB_INT((long long)q->b)};
-			q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq < ? "
-			                                    "ORDER BY seq DESC LIMIT 1",
-			                         t, 3, query_row, q);
+			struct db_param t[1] = {DB_TEXT(q->keys[i])};
+			q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 ORDER BY seq DESC LIMIT 1", t,
+			                         1, query_row, q);
 		}
 		if (q->status == DB_OK)
 			targets_direct(q);
+		for (int i = 0; i < q->n;) {
+			if (q->rows[i].seq > q->a && q->rows[i].seq < q->b) {
+				i++;
+				continue;
+			}
+			free(q->rows[i].tags);
+			free(q->rows[i].text);
+			q->rows[i] = q->rows[--q->n];
+		}
 		break;
 	}
 	if (q->n > 1)
@@ -637,8 +675,14 @@ static void send_row(struct client *c, const struct out_row *r, const char *batc
 		gmtime_r(&s, &tm);
 		strftime(stamp, sizeof stamp, "[%Y-%m-%d %H:%M:%S] ", &tm);
 	}
-	client_sendf(c, "%s%s:%s %s %s :%s%s%s", pre, n ? " " : "", r->sender, r->command, r->target, stamp,
-	             r->edited && !tags ? "(edited) " : "", r->text ? r->text : "");
+	const char *text = r->text ? r->text : "";
+	const char *mark = r->edited && !tags ? "(edited) " : "";
+	if (strncmp(text, "\001ACTION ", 8) == 0) /* CTCP ACTION: the stamp goes inside it */
+		client_sendf(c, "%s%s:%s %s %s :\001ACTION %s%s%s", pre, n ? " " : "", r->sender, r->command, r->target, stamp,
+		             mark, text + 8);
+	else
+		client_sendf(c, "%s%s:%s %s %s :%s%s%s", pre, n ? " " : "", r->sender, r->command, r->target, stamp, mark,
+		             text);
 }
 
 static void send_batch(struct client *c, struct query_job *q, const char *type)
@@ -678,12 +722,12 @@ static void send_targets(struct client *c, struct query_job *q)
 static void send_notices(struct client *c, struct query_job *q)
 {
 	const char *hs = "HistServ!HistServ@services.";
-	if (q->n == 0)
-		client_sendf(c, ":%s NOTICE %s :No messages found in %s.", hs, c->nick, q->target);
+	int shown = 0;
 	for (int i = 0; i < q->n; i++) {
 		const struct out_row *r = &q->rows[i];
 		if (strcmp(r->command, "TAGMSG") == 0)
-			continue;
+			continue; /* reactions have no text to show */
+		shown++;
 		time_t s = (time_t)(r->time_ms / 1000);
 		struct tm tm;
 		char when[32];
@@ -692,8 +736,10 @@ static void send_notices(struct client *c, struct query_job *q)
 		client_sendf(c, ":%s NOTICE %s :[%s] %s <%.*s> %s (%s)", hs, c->nick, when, r->target,
 		             (int)strcspn(r->sender, "!"), r->sender, r->text ? r->text : "", r->msgid);
 	}
-	if (q->n)
-		client_sendf(c, ":%s NOTICE %s :End of %d message%s.", hs, c->nick, q->n, q->n == 1 ? "" : "s");
+	if (shown)
+		client_sendf(c, ":%s NOTICE %s :End of %d message%s.", hs, c->nick, shown, shown == 1 ? "" : "s");
+	else
+		client_sendf(c, ":%s NOTICE %s :No messages found in %s.", hs, c->nick, q->target);
 }
 
 static void finish_redact(struct client *c, struct query_job *q)
@@ -773,9 +819,13 @@ static void query_done(struct job *job)
 				client_sendf(c, ":HistServ!HistServ@services. NOTICE %s :History is temporarily unavailable.",
 				             c->nick);
 			else
+			{
+				char context[CHANNEL_MAX + 16];
+				snprintf(context, sizeof context, "%s%s%s", q->sub, q->sub[0] ? " " : "", q->target[0] ? q->target : "*");
 				reply_standard(c, "FAIL", q->output == OUT_SEARCH ? "SEARCH" : q->output == OUT_REDACT ? "REDACT"
 				                                                                                       : "CHATHISTORY",
-				               "MESSAGE_ERROR", q->target[0] ? q->target : "*", "History is temporarily unavailable");
+				               "MESSAGE_ERROR", context, "History is temporarily unavailable");
+			}
 		} else if (q->status != DB_OK) {
 			/* a replay that failed is simply skipped */
 		} else if (q->output == OUT_REDACT) {
@@ -839,10 +889,13 @@ void history_replay_join(struct client *c, struct channel *ch)
 	query_submit(c, q);
 }
 
-/* "msgid=...", "timestamp=..." or "*" into a seq; false if malformed. */
-static bool parse_selector(const char *s, unsigned long long *seq, bool *star)
+/* "msgid=...", "timestamp=..." or "*" into a seq; false if malformed. A timestamp gives
+ * the first seq of its millisecond (*ts set: as a lower bound it must skip the whole
+ * millisecond); a msgid is remembered in check so the query can verify it exists. */
+static bool parse_selector(const char *s, unsigned long long *seq, bool *star, bool *ts, char check[24])
 {
 	*star = false;
+	*ts = false;
 	if (strcmp(s, "*") == 0) {
 		*star = true;
 		return true;
@@ -850,36 +903,53 @@ static bool parse_selector(const char *s, unsigned long long *seq, bool *star)
 	if (strncmp(s, "msgid=", 6) == 0) {
 		char *end;
 		*seq = strtoull(s + 6, &end, 16);
-		return *end == '\0' && s[6];
+		snprintf(check, 24, "%s", s + 6);
+		return *end == '\0' && s[6] && strlen(s + 6) < 24;
 	}
 	if (strncmp(s, "timestamp=", 10) == 0) {
 		long long ms = parse_time_ms(s + 10);
 		if (ms < 0)
 			return false;
 		*seq = (unsigned long long)ms << 12;
+		*ts = true;
 		return true;
 	}
 	return false;
 }
 
-/* Resolves the history key of target for c; false (after FAIL) if c may not read it.
- * sub is the subcommand, named in the FAIL as the spec wants. */
-static bool target_key_for(struct client *c, const char *sub, const char *target, char *key, size_t size)
+/* Resolves target for c: its history key, its canonical name (the channel's name, or the
+ * other user's nick as it is now), and c's membership for a channel (NULL for a direct
+ * conversation). Refuses, with a HistServ NOTICE or "FAIL <cmd> INVALID_TARGET [<sub>]
+ * <target>", a channel c is not in (secret or not, it is answered the same as one that
+ * does not exist) or a name that cannot be a nick. */
+static bool resolve_target(struct client *c, const char *cmd, const char *sub, bool histserv, const char *target,
+                           char *key, size_t size, char *canon, size_t csize, struct membership **mem)
 {
-	char context[CHANNEL_MAX + 16];
-	snprintf(context, sizeof context, "%s %s", sub, target);
+	*mem = NULL;
+	const char *why = NULL;
+	struct channel *ch = NULL;
 	if (target[0] == '#') {
-		struct channel *ch = channel_find(target);
-		if (!ch || !channel_member(ch, c)) {
-			reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_TARGET", context, "You are not in that channel");
-			return false;
-		}
-		casemap_fold(key, ch->name, size);
-		return true;
+		ch = channel_find(target);
+		*mem = ch ? channel_member(ch, c) : NULL;
+		if (!*mem)
+			why = "You are not in that channel";
+	} else if (!client_nick_valid(target, NICK_MAX)) {
+		why = "No such target";
 	}
-	if (!client_nick_valid(target, NICK_MAX)) {
-		reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_TARGET", context, "No such target");
+	if (why) {
+		char context[CHANNEL_MAX + 16];
+		snprintf(context, sizeof context, "%s%s%s", sub ? sub : "", sub ? " " : "", target);
+		if (histserv)
+			client_sendf(c, ":HistServ!HistServ@services. NOTICE %s :%s %s.", c->nick,
+			             ch || target[0] == '#' ? "You are not in" : "You cannot see the history of", target);
+		else
+			reply_standard(c, "FAIL", cmd, "INVALID_TARGET", context, why);
 		return false;
+	}
+	if (ch) {
+		casemap_fold(key, ch->name, size);
+		snprintf(canon, csize, "%s", ch->name);
+		return true;
 	}
 	char me[NICK_MAX + 2], them[NICK_MAX + 2];
 	dm_identity(c, me, sizeof me);
@@ -889,12 +959,8 @@ static bool target_key_for(struct client *c, const char *sub, const char *target
 	else
 		casemap_fold(them, target, sizeof them); /* offline: the name is taken as an account */
 	dm_key(me, them, key, size);
+	snprintf(canon, csize, "%s", t && client_registered(t) ? t->nick : target);
 	return true;
-}
-
-static bool target_key(struct client *c, const char *target, char *key, size_t size)
-{
-	return target_key_for(c, "*", target, key, size);
 }
 
 static void collect_keys(struct client *c, struct query_job *q)
@@ -931,19 +997,23 @@ void cmd_chathistory(struct client *c, struct msg *m)
 	const char *sel2 = kind == Q_BETWEEN ? m->params[3] : kind == Q_TARGETS ? m->params[2] : NULL;
 	const char *lim = m->params[need - 1];
 	unsigned long long s1 = 0, s2 = 0;
-	bool star1, star2 = false;
+	bool star1, star2 = false, ts1, ts2 = false;
 	char *end;
 	long limit = strtol(lim, &end, 10);
-	bool ok = parse_selector(sel1, &s1, &star1) && (!sel2 || parse_selector(sel2, &s2, &star2)) && *end == '\0' &&
-	          limit > 0 && (!star1 || kind == Q_LATEST) && !star2;
+	snprintf(q->sub, sizeof q->sub, "%s", subs[kind]);
+	bool ok = parse_selector(sel1, &s1, &star1, &ts1, q->check_msgid[0]) &&
+	          (!sel2 || parse_selector(sel2, &s2, &star2, &ts2, q->check_msgid[1])) && *end == '\0' && limit > 0 &&
+	          (!star1 || kind == Q_LATEST) && !star2;
 	if (!ok) {
 		reply_standard(c, "FAIL", "CHATHISTORY", "INVALID_PARAMS", subs[kind], "Invalid selector or limit");
 		free(q);
 		return;
 	}
 	q->limit = limit > ircd.conf->chathistory_max ? ircd.conf->chathistory_max : (int)limit;
+	/* a lower bound excludes its own millisecond when it is a timestamp */
+	unsigned long long lo1 = ts1 ? s1 | 0xfff : s1, lo2 = ts2 ? s2 | 0xfff : s2;
 	if (kind == Q_TARGETS) {
-		q->a = s1 < s2 ? s1 : s2;
+		q->a = s1 < s2 ? lo1 : lo2;
 		q->b = s1 < s2 ? s2 : s1;
 		collect_keys(c, q);
 		dm_identity(c, q->account, sizeof q->account);
@@ -951,19 +1021,20 @@ void cmd_chathistory(struct client *c, struct msg *m)
 		query_submit(c, q);
 		return;
 	}
-	snprintf(q->target, sizeof q->target, "%s", m->params[1]);
-	if (!target_key_for(c, subs[kind], m->params[1], q->key, sizeof q->key)) {
+	struct membership *mem;
+	if (!resolve_target(c, "CHATHISTORY", subs[kind], false, m->params[1], q->key, sizeof q->key, q->target,
+	                    sizeof q->target, &mem)) {
 		free(q);
 		return;
 	}
 	unsigned long long top = ~0ULL >> 1; /* seq is stored as a signed 64-bit integer */
 	switch (kind) {
-	case Q_LATEST: q->a = star1 ? 0 : s1; q->b = top; break;
+	case Q_LATEST: q->a = star1 ? 0 : lo1; q->b = top; break;
 	case Q_BEFORE: q->a = 0; q->b = s1; break;
-	case Q_AFTER: q->a = s1; q->b = top; break;
+	case Q_AFTER: q->a = lo1; q->b = top; break;
 	case Q_AROUND: q->a = s1; break;
 	case Q_BETWEEN:
-		q->a = s1 < s2 ? s1 : s2;
+		q->a = s1 < s2 ? lo1 : lo2;
 		q->b = s1 < s2 ? s2 : s1;
 		if (s1 > s2)
 			q->kind = Q_BEFORE; /* backwards: the newest of the range */
@@ -973,30 +1044,6 @@ void cmd_chathistory(struct client *c, struct msg *m)
 }
 
 /* ---- REDACT, SEARCH, and HistServ's entry points ---- */
-
-/* The history key of target for a command by c that needs c to be in the channel (or
- * one side of the conversation). Refuses with a HistServ NOTICE or FAIL <cmd>
- * INVALID_TARGET and returns false; otherwise true, with c's membership (NULL for a
- * direct conversation) in *mem. */
-static bool member_key(struct client *c, const char *target, const char *cmd, bool histserv, char *key, size_t size,
-                       struct membership **mem)
-{
-	*mem = NULL;
-	if (target[0] != '#')
-		return target_key(c, target, key, size);
-	struct channel *ch = channel_find(target);
-	struct membership *m = ch ? channel_member(ch, c) : NULL;
-	if (!m) {
-		if (histserv)
-			client_sendf(c, ":HistServ!HistServ@services. NOTICE %s :You are not in %s.", c->nick, target);
-		else
-			reply_standard(c, "FAIL", cmd, "INVALID_TARGET", target, "You are not in that channel");
-		return false;
-	}
-	casemap_fold(key, ch->name, size);
-	*mem = m;
-	return true;
-}
 
 void history_redact(struct client *c, const char *target, const char *msgid, const char *reason, bool histserv)
 {
@@ -1010,7 +1057,7 @@ void history_redact(struct client *c, const char *target, const char *msgid, con
 	snprintf(q->nick, sizeof q->nick, "%s", c->nick);
 	q->words[0] = histserv ? 'H' : '\0';
 	struct membership *m;
-	if (!member_key(c, target, "REDACT", histserv, q->key, sizeof q->key, &m)) {
+	if (!resolve_target(c, "REDACT", NULL, histserv, target, q->key, sizeof q->key, q->target, sizeof q->target, &m)) {
 		free(q);
 		return;
 	}
@@ -1024,8 +1071,8 @@ void cmd_redact(struct client *c, struct msg *m)
 }
 
 /* Starts a search of target (NULL: every channel c is in) for words. */
-static void start_search(struct client *c, const char *target, const char *words, int limit, unsigned long long after,
-                         unsigned long long before, enum query_output out)
+static void start_search(struct client *c, const char *target, const char *words, const char *from, int limit,
+                         unsigned long long after, unsigned long long before, enum query_output out)
 {
 	struct query_job *q = query_new(c, Q_SEARCH);
 	q->output = out;
@@ -1034,11 +1081,15 @@ static void start_search(struct client *c, const char *target, const char *words
 	q->b = before;
 	snprintf(q->words, sizeof q->words, "%s", words);
 	snprintf(q->target, sizeof q->target, "%s", target ? target : "*");
+	/* from=nick: the sender's prefix starts with "nick!" */
+	snprintf(q->from, sizeof q->from, "%s%s", from && *from ? from : "%", from && *from ? "!%" : "");
 	if (target) {
 		q->keys = calloc(1, sizeof *q->keys);
 		if (!q->keys)
 			abort();
-		if (!target_key(c, target, q->keys[0], HKEY_MAX)) {
+		struct membership *m;
+		if (!resolve_target(c, "SEARCH", NULL, out == OUT_HISTSERV, target, q->keys[0], HKEY_MAX, q->target,
+		                    sizeof q->target, &m)) {
 			free(q->keys);
 			free(q);
 			return;
@@ -1053,7 +1104,7 @@ static void start_search(struct client *c, const char *target, const char *words
 /* SEARCH in=#chan;from=...;after=...;before=...;text=...;limit=n (soju.im/search) */
 void cmd_search(struct client *c, struct msg *m)
 {
-	char buf[512], target[CHANNEL_MAX + 1] = "", text[200] = "";
+	char buf[512], target[CHANNEL_MAX + 1] = "", text[200] = "", from[NICK_MAX + 1] = "";
 	unsigned long long after = 0, before = ~0ULL >> 1;
 	int limit = 50;
 	snprintf(buf, sizeof buf, "%s", m->params[0]);
@@ -1075,10 +1126,12 @@ void cmd_search(struct client *c, struct msg *m)
 		else if (strcmp(kv, "limit") == 0)
 			ok = (limit = atoi(eq)) > 0;
 		else if (strcmp(kv, "after") == 0 && (ms = parse_time_ms(eq)) >= 0)
-			after = (unsigned long long)ms << 12;
+			after = ((unsigned long long)ms << 12) | 0xfff; /* after and excluding that millisecond */
 		else if (strcmp(kv, "before") == 0 && (ms = parse_time_ms(eq)) >= 0)
 			before = (unsigned long long)ms << 12;
-		else if (strcmp(kv, "from") != 0)
+		else if (strcmp(kv, "from") == 0)
+			ok = client_nick_valid(eq, NICK_MAX) && snprintf(from, sizeof from, "%s", eq) > 0;
+		else
 			ok = false;
 	}
 	if (!ok || !text[0]) {
@@ -1087,24 +1140,26 @@ void cmd_search(struct client *c, struct msg *m)
 	}
 	if (limit > ircd.conf->chathistory_max)
 		limit = ircd.conf->chathistory_max;
-	start_search(c, target[0] ? target : NULL, text, limit, after, before, OUT_SEARCH);
+	start_search(c, target[0] ? target : NULL, text, from, limit, after, before, OUT_SEARCH);
 }
 
 void history_histserv_search(struct client *c, const char *target, const char *words)
 {
-	start_search(c, target, words, 20, 0, ~0ULL >> 1, OUT_HISTSERV);
+	start_search(c, target, words, NULL, ircd.conf->chathistory_max < 20 ? ircd.conf->chathistory_max : 20, 0,
+	             ~0ULL >> 1, OUT_HISTSERV);
 }
 
 void history_histserv_play(struct client *c, const char *target, int count)
 {
 	struct query_job *q = query_new(c, Q_LATEST);
 	q->output = OUT_HISTSERV;
-	q->limit = count > 0 && count <= ircd.conf->chathistory_max ? count : 20;
+	int max = ircd.conf->chathistory_max;
+	q->limit = count > 0 ? (count < max ? count : max) : (max < 20 ? max : 20);
 	q->a = 0;
 	q->b = ~0ULL >> 1;
 	snprintf(q->target, sizeof q->target, "%s", target);
 	struct membership *m;
-	if (!member_key(c, target, "PLAY", true, q->key, sizeof q->key, &m)) {
+	if (!resolve_target(c, "PLAY", NULL, true, target, q->key, sizeof q->key, q->target, sizeof q->target, &m)) {
 		free(q);
 		return;
 	}
@@ -1184,6 +1239,26 @@ static void purge_channel(const char *name, int days, void *arg)
 		purge_submit(name, days);
 }
 
+/* While messages wait in the journal, an empty batch every few seconds makes the storage
+ * thread retry the database and replay them, even if nobody speaks. */
+static ev_timer journal_timer;
+
+static void journal_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (!__atomic_load_n(&journal_pending, __ATOMIC_RELAXED) || npending)
+		return;
+	struct batch_job *b = calloc(1, sizeof *b);
+	if (!b)
+		abort();
+	b->job.run = batch_run;
+	b->job.done = batch_done;
+	snprintf(b->journal, sizeof b->journal, "%s", ircd.conf->history_journal);
+	storage_submit(&b->job);
+}
+
 static void purge_cb(EV_P_ ev_timer *w, int revents)
 {
 	(void)loop;
@@ -1201,6 +1276,11 @@ void history_start(void)
 	ev_timer_init(&purge_timer, purge_cb, 5, 60);
 	ev_timer_start(EV_DEFAULT, &purge_timer);
 	ev_unref(EV_DEFAULT); /* the purge alone must not keep the loop alive */
+	ev_timer_init(&journal_timer, journal_cb, 2, 2);
+	ev_timer_start(EV_DEFAULT, &journal_timer);
+	ev_unref(EV_DEFAULT);
+	/* a journal left by an earlier run is replayed at once */
+	__atomic_store_n(&journal_pending, 1, __ATOMIC_RELAXED);
 }
 
 /* EDIT <target> <msgid> :<new text> (draft/message-edit): only the original sender. */
@@ -1220,7 +1300,7 @@ void cmd_edit(struct client *c, struct msg *m)
 	snprintf(q->account, sizeof q->account, "%s", c->account);
 	snprintf(q->nick, sizeof q->nick, "%s", c->nick);
 	struct membership *mem;
-	if (!member_key(c, target, "EDIT", false, q->key, sizeof q->key, &mem)) {
+	if (!resolve_target(c, "EDIT", NULL, false, target, q->key, sizeof q->key, q->target, sizeof q->target, &mem)) {
 		free(q);
 		return;
 	}
