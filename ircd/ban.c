@@ -121,9 +121,9 @@ static bool kline_matches(const struct server_ban *b, const struct client *c)
 {
 	char uh[USER_MAX + HOST_MAX + 2], ui[USER_MAX + HOST_MAX + 2];
 	snprintf(uh, sizeof uh, "%s@%s", c->user, c->host);
-	snprintf(ui, sizeof ui, "%s@%s", c->user, c->real_host);
+	snprintf(ui, sizeof ui, "%s@%s", c->user, c->conn.ip);
 	const char *at = strchr(b->mask, '@');
-	if (at && (cidr_match(at + 1, c->real_host))) {
+	if (at && (cidr_match(at + 1, c->conn.ip))) {
 		char user_mask[64];
 		snprintf(user_mask, sizeof user_mask, "%.*s", (int)(at - b->mask), b->mask);
 		if (match_mask(user_mask, c->user))
@@ -134,7 +134,7 @@ static bool kline_matches(const struct server_ban *b, const struct client *c)
 
 bool ban_check_client(const struct client *c, char *reason, size_t size)
 {
-	if (ban_check_ip(c->real_host, reason, size))
+	if (ban_check_ip(c->conn.ip, reason, size))
 		return true;
 	for (struct server_ban **pp = &bans; *pp;) {
 		if (!live(pp))
@@ -155,13 +155,13 @@ static void apply_ban(const struct server_ban *b)
 	for (struct client *c = ircd.clients; c; c = c->next) {
 		if (client_dead(c) || !client_registered(c))
 			continue;
-		bool hit = b->kind == 'k' ? kline_matches(b, c) : dline_matches(b, c->real_host);
+		bool hit = b->kind == 'k' ? kline_matches(b, c) : dline_matches(b, c->conn.ip);
 		if (!hit)
 			continue;
 		reply(c, ERR_YOUREBANNEDCREEP, b->reason);
 		char why[300];
 		snprintf(why, sizeof why, "%c-lined: %s", b->kind == 'k' ? 'K' : 'D', b->reason);
-		snotice("%s (%s) was disconnected by %c-line %s", c->nick, c->real_host, b->kind == 'k' ? 'K' : 'D', b->mask);
+		snotice("%s (%s) was disconnected by %c-line %s", c->nick, c->conn.ip, b->kind == 'k' ? 'K' : 'D', b->mask);
 		client_exit(c, why);
 	}
 }

@@ -162,13 +162,9 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 	c->id = ++ircd.next_id;
 	c->class = &ircd.conf->classes[lc->class_index];
 	conn_init(&c->conn, fd, ssl, &client_conn_ops);
-	c->conn.addr = *addr;
 	c->conn.sendq_max = c->class->sendq;
 	snprintf(c->conn.ip, sizeof c->conn.ip, "%s", ip);
 	snprintf(c->host, sizeof c->host, "%s", ip);
-	snprintf(c->real_host, sizeof c->real_host, "%s", ip);
-	if (ircd.conf->cloak_secret[0])
-		cloak_host(ircd.conf->cloak_secret, ircd.conf->cloak_suffix, ip, c->cloak, sizeof c->cloak);
 	c->connected = c->last_line = c->flood_stamp = ev_now(EV_DEFAULT);
 	c->flood_tokens = c->class->flood_burst;
 	ev_timer_init(&c->timer, timer_cb, ircd.conf->registration_timeout, 0);
@@ -290,7 +286,7 @@ void client_exit(struct client *c, const char *reason)
 		return;
 	c->flags |= CLI_DEAD;
 	if (client_registered(c)) {
-		snotice("Client exiting: %s (%s@%s) [%s]", c->nick, c->user, c->real_host, reason);
+		snotice("Client exiting: %s (%s@%s) [%s]", c->nick, c->user, c->conn.ip, reason);
 		channel_client_exit(c, reason);
 		monitor_offline(c->nick);
 		ircd.nusers--;
@@ -324,7 +320,7 @@ void client_reap(void)
 		struct client *c = dead_list;
 		dead_list = c->dead_next;
 		conn_close(&c->conn);
-		connlimit_release(c->real_host);
+		connlimit_release(c->conn.ip);
 		if (c->prev)
 			c->prev->next = c->next;
 		else
@@ -334,6 +330,7 @@ void client_reap(void)
 		free(c->away);
 		free(c->sasl_buf);
 		free(c->silence);
+		free(c->pass);
 		free(c);
 	}
 }

@@ -49,13 +49,11 @@ struct client {
 	char host[HOST_MAX + 1];
 	char realname[REALNAME_MAX + 1];
 	char prefix[PREFIX_MAX + 1]; /* nick!user@host, kept current */
-	char pass[128];
+	char *pass;             /* PASS, kept only until registration */
 	char *away;
 	char account[NICK_MAX + 1];
 	char oper_name[64];     /* operator block used for OPER, "" if not an operator */
 	unsigned privs;         /* PRIV_* of that block */
-	char real_host[HOST_MAX + 1]; /* the address; host may be a cloak */
-	char cloak[HOST_MAX + 1];
 	char (*silence)[PREFIX_MAX + 16]; /* SILENCE masks */
 	unsigned nsilence;
 	unsigned long long lines_in, lines_out;

@@ -266,14 +266,22 @@ static void pass_done(struct client *c, const struct account_result *r, void *ar
 
 bool account_pass_login(struct client *c)
 {
-	if (c->flags & CLI_PASS_TRIED || ircd.conf->password[0] || !c->pass[0] || c->account[0])
+	if (c->flags & CLI_PASS_TRIED || ircd.conf->password[0] || !c->pass || c->account[0])
 		return false;
 	c->flags |= CLI_PASS_TRIED;
 	char *colon = strchr(c->pass, ':');
 	if (!colon || !plaintext_login_allowed(c))
 		return false;
-	*colon = '\0';
-	account_check_password(c, c->pass, colon + 1, pass_done, NULL);
-	OPENSSL_cleanse(c->pass, sizeof c->pass);
+	/* the job keeps its own copy; the client's is wiped and freed before the login can
+	 * complete (a throttled login completes at once and registration frees c->pass) */
+	char pass[260];
+	snprintf(pass, sizeof pass, "%s", c->pass);
+	OPENSSL_cleanse(c->pass, strlen(c->pass));
+	free(c->pass);
+	c->pass = NULL;
+	char *sep = strchr(pass, ':');
+	*sep = '\0';
+	account_check_password(c, pass, sep + 1, pass_done, NULL);
+	OPENSSL_cleanse(pass, sizeof pass);
 	return true;
 }

@@ -141,7 +141,7 @@ void cmd_report(struct client *c, struct msg *m)
 	    DB_TEXT(target),
 	    DB_TEXT(t ? t->nick : NULL),
 	    DB_TEXT(t && t->account[0] ? t->account : NULL),
-	    DB_TEXT(t ? t->real_host : NULL),
+	    DB_TEXT(t ? t->conn.ip : NULL),
 	    DB_TEXT(by_msgid ? target : NULL),
 	    DB_TEXT(NULL), /* message text: filled from history once history is stored */
 	    DB_TEXT(reason),

@@ -2,6 +2,7 @@
  * use: PASS, NICK, USER, PING, PONG, QUIT, and the welcome burst. */
 #include "account.h"
 #include "ban.h"
+#include "cloak.h"
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
@@ -16,12 +17,17 @@
 #include "reply.h"
 #include "service.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cmd_pass(struct client *c, struct msg *m)
 {
-	snprintf(c->pass, sizeof c->pass, "%s", m->params[0]);
+	free(c->pass);
+	c->pass = strndup(m->params[0], 256);
+	if (!c->pass)
+		abort();
 }
 
 void cmd_nick(struct client *c, struct msg *m)
@@ -144,7 +150,7 @@ void client_try_register(struct client *c)
 		return; /* a login in progress completes first */
 	if (account_pass_login(c))
 		return;
-	if (ircd.conf->password[0] && strcmp(c->pass, ircd.conf->password) != 0) {
+	if (ircd.conf->password[0] && (!c->pass || strcmp(c->pass, ircd.conf->password) != 0)) {
 		reply(c, ERR_PASSWDMISMATCH);
 		client_exit(c, "Bad password");
 		return;
@@ -156,9 +162,14 @@ void client_try_register(struct client *c)
 		client_exit(c, why);
 		return;
 	}
-	if (ircd.conf->cloak_default && c->cloak[0]) {
+	if (ircd.conf->cloak_default && ircd.conf->cloak_secret[0]) {
 		c->umodes |= UMODE('x');
-		snprintf(c->host, sizeof c->host, "%s", c->cloak);
+		cloak_host(ircd.conf->cloak_secret, ircd.conf->cloak_suffix, c->conn.ip, c->host, sizeof c->host);
+	}
+	if (c->pass) { /* not needed after registration */
+		OPENSSL_cleanse(c->pass, strlen(c->pass));
+		free(c->pass);
+		c->pass = NULL;
 	}
 	c->flags |= CLI_REGISTERED;
 	ircd.nusers++;
@@ -168,7 +179,7 @@ void client_try_register(struct client *c)
 	c->last_message = ev_now(EV_DEFAULT);
 	client_timer_restart(c);
 	welcome(c);
-	snotice("Client connecting: %s (%s@%s) [%s]%s", c->nick, c->user, c->real_host, c->conn.ip,
+	snotice("Client connecting: %s (%s@%s) [%s]%s", c->nick, c->user, c->conn.ip, c->conn.ip,
 	        c->conn.ssl ? " (TLS)" : "");
 	monitor_online(c);
 	services_nick_changed(c);

@@ -56,7 +56,6 @@ struct conn {
 	struct conn *pending_next;
 	char ip[INET6_ADDRSTRLEN + 1];
 	char certfp[65];        /* SHA-256 of the client certificate, hex; "" if none */
-	struct sockaddr_storage addr;
 };
 
 /* Takes ownership of fd (and ssl, which may be NULL) and starts reading. */

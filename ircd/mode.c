@@ -4,6 +4,7 @@
 
 #include "casemap.h"
 #include "channel.h"
+#include "cloak.h"
 #include "client.h"
 #include "ircd.h"
 #include "match.h"
@@ -353,7 +354,7 @@ static void user_mode(struct client *c, struct client *target, struct msg *m)
 		}
 		/* +o comes only from OPER; +s only for operators; the rest is the user's choice */
 		bool allowed = strchr("iwBR", *p) || (*p == 'o' && dir < 0) || (*p == 's' && (c->umodes & UMODE('o'))) ||
-		               (*p == 'x' && c->cloak[0]);
+		               (*p == 'x' && ircd.conf->cloak_secret[0]);
 		if (!allowed) {
 			unknown |= !strchr(USER_MODES, *p);
 			continue;
@@ -373,8 +374,11 @@ static void user_mode(struct client *c, struct client *target, struct msg *m)
 				change_add(&cs, -1, 's', NULL);
 			}
 		}
-		if (*p == 'x')
-			client_change_host(c, dir > 0 ? c->cloak : c->real_host);
+		if (*p == 'x') {
+			char cloak[HOST_MAX + 1];
+			cloak_host(ircd.conf->cloak_secret, ircd.conf->cloak_suffix, c->conn.ip, cloak, sizeof cloak);
+			client_change_host(c, dir > 0 ? cloak : c->conn.ip);
+		}
 		change_add(&cs, dir, *p, NULL);
 	}
 	if (unknown)

@@ -66,7 +66,7 @@ static void oper_done(struct job *job)
 		c->flags &= ~CLI_WAITING;
 		if (!j->ok) {
 			reply(c, ERR_PASSWDMISMATCH);
-			snotice("Failed OPER attempt by %s (%s) for %s: bad password", c->nick, c->real_host, j->name);
+			snotice("Failed OPER attempt by %s (%s) for %s: bad password", c->nick, c->conn.ip, j->name);
 		} else {
 			if (!(c->umodes & UMODE('o')))
 				ircd.nopers++;
@@ -75,7 +75,7 @@ static void oper_done(struct job *job)
 			snprintf(c->oper_name, sizeof c->oper_name, "%s", j->name);
 			reply(c, RPL_YOUREOPER);
 			client_sendf(c, ":%s MODE %s :+os", c->prefix, c->nick);
-			snotice("%s (%s) is now an operator (%s)", c->nick, c->real_host, j->name);
+			snotice("%s (%s) is now an operator (%s)", c->nick, c->conn.ip, j->name);
 		}
 		conn_resume(&c->conn);
 	}
@@ -89,7 +89,7 @@ static bool host_allowed(const struct client *c, const char *hosts)
 	char buf[256], uh[USER_MAX + HOST_MAX + 2], ui[USER_MAX + HOST_MAX + 2];
 	snprintf(buf, sizeof buf, "%s", hosts);
 	snprintf(uh, sizeof uh, "%s@%s", c->user, c->host);
-	snprintf(ui, sizeof ui, "%s@%s", c->user, c->real_host);
+	snprintf(ui, sizeof ui, "%s@%s", c->user, c->conn.ip);
 	char *save;
 	for (char *m = strtok_r(buf, " ", &save); m; m = strtok_r(NULL, " ", &save))
 		if (match_mask(m, uh) || match_mask(m, ui))
@@ -109,7 +109,7 @@ void cmd_oper(struct client *c, struct msg *m)
 	                                                                                 : NULL;
 	if (why) {
 		reply(c, ERR_NOOPERHOST);
-		snotice("Failed OPER attempt by %s (%s) for %s: %s", c->nick, c->real_host, m->params[0], why);
+		snotice("Failed OPER attempt by %s (%s) for %s: %s", c->nick, c->conn.ip, m->params[0], why);
 		return;
 	}
 	struct oper_job *j = calloc(1, sizeof *j);

@@ -682,8 +682,8 @@ def test_tagmsg_react(make_server, backend):
     react = alice.expect(lambda l: l.command == "TAGMSG")
     assert react.tags["+draft/react"] == "\U0001F44D"
     alice.send("TAGMSG #room")  # no client tags: nothing to keep
+    settle(alice)  # the sender first: then bob has surely received what alice sent
     settle(bob)
-    settle(alice)
 
     got = chathistory(bob, "LATEST", "#room", "*", 10)
     assert [l.command for l in got] == ["PRIVMSG", "TAGMSG"], got
