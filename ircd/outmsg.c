@@ -15,10 +15,9 @@
 
 enum { V_TAGS = 1, V_TIME = 2, V_ACCOUNT = 4 };
 
-void outmsg_time_now(char *out, size_t size)
+static void format_time(const struct timeval *tvp, char *out, size_t size)
 {
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
+	struct timeval tv = *tvp;
 	struct tm tm;
 	gmtime_r(&tv.tv_sec, &tm);
 	char base[32];
@@ -26,11 +25,19 @@ void outmsg_time_now(char *out, size_t size)
 	snprintf(out, size, "%s.%03dZ", base, (int)(tv.tv_usec / 1000));
 }
 
-void outmsg_new_msgid(char *out, size_t size)
+void outmsg_time_now(char *out, size_t size)
 {
-	static unsigned long long last;
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
+	format_time(&tv, out, size);
+}
+
+/* The msgid for a message stamped tv: the time and the id come from one clock reading,
+ * so ordering by id is ordering by the time clients see. */
+static void new_msgid(const struct timeval *tvp, char *out, size_t size)
+{
+	static unsigned long long last;
+	struct timeval tv = *tvp;
 	/* milliseconds in the high bits, a counter in the low 12: unique and ordered even
 	 * when many messages share a millisecond or the clock steps back */
 	unsigned long long v = ((unsigned long long)tv.tv_sec * 1000 + (unsigned long long)tv.tv_usec / 1000) << 12;
@@ -40,12 +47,21 @@ void outmsg_new_msgid(char *out, size_t size)
 	snprintf(out, size, "%016llx", v);
 }
 
+void outmsg_new_msgid(char *out, size_t size)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	new_msgid(&tv, out, size);
+}
+
 void outmsg_init(struct outmsg *o, bool with_msgid, const char *client_tags, const char *fmt, ...)
 {
 	memset(o, 0, sizeof *o);
-	outmsg_time_now(o->time, sizeof o->time);
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	format_time(&tv, o->time, sizeof o->time);
 	if (with_msgid)
-		outmsg_new_msgid(o->msgid, sizeof o->msgid);
+		new_msgid(&tv, o->msgid, sizeof o->msgid);
 	o->client_tags = client_tags && *client_tags ? client_tags : NULL;
 	char body[600];
 	va_list ap;
