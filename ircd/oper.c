@@ -23,6 +23,8 @@
 
 void snotice(const char *fmt, ...)
 {
+	if (ircd.nopers == 0)
+		return; /* the common case: no operator online, no walk over every client */
 	char text[400];
 	va_list ap;
 	va_start(ap, fmt);
