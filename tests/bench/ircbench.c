@@ -31,7 +31,11 @@
  * - Deliveries and latencies count only inside the measuring window (after --warmup, for
  *   --duration); loss counts every message sent, after a drain of up to --drain seconds.
  * - CPU: the generator's from getrusage(RUSAGE_SELF), the server's from utime+stime in
- *   /proc/PID/stat, both over the measuring window, in cores (CPU seconds per second).
+ *   /proc/PID/stat, both over the measuring window, in cores (CPU seconds per second);
+ *   other_cpu is the rest of the machine's busy time (/proc/stat), other processes and
+ *   kernel work charged to no process.
+ * - --quickack sets TCP_QUICKACK after each read: on loopback (64 KiB MSS) a server without
+ *   TCP_NODELAY otherwise waits for this client's delayed ACKs between small writes.
  *
  * Output: a readable summary, then one line "RESULT key=value ..." for scripts. The exit
  * status is 0 when the run completed with no loss, reordering or unexpected disconnection. */
@@ -1181,6 +1185,8 @@ static void usage(void)
 	      "  --setup-timeout S              give up setting up after S seconds (120)\n"
 	      "  --pad N                        extra bytes in each message (0)\n"
 	      "  --src-ips N                    spread connections over 127.0.0.1..N (1)\n"
+	      "  --quickack                     TCP_QUICKACK after each read (no delayed ACKs)\n"
+	      "  --busy-poll                    poll without sleeping while measuring\n"
 	      "  --extra 'k=v ...'              appended to the RESULT line\n",
 	      stderr);
 	exit(2);

@@ -86,8 +86,12 @@ fi
 
 TMP=$(mktemp -d /tmp/parley-bench.XXXXXX)
 chmod 755 "$TMP"
-# Run a copy: ircd/parleyd may be rebuilt while the benchmark runs.
+# Run a copy: ircd/parleyd may be rebuilt while the benchmark runs. The versions are
+# those of the start.
 cp "$PARLEYD" "$TMP/parleyd" && PARLEYD=$TMP/parleyd
+versions="parley $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- ircd services sql 2>/dev/null || echo ' with uncommitted changes')"
+have ngircd && versions="$versions; $(ngircd --version 2>/dev/null | head -1)"
+have inspircd && versions="$versions; $(inspircd --version 2>/dev/null | head -1)"
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
 SPID=""
@@ -308,9 +312,6 @@ ELAPSED=$(($(date +%s) - START))
 log "done in $ELAPSED s"
 
 # --- report ----------------------------------------------------------------------------
-versions="parley $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- ircd 2>/dev/null || echo '+local changes')"
-have ngircd && versions="$versions; $(ngircd --version 2>/dev/null | head -1)"
-have inspircd && versions="$versions; $(inspircd --version 2>/dev/null | head -1)"
 if [ "$REPORT" != "-" ]; then
 	/usr/bin/python3 "$BENCH/report.py" "$RESULTS" --commands "$TMP/commands.txt" \
 		--servers "$SERVERS" --rounds "$ROUNDS" --duration "$DURATION" --elapsed "$ELAPSED" \
