@@ -333,6 +333,8 @@ static struct acc_job *job_new(struct client *c, enum op op, const char *name, a
 	j->arg = arg;
 	snprintf(j->name, sizeof j->name, "%s", name ? name : "");
 	casemap_fold(j->key, j->name, sizeof j->key);
+	/* failure replies name what was asked for; a found account replaces it */
+	snprintf(j->res.name, sizeof j->res.name, "%s", j->name);
 	snprintf(j->ip, sizeof j->ip, "%s", c->conn.ip);
 	j->n = ircd.conf->scrypt_n;
 	j->r = ircd.conf->scrypt_r;
@@ -356,7 +358,6 @@ void account_register(struct client *c, const char *name, const char *email, con
                       account_cb cb, void *arg)
 {
 	struct acc_job *j = job_new(c, OP_REGISTER, name, cb, arg);
-	snprintf(j->res.name, sizeof j->res.name, "%s", name); /* for ACCOUNT_EXISTS replies */
 	snprintf(j->email, sizeof j->email, "%s", email ? email : "");
 	snprintf(j->password, sizeof j->password, "%s", password);
 	j->stage = ON_CRYPTO;
@@ -389,7 +390,6 @@ void account_check_cert(struct client *c, const char *fp, account_cb cb, void *a
 void account_verify(struct client *c, const char *name, const char *code, account_cb cb, void *arg)
 {
 	struct acc_job *j = job_new(c, OP_VERIFY, name, cb, arg);
-	snprintf(j->res.name, sizeof j->res.name, "%s", name); /* named in failure replies */
 	snprintf(j->password, sizeof j->password, "%s", code); /* the expected code is read into j->code */
 	job_start(c, j);
 }
@@ -406,7 +406,6 @@ void account_set_password(struct client *c, const char *name, const char *passwo
 void account_drop(struct client *c, const char *name, account_cb cb, void *arg)
 {
 	struct acc_job *j = job_new(c, OP_DROP, name, cb, arg);
-	snprintf(j->res.name, sizeof j->res.name, "%s", name);
 	job_start(c, j);
 }
 
