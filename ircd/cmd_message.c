@@ -150,10 +150,7 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 			break;
 		}
 		struct outmsg o;
-		if (tagmsg)
-			outmsg_init(&o, true, tags, ":%s TAGMSG %s", c->prefix, t);
-		else
-			outmsg_init(&o, true, tags, ":%s %s %s :%s", c->prefix, cmd, t, r.text);
+		outmsg_init_msg(&o, tags, c->prefix, cmd, t, r.text);
 		outmsg_from(&o, c);
 		bool is_chan = t[0] == '#' || ((t[0] == '@' || t[0] == '+') && t[1] == '#');
 		bool sent = is_chan ? to_channel(c, &r, t, &o) : to_user(c, &r, t, &o);

@@ -47,9 +47,7 @@ void server_send_motd(struct client *c)
 	reply(c, RPL_MOTDSTART, ircd.conf->server_name);
 	for (const char *p = motd; *p;) {
 		size_t len = strcspn(p, "\r\n");
-		char line[400];
-		snprintf(line, sizeof line, "%.*s", (int)len, p);
-		reply(c, RPL_MOTD, line);
+		reply(c, RPL_MOTD, (int)(len < 400 ? len : 400), p);
 		p += len;
 		if (*p == '\r')
 			p++;

@@ -552,6 +552,7 @@ void conf_free(struct conf *c)
 	if (!c)
 		return;
 	free(c->motd);
+	free(c->isupport);
 	free(c);
 }
 

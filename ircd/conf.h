@@ -64,6 +64,7 @@ struct conf {
 	char password[128]; /* server password (PASS); "" for none */
 	char motd_path[CONF_PATH_LEN];
 	char *motd; /* file contents, NULL when no MOTD is configured or readable */
+	char *isupport; /* the 005 lines' tokens, '\n'-separated; built at first use (isupport.c) */
 	int nicklen;
 	int registration_timeout;
 	int log_level;

@@ -42,6 +42,10 @@ struct db_driver {
 	const char *insert_ignore;
 	/* A short description of where the database is, for error messages. */
 	void (*describe)(const struct conf *conf, char *out, size_t size);
+	/* Bounds the statements that follow to ms milliseconds of run time (0: unbounded);
+	 * one past it fails with DB_ERROR. NULL when the backend bounds a statement in its
+	 * SQL text instead (see storage_exec_bounded). */
+	void (*time_limit)(void *db, int ms);
 };
 
 extern const struct db_driver db_sqlite_driver;

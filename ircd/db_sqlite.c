@@ -5,7 +5,41 @@
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Prepared statements kept for reuse, keyed by their SQL text: the history writer and
+ * the CHATHISTORY readers run the same few statements over and over, and preparing one
+ * costs as much as running it (a third of the storage thread in the benchmark). */
+#define STMT_CACHE 24
+
+struct cached_stmt {
+	char *sql;
+	sqlite3_stmt *st;
+	unsigned long long used; /* for least-recently-used eviction */
+};
+
+struct sq {
+	sqlite3 *db;
+	struct cached_stmt cache[STMT_CACHE];
+	unsigned long long clock;
+	long long deadline_ms; /* 0: statements run unbounded */
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Called by SQLite every few thousand VM steps; non-zero interrupts the statement. */
+static int past_deadline(void *arg)
+{
+	const struct sq *q = arg;
+	return q->deadline_ms && mono_ms() > q->deadline_ms;
+}
 
 static void *sq_open(const struct conf *conf, char *err, size_t size)
 {
@@ -19,10 +53,26 @@ static void *sq_open(const struct conf *conf, char *err, size_t size)
 	sqlite3_busy_timeout(db, 5000);
 	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
 	             NULL);
-	return db;
+	struct sq *q = calloc(1, sizeof *q);
+	if (!q)
+		abort();
+	q->db = db;
+	sqlite3_progress_handler(db, 4000, past_deadline, q);
+	return q;
 }
 
-static void sq_close(void *db) { sqlite3_close(db); }
+static void sq_close(void *h)
+{
+	struct sq *q = h;
+	for (int i = 0; i < STMT_CACHE; i++) {
+		sqlite3_finalize(q->cache[i].st);
+		free(q->cache[i].sql);
+	}
+	sqlite3_close(q->db);
+	free(q);
+}
+
+static void sq_time_limit(void *h, int ms) { ((struct sq *)h)->deadline_ms = ms > 0 ? mono_ms() + ms : 0; }
 
 static enum db_status status_of(int rc)
 {
@@ -33,14 +83,41 @@ static enum db_status status_of(int rc)
 	return DB_ERROR;
 }
 
+/* Returns a ready statement for sql from the cache, or prepares and caches it in place
+ * of the least recently used one. NULL with rc set on failure. */
+static sqlite3_stmt *statement(struct sq *q, const char *sql, int *rc)
+{
+	struct cached_stmt *victim = &q->cache[0];
+	for (int i = 0; i < STMT_CACHE; i++) {
+		struct cached_stmt *e = &q->cache[i];
+		if (e->sql && strcmp(e->sql, sql) == 0) {
+			e->used = ++q->clock;
+			return e->st;
+		}
+		if (e->used < victim->used)
+			victim = e;
+	}
+	sqlite3_stmt *st = NULL;
+	*rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (*rc != SQLITE_OK)
+		return NULL;
+	char *copy = strdup(sql);
+	if (!copy)
+		abort();
+	sqlite3_finalize(victim->st);
+	free(victim->sql);
+	*victim = (struct cached_stmt){copy, st, ++q->clock};
+	return st;
+}
+
 static enum db_status sq_exec(void *h, const char *sql, const struct db_param *params, int n, db_row_fn fn,
                               void *arg, char *err, size_t size)
 {
-	sqlite3 *db = h;
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, size, "sqlite: %s", sqlite3_errmsg(db));
+	struct sq *q = h;
+	int rc = SQLITE_OK;
+	sqlite3_stmt *st = statement(q, sql, &rc);
+	if (!st) {
+		snprintf(err, size, "sqlite: %s", sqlite3_errmsg(q->db));
 		return status_of(rc);
 	}
 	for (int i = 0; i < n; i++) {
@@ -63,11 +140,13 @@ static enum db_status sq_exec(void *h, const char *sql, const struct db_param *p
 	}
 	enum db_status s = DB_OK;
 	if (rc != SQLITE_DONE) {
-		rc = sqlite3_extended_errcode(db) & 0xff;
-		snprintf(err, size, "sqlite: %s", sqlite3_errmsg(db));
+		rc = sqlite3_extended_errcode(q->db) & 0xff;
+		snprintf(err, size, "sqlite: %s", sqlite3_errmsg(q->db));
 		s = status_of(rc);
 	}
-	sqlite3_finalize(st);
+	/* reset for the next use; the bound texts are the caller's and go away now */
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return s;
 }
 
@@ -75,12 +154,13 @@ static enum db_status sq_script(void *h, const char *sql, char *err, size_t size
 {
 	char *msg = NULL;
 	char *wrapped = sqlite3_mprintf("BEGIN; %s; COMMIT;", sql);
-	int rc = sqlite3_exec(h, wrapped, NULL, NULL, &msg);
+	struct sq *q = h;
+	int rc = sqlite3_exec(q->db, wrapped, NULL, NULL, &msg);
 	sqlite3_free(wrapped);
 	if (rc != SQLITE_OK) {
 		snprintf(err, size, "sqlite: %s", msg ? msg : "error");
 		sqlite3_free(msg);
-		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 		return status_of(rc);
 	}
 	return DB_OK;
@@ -91,5 +171,5 @@ static void sq_describe(const struct conf *conf, char *out, size_t size)
 	snprintf(out, size, "sqlite database %s", conf->sqlite_path);
 }
 
-const struct db_driver db_sqlite_driver = {"sqlite", sq_open, sq_close, sq_exec, sq_script, "INSERT OR IGNORE",
-                                           sq_describe};
+const struct db_driver db_sqlite_driver = {"sqlite",           sq_open,     sq_close,     sq_exec,
+                                           sq_script,          "INSERT OR IGNORE", sq_describe, sq_time_limit};

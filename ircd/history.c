@@ -90,7 +90,8 @@ static void free_rows(struct hist_row *rows, int n)
 	free(rows);
 }
 
-static enum db_status insert_rows(const struct hist_row *rows, int n)
+/* One multi-row INSERT of rows[0..n). */
+static enum db_status insert_chunk(const struct hist_row *rows, int n)
 {
 	static const char cols[] = " INTO messages (seq, msgid, target_key, target, sender, account, command, tags, "
 	                           "text, time) VALUES ";
@@ -118,6 +119,32 @@ static enum db_status insert_rows(const struct hist_row *rows, int n)
 	enum db_status s = storage_exec(sql, p, n * ROW_FIELDS, NULL, NULL);
 	free(sql);
 	free(p);
+	return s;
+}
+
+/* Writes a batch in one transaction. Statements hold at most CHUNK_ROWS rows (SQLite
+ * takes at most 32766 parameters) and have power-of-two row counts, so only eight
+ * statement texts ever occur and the driver's prepared-statement cache keeps them all. */
+#define CHUNK_ROWS 128
+static enum db_status insert_rows(const struct hist_row *rows, int n)
+{
+	if (n <= 0)
+		return DB_OK;
+	bool several = n > CHUNK_ROWS || (n & (n - 1)) != 0;
+	if (several && storage_begin() != DB_OK)
+		return DB_UNAVAILABLE;
+	enum db_status s = DB_OK;
+	for (int done = 0, k; done < n && s == DB_OK; done += k) {
+		k = CHUNK_ROWS;
+		while (k > n - done)
+			k /= 2;
+		s = insert_chunk(rows + done, k);
+	}
+	if (several) {
+		enum db_status e = storage_end(s == DB_OK);
+		if (s == DB_OK)
+			s = e;
+	}
 	return s;
 }
 
@@ -326,8 +353,8 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 	}
 	struct hist_row *r = &pending[npending++];
 	memset(r, 0, sizeof *r);
-	r->seq = strtoull(o->msgid, NULL, 16);
-	r->time_ms = parse_time_ms(o->time);
+	r->seq = o->seq;
+	r->time_ms = o->time_ms;
 	snprintf(r->msgid, sizeof r->msgid, "%s", o->msgid);
 	if (to) {
 		char a[NICK_MAX + 2], b[NICK_MAX + 2];
@@ -358,6 +385,8 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 }
 
 /* ---- reads ---- */
+
+#define SEARCH_TIME_LIMIT_MS 2000
 
 enum query_kind { Q_LATEST, Q_BEFORE, Q_AFTER, Q_AROUND, Q_BETWEEN, Q_TARGETS, Q_REPLAY, Q_SEARCH, Q_LOOKUP };
 
@@ -550,21 +579,24 @@ static void query_run(struct job *job)
 		break;
 	}
 	case Q_SEARCH: {
-		/* the full-text index finds the words; each query has a time bound on MariaDB */
+		/* the full-text index finds the words; each statement has a time bound, so a
+		 * search matching millions of rows fails (FAIL SEARCH) instead of stalling writes */
 		bool maria = strcmp(storage_backend(), "mariadb") == 0;
-		const char *sql = maria ? "SET STATEMENT max_statement_time=2 FOR " SELECT_ROW
-		                          "WHERE target_key = ? AND redacted = 0 AND MATCH(text) AGAINST(? IN BOOLEAN MODE) "
+		const char *sql = maria ? SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND MATCH(text) AGAINST(? IN BOOLEAN MODE) "
 		                          "AND seq > ? AND seq < ? AND sender LIKE ? ORDER BY seq DESC LIMIT ?"
-		                        : SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq IN (SELECT rowid FROM "
-		                          "messages_fts WHERE messages_fts MATCH ?) AND seq > ? AND seq < ? AND sender LIKE ? "
-		                          "ORDER BY seq DESC LIMIT ?";
+		                        /* FTS5 walks the words' rows newest first and the join stops at the
+		                         * limit, instead of collecting every match of a common word */
+		                        : "SELECT m.seq, m.msgid, m.target, m.sender, m.account, m.command, m.tags, "
+		                          "m.text, m.time, m.edited FROM messages_fts f JOIN messages m ON m.seq = f.rowid "
+		                          "WHERE m.target_key = ? AND m.redacted = 0 AND messages_fts MATCH ? AND f.rowid > ? "
+		                          "AND f.rowid < ? AND m.sender LIKE ? ORDER BY f.rowid DESC LIMIT ?";
 		char query[512];
 		fts_query(q->words, maria, query, sizeof query);
 		q->status = DB_OK;
 		for (int i = 0; i < q->nkeys && q->status == DB_OK && q->n < q->limit; i++) {
 			struct db_param t[6] = {DB_TEXT(q->keys[i]), DB_TEXT(query), DB_INT((long long)q->a),
 			                        DB_INT((long long)q->b), DB_TEXT(q->from), DB_INT(q->limit - q->n)};
-			q->status = storage_exec(sql, t, 6, query_row, q);
+			q->status = storage_exec_bounded(SEARCH_TIME_LIMIT_MS, sql, t, 6, query_row, q);
 		}
 		break;
 	}
@@ -629,16 +661,6 @@ static void query_run(struct job *job)
 	}
 }
 
-static void format_time(long long ms, char *out, size_t size)
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	char base[32];
-	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, size, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
 /* Sends one stored message to c, inside batch (may be NULL), with the tags c negotiated.
  * Clients without server-time get a readable time in front of the text instead. */
 static void send_row(struct client *c, const struct out_row *r, const char *batch)
@@ -647,7 +669,7 @@ static void send_row(struct client *c, const struct out_row *r, const char *batc
 	if (strcmp(r->command, "TAGMSG") == 0 && !tags)
 		return;
 	char t[40], pre[8192 + 200];
-	format_time(r->time_ms, t, sizeof t);
+	outmsg_format_time(r->time_ms, t);
 	size_t n = 0;
 	pre[0] = '\0';
 #define TAG(...) n += (size_t)snprintf(pre + n, sizeof pre - n, __VA_ARGS__)
@@ -710,7 +732,7 @@ static void send_targets(struct client *c, struct query_job *q)
 		client_sendf(c, ":%s BATCH +%s draft/chathistory-targets", ircd.conf->server_name, id);
 	for (int i = 0; i < q->n; i++) {
 		char t[40];
-		format_time(q->rows[i].time_ms, t, sizeof t);
+		outmsg_format_time(q->rows[i].time_ms, t);
 		client_sendf(c, "%s%s%s:%s CHATHISTORY TARGETS %s %s", batch ? "@batch=" : "", batch ? id : "",
 		             batch ? " " : "", ircd.conf->server_name, q->rows[i].target, t);
 	}

@@ -8,6 +8,7 @@
 #include "reply.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Tokens that do not depend on the configuration. Extend this list as features land. */
@@ -39,25 +40,39 @@ static const char *const fixed_tokens[] = {
     NULL,
 };
 
-void isupport_send(struct client *c)
+/* The token lines for cf, 13 tokens to a line. They depend only on the configuration,
+ * so they are built once per configuration rather than once per connection. */
+static const char *lines_for(struct conf *cf)
 {
+	if (cf->isupport)
+		return cf->isupport;
 	char dyn[5][96];
 	const char *tokens[40];
 	int n = 0;
-	snprintf(dyn[0], sizeof dyn[0], "NETWORK=%s", ircd.conf->network);
-	snprintf(dyn[1], sizeof dyn[1], "NICKLEN=%d", ircd.conf->nicklen);
+	snprintf(dyn[0], sizeof dyn[0], "NETWORK=%s", cf->network);
+	snprintf(dyn[1], sizeof dyn[1], "NICKLEN=%d", cf->nicklen);
 	snprintf(dyn[2], sizeof dyn[2], "USERLEN=%d", USER_MAX);
 	snprintf(dyn[3], sizeof dyn[3], "HOSTLEN=%d", HOST_MAX);
-	snprintf(dyn[4], sizeof dyn[4], "CHATHISTORY=%d", ircd.conf->chathistory_max);
-	for (int i = 0; i < 4 + ircd.conf->history_enabled; i++)
+	snprintf(dyn[4], sizeof dyn[4], "CHATHISTORY=%d", cf->chathistory_max);
+	for (int i = 0; i < 4 + cf->history_enabled; i++)
 		tokens[n++] = dyn[i];
 	for (const char *const *t = fixed_tokens; *t; t++)
 		tokens[n++] = *t;
-	for (int i = 0; i < n; i += 13) {
-		char line[400] = "";
-		size_t len = 0;
-		for (int j = i; j < n && j < i + 13; j++)
-			len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", j > i ? " " : "", tokens[j]);
-		reply(c, RPL_ISUPPORT, line);
+	char all[2048];
+	size_t len = 0;
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(all + len, sizeof all - len, "%s%s", i == 0 ? "" : i % 13 ? " " : "\n", tokens[i]);
+	cf->isupport = strdup(all);
+	if (!cf->isupport)
+		abort();
+	return cf->isupport;
+}
+
+void isupport_send(struct client *c)
+{
+	for (const char *p = lines_for(ircd.conf); *p;) {
+		size_t len = strcspn(p, "\n");
+		reply(c, RPL_ISUPPORT_LINE, (int)len, p);
+		p += len + (p[len] == '\n');
 	}
 }

@@ -12,75 +12,120 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 enum { V_TAGS = 1, V_TIME = 2, V_ACCOUNT = 4 };
 
-static void format_time(const struct timeval *tvp, char *out, size_t size)
+void outmsg_format_time(long long ms, char *out)
 {
-	struct timeval tv = *tvp;
-	struct tm tm;
-	gmtime_r(&tv.tv_sec, &tm);
-	char base[32];
-	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, size, "%s.%03dZ", base, (int)(tv.tv_usec / 1000));
+	/* most calls land in the same second as the last one: keep its date part */
+	static long long cached_sec = -1;
+	static char cached[20];
+	long long sec = ms / 1000;
+	if (sec != cached_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = sec;
+	}
+	int frac = (int)(ms % 1000);
+	memcpy(out, cached, 19);
+	out[19] = '.';
+	out[20] = (char)('0' + frac / 100);
+	out[21] = (char)('0' + frac / 10 % 10);
+	out[22] = (char)('0' + frac % 10);
+	out[23] = 'Z';
+	out[24] = '\0';
 }
 
-void outmsg_time_now(char *out, size_t size)
+static long long now_ms(void)
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
-	format_time(&tv, out, size);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* The msgid for a message stamped tv: the time and the id come from one clock reading,
+/* The msgid for a message stamped ms: the time and the id come from one clock reading,
  * so ordering by id is ordering by the time clients see. */
-static void new_msgid(const struct timeval *tvp, char *out, size_t size)
+static void new_msgid(struct outmsg *o)
 {
 	static unsigned long long last;
-	struct timeval tv = *tvp;
 	/* milliseconds in the high bits, a counter in the low 12: unique and ordered even
 	 * when many messages share a millisecond or the clock steps back */
-	unsigned long long v = ((unsigned long long)tv.tv_sec * 1000 + (unsigned long long)tv.tv_usec / 1000) << 12;
+	unsigned long long v = (unsigned long long)o->time_ms << 12;
 	if (v <= last)
 		v = last + 1;
 	last = v;
-	snprintf(out, size, "%016llx", v);
+	o->seq = v;
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		o->msgid[i] = hex[v & 15];
+	o->msgid[16] = '\0';
 }
 
-void outmsg_new_msgid(char *out, size_t size)
+static void start(struct outmsg *o, bool with_msgid, const char *client_tags)
 {
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	new_msgid(&tv, out, size);
+	o->time_ms = now_ms();
+	o->seq = 0;
+	o->msgid[0] = '\0';
+	if (with_msgid)
+		new_msgid(o);
+	o->account[0] = '\0';
+	o->bot = false;
+	o->client_tags = client_tags && *client_tags ? client_tags : NULL;
+	memset(o->variant, 0, sizeof o->variant);
+}
+
+/* Cuts the body to 510 bytes (never inside a UTF-8 character) and ends it with CRLF. */
+static void finish_body(struct outmsg *o, size_t len)
+{
+	if (len > 510) {
+		len = 510;
+		while (len > 0 && ((unsigned char)o->body[len] & 0xc0) == 0x80)
+			len--;
+	}
+	o->body[len++] = '\r';
+	o->body[len++] = '\n';
+	o->body_len = len;
 }
 
 void outmsg_init(struct outmsg *o, bool with_msgid, const char *client_tags, const char *fmt, ...)
 {
-	memset(o, 0, sizeof *o);
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	format_time(&tv, o->time, sizeof o->time);
-	if (with_msgid)
-		new_msgid(&tv, o->msgid, sizeof o->msgid);
-	o->client_tags = client_tags && *client_tags ? client_tags : NULL;
-	char body[600];
+	start(o, with_msgid, client_tags);
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(body, sizeof body - 2, fmt, ap);
+	int n = vsnprintf(o->body, sizeof o->body, fmt, ap);
 	va_end(ap);
-	size_t len = n < 0 ? 0 : (size_t)n;
-	if (len > 510) {
-		len = 510;
-		while (len > 0 && ((unsigned char)body[len] & 0xc0) == 0x80)
-			len--; /* never split a UTF-8 character */
+	finish_body(o, n < 0 ? 0 : (size_t)n);
+}
+
+/* Appends s to the body at *len, as much of it as fits before the CRLF. */
+static void put(struct outmsg *o, size_t *len, const char *s)
+{
+	size_t room = sizeof o->body - *len, n = strlen(s);
+	if (n > room)
+		n = room;
+	memcpy(o->body + *len, s, n);
+	*len += n;
+}
+
+void outmsg_init_msg(struct outmsg *o, const char *client_tags, const char *prefix, const char *cmd,
+                     const char *target, const char *text)
+{
+	start(o, true, client_tags);
+	size_t len = 0;
+	put(o, &len, ":");
+	put(o, &len, prefix);
+	put(o, &len, " ");
+	put(o, &len, cmd);
+	put(o, &len, " ");
+	put(o, &len, target);
+	if (text) {
+		put(o, &len, " :");
+		put(o, &len, text);
 	}
-	body[len++] = '\r';
-	body[len++] = '\n';
-	o->body = malloc(len);
-	if (!o->body)
-		abort();
-	memcpy(o->body, body, len);
-	o->body_len = len;
+	finish_body(o, len);
 }
 
 static struct msgbuf *build(struct outmsg *o, int v)
@@ -88,8 +133,11 @@ static struct msgbuf *build(struct outmsg *o, int v)
 	char tags[8192 + 64];
 	size_t n = 0;
 #define ADD(...) n += (size_t)snprintf(tags + n, sizeof tags - n, __VA_ARGS__)
-	if ((v & V_TIME) && n < sizeof tags)
-		ADD("%stime=%s", n ? ";" : "@", o->time);
+	if (v & V_TIME) {
+		char t[OUTMSG_TIME_LEN];
+		outmsg_format_time(o->time_ms, t);
+		ADD("%stime=%s", n ? ";" : "@", t);
+	}
 	if ((v & V_TAGS) && o->msgid[0] && n < sizeof tags)
 		ADD("%smsgid=%s", n ? ";" : "@", o->msgid);
 	if ((v & V_TAGS) && o->bot && n < sizeof tags)
@@ -136,6 +184,5 @@ void outmsg_release(struct outmsg *o)
 {
 	for (int i = 0; i < OUTMSG_VARIANTS; i++)
 		msgbuf_unref(o->variant[i]);
-	free(o->body);
-	o->body = NULL;
+	memset(o->variant, 0, sizeof o->variant);
 }

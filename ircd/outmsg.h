@@ -14,20 +14,26 @@ struct client;
 #define OUTMSG_VARIANTS 8
 
 struct outmsg {
-	char time[32];          /* server-time value */
-	char msgid[24];         /* "" if the message carries none */
+	long long time_ms;      /* server time, ms since the epoch; formatted only for V_TIME */
+	unsigned long long seq; /* the msgid's value, 0 if the message carries none */
+	char msgid[20];         /* "" if the message carries none */
 	char account[72];       /* account-tag value, "" when not logged in */
 	bool bot;               /* sender has +B: tag "bot" */
 	const char *client_tags; /* escaped "+a=b;+c" client-only tags, or NULL */
-	char *body;             /* ":source COMMAND params\r\n", owned */
 	size_t body_len;
 	struct msgbuf *variant[OUTMSG_VARIANTS];
+	char body[520];         /* ":source COMMAND params\r\n", inline; past 512 only to see where a cut lands */
 };
 
 /* Starts a message with the formatted body (no CRLF in fmt); stamps the current time,
  * and a new msgid when with_msgid. client_tags is borrowed and must outlive o. */
 void outmsg_init(struct outmsg *o, bool with_msgid, const char *client_tags, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The PRIVMSG/NOTICE/TAGMSG fast path: ":prefix cmd target[ :text]" with a msgid, built
+ * by copying rather than formatting (text NULL for TAGMSG). */
+void outmsg_init_msg(struct outmsg *o, const char *client_tags, const char *prefix, const char *cmd,
+                     const char *target, const char *text);
 
 /* Marks o as coming from sender: its account (account-tag) and bot flag. */
 void outmsg_from(struct outmsg *o, const struct client *sender);
@@ -41,10 +47,9 @@ void outmsg_send(struct outmsg *o, struct client *to);
 /* Drops the variants and the body. */
 void outmsg_release(struct outmsg *o);
 
-/* Writes a new unique, lexically sortable message id into out (at least 17 bytes). */
-void outmsg_new_msgid(char *out, size_t size);
-
-/* Writes the current time as an IRCv3 server-time value. */
-void outmsg_time_now(char *out, size_t size);
+/* Writes ms (since the epoch) as an IRCv3 server-time value, "2026-11-25T19:46:00.123Z";
+ * out holds at least OUTMSG_TIME_LEN bytes. */
+#define OUTMSG_TIME_LEN 25
+void outmsg_format_time(long long ms, char *out);
 
 #endif

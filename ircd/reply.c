@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Formats into buf: the body after any tag section is cut to 510 bytes, then CRLF. */
-static size_t format_line(char *buf, size_t size, const char *fmt, va_list ap)
+/* Ends the line of n bytes formatted into buf: the body after any tag section is cut
+ * to 510 bytes, then CRLF. Returns the length. */
+static size_t finish_line(char *buf, size_t size, int n)
 {
-	int n = vsnprintf(buf, size - 2, fmt, ap);
 	size_t len = n < 0 ? 0 : (size_t)n;
 	if (len > size - 3)
 		len = size - 3;
@@ -33,6 +33,11 @@ static size_t format_line(char *buf, size_t size, const char *fmt, va_list ap)
 	buf[len++] = '\r';
 	buf[len++] = '\n';
 	return len;
+}
+
+static size_t format_line(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	return finish_line(buf, size, vsnprintf(buf, size - 2, fmt, ap));
 }
 
 struct msgbuf *msgbuf_printf(const char *fmt, ...)
@@ -87,14 +92,36 @@ void client_sendf(struct client *c, const char *fmt, ...)
 
 const char *reply_target(const struct client *c) { return c->nick[0] ? c->nick : "*"; }
 
+/* Copies s to buf at *n while it fits (the welcome burst sends a dozen numerics per
+ * connection: one formatting pass each, not two). */
+static void append(char *buf, size_t size, size_t *n, const char *s)
+{
+	size_t len = strlen(s);
+	if (len > size - *n - 1)
+		len = size - *n - 1;
+	memcpy(buf + *n, s, len);
+	*n += len;
+}
+
 void reply_numeric(struct client *c, const char *num, const char *fmt, ...)
 {
-	char text[MSG_BODY_MAX + 1];
+	char buf[MSG_LINE_MAX + 2];
+	size_t n = 0;
+	append(buf, sizeof buf - 2, &n, ":");
+	append(buf, sizeof buf - 2, &n, ircd.conf->server_name);
+	append(buf, sizeof buf - 2, &n, " ");
+	append(buf, sizeof buf - 2, &n, num);
+	append(buf, sizeof buf - 2, &n, " ");
+	append(buf, sizeof buf - 2, &n, reply_target(c));
+	append(buf, sizeof buf - 2, &n, " ");
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
+	int k = vsnprintf(buf + n, sizeof buf - 2 - n, fmt, ap);
 	va_end(ap);
-	client_sendf(c, ":%s %s %s %s", ircd.conf->server_name, num, reply_target(c), text);
+	size_t len = finish_line(buf, sizeof buf, k < 0 ? (int)n : (int)n + k);
+	struct msgbuf *b = msgbuf_new(buf, len);
+	client_send(c, b);
+	msgbuf_unref(b);
 }
 
 void reply_standard(struct client *c, const char *type, const char *command, const char *code,

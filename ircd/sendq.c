@@ -2,8 +2,9 @@
  *
  * DESIGN: a queue entry is a pointer to a shared msgbuf, never a copy, so a channel
  * message costs one allocation however many members receive it. The ring grows by
- * doubling and never shrinks below its high-water mark while the connection lives,
- * which keeps the steady state allocation-free. Enqueueing never writes: conn.c puts
+ * doubling (capacities stay powers of two, so positions wrap with a mask) and is freed
+ * as soon as it drains: most connections are idle most of the time, and an idle one
+ * then holds no ring at all, while a busy one pays one small malloc per flush. Enqueueing never writes: conn.c puts
  * the connection on the loop's pending list and the loop flushes it with writev()
  * before it sleeps, so every line produced by one round of input goes out in one
  * system call. */
@@ -19,13 +20,13 @@ void sendq_push(struct sendq *q, struct msgbuf *b)
 		if (!ring)
 			abort();
 		for (unsigned i = 0; i < q->count; i++)
-			ring[i] = q->ring[(q->head + i) % q->cap];
+			ring[i] = q->ring[(q->head + i) & (q->cap - 1)];
 		free(q->ring);
 		q->ring = ring;
 		q->cap = ncap;
 		q->head = 0;
 	}
-	q->ring[(q->head + q->count) % q->cap] = msgbuf_ref(b);
+	q->ring[(q->head + q->count) & (q->cap - 1)] = msgbuf_ref(b);
 	q->count++;
 	q->bytes += b->len;
 }
@@ -34,7 +35,7 @@ int sendq_iov(const struct sendq *q, struct iovec *iov, int max)
 {
 	int n = 0;
 	for (unsigned i = 0; i < q->count && n < max; i++, n++) {
-		struct msgbuf *b = q->ring[(q->head + i) % q->cap];
+		struct msgbuf *b = q->ring[(q->head + i) & (q->cap - 1)];
 		unsigned skip = i == 0 ? q->offset : 0;
 		iov[n].iov_base = b->data + skip;
 		iov[n].iov_len = b->len - skip;
@@ -55,15 +56,20 @@ void sendq_consume(struct sendq *q, size_t n)
 		n -= left;
 		msgbuf_unref(b);
 		q->offset = 0;
-		q->head = (q->head + 1) % q->cap;
+		q->head = (q->head + 1) & (q->cap - 1);
 		q->count--;
+	}
+	if (q->count == 0) {
+		free(q->ring);
+		q->ring = NULL;
+		q->cap = q->head = q->offset = 0;
 	}
 }
 
 void sendq_clear(struct sendq *q)
 {
 	for (unsigned i = 0; i < q->count; i++)
-		msgbuf_unref(q->ring[(q->head + i) % q->cap]);
+		msgbuf_unref(q->ring[(q->head + i) & (q->cap - 1)]);
 	free(q->ring);
 	*q = (struct sendq){0};
 }

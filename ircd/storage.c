@@ -254,6 +254,46 @@ static bool ensure_connected(void)
 	return true;
 }
 
+/* A transaction lives on one connection: if that connection dies inside it, the
+ * statements already run are gone, so nothing in it may be retried on a new one. */
+static bool in_transaction;
+
+enum db_status storage_begin(void)
+{
+	enum db_status s = storage_exec("BEGIN", NULL, 0, NULL, NULL);
+	in_transaction = s == DB_OK;
+	return s;
+}
+
+enum db_status storage_end(bool commit)
+{
+	if (!in_transaction)
+		return DB_UNAVAILABLE; /* the connection died inside: nothing was kept */
+	enum db_status s = storage_exec(commit ? "COMMIT" : "ROLLBACK", NULL, 0, NULL, NULL);
+	in_transaction = false;
+	return commit ? s : DB_OK;
+}
+
+enum db_status storage_exec_bounded(int ms, const char *sql, const struct db_param *params, int n, db_row_fn fn,
+                                    void *arg)
+{
+	if (!driver->time_limit) {
+		char *bounded = NULL;
+		if (asprintf(&bounded, "SET STATEMENT max_statement_time=%d.%03d FOR %s", ms / 1000, ms % 1000, sql) < 0)
+			abort();
+		enum db_status s = storage_exec(bounded, params, n, fn, arg);
+		free(bounded);
+		return s;
+	}
+	if (!ensure_connected())
+		return DB_UNAVAILABLE;
+	driver->time_limit(db, ms);
+	enum db_status s = storage_exec(sql, params, n, fn, arg);
+	if (db)
+		driver->time_limit(db, 0);
+	return s;
+}
+
 enum db_status storage_exec(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -266,11 +306,16 @@ enum db_status storage_exec(const char *sql, const struct db_param *params, int 
 				log_error("storage: %s", e);
 			return s;
 		}
-		/* the connection died: drop it and try once more on a fresh one at once */
+		/* the connection died: drop it and try once more on a fresh one at once, unless
+		 * it held an open transaction */
 		log_warn("storage: %s", e);
 		driver->close(db);
 		db = NULL;
 		retry_at = 0;
+		if (in_transaction) {
+			in_transaction = false;
+			return DB_UNAVAILABLE;
+		}
 	}
 	return DB_UNAVAILABLE;
 }

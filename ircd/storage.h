@@ -26,6 +26,17 @@ void storage_submit(struct job *j);
  * to reconnect (with backoff); returns DB_UNAVAILABLE while it cannot. */
 enum db_status storage_exec(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg);
 
+/* On the storage thread: opens a transaction; storage_end commits (or rolls back) it.
+ * storage_end(true) returns DB_UNAVAILABLE when the connection was lost in between,
+ * whatever the statements in it returned: then none of them took effect. */
+enum db_status storage_begin(void);
+enum db_status storage_end(bool commit);
+
+/* storage_exec with a bound of ms milliseconds on the statement's run time (a search
+ * that would scan too much fails instead of holding the storage thread). */
+enum db_status storage_exec_bounded(int ms, const char *sql, const struct db_param *params, int n, db_row_fn fn,
+                                    void *arg);
+
 /* Before storage_start only (at start, on the main thread): runs one statement now. */
 enum db_status storage_query_now(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg);
 

@@ -291,6 +291,37 @@ static void test_sendq_consume_several_whole(void **state)
 	}
 }
 
+/* A queue that drains gives its ring back (idle connections hold none), and the next
+ * push starts a fresh one. */
+static void test_sendq_drained_frees_ring(void **state)
+{
+	(void)state;
+	struct sendq q = {0};
+	struct msgbuf *b = msgbuf_new("hello\r\n", 7);
+	for (int i = 0; i < 40; i++)
+		sendq_push(&q, b);
+	assert_int_equal(q.cap, 64);
+	sendq_consume(&q, 7 * 39 + 3);
+	assert_non_null(q.ring);
+	assert_int_equal(q.count, 1);
+	assert_int_equal(q.offset, 3);
+	sendq_consume(&q, 4);
+	assert_null(q.ring);
+	assert_int_equal(q.cap, 0);
+	assert_int_equal(q.count, 0);
+	assert_int_equal(q.offset, 0);
+	assert_int_equal(q.bytes, 0);
+	assert_int_equal(b->refs, 1);
+	sendq_push(&q, b);
+	assert_int_equal(q.cap, 16);
+	char out[16];
+	assert_int_equal(gather(&q, 4, out, sizeof out), 7);
+	assert_memory_equal(out, "hello\r\n", 7);
+	sendq_clear(&q);
+	assert_int_equal(b->refs, 1);
+	msgbuf_unref(b);
+}
+
 /* Many pushes with consumption in between: the ring wraps and then grows while
  * wrapped; the byte stream must come out in order and complete. */
 static void test_sendq_ring_wrap_and_growth(void **state)
@@ -438,6 +469,7 @@ int main(void)
 	    cmocka_unit_test(test_sendq_partial_consume),
 	    cmocka_unit_test(test_sendq_consume_several_whole),
 	    cmocka_unit_test(test_sendq_ring_wrap_and_growth),
+	    cmocka_unit_test(test_sendq_drained_frees_ring),
 	    cmocka_unit_test(test_sendq_writev_simulation),
 	    cmocka_unit_test(test_sendq_clear_with_offset),
 	};
