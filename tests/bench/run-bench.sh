@@ -11,6 +11,8 @@
 #   bash tests/bench/run-bench.sh           # full run, about 11 minutes
 #   QUICK=1 bash tests/bench/run-bench.sh   # one short round, about 2 minutes
 #
+# Then runs tests/bench/history-bench.sh (message history; docs/HISTORY-BENCHMARKS.md).
+#
 # Environment: QUICK=1; ROUNDS (3); DURATION (3 s per measuring window); SERVERS
 # ("parley ngircd inspircd", those installed); HOLD_SERVERS (servers for the 19,000-client
 # run; default "parley inspircd": ngIRCd needs about 110 s to register 19,000 clients);
@@ -320,3 +322,18 @@ if [ "$REPORT" != "-" ]; then
 		mv "$REPORT.tmp" "$REPORT" && log "wrote $REPORT"
 fi
 /usr/bin/python3 "$BENCH/report.py" "$RESULTS" --summary --servers "$SERVERS"
+
+# Message history (writes on both backends, query latency on a filled store): its own
+# script and report. HISTORY_BENCH=0 skips it; QUICK=1 uses a 100,000-message store.
+if [ "${HISTORY_BENCH:-1}" = 1 ]; then
+	trap - EXIT
+	cleanup
+	if [ "$QUICK" = 1 ]; then
+		HISTORY_ROWS=${HISTORY_ROWS:-100000} ROUNDS=1 DURATION=$DURATION QUERIES=200 REPORT=- \
+			bash "$BENCH/history-bench.sh"
+	else
+		report_dir=$(dirname "$REPORT")
+		[ "$REPORT" = "-" ] && hreport=- || hreport=$report_dir/HISTORY-BENCHMARKS.md
+		ROUNDS=$ROUNDS DURATION=$DURATION REPORT=$hreport bash "$BENCH/history-bench.sh"
+	fi
+fi
