@@ -309,6 +309,7 @@ void client_exit(struct client *c, const char *reason)
 	struct msgbuf *b = msgbuf_printf("ERROR :Closing Link: %s (%s)", c->host, reason);
 	conn_send_force(&c->conn, b);
 	msgbuf_unref(b);
+	conn_finish(&c->conn);
 	log_debug("exit %llu %s: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*", reason);
 	c->dead_next = dead_list;
 	dead_list = c;

@@ -139,7 +139,9 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 	}
 	r.tags = tags[0] ? tags : NULL;
 	char targets[512];
-	snprintf(targets, sizeof targets, "%s", m->params[0]);
+	size_t tlen = strnlen(m->params[0], sizeof targets - 1);
+	memcpy(targets, m->params[0], tlen); /* not snprintf: this runs for every message */
+	targets[tlen] = '\0';
 	char *save;
 	int n = 0;
 	c->last_message = ev_now(EV_DEFAULT);

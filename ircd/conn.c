@@ -344,6 +344,15 @@ void conn_close(struct conn *c)
 	c->inlen = 0;
 }
 
+void conn_finish(struct conn *c)
+{
+	if (c->ssl || c->flags & (CONN_DEAD | CONN_HANDSHAKE) || c->fd < 0)
+		return; /* TLS still has its close_notify to send at close time */
+	conn_flush(c);
+	if (c->sendq.bytes == 0 && !(c->flags & CONN_DEAD))
+		shutdown(c->fd, SHUT_WR);
+}
+
 void conn_flush_pending(void)
 {
 	while (pending_head) {

@@ -79,6 +79,11 @@ void conn_flush(struct conn *c);
 
 /* Stops all I/O and closes the socket; the sendq is dropped. The struct stays valid
  * (and may be freed by the owner afterwards). */
+/* For a connection about to be closed: writes what is queued now and, when all of it
+ * went out, ends the stream (FIN) at once, so the peer does not wait for the end of the
+ * loop iteration (where conn_close runs) to see it. Plain TCP only. */
+void conn_finish(struct conn *c);
+
 void conn_close(struct conn *c);
 
 /* Flushes every connection that queued output since the last call; the loop calls

@@ -164,7 +164,9 @@ static struct msgbuf *build(struct outmsg *o, int v)
 
 void outmsg_from(struct outmsg *o, const struct client *sender)
 {
-	snprintf(o->account, sizeof o->account, "%s", sender->account);
+	size_t n = strnlen(sender->account, sizeof o->account - 1);
+	memcpy(o->account, sender->account, n);
+	o->account[n] = '\0';
 	o->bot = (sender->umodes & UMODE('B')) != 0;
 }
 

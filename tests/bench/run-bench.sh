@@ -17,7 +17,7 @@
 # ("parley ngircd inspircd", those installed); HOLD_SERVERS (servers for the 19,000-client
 # run; default "parley inspircd": ngIRCd needs about 110 s to register 19,000 clients);
 # REPORT (docs/BENCHMARKS.md; "-" for none, the default with QUICK=1); KEEP=1 keeps the
-# temporary directory; TLS=0 skips the TLS runs; WAIT_QUIET=S waits up to S seconds for other work on the machine to
+# temporary directory; TLS=0 skips the TLS runs; ONLY="id ..." runs only those scenarios; WAIT_QUIET=S waits up to S seconds for other work on the machine to
 # stop (under 0.25 cores busy) before starting.
 set -u -o pipefail
 
@@ -277,6 +277,7 @@ log "servers: $SERVERS; rounds: $ROUNDS; measuring windows of $DURATION s; resul
 for round in $(seq "$ROUNDS"); do
 	for entry in "${SCENARIOS[@]}"; do
 		id=${entry%%|*}
+		[ -n "${ONLY:-}" ] && case " $ONLY " in *" $id "*) ;; *) continue ;; esac
 		rest=${entry#*|}
 		who=${rest%%|*}
 		read -r -a args <<<"${rest#*|}"
