@@ -274,10 +274,22 @@ static bool journal_replay(const char *path)
 /* Set by the storage thread while the journal holds messages; read by the loop's timer. */
 static int journal_pending;
 
+/* Rows handed to the storage thread and not yet written (or journaled). Past
+ * QUEUE_ROWS_MAX the database is not keeping up: later batches go to the journal, a
+ * sequential file append, so memory stays bounded however slow the database is, and are
+ * replayed in order once the queue is short again. */
+#define QUEUE_ROWS_MAX 20000
+static long queued_rows;
+static int draining; /* set at shutdown: everything queued is written, if it can be */
+
 static void batch_run(struct job *job)
 {
 	struct batch_job *b = (struct batch_job *)job;
-	bool ok = storage_connected() && journal_replay(b->journal) && (b->n == 0 || insert_rows(b->rows, b->n) == DB_OK);
+	bool behind = __atomic_load_n(&queued_rows, __ATOMIC_RELAXED) > QUEUE_ROWS_MAX &&
+	              !__atomic_load_n(&draining, __ATOMIC_RELAXED);
+	bool ok = !behind && storage_connected() && journal_replay(b->journal) &&
+	          (b->n == 0 || insert_rows(b->rows, b->n) == DB_OK);
+	__atomic_sub_fetch(&queued_rows, b->n, __ATOMIC_RELAXED);
 	if (ok) {
 		__atomic_store_n(&journal_pending, 0, __ATOMIC_RELAXED);
 		return;
@@ -286,7 +298,8 @@ static void batch_run(struct job *job)
 		return; /* a retry of the journal alone: it stays for the next try */
 	__atomic_store_n(&journal_pending, 1, __ATOMIC_RELAXED);
 	if (!journal_append(b->journal, b->rows, b->n))
-		log_error("history: database down and journal %s not writable: %d messages lost", b->journal, b->n);
+		log_error("history: database %s and journal %s not writable: %d messages lost", behind ? "behind" : "down",
+		          b->journal, b->n);
 }
 
 static void batch_done(struct job *job)
@@ -312,6 +325,7 @@ void history_flush(void)
 	b->rows = pending;
 	b->n = npending;
 	snprintf(b->journal, sizeof b->journal, "%s", ircd.conf->history_journal);
+	__atomic_add_fetch(&queued_rows, b->n, __ATOMIC_RELAXED);
 	pending = NULL;
 	npending = cap_pending = 0;
 	storage_submit(&b->job);
@@ -337,6 +351,14 @@ static long long parse_time_ms(const char *t)
 	return (long long)timegm(&tm) * 1000 + ms;
 }
 
+/* strlcpy: history_record runs for every message, and snprintf("%s") costs more */
+static void copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 void history_record(const struct outmsg *o, const struct client *sender, const char *command, const char *target,
                     const struct client *to, const char *text, const char *tags)
 {
@@ -346,16 +368,16 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 	if (strcmp(command, "TAGMSG") == 0 && !tags)
 		return; /* a TAGMSG without client tags carries nothing worth keeping */
 	if (npending == cap_pending) {
-		cap_pending = cap_pending ? cap_pending * 2 : 64;
+		/* a batch is usually flushed at batch_rows: one allocation per batch */
+		cap_pending = cap_pending ? cap_pending * 2 : cf->history_batch_rows;
 		pending = realloc(pending, (size_t)cap_pending * sizeof *pending);
 		if (!pending)
 			abort();
 	}
 	struct hist_row *r = &pending[npending++];
-	memset(r, 0, sizeof *r);
 	r->seq = o->seq;
 	r->time_ms = o->time_ms;
-	snprintf(r->msgid, sizeof r->msgid, "%s", o->msgid);
+	copy(r->msgid, sizeof r->msgid, o->msgid);
 	if (to) {
 		char a[NICK_MAX + 2], b[NICK_MAX + 2];
 		dm_identity(sender, a, sizeof a);
@@ -364,10 +386,10 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 	} else {
 		casemap_fold(r->target_key, target, sizeof r->target_key);
 	}
-	snprintf(r->target, sizeof r->target, "%s", target);
-	snprintf(r->sender, sizeof r->sender, "%s", sender->prefix);
-	snprintf(r->account, sizeof r->account, "%s", sender->account);
-	snprintf(r->command, sizeof r->command, "%s", command);
+	copy(r->target, sizeof r->target, target);
+	copy(r->sender, sizeof r->sender, sender->prefix);
+	copy(r->account, sizeof r->account, sender->account);
+	copy(r->command, sizeof r->command, command);
 	r->tags = tags ? strdup(tags) : NULL;
 	r->text = text ? strdup(text) : NULL;
 	if (npending >= cf->history_batch_rows) {
@@ -1265,13 +1287,8 @@ static void purge_channel(const char *name, int days, void *arg)
  * thread retry the database and replay them, even if nobody speaks. */
 static ev_timer journal_timer;
 
-static void journal_cb(EV_P_ ev_timer *w, int revents)
+static void submit_journal_replay(void)
 {
-	(void)loop;
-	(void)w;
-	(void)revents;
-	if (!__atomic_load_n(&journal_pending, __ATOMIC_RELAXED) || npending)
-		return;
 	struct batch_job *b = calloc(1, sizeof *b);
 	if (!b)
 		abort();
@@ -1279,6 +1296,23 @@ static void journal_cb(EV_P_ ev_timer *w, int revents)
 	b->job.done = batch_done;
 	snprintf(b->journal, sizeof b->journal, "%s", ircd.conf->history_journal);
 	storage_submit(&b->job);
+}
+
+static void journal_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (__atomic_load_n(&journal_pending, __ATOMIC_RELAXED) && !npending)
+		submit_journal_replay();
+}
+
+void history_drain(void)
+{
+	__atomic_store_n(&draining, 1, __ATOMIC_RELAXED);
+	history_flush();
+	if (ircd.conf->history_enabled)
+		submit_journal_replay(); /* whatever was diverted while the database was behind */
 }
 
 static void purge_cb(EV_P_ ev_timer *w, int revents)

@@ -22,8 +22,14 @@ void history_replay_join(struct client *c, struct channel *ch);
 /* Starts the retention timer (history.max_age_days). */
 void history_start(void);
 
-/* Writes everything queued (shutdown). */
+/* Hands the pending batch to the storage thread now (a read must be queued after every
+ * message relayed before it). */
 void history_flush(void);
+
+/* At shutdown, before storage_stop: queues the pending batch and a replay of the journal,
+ * and has the storage thread write everything still queued to the database (when it is
+ * reachable) rather than divert it to the journal. */
+void history_drain(void);
 
 void cmd_chathistory(struct client *c, struct msg *m);
 

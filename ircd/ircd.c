@@ -235,7 +235,7 @@ int ircd_main(int argc, char **argv)
 	/* Last flush of the closing ERRORs, then let the workers finish, then free. */
 	conn_flush_pending();
 	client_reap();
-	history_flush();
+	history_drain();
 	storage_stop();
 	workq_drain();
 	listener_close_all();

@@ -146,3 +146,38 @@ def test_reads_during_outage(make_server, mariadb_backend, tmp_path):
         assert time.monotonic() - began < 3
     finally:
         db.spawn()
+
+
+def test_slow_database_spills_to_journal(make_server, tmp_path):
+    """A database that is up but not keeping up (here: SQLite locked by another process
+    for 2 s while 30,000 messages arrive): past 20,000 queued rows the storage thread
+    appends batches to the journal instead of holding them in memory, then replays them.
+    Every message ends up stored once, in the order relayed; nothing waits."""
+    import sqlite3
+    from conftest import new_backend
+    backend = new_backend("sqlite", tmp_path / "db")
+    journal = tmp_path / "history.journal"
+    srv = start(make_server, backend, journal)
+    alice = srv.connect("alice", caps=CAPS)
+    join(alice, "#room")
+    alice.send("PRIVMSG #room :warm-up")
+    wait_for(lambda: backend.query("SELECT COUNT(*) FROM messages")[0][0] == "1", what="the first message stored")
+
+    lock = sqlite3.connect(str(backend.path), isolation_level=None, timeout=10)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        n = 30000
+        began = time.monotonic()
+        alice.send_raw("".join("PRIVMSG #room :m%d\r\n" % i for i in range(n)))
+        sync(alice)  # every message relayed, while the database is still locked
+        assert time.monotonic() - began < 2, "the chat waited for the database"
+        time.sleep(2 - (time.monotonic() - began))
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    wait_for(lambda: backend.query("SELECT COUNT(*) FROM messages")[0][0] == str(n + 1), timeout=30,
+             what="every message stored")
+    texts = [r[0] for r in backend.query("SELECT text FROM messages ORDER BY seq")]
+    assert texts == ["warm-up"] + ["m%d" % i for i in range(n)]
+    assert "history: replayed" in srv.stderr(), "the backlog did not go through the journal"
+    wait_for(lambda: not journal.exists(), what="the journal removed after its replay")
