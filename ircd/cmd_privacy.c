@@ -88,6 +88,7 @@ struct report_job {
 
 static void report_run(struct job *job)
 {
+	history_catch_up(); /* the reported message may have been spilled to the journal */
 	struct report_job *j = (struct report_job *)job;
 	struct db_param p[6] = {DB_INT(time(NULL)), DB_TEXT(j->nick), DB_TEXT(j->account[0] ? j->account : NULL),
 	                        DB_TEXT(j->msgid), DB_TEXT(j->reason), DB_TEXT(j->msgid)};

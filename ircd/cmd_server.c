@@ -47,7 +47,7 @@ void server_send_motd(struct client *c)
 	reply(c, RPL_MOTDSTART, ircd.conf->server_name);
 	for (const char *p = motd; *p;) {
 		size_t len = strcspn(p, "\r\n");
-		reply(c, RPL_MOTD, (int)(len < 400 ? len : 400), p);
+		reply(c, RPL_MOTD, (int)(len < 399 ? len : 399), p);
 		p += len;
 		if (*p == '\r')
 			p++;

@@ -282,9 +282,20 @@ static int journal_pending;
 static long queued_rows;
 static int draining; /* set at shutdown: everything queued is written, if it can be */
 
+/* The journal in use, as the storage thread last saw it (only that thread touches it). */
+static char journal_path[CONF_PATH_LEN];
+
+void history_catch_up(void)
+{
+	if (journal_path[0] && __atomic_load_n(&journal_pending, __ATOMIC_RELAXED) && storage_connected() &&
+	    journal_replay(journal_path))
+		__atomic_store_n(&journal_pending, 0, __ATOMIC_RELAXED);
+}
+
 static void batch_run(struct job *job)
 {
 	struct batch_job *b = (struct batch_job *)job;
+	memcpy(journal_path, b->journal, sizeof journal_path);
 	bool behind = __atomic_load_n(&queued_rows, __ATOMIC_RELAXED) > QUEUE_ROWS_MAX &&
 	              !__atomic_load_n(&draining, __ATOMIC_RELAXED);
 	bool ok = !behind && storage_connected() && journal_replay(b->journal) &&
@@ -553,6 +564,7 @@ static void row_exists(void *arg, int ncols, const char *const *cols)
 static void query_run(struct job *job)
 {
 	struct query_job *q = (struct query_job *)job;
+	history_catch_up(); /* rows spilled while the database was behind come before this read */
 	for (int i = 0; i < 2; i++) {
 		if (!q->check_msgid[i][0])
 			continue;

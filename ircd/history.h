@@ -31,6 +31,11 @@ void history_flush(void);
  * reachable) rather than divert it to the journal. */
 void history_drain(void);
 
+/* On the storage thread, before a statement that reads or changes stored messages:
+ * writes what went to the journal while the database was behind or down (when it can), so
+ * the statement sees every message relayed before it. */
+void history_catch_up(void);
+
 void cmd_chathistory(struct client *c, struct msg *m);
 
 /* Sends c its read marker for ch during a JOIN, before RPL_ENDOFNAMES (draft/read-marker). */

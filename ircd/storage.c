@@ -257,6 +257,7 @@ static bool ensure_connected(void)
 /* A transaction lives on one connection: if that connection dies inside it, the
  * statements already run are gone, so nothing in it may be retried on a new one. */
 static bool in_transaction;
+static int exec_limit_ms; /* set by storage_exec_bounded for its statement */
 
 enum db_status storage_begin(void)
 {
@@ -270,6 +271,8 @@ enum db_status storage_end(bool commit)
 	if (!in_transaction)
 		return DB_UNAVAILABLE; /* the connection died inside: nothing was kept */
 	enum db_status s = storage_exec(commit ? "COMMIT" : "ROLLBACK", NULL, 0, NULL, NULL);
+	if (commit && s != DB_OK && s != DB_UNAVAILABLE)
+		storage_exec("ROLLBACK", NULL, 0, NULL, NULL); /* a failed COMMIT may leave it open */
 	in_transaction = false;
 	return commit ? s : DB_OK;
 }
@@ -285,10 +288,9 @@ enum db_status storage_exec_bounded(int ms, const char *sql, const struct db_par
 		free(bounded);
 		return s;
 	}
-	if (!ensure_connected())
-		return DB_UNAVAILABLE;
-	driver->time_limit(db, ms);
+	exec_limit_ms = ms; /* storage_exec applies it to every attempt, a reconnection's too */
 	enum db_status s = storage_exec(sql, params, n, fn, arg);
+	exec_limit_ms = 0;
 	if (db)
 		driver->time_limit(db, 0);
 	return s;
@@ -300,6 +302,8 @@ enum db_status storage_exec(const char *sql, const struct db_param *params, int 
 		if (!ensure_connected())
 			return DB_UNAVAILABLE;
 		char e[512] = "";
+		if (exec_limit_ms && driver->time_limit)
+			driver->time_limit(db, exec_limit_ms);
 		enum db_status s = driver->exec(db, sql, params, n, fn, arg, e, sizeof e);
 		if (s != DB_UNAVAILABLE) {
 			if (s == DB_ERROR)
