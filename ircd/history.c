@@ -492,6 +492,18 @@ static void query_row(void *arg, int ncols, const char *const *c)
 
 #define SELECT_ROW "SELECT seq, msgid, target, sender, account, command, tags, text, time, edited FROM messages "
 
+/* Runs SELECT_ROW + where for q. MariaDB 10.11 picks a ref lookup on target_key alone
+ * for "target_key = ? AND seq < ?", then walks the channel's newer rows one by one (8,288
+ * rows read for 100 returned on a 20,000-row channel); the hint makes it a range scan on
+ * (target_key, seq). SQLite's planner already does that. */
+static enum db_status select_rows(struct query_job *q, const char *where, const struct db_param *p, int n)
+{
+	char sql[512];
+	bool maria = strcmp(storage_backend(), "mariadb") == 0;
+	snprintf(sql, sizeof sql, "%s%s%s", SELECT_ROW, maria ? "FORCE INDEX (messages_target) " : "", where);
+	return storage_exec(sql, p, n, query_row, q);
+}
+
 static int cmp_seq(const void *x, const void *y)
 {
 	const struct out_row *a = x, *b = y;
@@ -577,39 +589,33 @@ static void query_run(struct job *job)
 	struct db_param p[4] = {DB_TEXT(q->key), DB_INT((long long)q->a), DB_INT((long long)q->b), DB_INT(q->limit)};
 	switch (q->kind) {
 	case Q_LATEST: /* newest first above a, then sorted */
-		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq < ? "
-		                                    "ORDER BY seq DESC LIMIT ?",
-		                         p, 4, query_row, q);
-		break;
 	case Q_BEFORE:
-		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq < ? "
-		                                    "ORDER BY seq DESC LIMIT ?",
-		                         p, 4, query_row, q);
+		q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq < ? "
+		                           "ORDER BY seq DESC LIMIT ?", p, 4);
 		break;
 	case Q_AFTER:
 	case Q_BETWEEN:
-		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq < ? "
-		                                    "ORDER BY seq ASC LIMIT ?",
-		                         p, 4, query_row, q);
+		q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq < ? "
+		                           "ORDER BY seq ASC LIMIT ?", p, 4);
 		break;
 	case Q_AROUND: {
 		int half = q->limit / 2;
 		struct db_param b[4] = {DB_TEXT(q->key), DB_INT(0), DB_INT((long long)q->a), DB_INT(q->limit - half)};
-		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq <= ? "
-		                                    "ORDER BY seq DESC LIMIT ?",
-		                         b, 4, query_row, q);
+		q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq <= ? "
+		                           "ORDER BY seq DESC LIMIT ?", b, 4);
 		struct db_param a[3] = {DB_TEXT(q->key), DB_INT((long long)q->a), DB_INT(half)};
 		if (q->status == DB_OK && half > 0)
-			q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND seq > ? "
-			                                    "ORDER BY seq ASC LIMIT ?",
-			                         a, 3, query_row, q);
+			q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 AND seq > ? ORDER BY seq ASC LIMIT ?",
+			                        a, 3);
 		break;
 	}
 	case Q_REPLAY: {
-		struct db_param r[3] = {DB_TEXT(q->key), DB_INT(q->since_ms), DB_INT(q->limit)};
-		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND time >= ? "
-		                                    "ORDER BY seq DESC LIMIT ?",
-		                         r, 3, query_row, q);
+		/* the time bound as a seq bound (seq is the time in ms << 12): a range on the index,
+		 * not a walk through every stored message of a quiet channel */
+		struct db_param r[3] = {DB_TEXT(q->key), DB_INT((long long)((unsigned long long)q->since_ms << 12)),
+		                        DB_INT(q->limit)};
+		q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 AND seq >= ? ORDER BY seq DESC LIMIT ?",
+		                        r, 3);
 		break;
 	}
 	case Q_SEARCH: {
@@ -668,8 +674,7 @@ static void query_run(struct job *job)
 		/* a target is listed when its latest message falls in the window */
 		for (int i = 0; i < q->nkeys && q->status == DB_OK; i++) {
 			struct db_param t[1] = {DB_TEXT(q->keys[i])};
-			q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND redacted = 0 ORDER BY seq DESC LIMIT 1", t,
-			                         1, query_row, q);
+			q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 ORDER BY seq DESC LIMIT 1", t, 1);
 		}
 		if (q->status == DB_OK)
 			targets_direct(q);
