@@ -14,7 +14,7 @@
 #
 # Environment: HISTORY_ROWS ("1000000"); ROUNDS (3); DURATION (3); BACKENDS ("sqlite
 # mariadb"); QUERIES (1000 per query kind); REPORT (docs/HISTORY-BENCHMARKS.md, "-" for
-# none); KEEP=1 keeps the temporary directory. MariaDB runs privately (own data directory
+# none); KEEP=1 keeps the temporary directory; RESULTS_IN (below). MariaDB runs privately (own data directory
 # and socket) with a 2 GiB buffer pool and default durability (a log flush per commit).
 set -u -o pipefail
 
@@ -37,6 +37,9 @@ cp ircd/parleyd "$TMP/parleyd"
 PARLEYD=$TMP/parleyd
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
+# RESULTS_IN=FILE: RESULT lines of an earlier partial run to report together with these
+# (e.g. ROUNDS=0 BACKENDS=mariadb re-measures one backend's reads).
+[ -n "${RESULTS_IN:-}" ] && grep '^RESULT' "$RESULTS_IN" >>"$RESULTS"
 SPID="" MPID=""
 cleanup() {
 	[ -n "$SPID" ] && kill -9 "$SPID" 2>/dev/null

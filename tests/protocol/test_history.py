@@ -939,6 +939,26 @@ def test_search(make_server, backend):
     quiet(bob)
 
 
+def test_search_whole_words(make_server, backend):
+    """SEARCH matches whole words, newest first, on both backends (on MariaDB a short
+    search is answered from the newest messages without the full-text index, and must
+    match like it)."""
+    srv = start(make_server, backend)
+    SEARCH = ["batch", "server-time", "message-tags", "soju.im/search"]
+    alice, bob = room(srv, [("alice", ECHO), ("bob", SEARCH + ["echo-message"])])
+    m1 = say(alice, "#room", "a cat sat here")
+    say(alice, "#room", "concatenate strings")
+    say(alice, "#room", "category theory (c.a.t)")
+    settle(alice, bob)
+    bob.send("SEARCH in=#room;text=cat;limit=1")  # not "concatenate", not "category"
+    assert ids(read_batch(bob, "soju.im/search")) == ids([m1])
+    bob.send("SEARCH in=#room;text=concat;limit=1")
+    assert read_batch(bob, "soju.im/search") == []
+    bob.send("SEARCH in=#room;text=theory;limit=5")
+    got = read_batch(bob, "soju.im/search")
+    assert [l.params[-1] for l in got] == ["category theory (c.a.t)"]
+
+
 def test_search_from(make_server, backend):
     """soju.im/search's from= attribute: only messages from that sender."""
     srv = start(make_server, backend)
