@@ -38,7 +38,7 @@ PARLEYD=$TMP/parleyd
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
 # RESULTS_IN=FILE: RESULT lines of an earlier partial run to report together with these
-# (e.g. ROUNDS=0 BACKENDS=mariadb re-measures one backend's reads).
+# (e.g. SKIP_WRITES=1 BACKENDS=mariadb re-measures one backend's reads).
 [ -n "${RESULTS_IN:-}" ] && grep '^RESULT' "$RESULTS_IN" >>"$RESULTS"
 SPID="" MPID=""
 cleanup() {
@@ -142,7 +142,8 @@ case " $BACKENDS " in *" mariadb "*) start_mariadb && HAVE_MARIADB=1 ;; esac
 backends() { for b in $BACKENDS; do [ "$b" = mariadb ] && [ "$HAVE_MARIADB" = 0 ] && continue; echo "$b"; done; }
 
 # --- 1. writes ---------------------------------------------------------------------------
-for round in $(seq "$ROUNDS"); do
+[ "${SKIP_WRITES:-0}" = 1 ] && WRITE_ROUNDS=0 || WRITE_ROUNDS=$ROUNDS
+for round in $(seq "$WRITE_ROUNDS"); do
 	for mode in off $(backends); do
 		name=w_${mode}_$round
 		backend=$mode history=true
