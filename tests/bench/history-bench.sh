@@ -49,14 +49,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	local p lo
-	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-	while :; do
-		p=$((10000 + RANDOM % (lo - 10000)))
-		ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-	done
-}
+# shellcheck source=tests/bench/common.sh
+. "$ROOT/$BENCH/common.sh" # free_port
 
 # --- a private MariaDB -----------------------------------------------------------------
 MDIR=$TMP/mariadb

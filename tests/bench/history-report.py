@@ -6,19 +6,7 @@ import os
 import platform
 import statistics
 
-
-def parse(path):
-    out = []
-    for line in open(path):
-        if not line.startswith("RESULT"):
-            continue
-        kv = {}
-        for tok in line.split()[1:]:
-            if "=" in tok:
-                k, v = tok.split("=", 1)
-                kv[k] = v
-        out.append(kv)
-    return out
+from report import parse  # the RESULT line reader of run-bench.sh's report
 
 
 def num(kv, key, default=0.0):
