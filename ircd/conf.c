@@ -143,7 +143,7 @@ static const struct key history_keys[] = {
     INT("replay_lines", struct conf, history_replay_lines, 0, 1000, "20"),
     INT("replay_hours", struct conf, history_replay_hours, 0, 100000, "24"),
     INT("max_age_days", struct conf, history_max_age_days, 0, 100000, "0"),
-    INT("batch_rows", struct conf, history_batch_rows, 1, 5000, "200"),
+    INT("batch_rows", struct conf, history_batch_rows, 1, 5000, "1000"),
     INT("batch_ms", struct conf, history_batch_ms, 1, 10000, "20"),
     INT("chathistory_max", struct conf, chathistory_max, 1, 10000, "100"),
     STR("journal", struct conf, history_journal, "var/history.journal"),
