@@ -139,9 +139,7 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 	}
 	r.tags = tags[0] ? tags : NULL;
 	char targets[512];
-	size_t tlen = strnlen(m->params[0], sizeof targets - 1);
-	memcpy(targets, m->params[0], tlen); /* not snprintf: this runs for every message */
-	targets[tlen] = '\0';
+	str_copy(targets, sizeof targets, m->params[0]);
 	char *save;
 	int n = 0;
 	c->last_message = ev_now(EV_DEFAULT);

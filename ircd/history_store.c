@@ -347,14 +347,6 @@ static void flush_cb(EV_P_ ev_timer *w, int revents)
 	history_flush();
 }
 
-/* strlcpy: history_record runs for every message, and snprintf("%s") costs more */
-static void copy(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 void history_record(const struct outmsg *o, const struct client *sender, const char *command, const char *target,
                     const struct client *to, const char *text, const char *tags)
 {
@@ -373,7 +365,7 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 	struct hist_row *r = &pending[npending++];
 	r->seq = o->seq;
 	r->time_ms = o->time_ms;
-	copy(r->msgid, sizeof r->msgid, o->msgid);
+	str_copy(r->msgid, sizeof r->msgid, o->msgid);
 	if (to) {
 		char a[NICK_MAX + 2], b[NICK_MAX + 2];
 		history_dm_identity(sender, a, sizeof a);
@@ -382,10 +374,10 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 	} else {
 		casemap_fold(r->target_key, target, sizeof r->target_key);
 	}
-	copy(r->target, sizeof r->target, target);
-	copy(r->sender, sizeof r->sender, sender->prefix);
-	copy(r->account, sizeof r->account, sender->account);
-	copy(r->command, sizeof r->command, command);
+	str_copy(r->target, sizeof r->target, target);
+	str_copy(r->sender, sizeof r->sender, sender->prefix);
+	str_copy(r->account, sizeof r->account, sender->account);
+	str_copy(r->command, sizeof r->command, command);
 	r->tags = tags ? strdup(tags) : NULL;
 	r->text = text ? strdup(text) : NULL;
 	if (npending >= cf->history_batch_rows) {

@@ -5,6 +5,7 @@
 
 #include "cap.h"
 #include "client.h"
+#include "parse.h"
 #include "reply.h"
 
 #include <stdarg.h>
@@ -100,30 +101,20 @@ void outmsg_init(struct outmsg *o, bool with_msgid, const char *client_tags, con
 	finish_body(o, n < 0 ? 0 : (size_t)n);
 }
 
-/* Appends s to the body at *len, as much of it as fits before the CRLF. */
-static void put(struct outmsg *o, size_t *len, const char *s)
-{
-	size_t room = sizeof o->body - *len, n = strlen(s);
-	if (n > room)
-		n = room;
-	memcpy(o->body + *len, s, n);
-	*len += n;
-}
-
 void outmsg_init_msg(struct outmsg *o, const char *client_tags, const char *prefix, const char *cmd,
                      const char *target, const char *text)
 {
 	start(o, true, client_tags);
-	size_t len = 0;
-	put(o, &len, ":");
-	put(o, &len, prefix);
-	put(o, &len, " ");
-	put(o, &len, cmd);
-	put(o, &len, " ");
-	put(o, &len, target);
+	const size_t cap = sizeof o->body;
+	size_t len = str_put(o->body, cap, 0, ":");
+	len = str_put(o->body, cap, len, prefix);
+	len = str_put(o->body, cap, len, " ");
+	len = str_put(o->body, cap, len, cmd);
+	len = str_put(o->body, cap, len, " ");
+	len = str_put(o->body, cap, len, target);
 	if (text) {
-		put(o, &len, " :");
-		put(o, &len, text);
+		len = str_put(o->body, cap, len, " :");
+		len = str_put(o->body, cap, len, text);
 	}
 	finish_body(o, len);
 }
@@ -164,9 +155,7 @@ static struct msgbuf *build(struct outmsg *o, int v)
 
 void outmsg_from(struct outmsg *o, const struct client *sender)
 {
-	size_t n = strnlen(sender->account, sizeof o->account - 1);
-	memcpy(o->account, sender->account, n);
-	o->account[n] = '\0';
+	str_copy(o->account, sizeof o->account, sender->account);
 	o->bot = (sender->umodes & UMODE('B')) != 0;
 }
 

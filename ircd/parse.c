@@ -230,3 +230,18 @@ bool utf8_valid(const char *str, size_t len)
 	}
 	return true;
 }
+
+size_t str_copy(char *dst, size_t size, const char *s)
+{
+	size_t n = strnlen(s, size - 1);
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return n;
+}
+
+size_t str_put(char *buf, size_t cap, size_t len, const char *s)
+{
+	size_t n = strnlen(s, cap - len);
+	memcpy(buf + len, s, n);
+	return len + n;
+}

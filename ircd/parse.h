@@ -60,4 +60,12 @@ int msg_serialize(const struct msg *msg, char *out, size_t size);
 /* True if s is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
 bool utf8_valid(const char *s, size_t len);
 
+/* Copies s to dst (size bytes) as far as it fits, always terminated; returns the length
+ * copied. For the per-message paths, where snprintf("%s") costs more. */
+size_t str_copy(char *dst, size_t size, const char *s);
+
+/* Appends s (no terminator) at buf + len while it fits in cap bytes; returns the new
+ * length. For building a line piece by piece without printf. */
+size_t str_put(char *buf, size_t cap, size_t len, const char *s);
+
 #endif

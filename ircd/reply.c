@@ -92,28 +92,18 @@ void client_sendf(struct client *c, const char *fmt, ...)
 
 const char *reply_target(const struct client *c) { return c->nick[0] ? c->nick : "*"; }
 
-/* Copies s to buf at *n while it fits (the welcome burst sends a dozen numerics per
- * connection: one formatting pass each, not two). */
-static void append(char *buf, size_t size, size_t *n, const char *s)
-{
-	size_t len = strlen(s);
-	if (len > size - *n - 1)
-		len = size - *n - 1;
-	memcpy(buf + *n, s, len);
-	*n += len;
-}
-
 void reply_numeric(struct client *c, const char *num, const char *fmt, ...)
 {
+	/* one formatting pass per numeric: the welcome burst sends a dozen per connection */
 	char buf[MSG_LINE_MAX + 2];
-	size_t n = 0;
-	append(buf, sizeof buf - 2, &n, ":");
-	append(buf, sizeof buf - 2, &n, ircd.conf->server_name);
-	append(buf, sizeof buf - 2, &n, " ");
-	append(buf, sizeof buf - 2, &n, num);
-	append(buf, sizeof buf - 2, &n, " ");
-	append(buf, sizeof buf - 2, &n, reply_target(c));
-	append(buf, sizeof buf - 2, &n, " ");
+	const size_t cap = sizeof buf - 3;
+	size_t n = str_put(buf, cap, 0, ":");
+	n = str_put(buf, cap, n, ircd.conf->server_name);
+	n = str_put(buf, cap, n, " ");
+	n = str_put(buf, cap, n, num);
+	n = str_put(buf, cap, n, " ");
+	n = str_put(buf, cap, n, reply_target(c));
+	n = str_put(buf, cap, n, " ");
 	va_list ap;
 	va_start(ap, fmt);
 	int k = vsnprintf(buf + n, sizeof buf - 2 - n, fmt, ap);

@@ -997,6 +997,27 @@ static void test_utf8_len_respected(void **state)
 	assert_true(utf8_valid("ab\xff", 2));
 }
 
+/* str_copy always terminates and stops at the buffer; str_put never writes past cap. */
+static void test_str_copy_and_put(void **state)
+{
+	(void)state;
+	char small[4];
+	assert_int_equal(str_copy(small, sizeof small, "ab"), 2);
+	assert_string_equal(small, "ab");
+	assert_int_equal(str_copy(small, sizeof small, "abcdef"), 3);
+	assert_string_equal(small, "abc");
+	char buf[8];
+	memset(buf, 'x', sizeof buf);
+	size_t n = str_put(buf, 6, 0, ":a");
+	n = str_put(buf, 6, n, " b");
+	assert_int_equal(n, 4);
+	n = str_put(buf, 6, n, "cdef");
+	assert_int_equal(n, 6);
+	assert_memory_equal(buf, ":a bcdxx", 8);
+	assert_int_equal(str_put(buf, 6, n, "z"), 6);
+	assert_int_equal(buf[6], 'x');
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_teardown(fn, free_tracked)
@@ -1034,6 +1055,7 @@ int main(void)
 	    T(test_utf8_valid_sequences),
 	    T(test_utf8_invalid_sequences),
 	    T(test_utf8_len_respected),
+	    T(test_str_copy_and_put),
 	};
 	return cmocka_run_group_tests_name("parse", tests, NULL, NULL);
 }
