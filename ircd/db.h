@@ -46,6 +46,11 @@ struct db_driver {
 	 * one past it fails with DB_ERROR. NULL when the backend bounds a statement in its
 	 * SQL text instead (see storage_exec_bounded). */
 	void (*time_limit)(void *db, int ms);
+	/* Runs sql, an INSERT ending in its VALUES row of ncols placeholders, for each of
+	 * nrows rows of params (row after row); stops at the first failure. NULL: storage.c
+	 * runs exec once per row. */
+	enum db_status (*exec_rows)(void *db, const char *sql, const struct db_param *params, int ncols, int nrows,
+	                            char *err, size_t size);
 };
 
 extern const struct db_driver db_sqlite_driver;

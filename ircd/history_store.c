@@ -87,21 +87,25 @@ static void free_rows(struct hist_row *rows, int n)
 	free(rows);
 }
 
-/* One multi-row INSERT of rows[0..n). */
-static enum db_status insert_chunk(const struct hist_row *rows, int n)
+/* Writes a batch in one transaction: one INSERT statement run for every row, which is
+ * a single round trip with array binding on MariaDB and a cached one-row statement
+ * stepped per row on SQLite. */
+static enum db_status insert_rows(const struct hist_row *rows, int n)
 {
-	static const char cols[] = " INTO messages (seq, msgid, target_key, target, sender, account, command, tags, "
-	                           "text, time) VALUES ";
-	size_t cap = 64 + sizeof cols + (size_t)n * 24;
-	char *sql = malloc(cap);
+	static char sql[200]; /* storage thread only */
+	if (!sql[0])
+		snprintf(sql, sizeof sql,
+		         "%s INTO messages (seq, msgid, target_key, target, sender, account, command, tags, text, time) "
+		         "VALUES (?,?,?,?,?,?,?,?,?,?)",
+		         storage_insert_ignore());
+	if (n <= 0)
+		return DB_OK;
 	struct db_param *p = malloc(sizeof *p * (size_t)n * ROW_FIELDS);
-	if (!sql || !p)
+	if (!p)
 		abort();
-	size_t len = (size_t)snprintf(sql, cap, "%s%s", storage_insert_ignore(), cols);
 	for (int i = 0; i < n; i++) {
-		len += (size_t)snprintf(sql + len, cap - len, "%s(?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
 		const struct hist_row *r = &rows[i];
-		struct db_param *q = p + i * ROW_FIELDS;
+		struct db_param *q = p + (size_t)i * ROW_FIELDS;
 		q[0] = DB_INT((long long)r->seq);
 		q[1] = DB_TEXT(r->msgid);
 		q[2] = DB_TEXT(r->target_key);
@@ -113,35 +117,16 @@ static enum db_status insert_chunk(const struct hist_row *rows, int n)
 		q[8] = DB_TEXT(r->text);
 		q[9] = DB_INT(r->time_ms);
 	}
-	enum db_status s = storage_exec(sql, p, n * ROW_FIELDS, NULL, NULL);
-	free(sql);
-	free(p);
-	return s;
-}
-
-/* Writes a batch in one transaction. Statements hold at most CHUNK_ROWS rows (SQLite
- * takes at most 32766 parameters) and have power-of-two row counts, so only eight
- * statement texts ever occur and the driver's prepared-statement cache keeps them all. */
-#define CHUNK_ROWS 128
-static enum db_status insert_rows(const struct hist_row *rows, int n)
-{
-	if (n <= 0)
-		return DB_OK;
-	bool several = n > CHUNK_ROWS || (n & (n - 1)) != 0;
-	if (several && storage_begin() != DB_OK)
-		return DB_UNAVAILABLE;
-	enum db_status s = DB_OK;
-	for (int done = 0, k; done < n && s == DB_OK; done += k) {
-		k = CHUNK_ROWS;
-		while (k > n - done)
-			k /= 2;
-		s = insert_chunk(rows + done, k);
-	}
-	if (several) {
+	enum db_status s = DB_UNAVAILABLE;
+	if (n == 1) {
+		s = storage_exec_rows(sql, p, ROW_FIELDS, 1);
+	} else if (storage_begin() == DB_OK) {
+		s = storage_exec_rows(sql, p, ROW_FIELDS, n);
 		enum db_status e = storage_end(s == DB_OK);
 		if (s == DB_OK)
 			s = e;
 	}
+	free(p);
 	return s;
 }
 

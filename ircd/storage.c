@@ -296,7 +296,23 @@ enum db_status storage_exec_bounded(int ms, const char *sql, const struct db_par
 	return s;
 }
 
-enum db_status storage_exec(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg)
+/* One driver call: a statement (nrows 0) or a statement run for nrows rows. */
+struct call {
+	const char *sql;
+	const struct db_param *params;
+	int n, nrows;
+	db_row_fn fn;
+	void *arg;
+};
+
+static enum db_status call_driver(const struct call *c, char *e, size_t size)
+{
+	if (c->nrows)
+		return driver->exec_rows(db, c->sql, c->params, c->n, c->nrows, e, size);
+	return driver->exec(db, c->sql, c->params, c->n, c->fn, c->arg, e, size);
+}
+
+static enum db_status run(const struct call *c)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (!ensure_connected())
@@ -304,7 +320,7 @@ enum db_status storage_exec(const char *sql, const struct db_param *params, int 
 		char e[512] = "";
 		if (exec_limit_ms && driver->time_limit)
 			driver->time_limit(db, exec_limit_ms);
-		enum db_status s = driver->exec(db, sql, params, n, fn, arg, e, sizeof e);
+		enum db_status s = call_driver(c, e, sizeof e);
 		if (s != DB_UNAVAILABLE) {
 			if (s == DB_ERROR)
 				log_error("storage: %s", e);
@@ -322,4 +338,19 @@ enum db_status storage_exec(const char *sql, const struct db_param *params, int 
 		}
 	}
 	return DB_UNAVAILABLE;
+}
+
+enum db_status storage_exec(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg)
+{
+	return run(&(struct call){sql, params, n, 0, fn, arg});
+}
+
+enum db_status storage_exec_rows(const char *sql, const struct db_param *params, int ncols, int nrows)
+{
+	if (driver->exec_rows)
+		return run(&(struct call){sql, params, ncols, nrows, NULL, NULL});
+	enum db_status s = DB_OK;
+	for (int i = 0; i < nrows && s == DB_OK; i++)
+		s = storage_exec(sql, params + (size_t)i * (size_t)ncols, ncols, NULL, NULL);
+	return s;
 }

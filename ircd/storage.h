@@ -26,6 +26,11 @@ void storage_submit(struct job *j);
  * to reconnect (with backoff); returns DB_UNAVAILABLE while it cannot. */
 enum db_status storage_exec(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg);
 
+/* Runs sql (ncols placeholders, no result rows) for each of nrows rows of params, in
+ * one round trip where the backend can (MariaDB array binding); stops at the first
+ * failure. Wrap it in storage_begin/storage_end to make the rows all-or-nothing. */
+enum db_status storage_exec_rows(const char *sql, const struct db_param *params, int ncols, int nrows);
+
 /* On the storage thread: opens a transaction; storage_end commits (or rolls back) it.
  * storage_end(true) returns DB_UNAVAILABLE when the connection was lost in between,
  * whatever the statements in it returned: then none of them took effect. */

@@ -33,7 +33,7 @@ log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 make -s -C "$BENCH" || exit 1
 [ -x ircd/parleyd ] || make -s all || exit 1
 TMP=$(mktemp -d /tmp/parley-hbench.XXXXXX)
-cp ircd/parleyd "$TMP/parleyd"
+cp "${PARLEYD_BIN:-ircd/parleyd}" "$TMP/parleyd" # PARLEYD_BIN: another build to measure
 PARLEYD=$TMP/parleyd
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
@@ -97,7 +97,7 @@ start_parley() {
 		limits = { nicklen = 30; registration_timeout = 60; };
 		log = { level = "warn"; };
 		$storage
-		history = { enabled = $history; journal = "$SDIR/history.journal"; replay_lines = 0; };
+		history = { enabled = $history; journal = "$SDIR/history.journal"; replay_lines = 0; ${HISTORY_CONF:-} };
 		privacy = { cloak_default = false; };
 		connlimit = { per_ip = 0; per_cidr = 0; rate = 0; };
 		listen = ( { address = "127.0.0.1"; port = $SPORT; } );

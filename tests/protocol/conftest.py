@@ -907,7 +907,8 @@ class Backend:
                 con.close()
             return [tuple(None if v is None else str(v) for v in row) for row in rows]
         out = subprocess.run(
-            ["mariadb", "--no-defaults", "-uroot", "--socket=" + self.mariadb.socket, "--batch",
+            ["mariadb", "--no-defaults", "-uroot", "--socket=" + self.mariadb.socket, "--batch", "--raw",
+             "--default-character-set=utf8mb4",
              "--skip-column-names", "-D", self.database, "-e", sql],
             check=True, capture_output=True, text=True, timeout=30).stdout
         return [tuple(None if v == "NULL" else v for v in line.split("\t"))

@@ -709,6 +709,32 @@ def test_tagmsg_react(make_server, backend):
     quiet(erin, dave, carol)
 
 
+def test_stored_rows(make_server, backend):
+    """What a batch writes, field by field: emoji and quotes intact, client tags kept
+    escaped, the account or NULL, in one batch of mixed rows (the batch timer is long, so
+    the read below is what sends it to the database)."""
+    srv = start(make_server, backend, batch_ms=10000)
+    alice, bob = room(srv, [("alice", ECHO), ("bob", ECHO)])
+    register(bob)
+    a = say(alice, "#room", "caf\u00e9 \U0001F600 it's \\ \"quoted\"")
+    bob.send("@+draft/react=\U0001F44D;+example/x=a\\sb TAGMSG #room")
+    t = bob.expect(lambda l: l.command == "TAGMSG" and l.nick == "bob")
+    b = say(bob, "#room", "a notice", command="NOTICE")
+    settle(alice, bob)
+    assert row_count(backend) == 0
+    alice.send("PRIVMSG HistServ :PLAY #room 1")  # a read flushes the batch first
+    alice.expect(lambda l: l.command == "NOTICE" and "a notice" in l.params[-1])
+    rows = backend.query("SELECT msgid, target_key, target, sender, account, command, tags, text, time "
+                         "FROM messages ORDER BY seq")
+    assert [tuple(None if v is None else str(v) for v in r) for r in rows] == [
+        (a.tags["msgid"], "#room", "#room", mask(alice), None, "PRIVMSG", None,
+         "caf\u00e9 \U0001F600 it's \\ \"quoted\"", str(ms(a.tags["time"]))),
+        (t.tags["msgid"], "#room", "#room", mask(bob), "bob", "TAGMSG", "+draft/react=\U0001F44D;+example/x=a\\sb",
+         None, str(ms(t.tags["time"]))),
+        (b.tags["msgid"], "#room", "#room", mask(bob), "bob", "NOTICE", None, "a notice", str(ms(b.tags["time"]))),
+    ], rows
+
+
 # --------------------------------------------------------------------------------------
 # REDACT
 
