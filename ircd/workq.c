@@ -4,6 +4,7 @@
 #include "workq.h"
 
 #include <ev.h>
+#include <sched.h>
 #include <stdlib.h>
 
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -44,6 +45,12 @@ void workq_loop_init(void)
 static void *worker(void *arg)
 {
 	struct workq *q = arg;
+	/* Queue work (database writes, password hashing) is throughput work: as SCHED_BATCH
+	 * it keeps its fair share of the CPU, but when it wakes it does not preempt the
+	 * thread running (the loop, delivering messages); it waits for the next scheduling
+	 * point instead. */
+	struct sched_param normal = {0};
+	sched_setscheduler(0, SCHED_BATCH, &normal);
 	if (q->thread_init)
 		q->thread_init();
 	for (;;) {

@@ -12,18 +12,20 @@
 #   bash tests/bench/history-bench.sh                                  # 1 M rows
 #   HISTORY_ROWS="1000000 10000000" bash tests/bench/history-bench.sh  # both sizes (about 40 min)
 #
-# Environment: HISTORY_ROWS ("1000000"); ROUNDS (3); DURATION (3); BACKENDS ("sqlite
+# Environment: HISTORY_ROWS ("1000000"); ROUNDS (5); DURATION (5); BACKENDS ("sqlite
 # mariadb"); QUERIES (1000 per query kind); REPORT (docs/HISTORY-BENCHMARKS.md, "-" for
-# none); KEEP=1 keeps the temporary directory; RESULTS_IN (below). MariaDB runs privately (own data directory
-# and socket) with a 2 GiB buffer pool and default durability (a log flush per commit).
+# none); KEEP=1 keeps the temporary directory; RESULTS_IN (below); PARLEYD_BIN (another
+# build to measure, ircd/parleyd); HISTORY_CONF (extra history.* settings, e.g.
+# "batch_ms = 100;"). MariaDB runs privately (own data directory and socket) with a 2 GiB
+# buffer pool and default durability (a log flush per commit).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 BENCH=tests/bench
 HISTORY_ROWS=${HISTORY_ROWS:-1000000}
-ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-3}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5}
 BACKENDS=${BACKENDS:-sqlite mariadb}
 QUERIES=${QUERIES:-1000}
 REPORT=${REPORT:-docs/HISTORY-BENCHMARKS.md}

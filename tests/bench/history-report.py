@@ -44,30 +44,46 @@ def main():
       "Stored is the row count after the daemon stopped, against every message sent in the run "
       "(warm-up and drain included)." % (a.duration, a.rounds))
     p()
-    p("| history | deliveries/s, median (min-max) | messages/s written | vs off | server CPU | stored / sent | lost |")
-    p("| --- | --- | --- | --- | --- | --- | --- |")
+    p("| history | deliveries/s, median (min-max) | messages/s written | vs off, same round: median (min-max) "
+      "| server CPU | database server CPU | history CPU per message | stored / sent | lost |")
+    p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     writes = [r for r in res if r.get("id") == "history-writes"]
-    off = [num(r, "deliveries_per_s") for r in writes if r.get("history") == "off" and r.get("status") == "ok"]
-    off_med = statistics.median(off) if off else 0
+    off_rows = [r for r in writes if r.get("history") == "off" and r.get("status") == "ok"]
+    off_by_round = {r.get("round"): num(r, "deliveries_per_s") for r in off_rows}
+    off_cpu = statistics.median([num(r, "server_cpu") + num(r, "other_cpu") for r in off_rows]) if off_rows else 0
     for mode in ("off", "sqlite", "mariadb"):
         rs = [r for r in writes if r.get("history") == mode]
         ok = [r for r in rs if r.get("status") == "ok"]
         if not rs:
             continue
         if not ok:
-            p("| %s | failed | | | | | |" % mode)
+            p("| %s | failed | | | | | | | |" % mode)
             continue
         d = [num(r, "deliveries_per_s") for r in ok]
         med = statistics.median(d)
         cpu_med = statistics.median([num(r, "server_cpu") for r in ok])
+        other_med = statistics.median([num(r, "other_cpu") for r in ok])
+        ratios = [num(r, "deliveries_per_s") / off_by_round[r.get("round")] for r in ok
+                  if off_by_round.get(r.get("round"))]
         if mode == "off":
-            stored = "-"
+            stored = vs = per_msg = "-"
         else:
             stored = ", ".join("%s / %s" % (r.get("stored", "?"), r.get("sent", "?")) for r in ok)
+            vs = "%.2fx (%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios)) if ratios else "-"
+            # the CPU the whole machine spends on top of history off, per message written:
+            # parleyd's storage thread plus, on MariaDB, the database server itself
+            per_msg = "%.1f us" % statistics.median(
+                [(num(r, "server_cpu") + num(r, "other_cpu") - off_cpu) * 1e6 / (num(r, "deliveries_per_s") / 99)
+                 for r in ok])
         lost = sum(int(num(r, "lost")) for r in ok)
-        p("| %s | %.0f (%.0f-%.0f) | %s | %s | %.2f | %s | %d |" % (
-            mode, med, min(d), max(d), "-" if mode == "off" else "%.0f" % (med / 99),
-            "%.2fx" % (med / off_med) if off_med else "-", cpu_med, stored, lost))
+        p("| %s | %.0f (%.0f-%.0f) | %s | %s | %.2f | %.2f | %s | %s | %d |" % (
+            mode, med, min(d), max(d), "-" if mode == "off" else "%.0f" % (med / 99), vs, cpu_med, other_med,
+            per_msg, stored, lost))
+    p()
+    p("Server CPU is parleyd's (all its threads), database server CPU is every other process but "
+      "the generator (mariadbd), in cores. History CPU per message is the median over rounds of "
+      "(parleyd + database server CPU, minus the median of the same with history off) per message "
+      "written; vs off divides each round's deliveries by those of history off in the same round.")
     p()
     p("## Reads: query latency on a filled store")
     p()

@@ -317,7 +317,8 @@ fi
 /usr/bin/python3 "$BENCH/report.py" "$RESULTS" --summary --servers "$SERVERS"
 
 # Message history (writes on both backends, query latency on a filled store): its own
-# script and report. HISTORY_BENCH=0 skips it; QUICK=1 uses a 100,000-message store.
+# script and report. HISTORY_BENCH=0 skips it; QUICK=1 uses a 100,000-message store;
+# HISTORY_ROUNDS and HISTORY_DURATION (5 and 5) set its write rounds.
 if [ "${HISTORY_BENCH:-1}" = 1 ]; then
 	trap - EXIT
 	cleanup
@@ -327,6 +328,6 @@ if [ "${HISTORY_BENCH:-1}" = 1 ]; then
 	else
 		report_dir=$(dirname "$REPORT")
 		[ "$REPORT" = "-" ] && hreport=- || hreport=$report_dir/HISTORY-BENCHMARKS.md
-		ROUNDS=$ROUNDS DURATION=$DURATION REPORT=$hreport bash "$BENCH/history-bench.sh"
+		ROUNDS=${HISTORY_ROUNDS:-5} DURATION=${HISTORY_DURATION:-5} REPORT=$hreport bash "$BENCH/history-bench.sh"
 	fi
 fi
