@@ -289,7 +289,9 @@ static void batch_run(struct job *job)
 	}
 	if (b->n == 0)
 		return; /* a retry of the journal alone: it stays for the next try */
-	__atomic_store_n(&journal_pending, 1, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&journal_pending, 1, __ATOMIC_RELAXED))
+		log_warn("history: database %s; messages go to the journal %s until it catches up",
+		         behind ? "behind" : "unavailable", b->journal);
 	if (!journal_append(b->journal, b->rows, b->n))
 		log_error("history: database %s and journal %s not writable: %d messages lost", behind ? "behind" : "down",
 		          b->journal, b->n);

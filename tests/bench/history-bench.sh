@@ -149,12 +149,21 @@ for round in $(seq "$WRITE_ROUNDS"); do
 		"$BENCH/ircbench" --port "$SPORT" --pid "$SPID" --label parley --scenario fanout --clients 100 --senders 10 \
 			--inflight 16 --quickack --duration "$DURATION" --warmup 1 \
 			--extra "id=history-writes history=$mode round=$round" >"$out" 2>&1
+		# what the writer had stored when the load stopped (one batch interval later), and
+		# whether it ever fell behind far enough to spill to the journal: the shutdown drain
+		# below would hide a writer that did not keep up
+		live=-1 spilled=-1
+		if [ "$mode" != off ]; then
+			sleep 0.1
+			live=$(count_rows "$backend" "$name")
+			grep -q "messages go to the journal" "$SDIR/out.log" && spilled=1 || spilled=0
+		fi
 		stop_parley
 		line=$(grep '^RESULT' "$out" || echo "RESULT server=parley scenario=fanout status=fail history=$mode round=$round")
 		stored=-1
 		[ "$mode" != off ] && stored=$(count_rows "$backend" "$name")
-		echo "$line stored=$stored" >>"$RESULTS"
-		log "$(tail -1 "$RESULTS" | grep -o 'history=[a-z]*\|deliveries_per_s=[0-9]*\|sent=[0-9]*\|stored=[-0-9]*\|status=[a-z]*' | tr '\n' ' ')"
+		echo "$line stored=$stored stored_live=$live spilled=$spilled" >>"$RESULTS"
+		log "$(tail -1 "$RESULTS" | grep -o 'history=[a-z]*\|deliveries_per_s=[0-9]*\|sent=[0-9]*\|stored=[-0-9]*\|stored_live=[-0-9]*\|spilled=[-0-9]*\|status=[a-z]*' | tr '\n' ' ')"
 		[ "$backend" = mariadb ] && msql -e "DROP DATABASE parley_$name"
 		rm -rf "${TMP:?}/$name"
 	done
