@@ -6,10 +6,6 @@
 #include <ev.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
-#define WORKER_NICE 10
 
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct job *done_head, *done_tail;
@@ -49,15 +45,12 @@ void workq_loop_init(void)
 static void *worker(void *arg)
 {
 	struct workq *q = arg;
-	/* Queue work (history writes, password hashing) is background work next to message
-	 * delivery: as SCHED_BATCH it never preempts the loop when it wakes, and at nice
-	 * WORKER_NICE it takes the CPU the loop leaves rather than half of a shared core.
-	 * On a saturated machine the history writer still keeps up (history-bench checks:
-	 * every message stored when the load stops, nothing spilled); if it could not, its
-	 * bounded queue and journal would hold the backlog, not the chat. */
+	/* Queue work (history writes, password hashing) is throughput work: as SCHED_BATCH it
+	 * keeps its fair share of the CPU (so the history writer keeps up under a saturating
+	 * load; a lower priority, nice 10, made it fall behind and spill in one benchmark run
+	 * of four) but does not preempt the loop when it wakes. */
 	struct sched_param normal = {0};
 	sched_setscheduler(0, SCHED_BATCH, &normal);
-	setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
 	if (q->thread_init)
 		q->thread_init();
 	for (;;) {

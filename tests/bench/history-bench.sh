@@ -16,7 +16,8 @@
 # mariadb"); QUERIES (1000 per query kind); REPORT (docs/HISTORY-BENCHMARKS.md, "-" for
 # none); KEEP=1 keeps the temporary directory; RESULTS_IN (below); PARLEYD_BIN (another
 # build to measure, ircd/parleyd); HISTORY_CONF (extra history.* settings, e.g.
-# "batch_ms = 100;"). MariaDB runs privately (own data directory and socket) with a 2 GiB
+# "batch_ms = 100;"); GEN_FLAGS (generator flags, "--quickack"; Parley sets TCP_NODELAY,
+# so GEN_FLAGS="" also measures it fairly, with less generator CPU). MariaDB runs privately (own data directory and socket) with a 2 GiB
 # buffer pool and default durability (a log flush per commit).
 set -u -o pipefail
 
@@ -147,7 +148,7 @@ for round in $(seq "$WRITE_ROUNDS"); do
 		start_parley "$backend" "$history" "$name" || continue
 		out=$TMP/$name.out
 		"$BENCH/ircbench" --port "$SPORT" --pid "$SPID" --label parley --scenario fanout --clients 100 --senders 10 \
-			--inflight 16 --quickack --duration "$DURATION" --warmup 1 \
+			--inflight 16 ${GEN_FLAGS---quickack} --duration "$DURATION" --warmup 1 \
 			--extra "id=history-writes history=$mode round=$round" >"$out" 2>&1
 		# what the writer had stored when the load stopped (one batch interval later), and
 		# whether it ever fell behind far enough to spill to the journal: the shutdown drain

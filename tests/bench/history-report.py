@@ -45,7 +45,7 @@ def main():
       "(warm-up and drain included)." % (a.duration, a.rounds))
     p()
     p("| history | deliveries/s, median (min-max) | messages/s written | vs off, same round: median (min-max) "
-      "| server CPU | database server CPU | history CPU per message | stored / sent | lost |")
+      "| server CPU | database server CPU | history CPU per message | stored when the load stopped, after shutdown / sent | lost |")
     p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     writes = [r for r in res if r.get("id") == "history-writes"]
     off_rows = [r for r in writes if r.get("history") == "off" and r.get("status") == "ok"]
@@ -68,7 +68,8 @@ def main():
         if mode == "off":
             stored = vs = per_msg = "-"
         else:
-            stored = ", ".join("%s / %s" % (r.get("stored", "?"), r.get("sent", "?")) for r in ok)
+            stored = ", ".join("%s, %s / %s%s" % (r.get("stored_live", "?"), r.get("stored", "?"), r.get("sent", "?"),
+                                                  " (spilled)" if r.get("spilled") == "1" else "") for r in ok)
             vs = "%.2fx (%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios)) if ratios else "-"
             # the CPU the whole machine spends on top of history off, per message written:
             # parleyd's storage thread plus, on MariaDB, the database server itself
@@ -83,7 +84,10 @@ def main():
     p("Server CPU is parleyd's (all its threads), database server CPU is every other process but "
       "the generator (mariadbd), in cores. History CPU per message is the median over rounds of "
       "(parleyd + database server CPU, minus the median of the same with history off) per message "
-      "written; vs off divides each round's deliveries by those of history off in the same round.")
+      "written; vs off divides each round's deliveries by those of history off in the same round. "
+      "Stored is counted 0.1 s after the load stopped (what the writer had kept up with) and again "
+      "after the daemon stopped; \"spilled\" marks a run in which the writer fell behind far enough "
+      "to use the journal.")
     p()
     p("## Reads: query latency on a filled store")
     p()
