@@ -29,12 +29,14 @@ struct db_param {
 /* Called for each result row; cols[i] is NULL for SQL NULL. */
 typedef void (*db_row_fn)(void *arg, int ncols, const char *const *cols);
 
+typedef enum db_status (*db_exec_fn)(void *db, const char *sql, const struct db_param *params, int nparams,
+                                     db_row_fn fn, void *arg, char *err, size_t size);
+
 struct db_driver {
 	const char *name;       /* "sqlite" or "mariadb": also the schema folder */
 	void *(*open)(const struct conf *conf, char *err, size_t size);
 	void (*close)(void *db);
-	enum db_status (*exec)(void *db, const char *sql, const struct db_param *params, int nparams,
-	                       db_row_fn fn, void *arg, char *err, size_t size);
+	db_exec_fn exec;
 	/* Runs several ';'-separated statements (a migration file) in one transaction where
 	 * the backend allows it. */
 	enum db_status (*script)(void *db, const char *sql, char *err, size_t size);
@@ -46,12 +48,18 @@ struct db_driver {
 	 * one past it fails with DB_ERROR. NULL when the backend bounds a statement in its
 	 * SQL text instead (see storage_exec_bounded). */
 	void (*time_limit)(void *db, int ms);
-	/* Runs sql, an INSERT ending in its VALUES row of ncols placeholders, for each of
-	 * nrows rows of params (row after row); stops at the first failure. NULL: storage.c
+	/* Runs sql, an INSERT written "... VALUES (?, ...)" with ncols placeholders, for each
+	 * of nrows rows of params (row after row); stops at the first failure. NULL: storage.c
 	 * runs exec once per row. */
 	enum db_status (*exec_rows)(void *db, const char *sql, const struct db_param *params, int ncols, int nrows,
 	                            char *err, size_t size);
 };
+
+/* exec_rows through exec: the VALUES row of sql (an INSERT written "... VALUES (?, ...)")
+ * repeated into multi-row statements of max_rows, max_rows / 2, ... 1 rows (powers of
+ * two, so a driver that caches statements by their text sees few texts). */
+enum db_status db_exec_rows_chunked(db_exec_fn exec, void *db, const char *sql, const struct db_param *params,
+                                    int ncols, int nrows, int max_rows, char *err, size_t size);
 
 extern const struct db_driver db_sqlite_driver;
 extern const struct db_driver db_mariadb_driver;

@@ -8,6 +8,7 @@
  * server is noticed. */
 #include "conf.h"
 #include "db.h"
+#include "log.h"
 
 #include <errmsg.h>
 #include <mysql.h>
@@ -20,6 +21,7 @@ struct my {
 	MYSQL *m;
 	MYSQL_STMT *bulk; /* the prepared statement of exec_rows, for bulk_sql */
 	char *bulk_sql;
+	bool no_bulk; /* the server refused array binding: exec_rows uses multi-row text */
 };
 
 static void *my_open(const struct conf *conf, char *err, size_t size)
@@ -164,18 +166,29 @@ static enum db_status my_script(void *h, const char *sql, char *err, size_t size
 	return DB_OK;
 }
 
-static enum db_status stmt_failed(struct my *h, char *err, size_t size)
+static enum db_status stmt_failed(struct my *h, unsigned *code, char *err, size_t size)
 {
 	snprintf(err, size, "mariadb: %s", h->bulk ? mysql_stmt_error(h->bulk) : mysql_error(h->m));
-	enum db_status s = status_code(h->bulk ? mysql_stmt_errno(h->bulk) : mysql_errno(h->m));
+	*code = h->bulk ? mysql_stmt_errno(h->bulk) : mysql_errno(h->m);
 	drop_bulk(h);
-	return s;
+	return status_code(*code);
+}
+
+/* Whether a column is numbers: the first row that is not NULL decides. */
+static bool numeric_column(const struct db_param *p, int ncols, int nrows, int c)
+{
+	for (int r = 0; r < nrows; r++) {
+		const struct db_param *q = &p[(size_t)r * (size_t)ncols + (size_t)c];
+		if (q->is_num || q->text)
+			return q->is_num;
+	}
+	return false;
 }
 
 /* Binds rows x ncols parameters column-wise (an array of values or of string pointers
  * per column, with an indicator for NULL) and executes the statement once for all. */
-static enum db_status bulk_execute(struct my *h, const struct db_param *p, int ncols, int nrows, char *err,
-                                   size_t size)
+static enum db_status bulk_execute(struct my *h, const struct db_param *p, int ncols, int nrows, unsigned *code,
+                                   char *err, size_t size)
 {
 	enum db_status s = DB_OK;
 	size_t cells = (size_t)ncols * (size_t)nrows;
@@ -185,8 +198,9 @@ static enum db_status bulk_execute(struct my *h, const struct db_param *p, int n
 	char *ind = malloc(cells);
 	if (!b || !nums || !texts || !ind)
 		abort();
+	*code = 0;
 	for (int c = 0; c < ncols; c++) {
-		bool num = p[c].is_num;
+		bool num = numeric_column(p, ncols, nrows, c);
 		size_t base = (size_t)c * (size_t)nrows;
 		for (int r = 0; r < nrows; r++) {
 			const struct db_param *q = &p[(size_t)r * (size_t)ncols + (size_t)c];
@@ -206,7 +220,7 @@ static enum db_status bulk_execute(struct my *h, const struct db_param *p, int n
 	unsigned int n = (unsigned int)nrows;
 	if (mysql_stmt_attr_set(h->bulk, STMT_ATTR_ARRAY_SIZE, &n) || mysql_stmt_bind_param(h->bulk, b) ||
 	    mysql_stmt_execute(h->bulk))
-		s = stmt_failed(h, err, size);
+		s = stmt_failed(h, code, err, size);
 out:
 	free(b);
 	free(nums);
@@ -215,25 +229,58 @@ out:
 	return s;
 }
 
+static enum db_status prepare_bulk(struct my *h, const char *sql, int ncols, unsigned *code, char *err,
+                                   size_t size)
+{
+	if (h->bulk_sql && strcmp(h->bulk_sql, sql) == 0)
+		return DB_OK;
+	drop_bulk(h);
+	h->bulk = mysql_stmt_init(h->m);
+	if (!h->bulk || mysql_stmt_prepare(h->bulk, sql, strlen(sql)) != 0)
+		return stmt_failed(h, code, err, size);
+	if (mysql_stmt_param_count(h->bulk) != (unsigned long)ncols) {
+		snprintf(err, size, "mariadb: %d parameters given for %lu", ncols, mysql_stmt_param_count(h->bulk));
+		drop_bulk(h);
+		return DB_ERROR;
+	}
+	h->bulk_sql = strdup(sql);
+	if (!h->bulk_sql)
+		abort();
+	return DB_OK;
+}
+
+/* Rows per bulk execution: one packet must stay under the server's max_allowed_packet
+ * (16 MiB by default; a history row is at most about 4.6 KiB). */
+#define BULK_ROWS 256
+
+/* Array binding needs MariaDB 10.2 or newer, and row-based binary logging when the
+ * binary log is on; a server that refuses it gets multi-row INSERT text instead, from
+ * where the refused chunk started (the transaction around it is still open). */
 static enum db_status my_exec_rows(void *p, const char *sql, const struct db_param *params, int ncols, int nrows,
                                    char *err, size_t size)
 {
 	struct my *h = p;
-	if (!h->bulk_sql || strcmp(h->bulk_sql, sql) != 0) {
-		drop_bulk(h);
-		h->bulk = mysql_stmt_init(h->m);
-		if (!h->bulk || mysql_stmt_prepare(h->bulk, sql, strlen(sql)) != 0)
-			return stmt_failed(h, err, size);
-		if (mysql_stmt_param_count(h->bulk) != (unsigned long)ncols) {
-			snprintf(err, size, "mariadb: %d parameters given for %lu", ncols, mysql_stmt_param_count(h->bulk));
-			drop_bulk(h);
-			return DB_ERROR;
+	enum db_status s = DB_OK;
+	unsigned code = 0;
+	int done = 0;
+	while (!h->no_bulk && done < nrows && s == DB_OK) {
+		int k = nrows - done < BULK_ROWS ? nrows - done : BULK_ROWS;
+		s = prepare_bulk(h, sql, ncols, &code, err, size);
+		if (s == DB_OK)
+			s = bulk_execute(h, params + (size_t)done * (size_t)ncols, ncols, k, &code, err, size);
+		if (s == DB_OK) {
+			done += k;
+		} else if (code == ER_BINLOG_NON_SUPPORTED_BULK || code == CR_FUNCTION_NOT_SUPPORTED ||
+		           code == CR_NOT_IMPLEMENTED || code == ER_UNSUPPORTED_PS) {
+			log_warn("%s: writing history with multi-row INSERTs instead", err);
+			h->no_bulk = true;
+			s = DB_OK;
 		}
-		h->bulk_sql = strdup(sql);
-		if (!h->bulk_sql)
-			abort();
 	}
-	return nrows > 0 ? bulk_execute(h, params, ncols, nrows, err, size) : DB_OK;
+	if (s != DB_OK || done == nrows)
+		return s;
+	return db_exec_rows_chunked(my_exec, h, sql, params + (size_t)done * (size_t)ncols, ncols, nrows - done, 128,
+	                            err, size);
 }
 
 static void my_describe(const struct conf *conf, char *out, size_t size)

@@ -150,41 +150,13 @@ static enum db_status sq_exec(void *h, const char *sql, const struct db_param *p
 	return s;
 }
 
-/* exec_rows for an INSERT whose SQL ends in its VALUES row: that row is repeated to
- * insert up to CHUNK_ROWS rows per statement, because stepping a one-row statement per
- * row costs more (each statement sets up its own statement journal and trigger
- * program). Row counts are powers of two, so only eight statement texts occur and the
- * cache keeps them all; 128 rows stay far below SQLite's 32766 parameters. */
-#define CHUNK_ROWS 128
+/* Multi-row INSERTs of up to 128 rows: cheaper per row than stepping a one-row statement
+ * (each statement sets up its own statement journal and trigger program), and 128 rows
+ * stay far below SQLite's 32766 parameters. */
 static enum db_status sq_exec_rows(void *h, const char *sql, const struct db_param *params, int ncols, int nrows,
                                    char *err, size_t size)
 {
-	const char *row = strrchr(sql, '(');
-	if (!row) {
-		snprintf(err, size, "sqlite: no VALUES row in %s", sql);
-		return DB_ERROR;
-	}
-	size_t head = (size_t)(row - sql), rowlen = strlen(row);
-	char *text = malloc(head + CHUNK_ROWS * (rowlen + 1) + 1);
-	if (!text)
-		abort();
-	memcpy(text, sql, head);
-	enum db_status s = DB_OK;
-	for (int done = 0, k; done < nrows && s == DB_OK; done += k) {
-		for (k = CHUNK_ROWS; k > nrows - done; k /= 2)
-			;
-		size_t len = head;
-		for (int i = 0; i < k; i++) {
-			if (i)
-				text[len++] = ',';
-			memcpy(text + len, row, rowlen);
-			len += rowlen;
-		}
-		text[len] = '\0';
-		s = sq_exec(h, text, params + (size_t)done * (size_t)ncols, k * ncols, NULL, NULL, err, size);
-	}
-	free(text);
-	return s;
+	return db_exec_rows_chunked(sq_exec, h, sql, params, ncols, nrows, 128, err, size);
 }
 
 static enum db_status sq_script(void *h, const char *sql, char *err, size_t size)

@@ -88,8 +88,8 @@ static void free_rows(struct hist_row *rows, int n)
 }
 
 /* Writes a batch in one transaction: one INSERT statement run for every row, which is
- * a single round trip with array binding on MariaDB and a cached one-row statement
- * stepped per row on SQLite. */
+ * array binding (a round trip per 256 rows) on MariaDB and cached multi-row statements of
+ * up to 128 rows on SQLite. */
 static enum db_status insert_rows(const struct hist_row *rows, int n)
 {
 	static char sql[200]; /* storage thread only */
@@ -264,6 +264,9 @@ static int journal_pending;
 static long queued_rows;
 static int draining; /* set at shutdown: everything queued is written, if it can be */
 
+/* Whether batches are going to the journal, for one warning per episode (storage thread). */
+static bool spilling;
+
 /* The journal in use, as the storage thread last saw it (only that thread touches it). */
 static char journal_path[CONF_PATH_LEN];
 
@@ -285,13 +288,16 @@ static void batch_run(struct job *job)
 	__atomic_sub_fetch(&queued_rows, b->n, __ATOMIC_RELAXED);
 	if (ok) {
 		__atomic_store_n(&journal_pending, 0, __ATOMIC_RELAXED);
+		spilling = false;
 		return;
 	}
 	if (b->n == 0)
 		return; /* a retry of the journal alone: it stays for the next try */
-	if (!__atomic_exchange_n(&journal_pending, 1, __ATOMIC_RELAXED))
-		log_warn("history: database %s; messages go to the journal %s until it catches up",
-		         behind ? "behind" : "unavailable", b->journal);
+	__atomic_store_n(&journal_pending, 1, __ATOMIC_RELAXED);
+	if (!spilling)
+		log_warn("history: database %s; messages go to the journal %s until it takes them",
+		         behind ? "behind" : "failing", b->journal);
+	spilling = true;
 	if (!journal_append(b->journal, b->rows, b->n))
 		log_error("history: database %s and journal %s not writable: %d messages lost", behind ? "behind" : "down",
 		          b->journal, b->n);

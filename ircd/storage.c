@@ -347,6 +347,8 @@ enum db_status storage_exec(const char *sql, const struct db_param *params, int 
 
 enum db_status storage_exec_rows(const char *sql, const struct db_param *params, int ncols, int nrows)
 {
+	if (nrows <= 0)
+		return DB_OK;
 	if (driver->exec_rows)
 		return run(&(struct call){sql, params, ncols, nrows, NULL, NULL});
 	enum db_status s = DB_OK;

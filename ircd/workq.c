@@ -49,8 +49,10 @@ static void *worker(void *arg)
 	 * keeps its fair share of the CPU (so the history writer keeps up under a saturating
 	 * load; a lower priority, nice 10, made it fall behind and spill in one benchmark run
 	 * of four) but does not preempt the loop when it wakes. */
+#ifdef SCHED_BATCH
 	struct sched_param normal = {0};
 	sched_setscheduler(0, SCHED_BATCH, &normal);
+#endif
 	if (q->thread_init)
 		q->thread_init();
 	for (;;) {

@@ -28,8 +28,9 @@ def _free_port():
 
 
 class MariaDB:
-    def __init__(self, base):
+    def __init__(self, base, extra_args=()):
         self.base = str(base)
+        self.extra_args = list(extra_args)  # more mariadbd options (a test's own server)
         self.datadir = os.path.join(self.base, "data")
         self.socket = os.path.join(self.base, "mysqld.sock")
         self.port = _free_port()
@@ -65,7 +66,7 @@ class MariaDB:
                "--socket=" + self.socket, "--port=%d" % self.port,
                "--bind-address=127.0.0.1", "--pid-file=" + os.path.join(self.base, "pid"),
                "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
-               "--skip-name-resolve", "--log-error=" + self.log]
+               "--skip-name-resolve", "--log-error=" + self.log] + self.extra_args
         if os.geteuid() == 0:
             cmd.append("--user=root")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -735,6 +735,21 @@ def test_stored_rows(make_server, backend):
     ], rows
 
 
+def test_one_large_batch(make_server, backend):
+    """600 messages held in one batch (long timer, no row limit reached) and written by
+    the read that flushes it: several statements inside one transaction (chunks of 256
+    rows on MariaDB, 128 on SQLite), all stored once, in order."""
+    srv = start(make_server, backend, batch_ms=10000, batch_rows=5000)
+    alice, bob = room(srv, [("alice", ECHO), ("bob", FULL)])
+    texts = ["big batch %03d" % i for i in range(600)]
+    burst(alice, "#room", texts, bob)
+    assert row_count(backend) == 0
+    got = chathistory(bob, "LATEST", "#room", "*", 100)
+    assert [l.params[1] for l in got] == texts[-100:]
+    rows = backend.query("SELECT text FROM messages ORDER BY seq")
+    assert [r[0] for r in rows] == texts
+
+
 # --------------------------------------------------------------------------------------
 # REDACT
 

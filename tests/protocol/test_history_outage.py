@@ -7,7 +7,9 @@ import time
 
 from chanutil import join, mask, sync
 
-from conftest import SERVER_NAME, wait_for
+from conftest import SERVER_NAME, Backend, mariadb_storage, wait_for
+
+import mariadb_server
 
 CAPS = ["batch", "server-time", "message-tags", "echo-message", "draft/chathistory"]
 PAST = "timestamp=2020-01-01T00:00:00.000Z"
@@ -181,3 +183,29 @@ def test_slow_database_spills_to_journal(make_server, tmp_path):
     assert texts == ["warm-up"] + ["m%d" % i for i in range(n)]
     assert "history: replayed" in srv.stderr(), "the backlog did not go through the journal"
     wait_for(lambda: not journal.exists(), what="the journal removed after its replay")
+
+
+def test_server_refusing_bulk_inserts(make_server, tmp_path):
+    """A MariaDB that refuses array binding (statement-based binary logging) still gets
+    every message: the daemon warns once and writes multi-row INSERT text instead."""
+    db = mariadb_server.MariaDB(tmp_path / "binlog-mariadb",
+                                ["--log-bin=binlog", "--binlog-format=STATEMENT", "--server-id=1"])
+    try:
+        db.start()
+        backend = Backend("mariadb", mariadb_storage(db, db.create_database("parley_bulk")), mariadb=db,
+                          database="parley_bulk")
+        srv = start(make_server, backend, tmp_path / "history.journal")
+        alice, bob = srv.connect("alice", caps=CAPS), srv.connect("bob", caps=CAPS)
+        join(alice, "#room")
+        join(bob, "#room", alice)
+        texts = ["line %d" % i for i in range(300)]
+        alice.send_raw("".join("PRIVMSG #room :%s\r\n" % t for t in texts).encode())
+        bob.read_until(lambda l: l.command == "PRIVMSG" and l.params == ["#room", texts[-1]], timeout=15)
+        sync(alice)
+        got = all_history(bob, "#room")
+        assert [l.params[1] for l in got] == texts
+        assert srv.stderr().count("writing history with multi-row INSERTs instead") == 1, srv.stderr()
+        rows = backend.query("SELECT COUNT(*), COUNT(DISTINCT seq) FROM messages")
+        assert rows == [("300", "300")], rows
+    finally:
+        db.stop()
