@@ -49,8 +49,7 @@ struct db_driver {
 	 * SQL text instead (see storage_exec_bounded). */
 	void (*time_limit)(void *db, int ms);
 	/* Runs sql, an INSERT written "... VALUES (?, ...)" with ncols placeholders, for each
-	 * of nrows rows of params (row after row); stops at the first failure. NULL: storage.c
-	 * runs exec once per row. */
+	 * of nrows rows of params (row after row); stops at the first failure. */
 	enum db_status (*exec_rows)(void *db, const char *sql, const struct db_param *params, int ncols, int nrows,
 	                            char *err, size_t size);
 };

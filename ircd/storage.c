@@ -349,10 +349,5 @@ enum db_status storage_exec_rows(const char *sql, const struct db_param *params,
 {
 	if (nrows <= 0)
 		return DB_OK;
-	if (driver->exec_rows)
-		return run(&(struct call){sql, params, ncols, nrows, NULL, NULL});
-	enum db_status s = DB_OK;
-	for (int i = 0; i < nrows && s == DB_OK; i++)
-		s = storage_exec(sql, params + (size_t)i * (size_t)ncols, ncols, NULL, NULL);
-	return s;
+	return run(&(struct call){sql, params, ncols, nrows, NULL, NULL});
 }
