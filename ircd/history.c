@@ -83,7 +83,7 @@ struct query_job {
 	bool is_op;           /* REDACT: the requester is a channel operator there */
 	char account[HID_MAX], nick[NICK_MAX + 1]; /* REDACT, EDIT: the requester (TARGETS: its identity) */
 	unsigned long long nick_since;             /* REDACT, EDIT: when the requester took its nick */
-	char from[NICK_MAX + 4];   /* SEARCH: LIKE pattern of the sender */
+	char from[2 * NICK_MAX + 4]; /* SEARCH: LIKE pattern of the sender (escaped) */
 	char sub[12];              /* CHATHISTORY subcommand, for FAIL replies */
 	char check_msgid[2][24];   /* msgid selectors that must exist in the target */
 	bool allowed;
@@ -178,7 +178,7 @@ static bool search_recent(struct query_job *q, const char *key, unsigned long lo
 	                        DB_TEXT(re), DB_INT(want)};
 	enum db_status s = storage_exec_bounded(SEARCH_TIME_LIMIT_MS,
 	                                        SELECT_ROW "FORCE INDEX (messages_target) WHERE target_key = ? AND "
-	                                                   "redacted = 0 AND seq > ? AND seq < ? AND sender LIKE ? AND "
+	                                                   "redacted = 0 AND seq > ? AND seq < ? AND sender LIKE ? ESCAPE '=' AND "
 	                                                   "text REGEXP ? ORDER BY seq DESC LIMIT ?",
 	                                        t, 6, query_row, q);
 	if (s == DB_OK && q->n - before == want)
@@ -366,13 +366,13 @@ static void query_run(struct job *job)
 		 * search matching millions of rows fails (FAIL SEARCH) instead of stalling writes */
 		bool maria = strcmp(storage_backend(), "mariadb") == 0;
 		const char *sql = maria ? SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND MATCH(text) AGAINST(? IN BOOLEAN MODE) "
-		                          "AND seq > ? AND seq < ? AND sender LIKE ? ORDER BY seq DESC LIMIT ?"
+		                          "AND seq > ? AND seq < ? AND sender LIKE ? ESCAPE '=' ORDER BY seq DESC LIMIT ?"
 		                        /* FTS5 walks the words' rows newest first and the join stops at the
 		                         * limit, instead of collecting every match of a common word */
 		                        : "SELECT m.seq, m.msgid, m.target, m.sender, m.account, m.command, m.tags, "
 		                          "m.text, m.time, m.edited FROM messages_fts f JOIN messages m ON m.seq = f.rowid "
 		                          "WHERE m.target_key = ? AND m.redacted = 0 AND messages_fts MATCH ? AND f.rowid > ? "
-		                          "AND f.rowid < ? AND m.sender LIKE ? ORDER BY f.rowid DESC LIMIT ?";
+		                          "AND f.rowid < ? AND m.sender LIKE ? ESCAPE '=' ORDER BY f.rowid DESC LIMIT ?";
 		char query[512];
 		fts_query(q->words, maria, query, sizeof query);
 		q->status = DB_OK;
@@ -931,8 +931,15 @@ static void start_search(struct client *c, const char *target, const char *words
 	q->b = before;
 	snprintf(q->words, sizeof q->words, "%s", words);
 	snprintf(q->target, sizeof q->target, "%s", target ? target : "*");
-	/* from=nick: the sender's prefix starts with "nick!" */
-	snprintf(q->from, sizeof q->from, "%s%s", from && *from ? from : "%", from && *from ? "!%" : "");
+	/* from=nick: the sender's prefix starts with "nick!"; a nick's '_' would be a LIKE
+	 * wildcard, so it is escaped ('=' is in no nick) */
+	size_t n = 0;
+	for (const char *f = from ? from : ""; *f && n + 4 < sizeof q->from; f++) {
+		if (*f == '_' || *f == '%' || *f == '=')
+			q->from[n++] = '=';
+		q->from[n++] = *f;
+	}
+	snprintf(q->from + n, sizeof q->from - n, "%s", n ? "!%" : "%");
 	if (target) {
 		q->keys = calloc(1, sizeof *q->keys);
 		q->floors = calloc(1, sizeof *q->floors);

@@ -361,3 +361,24 @@ def test_markread_of_guests(make_server, backend):
     later.expect_next("%s MARKREAD bob *" % S)
     assert backend.query("SELECT account_key, target_key FROM read_markers") == []
     quiet(later, bob)
+
+
+def test_search_from_is_no_pattern(make_server, backend):
+    """SEARCH from=a_c: '_' is a LIKE wildcard, and abc is someone else."""
+    srv = start(make_server, backend)
+    abc = srv.connect("abc", caps=ECHO)
+    join(abc, "#room")
+    a_c = srv.connect("a_c", caps=SEARCHER)
+    join(a_c, "#room", abc)
+    say(abc, "#room", "lunch by abc")
+    mine = say(a_c, "#room", "lunch by a_c")
+    settle(abc, a_c)
+    for who, want in (("a_c", [mine]), ("A_C", [mine]), ("a%", []), ("___", [])):
+        a_c.send("SEARCH in=#room;from=%s;text=lunch" % who)
+        line = a_c.expect_next(lambda l: True)
+        if line.command == "FAIL":  # not a nick at all
+            assert who == "a%" and line.params[:2] == ["SEARCH", "INVALID_PARAMS"], line
+            continue
+        assert line.command == "BATCH", line
+        rest = a_c.read_until(lambda l: l.command == "BATCH")
+        assert ids(rest[:-1]) == ids(want), (who, rest)
