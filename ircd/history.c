@@ -77,7 +77,7 @@ struct query_job {
 	int n, cap;
 	enum db_status status;
 	enum query_output output;
-	char words[200];      /* Q_SEARCH: LIKE pattern */
+	char words[200];      /* Q_SEARCH: the words to find */
 	char msgid[24];       /* Q_LOOKUP */
 	char reason[300];     /* REDACT reason */
 	bool is_op;           /* REDACT: the requester is a channel operator there */
