@@ -39,6 +39,7 @@ struct channel *channel_create(const char *name)
 		abort();
 	snprintf(ch->name, sizeof ch->name, "%s", name);
 	ch->created = time(NULL);
+	ch->history_floor = outmsg_seq_floor();
 	ch->modes = CMODE('n') | CMODE('t'); /* what users expect of a new room */
 	dict_put(channels, ch->name, ch);
 	return ch;

@@ -57,6 +57,10 @@ struct channel {
 	struct membership *members;
 	unsigned nmembers;
 	bool registered; /* kept by ChanServ: exists while empty */
+	/* The seq (msgid value) this lifetime of the channel starts at: history before it
+	 * belongs to earlier occupants of the name and is never shown (0 for a room ChanServ
+	 * loaded at start, whose history is all its own). */
+	unsigned long long history_floor;
 };
 
 void channel_init(void);

@@ -5,6 +5,7 @@
 #include "channel.h"
 #include "ban.h"
 #include "cap.h"
+#include "casemap.h"
 #include "cloak.h"
 #include "outmsg.h"
 #include "command.h"
@@ -259,6 +260,8 @@ void client_set_nick(struct client *c, const char *nick)
 {
 	if (c->nick[0] && client_find(c->nick) == c)
 		dict_del(ircd.nicks, c->nick);
+	if (!c->nick[0] || casemap_cmp(c->nick, nick) != 0)
+		c->nick_since = outmsg_seq_floor();
 	snprintf(c->nick, sizeof c->nick, "%s", nick);
 	dict_put(ircd.nicks, c->nick, c);
 	update_prefix(c);

@@ -52,6 +52,8 @@ struct client {
 	char *pass;             /* PASS, kept only until registration */
 	char *away;
 	char account[NICK_MAX + 1];
+	unsigned long long nick_since; /* msgid seq when this nick was taken: only messages
+	                                * from then on under it are this session's (EDIT, REDACT) */
 	char oper_name[64];     /* operator block used for OPER, "" if not an operator */
 	unsigned privs;         /* PRIV_* of that block */
 	char (*silence)[PREFIX_MAX + 16]; /* SILENCE masks */

@@ -69,18 +69,21 @@ struct query_job {
 	unsigned long long a, b;      /* seq bounds */
 	int limit;
 	long long since_ms;           /* Q_REPLAY: nothing older */
-	char (*keys)[HKEY_MAX];        /* Q_TARGETS: the keys the client may see */
+	unsigned long long floor;     /* the first seq the client may see in key (a channel's lifetime) */
+	char (*keys)[HKEY_MAX];        /* Q_TARGETS, Q_SEARCH: the keys the client may see */
+	unsigned long long *floors;    /* and the first seq it may see in each */
 	int nkeys;
 	struct out_row *rows;
 	int n, cap;
 	enum db_status status;
 	enum query_output output;
-	char words[200];      /* Q_SEARCH: LIKE pattern */
+	char words[200];      /* Q_SEARCH: the words to find */
 	char msgid[24];       /* Q_LOOKUP */
 	char reason[300];     /* REDACT reason */
 	bool is_op;           /* REDACT: the requester is a channel operator there */
-	char account[NICK_MAX + 2], nick[NICK_MAX + 1]; /* REDACT: the requester */
-	char from[NICK_MAX + 4];   /* SEARCH: LIKE pattern of the sender */
+	char account[HID_MAX], nick[NICK_MAX + 1]; /* REDACT, EDIT: the requester (TARGETS: its identity) */
+	unsigned long long nick_since;             /* REDACT, EDIT: when the requester took its nick */
+	char from[2 * NICK_MAX + 4]; /* SEARCH: LIKE pattern of the sender (escaped) */
 	char sub[12];              /* CHATHISTORY subcommand, for FAIL replies */
 	char check_msgid[2][24];   /* msgid selectors that must exist in the target */
 	bool allowed;
@@ -154,11 +157,11 @@ static void words_regex(const char *words, char *out, size_t size)
  * when that finds fewer than asked does the full-text index run. Returns true when the
  * scan answered the search for key. */
 #define SEARCH_RECENT_ROWS 3000
-static bool search_recent(struct query_job *q, const char *key)
+static bool search_recent(struct query_job *q, const char *key, unsigned long long lo)
 {
 	/* the oldest seq of the window: an index-only walk down (target_key, seq) */
 	unsigned long long from = 0;
-	struct db_param w[4] = {DB_TEXT(key), DB_INT((long long)q->a), DB_INT((long long)q->b),
+	struct db_param w[4] = {DB_TEXT(key), DB_INT((long long)lo), DB_INT((long long)q->b),
 	                        DB_INT(SEARCH_RECENT_ROWS - 1)};
 	if (storage_exec("SELECT seq FROM messages FORCE INDEX (messages_target) WHERE target_key = ? AND seq > ? "
 	                 "AND seq < ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
@@ -166,8 +169,8 @@ static bool search_recent(struct query_job *q, const char *key)
 		return false;
 	if (from)
 		from--; /* the bound below is exclusive */
-	if (from < q->a)
-		from = q->a;
+	if (from < lo)
+		from = lo;
 	char re[700];
 	words_regex(q->words, re, sizeof re);
 	int want = q->limit - q->n, before = q->n;
@@ -175,7 +178,7 @@ static bool search_recent(struct query_job *q, const char *key)
 	                        DB_TEXT(re), DB_INT(want)};
 	enum db_status s = storage_exec_bounded(SEARCH_TIME_LIMIT_MS,
 	                                        SELECT_ROW "FORCE INDEX (messages_target) WHERE target_key = ? AND "
-	                                                   "redacted = 0 AND seq > ? AND seq < ? AND sender LIKE ? AND "
+	                                                   "redacted = 0 AND seq > ? AND seq < ? AND sender LIKE ? ESCAPE '=' AND "
 	                                                   "text REGEXP ? ORDER BY seq DESC LIMIT ?",
 	                                        t, 6, query_row, q);
 	if (s == DB_OK && q->n - before == want)
@@ -214,22 +217,67 @@ static void fts_query(const char *words, bool maria, char *out, size_t size)
 		out[size - 1] = '\0';
 }
 
+static int cmp_seq_desc(const void *x, const void *y)
+{
+	return -cmp_seq(x, y);
+}
+
+/* Whether the nick of r's sender is nick (under casemapping). */
+static bool sender_nick_is(const struct out_row *r, const char *nick)
+{
+	char n[NICK_MAX + 1];
+	snprintf(n, sizeof n, "%.*s", (int)strcspn(r->sender, "!"), r->sender);
+	return casemap_cmp(n, nick) == 0;
+}
+
+/* Whether the requester of a TARGETS (identity q->account, nick q->nick) sent r: its
+ * account's, or, for a connection not logged in, one sent under its nick. */
+static bool sent_by_requester(const struct out_row *r, const struct query_job *q)
+{
+	if (r->account[0]) {
+		char folded[HID_MAX];
+		casemap_fold(folded, r->account, sizeof folded);
+		return strcmp(folded, q->account) == 0;
+	}
+	return q->account[0] == '$' && sender_nick_is(r, q->nick);
+}
+
+/* Whether the requester of an EDIT or REDACT (account q->account, nick q->nick) sent r:
+ * the same account, or, for a message sent while logged out, the same connection: r is
+ * under the nick it holds and no older than its taking that nick (nobody else had the
+ * nick since; whoever takes a nick later cannot edit what its earlier holder wrote). */
+static bool is_sender(const struct out_row *r, const struct query_job *q)
+{
+	if (r->account[0])
+		return q->account[0] && casemap_cmp(r->account, q->account) == 0;
+	return r->seq >= q->nick_since && sender_nick_is(r, q->nick);
+}
+
 /* TARGETS for direct conversations: the latest message of each conversation c's
- * identity (q->account) takes part in; the other side's nick becomes the row's target. */
+ * identity (q->account) takes part in; the other side's nick becomes the row's target.
+ * Keys are "@a,b" with a < b: where c is a, its keys are the range ["@a,", "@a-") (','
+ * is in no identity, '-' follows it); where it is b, the dm_peer column (the part after
+ * the comma, indexed) equals it. Exact comparisons only: no pattern is built from a name. */
 static void targets_direct(struct query_job *q)
 {
-	char a[HKEY_MAX + 4], b[HKEY_MAX + 4];
-	snprintf(a, sizeof a, "@%s|%%", q->account);
-	snprintf(b, sizeof b, "@%%|%s", q->account);
+	char lo[HKEY_MAX + 4], hi[HKEY_MAX + 4];
+	snprintf(lo, sizeof lo, "@%s,", q->account);
+	snprintf(hi, sizeof hi, "@%s-", q->account);
 	struct query_job scan = {0};
-	struct db_param p[2] = {DB_TEXT(a), DB_TEXT(b)};
-	q->status = storage_exec(SELECT_ROW "WHERE (target_key LIKE ? OR target_key LIKE ?) AND redacted = 0 "
+	struct db_param p[2] = {DB_TEXT(lo), DB_TEXT(hi)};
+	q->status = storage_exec(SELECT_ROW "WHERE target_key >= ? AND target_key < ? AND redacted = 0 "
 	                                    "ORDER BY seq DESC LIMIT 1000",
 	                         p, 2, query_row, &scan);
+	struct db_param b = DB_TEXT(q->account);
+	if (q->status == DB_OK)
+		q->status = storage_exec(SELECT_ROW "WHERE dm_peer = ? AND redacted = 0 ORDER BY seq DESC LIMIT 1000", &b, 1,
+		                         query_row, &scan);
+	if (scan.n > 1)
+		qsort(scan.rows, (size_t)scan.n, sizeof *scan.rows, cmp_seq_desc); /* each peer's latest first */
 	for (int i = 0; i < scan.n; i++) {
 		struct out_row *r = &scan.rows[i];
 		size_t nl = strcspn(r->sender, "!");
-		if (!(strlen(q->nick) == nl && strncasecmp(r->sender, q->nick, nl) == 0))
+		if (!sent_by_requester(r, q))
 			snprintf(r->target, sizeof r->target, "%.*s", (int)nl, r->sender); /* they wrote to me */
 		bool seen = false;
 		for (int k = 0; k < q->n && !seen; k++)
@@ -257,6 +305,12 @@ static void row_exists(void *arg, int ncols, const char *const *cols)
 	*(bool *)arg = true;
 }
 
+/* The exclusive lower bound a raised to the floor: seq > result implies seq >= floor. */
+static unsigned long long above(unsigned long long a, unsigned long long floor)
+{
+	return floor && floor - 1 > a ? floor - 1 : a;
+}
+
 static void query_run(struct job *job)
 {
 	struct query_job *q = (struct query_job *)job;
@@ -265,12 +319,15 @@ static void query_run(struct job *job)
 		if (!q->check_msgid[i][0])
 			continue;
 		bool found = false;
-		struct db_param p[2] = {DB_TEXT(q->check_msgid[i]), DB_TEXT(q->key)};
-		q->status = storage_exec("SELECT 1 FROM messages WHERE msgid = ? AND target_key = ?", p, 2, row_exists, &found);
+		struct db_param p[3] = {DB_TEXT(q->check_msgid[i]), DB_TEXT(q->key), DB_INT((long long)q->floor)};
+		q->status = storage_exec("SELECT 1 FROM messages WHERE msgid = ? AND target_key = ? AND seq >= ?", p, 3,
+		                         row_exists, &found);
 		if (q->status != DB_OK || !found)
 			return; /* an unknown msgid selects nothing */
 	}
-	struct db_param p[4] = {DB_TEXT(q->key), DB_INT((long long)q->a), DB_INT((long long)q->b), DB_INT(q->limit)};
+	/* nothing from before the channel's lifetime: every lower bound is at least the floor */
+	unsigned long long lo = above(q->a, q->floor);
+	struct db_param p[4] = {DB_TEXT(q->key), DB_INT((long long)lo), DB_INT((long long)q->b), DB_INT(q->limit)};
 	switch (q->kind) {
 	case Q_LATEST: /* newest first above a, then sorted */
 	case Q_BEFORE:
@@ -284,10 +341,11 @@ static void query_run(struct job *job)
 		break;
 	case Q_AROUND: {
 		int half = q->limit / 2;
-		struct db_param b[4] = {DB_TEXT(q->key), DB_INT(0), DB_INT((long long)q->a), DB_INT(q->limit - half)};
+		struct db_param b[4] = {DB_TEXT(q->key), DB_INT((long long)above(0, q->floor)), DB_INT((long long)q->a),
+		                        DB_INT(q->limit - half)};
 		q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 AND seq > ? AND seq <= ? "
 		                           "ORDER BY seq DESC LIMIT ?", b, 4);
-		struct db_param a[3] = {DB_TEXT(q->key), DB_INT((long long)q->a), DB_INT(half)};
+		struct db_param a[3] = {DB_TEXT(q->key), DB_INT((long long)lo), DB_INT(half)};
 		if (q->status == DB_OK && half > 0)
 			q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 AND seq > ? ORDER BY seq ASC LIMIT ?",
 			                        a, 3);
@@ -296,7 +354,8 @@ static void query_run(struct job *job)
 	case Q_REPLAY: {
 		/* the time bound as a seq bound (seq is the time in ms << 12): a range on the index,
 		 * not a walk through every stored message of a quiet channel */
-		struct db_param r[3] = {DB_TEXT(q->key), DB_INT((long long)((unsigned long long)q->since_ms << 12)),
+		unsigned long long since = (unsigned long long)q->since_ms << 12;
+		struct db_param r[3] = {DB_TEXT(q->key), DB_INT((long long)(since > q->floor ? since : q->floor)),
 		                        DB_INT(q->limit)};
 		q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 AND seq >= ? ORDER BY seq DESC LIMIT ?",
 		                        r, 3);
@@ -307,34 +366,33 @@ static void query_run(struct job *job)
 		 * search matching millions of rows fails (FAIL SEARCH) instead of stalling writes */
 		bool maria = strcmp(storage_backend(), "mariadb") == 0;
 		const char *sql = maria ? SELECT_ROW "WHERE target_key = ? AND redacted = 0 AND MATCH(text) AGAINST(? IN BOOLEAN MODE) "
-		                          "AND seq > ? AND seq < ? AND sender LIKE ? ORDER BY seq DESC LIMIT ?"
+		                          "AND seq > ? AND seq < ? AND sender LIKE ? ESCAPE '=' ORDER BY seq DESC LIMIT ?"
 		                        /* FTS5 walks the words' rows newest first and the join stops at the
 		                         * limit, instead of collecting every match of a common word */
 		                        : "SELECT m.seq, m.msgid, m.target, m.sender, m.account, m.command, m.tags, "
 		                          "m.text, m.time, m.edited FROM messages_fts f JOIN messages m ON m.seq = f.rowid "
 		                          "WHERE m.target_key = ? AND m.redacted = 0 AND messages_fts MATCH ? AND f.rowid > ? "
-		                          "AND f.rowid < ? AND m.sender LIKE ? ORDER BY f.rowid DESC LIMIT ?";
+		                          "AND f.rowid < ? AND m.sender LIKE ? ESCAPE '=' ORDER BY f.rowid DESC LIMIT ?";
 		char query[512];
 		fts_query(q->words, maria, query, sizeof query);
 		q->status = DB_OK;
 		for (int i = 0; i < q->nkeys && q->status == DB_OK && q->n < q->limit; i++) {
-			if (maria && search_recent(q, q->keys[i]))
+			unsigned long long from = above(q->a, q->floors[i]);
+			if (maria && search_recent(q, q->keys[i], from))
 				continue;
-			struct db_param t[6] = {DB_TEXT(q->keys[i]), DB_TEXT(query), DB_INT((long long)q->a),
+			struct db_param t[6] = {DB_TEXT(q->keys[i]), DB_TEXT(query), DB_INT((long long)from),
 			                        DB_INT((long long)q->b), DB_TEXT(q->from), DB_INT(q->limit - q->n)};
 			q->status = storage_exec_bounded(SEARCH_TIME_LIMIT_MS, sql, t, 6, query_row, q);
 		}
 		break;
 	}
 	case Q_LOOKUP: {
-		struct db_param t[2] = {DB_TEXT(q->key), DB_TEXT(q->msgid)};
-		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND msgid = ? AND redacted = 0", t, 2, query_row, q);
+		struct db_param t[3] = {DB_TEXT(q->key), DB_TEXT(q->msgid), DB_INT((long long)q->floor)};
+		q->status = storage_exec(SELECT_ROW "WHERE target_key = ? AND msgid = ? AND redacted = 0 AND seq >= ?", t, 3,
+		                         query_row, q);
 		if (q->status == DB_OK && q->n == 1 && q->output == OUT_EDIT) {
 			const struct out_row *r = &q->rows[0];
-			size_t nl = strcspn(r->sender, "!");
-			q->allowed = (r->account[0] && strcasecmp(r->account, q->account) == 0) ||
-			             (!r->account[0] && !q->account[0] && strlen(q->nick) == nl &&
-			              strncasecmp(r->sender, q->nick, nl) == 0);
+			q->allowed = is_sender(r, q);
 			struct db_param u[2] = {DB_TEXT(q->reason), DB_TEXT(q->msgid)};
 			if (q->allowed && strcmp(r->command, "TAGMSG") != 0)
 				q->status = storage_exec("UPDATE messages SET text = ?, edited = 1 WHERE msgid = ?", u, 2, NULL, NULL);
@@ -342,13 +400,8 @@ static void query_run(struct job *job)
 				q->allowed = false;
 		}
 		if (q->status == DB_OK && q->n == 1 && q->output == OUT_REDACT) {
-			/* the sender (by account, or by nick when neither is logged in) or a channel op */
-			const struct out_row *r = &q->rows[0];
-			size_t nl = strcspn(r->sender, "!");
-			bool same_account = r->account[0] && strcasecmp(r->account, q->account) == 0;
-			bool same_nick = !r->account[0] && !q->account[0] && strlen(q->nick) == nl &&
-			                 strncasecmp(r->sender, q->nick, nl) == 0;
-			q->allowed = q->is_op || same_account || same_nick;
+			/* the sender (its account, or its connection when it was logged out) or a channel op */
+			q->allowed = q->is_op || is_sender(&q->rows[0], q);
 			struct db_param u = DB_TEXT(q->msgid);
 			if (q->allowed)
 				q->status = storage_exec("UPDATE messages SET redacted = 1 WHERE msgid = ?", &u, 1, NULL, NULL);
@@ -359,8 +412,9 @@ static void query_run(struct job *job)
 		q->status = DB_OK;
 		/* a target is listed when its latest message falls in the window */
 		for (int i = 0; i < q->nkeys && q->status == DB_OK; i++) {
-			struct db_param t[1] = {DB_TEXT(q->keys[i])};
-			q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 ORDER BY seq DESC LIMIT 1", t, 1);
+			struct db_param t[2] = {DB_TEXT(q->keys[i]), DB_INT((long long)q->floors[i])};
+			q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 AND seq >= ? ORDER BY seq DESC LIMIT 1",
+			                        t, 2);
 		}
 		if (q->status == DB_OK)
 			targets_direct(q);
@@ -597,6 +651,7 @@ static void query_done(struct job *job)
 	}
 	free(q->rows);
 	free(q->keys);
+	free(q->floors);
 	free(q);
 }
 
@@ -630,6 +685,7 @@ void history_replay_join(struct client *c, struct channel *ch)
 		return;
 	struct query_job *q = query_new(c, Q_REPLAY);
 	casemap_fold(q->key, ch->name, sizeof q->key);
+	q->floor = ch->history_floor;
 	snprintf(q->target, sizeof q->target, "%s", ch->name);
 	q->limit = lines;
 	q->since_ms = cf->history_replay_hours ? ((long long)time(NULL) - cf->history_replay_hours * 3600LL) * 1000 : 0;
@@ -670,8 +726,10 @@ static bool parse_selector(const char *s, unsigned long long *seq, bool *star, b
  * <target>", a channel c is not in (secret or not, it is answered the same as one that
  * does not exist) or a name that cannot be a nick. */
 static bool resolve_target(struct client *c, const char *cmd, const char *sub, bool histserv, const char *target,
-                           char *key, size_t size, char *canon, size_t csize, struct membership **mem)
+                           char *key, size_t size, unsigned long long *floor, char *canon, size_t csize,
+                           struct membership **mem)
 {
+	*floor = 0;
 	*mem = NULL;
 	const char *why = NULL;
 	struct channel *ch = NULL;
@@ -695,16 +753,18 @@ static bool resolve_target(struct client *c, const char *cmd, const char *sub, b
 	}
 	if (ch) {
 		casemap_fold(key, ch->name, size);
+		*floor = ch->history_floor;
 		snprintf(canon, csize, "%s", ch->name);
 		return true;
 	}
-	char me[NICK_MAX + 2], them[NICK_MAX + 2];
+	char me[HID_MAX], them[HID_MAX];
 	history_dm_identity(c, me, sizeof me);
 	struct client *t = client_find(target);
 	if (t && client_registered(t))
 		history_dm_identity(t, them, sizeof them);
 	else
-		casemap_fold(them, target, sizeof them); /* offline: the name is taken as an account */
+		casemap_fold(them, target, sizeof them); /* offline: the name is taken as an account (a
+		                                          * departed logged-out user's talk stays theirs) */
 	history_dm_key(me, them, key, size);
 	snprintf(canon, csize, "%s", t && client_registered(t) ? t->nick : target);
 	return true;
@@ -713,10 +773,13 @@ static bool resolve_target(struct client *c, const char *cmd, const char *sub, b
 static void collect_keys(struct client *c, struct query_job *q)
 {
 	q->keys = calloc(c->nchannels + 1, sizeof *q->keys);
-	if (!q->keys)
+	q->floors = calloc(c->nchannels + 1, sizeof *q->floors);
+	if (!q->keys || !q->floors)
 		abort();
-	for (struct membership *m = c->channels; m; m = m->client_next)
+	for (struct membership *m = c->channels; m; m = m->client_next) {
+		q->floors[q->nkeys] = m->chan->history_floor;
 		casemap_fold(q->keys[q->nkeys++], m->chan->name, HKEY_MAX);
+	}
 }
 
 void cmd_chathistory(struct client *c, struct msg *m)
@@ -769,8 +832,8 @@ void cmd_chathistory(struct client *c, struct msg *m)
 		return;
 	}
 	struct membership *mem;
-	if (!resolve_target(c, "CHATHISTORY", subs[kind], false, m->params[1], q->key, sizeof q->key, q->target,
-	                    sizeof q->target, &mem)) {
+	if (!resolve_target(c, "CHATHISTORY", subs[kind], false, m->params[1], q->key, sizeof q->key, &q->floor,
+	                    q->target, sizeof q->target, &mem)) {
 		free(q);
 		return;
 	}
@@ -790,6 +853,44 @@ void cmd_chathistory(struct client *c, struct msg *m)
 	query_submit(c, q);
 }
 
+/* ---- a room registered mid-lifetime ---- */
+
+struct forget_job {
+	struct job job;
+	char key[HKEY_MAX];
+	unsigned long long floor;
+};
+
+static void forget_run(struct job *job)
+{
+	struct forget_job *f = (struct forget_job *)job;
+	history_catch_up(); /* a journaled row of an earlier lifetime must not come back after */
+	struct db_param p[2] = {DB_TEXT(f->key), DB_INT((long long)f->floor)};
+	storage_exec("DELETE FROM messages WHERE target_key = ? AND seq < ?", p, 2, NULL, NULL);
+}
+
+static void forget_done(struct job *job)
+{
+	free(job);
+}
+
+/* Registered, the room keeps its history across restarts and empty spells (the floor of
+ * a room loaded at start is 0), so what earlier lifetimes left must go now. */
+void history_channel_registered(const struct channel *ch)
+{
+	if (!ch->history_floor)
+		return;
+	struct forget_job *f = calloc(1, sizeof *f);
+	if (!f)
+		abort();
+	f->job.run = forget_run;
+	f->job.done = forget_done;
+	casemap_fold(f->key, ch->name, sizeof f->key);
+	f->floor = ch->history_floor;
+	history_flush(); /* rows of earlier lifetimes still pending are deleted too */
+	storage_submit(&f->job);
+}
+
 /* ---- REDACT, SEARCH, and HistServ's entry points ---- */
 
 void history_redact(struct client *c, const char *target, const char *msgid, const char *reason, bool histserv)
@@ -802,9 +903,11 @@ void history_redact(struct client *c, const char *target, const char *msgid, con
 	snprintf(q->reason, sizeof q->reason, "%s", reason ? reason : "");
 	snprintf(q->account, sizeof q->account, "%s", c->account);
 	snprintf(q->nick, sizeof q->nick, "%s", c->nick);
+	q->nick_since = c->nick_since;
 	q->words[0] = histserv ? 'H' : '\0';
 	struct membership *m;
-	if (!resolve_target(c, "REDACT", NULL, histserv, target, q->key, sizeof q->key, q->target, sizeof q->target, &m)) {
+	if (!resolve_target(c, "REDACT", NULL, histserv, target, q->key, sizeof q->key, &q->floor, q->target,
+	                    sizeof q->target, &m)) {
 		free(q);
 		return;
 	}
@@ -828,16 +931,25 @@ static void start_search(struct client *c, const char *target, const char *words
 	q->b = before;
 	snprintf(q->words, sizeof q->words, "%s", words);
 	snprintf(q->target, sizeof q->target, "%s", target ? target : "*");
-	/* from=nick: the sender's prefix starts with "nick!" */
-	snprintf(q->from, sizeof q->from, "%s%s", from && *from ? from : "%", from && *from ? "!%" : "");
+	/* from=nick: the sender's prefix starts with "nick!"; a nick's '_' would be a LIKE
+	 * wildcard, so it is escaped ('=' is in no nick) */
+	size_t n = 0;
+	for (const char *f = from ? from : ""; *f && n + 4 < sizeof q->from; f++) {
+		if (*f == '_' || *f == '%' || *f == '=')
+			q->from[n++] = '=';
+		q->from[n++] = *f;
+	}
+	snprintf(q->from + n, sizeof q->from - n, "%s", n ? "!%" : "%");
 	if (target) {
 		q->keys = calloc(1, sizeof *q->keys);
-		if (!q->keys)
+		q->floors = calloc(1, sizeof *q->floors);
+		if (!q->keys || !q->floors)
 			abort();
 		struct membership *m;
-		if (!resolve_target(c, "SEARCH", NULL, out == OUT_HISTSERV, target, q->keys[0], HKEY_MAX, q->target,
-		                    sizeof q->target, &m)) {
+		if (!resolve_target(c, "SEARCH", NULL, out == OUT_HISTSERV, target, q->keys[0], HKEY_MAX, &q->floors[0],
+		                    q->target, sizeof q->target, &m)) {
 			free(q->keys);
+			free(q->floors);
 			free(q);
 			return;
 		}
@@ -906,7 +1018,8 @@ void history_histserv_play(struct client *c, const char *target, int count)
 	q->b = ~0ULL >> 1;
 	snprintf(q->target, sizeof q->target, "%s", target);
 	struct membership *m;
-	if (!resolve_target(c, "PLAY", NULL, true, target, q->key, sizeof q->key, q->target, sizeof q->target, &m)) {
+	if (!resolve_target(c, "PLAY", NULL, true, target, q->key, sizeof q->key, &q->floor, q->target, sizeof q->target,
+	                    &m)) {
 		free(q);
 		return;
 	}
@@ -929,8 +1042,10 @@ void cmd_edit(struct client *c, struct msg *m)
 	snprintf(q->reason, sizeof q->reason, "%s", text);
 	snprintf(q->account, sizeof q->account, "%s", c->account);
 	snprintf(q->nick, sizeof q->nick, "%s", c->nick);
+	q->nick_since = c->nick_since;
 	struct membership *mem;
-	if (!resolve_target(c, "EDIT", NULL, false, target, q->key, sizeof q->key, q->target, sizeof q->target, &mem)) {
+	if (!resolve_target(c, "EDIT", NULL, false, target, q->key, sizeof q->key, &q->floor, q->target, sizeof q->target,
+	                    &mem)) {
 		free(q);
 		return;
 	}

@@ -60,20 +60,22 @@ static bool timer_ready;
 
 /* ---- keys ---- */
 
-/* The identity a direct conversation is stored under: the account when logged in. */
+/* A logged-out user's conversations belong to the connection, not to the nick: whoever
+ * takes the nick later (or registers an account of that name) must not read them. */
 void history_dm_identity(const struct client *c, char *out, size_t size)
 {
-	char folded[NICK_MAX + 1];
-	casemap_fold(folded, c->account[0] ? c->account : c->nick, sizeof folded);
-	snprintf(out, size, "%s%s", c->account[0] ? "" : "~", folded);
+	if (c->account[0])
+		casemap_fold(out, c->account, size);
+	else
+		snprintf(out, size, "$%llx.%llx", (unsigned long long)(c->connected * 1000), (unsigned long long)c->id);
 }
 
 void history_dm_key(const char *a, const char *b, char *out, size_t size)
 {
 	if (strcmp(a, b) <= 0)
-		snprintf(out, size, "@%s|%s", a, b);
+		snprintf(out, size, "@%s,%s", a, b);
 	else
-		snprintf(out, size, "@%s|%s", b, a);
+		snprintf(out, size, "@%s,%s", b, a);
 }
 
 /* ---- the storage-thread side ---- */
@@ -360,7 +362,7 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 	r->time_ms = o->time_ms;
 	str_copy(r->msgid, sizeof r->msgid, o->msgid);
 	if (to) {
-		char a[NICK_MAX + 2], b[NICK_MAX + 2];
+		char a[HID_MAX], b[HID_MAX];
 		history_dm_identity(sender, a, sizeof a);
 		history_dm_identity(to, b, sizeof b);
 		history_dm_key(a, b, r->target_key, sizeof r->target_key);

@@ -49,20 +49,31 @@ static long long now_ms(void)
 
 /* The msgid for a message stamped ms: the time and the id come from one clock reading,
  * so ordering by id is ordering by the time clients see. */
+static unsigned long long last_seq; /* the newest msgid issued, as a number */
+
 static void new_msgid(struct outmsg *o)
 {
-	static unsigned long long last;
+	unsigned long long last = last_seq;
 	/* milliseconds in the high bits, a counter in the low 12: unique and ordered even
 	 * when many messages share a millisecond or the clock steps back */
 	unsigned long long v = (unsigned long long)o->time_ms << 12;
 	if (v <= last)
 		v = last + 1;
-	last = v;
+	last_seq = v;
 	o->seq = v;
 	static const char hex[] = "0123456789abcdef";
 	for (int i = 15; i >= 0; i--, v >>= 4)
 		o->msgid[i] = hex[v & 15];
 	o->msgid[16] = '\0';
+}
+
+unsigned long long outmsg_seq_floor(void)
+{
+	unsigned long long v = (unsigned long long)now_ms() << 12;
+	if (v <= last_seq)
+		v = last_seq + 1;
+	last_seq = v - 1; /* a clock that steps back cannot give a later message less */
+	return v;
 }
 
 static void start(struct outmsg *o, bool with_msgid, const char *client_tags)

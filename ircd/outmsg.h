@@ -35,6 +35,10 @@ void outmsg_init(struct outmsg *o, bool with_msgid, const char *client_tags, con
 void outmsg_init_msg(struct outmsg *o, const char *client_tags, const char *prefix, const char *cmd,
                      const char *target, const char *text);
 
+/* The smallest msgid value (seq) any message started after this call will have: where a
+ * channel's lifetime, or a nick's holder, begins in history. */
+unsigned long long outmsg_seq_floor(void);
+
 /* Marks o as coming from sender: its account (account-tag) and bot flag. */
 void outmsg_from(struct outmsg *o, const struct client *sender);
 

@@ -191,6 +191,15 @@ void cmd_markread(struct client *c, struct msg *m)
 		reply_standard(c, "FAIL", "MARKREAD", "INVALID_TARGET", target, "Invalid target");
 		return;
 	}
+	if (!c->account[0] && target[0] == '#') {
+		/* a guest's markers last as long as its connection and only make sense for the
+		 * channels it is in: anything else would only fill the bounded cache */
+		const struct channel *ch = channel_find(target);
+		if (!ch || !channel_member(ch, c)) {
+			reply_standard(c, "FAIL", "MARKREAD", "INVALID_PARAMS", target, "You are not in that channel");
+			return;
+		}
+	}
 	char owner[NICK_MAX + 2], key[2 * CHANNEL_MAX + 4];
 	owner_of(c, owner, sizeof owner);
 	cache_key(owner, target, key, sizeof key);

@@ -7,6 +7,7 @@
 #include "channel.h"
 #include "dict.h"
 #include "client.h"
+#include "history.h"
 #include "ircd.h"
 #include "outmsg.h"
 #include "match.h"
@@ -129,8 +130,12 @@ const char *service_channel_name(const struct channel *ch) { return ch->name; }
 struct channel *service_channel_keep(const char *name)
 {
 	struct channel *ch = channel_find(name);
-	if (!ch)
+	if (!ch) {
 		ch = channel_create(name);
+		ch->history_floor = 0; /* loaded at start: a registered room's history is all its own */
+	} else if (!ch->registered) {
+		history_channel_registered(ch); /* earlier lifetimes' messages stay unreadable */
+	}
 	ch->registered = true;
 	return ch;
 }

@@ -12,7 +12,8 @@ five go to #hist, the rest to #other0..#other99; messages are 0.25 s apart from
 The text is 6-14 words drawn from a 5,000-word vocabulary with Zipf-like frequencies;
 every 20,000th message also contains the word "needle" (a rare word for SEARCH), and
 "alpha" is the most frequent word (a common one). Prints the time span as
-"from_ms=A to_ms=B" for histbench's %T.
+"from_ms=A to_ms=B" for histbench's %T. The channels are registered with ChanServ (founder
+"bench"): only a registered room shows history from before the daemon started.
 """
 import argparse
 import os
@@ -62,6 +63,11 @@ def rows(start, end):
                    None, " ".join(words_i), t)
 
 
+CHANNELS = ["#hist"] + ["#other%d" % i for i in range(100)]
+REGISTER = ("INTO channels (name_key, name, founder, description, registered) "
+            "VALUES ('%s', '%s', 'bench', '', 1767225600)")
+
+
 def fill_sqlite(path, start, total):
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
@@ -77,6 +83,9 @@ def fill_sqlite(path, start, total):
         cur.executemany("INSERT INTO messages (seq, msgid, target_key, target, sender, account, command, tags, "
                         "text, time) VALUES (?,?,?,?,?,?,?,?,?,?)", chunk)
         cur.execute("COMMIT")
+    for chan in CHANNELS:
+        db.execute("INSERT OR IGNORE " + REGISTER % (chan, chan))
+    db.commit()
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.execute("ANALYZE")
     db.close()
@@ -104,6 +113,7 @@ def fill_mariadb(socket, database, start, total):
             "(seq, msgid, target_key, target, sender, account, command, tags, text, time)" % name)
     finally:
         os.unlink(name)
+    sql("; ".join("INSERT IGNORE " + REGISTER % (chan, chan) for chan in CHANNELS))
     sql("ANALYZE TABLE messages")
 
 

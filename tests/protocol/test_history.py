@@ -41,6 +41,22 @@ def start(make_server, backend, **history):
     return make_server(backend=backend, flood_enabled=False, sections=sections)
 
 
+def registered_server(make_server, backend, chan="#room", **history):
+    """A server (as start) on which chan is a room registered with ChanServ and loaded at
+    start: its history is all its own, including rows a test inserts. (An unregistered
+    channel shows only what was said since it was created: test_history_privacy.py.)"""
+    srv = start(make_server, backend)
+    founder = srv.connect("founder", caps=ECHO)
+    register(founder)
+    join(founder, chan)
+    founder.send("PRIVMSG ChanServ :REGISTER " + chan)
+    founder.expect(":ChanServ!ChanServ@services. NOTICE founder :%s is now registered to founder." % chan)
+    founder.send("QUIT")
+    founder.expect_closed()
+    srv.stop()
+    return start(make_server, backend, **history)
+
+
 def say(c, target, text, command="PRIVMSG"):
     """c (with echo-message) sends text to target; returns the echo (msgid, time)."""
     c.send("%s %s :%s" % (command, target, text))
@@ -224,8 +240,9 @@ def test_replay_keeps_actions_actions(make_server, backend):
 
 
 def test_replay_limits(make_server, backend):
-    # replay_lines: only the newest lines; replay_hours: nothing older.
-    srv = start(make_server, backend, replay_lines=3)
+    # replay_lines: only the newest lines; replay_hours: nothing older. (#room is
+    # registered: its history outlives the restarts below.)
+    srv = registered_server(make_server, backend, replay_lines=3)
     old = insert_row(backend, "#room", "old!old@%s" % HOST, "from two days ago",
                      int(time.time() * 1000) - 48 * 3600 * 1000)
     (alice,) = room(srv, [("alice", ECHO)])
@@ -1223,7 +1240,7 @@ def test_markread_persists(make_server, backend):
 
 
 def test_retention(make_server, backend):
-    srv = start(make_server, backend, max_age_days=1)
+    srv = registered_server(make_server, backend, max_age_days=1)  # the inserted rows are #room's own
     began = time.monotonic()
     now = int(time.time() * 1000)
     old = insert_row(backend, "#room", "old!old@%s" % HOST, "two days old", now - 2 * 86400 * 1000)
@@ -1242,8 +1259,12 @@ def test_retention(make_server, backend):
 
 
 def test_restart_keeps_history(make_server, backend):
-    srv = start(make_server, backend)
+    """A registered room's history and accounts' conversations outlive a restart (an
+    unregistered channel's and logged-out users' do not: test_history_privacy.py)."""
+    srv = registered_server(make_server, backend)
     alice, bob = room(srv, [("alice", ECHO), ("bob", ECHO)])
+    register(alice)
+    register(bob)
     sent = [say(alice, "#room", "before restart %d" % i) for i in range(3)]
     sent.append(say(bob, "alice", "a private one"))
     sent.append(say(bob, "#room", "the very last"))  # stop at once: it is still in the pending batch
@@ -1252,6 +1273,8 @@ def test_restart_keeps_history(make_server, backend):
 
     srv = start(make_server, backend)
     alice, bob = room(srv, [("alice", FULL), ("bob", FULL)])
+    identify(alice, "alice")
+    identify(bob, "bob")
     got = chathistory(alice, "LATEST", "#room", "*", 100)
     want = [e for e in sent if e.params[0] == "#room"]
     assert ids(got) == ids(want) and texts(got) == texts(want)
