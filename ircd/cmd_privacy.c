@@ -160,6 +160,7 @@ struct reports_job {
 	uint64_t client_id;
 	long long close_id;
 	char closer[64];
+	bool see_hidden; /* the reader may see the reported user's address */
 	char lines[20][400];
 	int nlines;
 	enum db_status status;
@@ -170,9 +171,10 @@ static void report_row(void *arg, int ncols, const char *const *cols)
 	struct reports_job *j = arg;
 	if (ncols < 8 || j->nlines >= 20)
 		return;
+	const char *host = j->see_hidden ? cols[5] : NULL; /* the real address of the target */
 	snprintf(j->lines[j->nlines++], sizeof j->lines[0], "#%s by %s%s%s about %s (%s%s%s): %s%s%s%s", cols[0],
 	         cols[1] ? cols[1] : "?", cols[2] ? "/" : "", cols[2] ? cols[2] : "", cols[3] ? cols[3] : "?",
-	         cols[4] ? cols[4] : "-", cols[5] ? " " : "", cols[5] ? cols[5] : "", cols[6] ? cols[6] : "",
+	         cols[4] ? cols[4] : "-", host ? " " : "", host ? host : "", cols[6] ? cols[6] : "",
 	         cols[7] ? " [message: \"" : "", cols[7] ? cols[7] : "", cols[7] ? "\"]" : "");
 }
 
@@ -220,6 +222,7 @@ void cmd_reports(struct client *c, struct msg *m)
 	j->job.done = reports_done;
 	j->client_id = c->id;
 	snprintf(j->closer, sizeof j->closer, "%s", c->nick);
+	j->see_hidden = (c->privs & PRIV_SEE_HIDDEN) != 0;
 	if (m->nparams >= 2 && strcasecmp(m->params[0], "CLOSE") == 0)
 		j->close_id = atoll(m->params[1]);
 	storage_submit(&j->job);
