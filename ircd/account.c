@@ -41,6 +41,7 @@ struct acc_job {
 	char code[24];
 	char fp[130];
 	char ip[INET6_ADDRSTRLEN + 1];
+	time_t slot_a, slot_i;     /* OP_CHECK: windows of the throttle slots taken (0: none) */
 	/* copies of the config the worker needs, so it never reads the live conf */
 	int n, r, p;
 	char verify_command[CONF_PATH_LEN];
@@ -234,50 +235,119 @@ static void job_run(struct job *job)
 
 /* ---- loop side ---- */
 
+/* The login throttle: attempts per account and per address in a 60-second window. An
+ * attempt takes a slot when it is submitted, before its job reaches the storage and
+ * crypto threads, so attempts in flight count: parallel attempts cannot all pass the
+ * check before the first failure is known. A failure keeps its slot; any other outcome
+ * gives it back. The table is bounded: entries are kept in order of their window's
+ * start, expired ones are dropped from the old end, and when it is full the oldest
+ * entry goes (never the whole table). Only failures and attempts in flight hold an
+ * entry, so filling it takes thousands of failed logins from many addresses. */
+#define THROTTLE_WINDOW 60
+#define THROTTLE_MAX 10000
+
 struct throttle {
+	char key[INET6_ADDRSTRLEN + ACCOUNT_MAX + 4];
 	int count;
 	time_t start;
+	struct throttle *older, *newer;
 };
 static struct dict *throttles;
+static struct throttle *oldest, *newest;
 
+static void throttle_unlink(struct throttle *t)
+{
+	*(t->older ? &t->older->newer : &oldest) = t->newer;
+	*(t->newer ? &t->newer->older : &newest) = t->older;
+	t->older = t->newer = NULL;
+}
+
+static void throttle_append(struct throttle *t)
+{
+	t->older = newest;
+	*(newest ? &newest->newer : &oldest) = t;
+	newest = t;
+}
+
+static void throttle_evict(struct throttle *t)
+{
+	throttle_unlink(t);
+	dict_del(throttles, t->key);
+	free(t);
+}
+
+/* Returns the counter of kind:what in its current window, creating it if create. */
 static struct throttle *throttle_get(const char *kind, const char *what, bool create)
 {
-	char key[128];
+	char key[sizeof ((struct throttle *)0)->key];
 	snprintf(key, sizeof key, "%s:%s", kind, what);
 	if (!throttles)
 		throttles = dict_new();
+	time_t now = time(NULL);
 	struct throttle *t = dict_get(throttles, key);
-	if (!t && create) {
-		if (dict_count(throttles) > 10000) { /* bound memory under an address flood */
-			dict_free(throttles);
-			throttles = dict_new();
-		}
-		t = calloc(1, sizeof *t);
-		if (!t)
-			abort();
-		dict_put(throttles, key, t);
-	}
-	if (t && time(NULL) - t->start >= 60) {
+	if (t && now - t->start >= THROTTLE_WINDOW) { /* a new window: now the newest */
 		t->count = 0;
-		t->start = time(NULL);
+		t->start = now;
+		throttle_unlink(t);
+		throttle_append(t);
 	}
+	if (t || !create)
+		return t;
+	while (oldest && (now - oldest->start >= THROTTLE_WINDOW || dict_count(throttles) >= THROTTLE_MAX))
+		throttle_evict(oldest);
+	t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	snprintf(t->key, sizeof t->key, "%s", key);
+	t->start = now;
+	dict_put(throttles, t->key, t);
+	throttle_append(t);
 	return t;
 }
 
-static bool throttled(const struct acc_job *j)
+/* Takes a slot for j's attempt on its account and (unless exempt) its address; false,
+ * taking nothing, when either is used up. Addresses exempt from connection limits
+ * (loopback by default) are not throttled as a whole: many users may share them; their
+ * accounts still are. */
+static bool throttle_reserve(struct acc_job *j)
 {
 	int max = ircd.conf->max_failed_logins;
-	struct throttle *a = throttle_get("a", j->key, false);
-	/* addresses exempt from connection limits (loopback by default) are not throttled
-	 * as a whole: many users may share them; their accounts still are */
-	struct throttle *i = connlimit_exempt(j->ip) ? NULL : throttle_get("i", j->ip, false);
-	return (a && a->count >= max) || (i && i->count >= max);
+	struct throttle *a = throttle_get("a", j->key, true);
+	struct throttle *i = connlimit_exempt(j->ip) ? NULL : throttle_get("i", j->ip, true);
+	if (a->count >= max || (i && i->count >= max)) {
+		if (a->count == 0) /* made just now: nothing to remember */
+			throttle_evict(a);
+		if (i && i->count == 0)
+			throttle_evict(i);
+		return false;
+	}
+	a->count++;
+	j->slot_a = a->start;
+	if (i) {
+		i->count++;
+		j->slot_i = i->start;
+	}
+	return true;
 }
 
-static void count_failure(const struct acc_job *j)
+/* Gives back a slot taken in the window started at slot; a counter left at zero is
+ * dropped, so the table holds only failures and attempts in flight. */
+static void throttle_put_back(const char *kind, const char *what, time_t slot)
 {
-	throttle_get("a", j->key, true)->count++;
-	throttle_get("i", j->ip, true)->count++;
+	struct throttle *t = throttle_get(kind, what, false);
+	if (!t)
+		return;
+	if (t->start == slot && t->count > 0)
+		t->count--;
+	if (t->count == 0)
+		throttle_evict(t);
+}
+
+static void throttle_release(const struct acc_job *j)
+{
+	throttle_put_back("a", j->key, j->slot_a);
+	if (j->slot_i)
+		throttle_put_back("i", j->ip, j->slot_i);
 }
 
 void client_hold(struct client *c)
@@ -306,8 +376,8 @@ static void job_done(struct job *job)
 			storage_submit(job);
 		return;
 	}
-	if (j->op == OP_CHECK && j->res.status == ACC_BAD_PASSWORD)
-		count_failure(j);
+	if (j->op == OP_CHECK && j->res.status != ACC_BAD_PASSWORD)
+		throttle_release(j); /* a failure keeps the slot it took */
 	OPENSSL_cleanse(j->password, sizeof j->password);
 	struct client *c = client_by_id(j->client_id);
 	if (c && !client_dead(c)) {
@@ -368,7 +438,7 @@ void account_register(struct client *c, const char *name, const char *email, con
 void account_check_password(struct client *c, const char *name, const char *password, account_cb cb, void *arg)
 {
 	struct acc_job *j = job_new(c, OP_CHECK, name, cb, arg);
-	if (throttled(j)) {
+	if (!throttle_reserve(j)) {
 		j->res.status = ACC_THROTTLED;
 		cb(c, &j->res, arg);
 		free(j);

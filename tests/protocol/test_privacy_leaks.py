@@ -261,3 +261,127 @@ def test_akick_on_cloak_survives_minus_x(make_server, backend):
     alice.expect(lambda l: l.command == "MODE" and l.params[-1] == "-x")
     alice.send("JOIN #room")
     alice.expect(lambda l: l.command == "KICK" and l.params[:2] == ["#room", "alice"])
+
+
+# --------------------------------------------------------------------------------------
+# The login throttle counts attempts when they are submitted
+
+
+def ns_results(c, n):
+    """The next n NickServ IDENTIFY results of c, as their texts."""
+    out = []
+    while len(out) < n:
+        line = c.expect(lambda l: l.source == NS[1:] and l.params[-1].startswith(
+            ("Login failed: ", "You are now identified")))
+        out.append(line.params[-1])
+    return out
+
+
+THROTTLED = "Login failed: Too many failed attempts; try again in a minute."
+BAD = "Login failed: Invalid password."
+
+
+def test_identify_pipelined_attempts_are_throttled(make_server, backend):
+    srv = start(make_server, backend=backend, cloak_default=False)
+    register_account(srv, "acct", PASSWORD)
+    c = connect_from(srv, FAR)
+    c.register("guesser")
+    burst = "".join("PRIVMSG NickServ :IDENTIFY acct wrong%d\r\n" % i for i in range(39))
+    c.send_raw(burst + "PRIVMSG NickServ :IDENTIFY acct %s\r\n" % PASSWORD)
+    results = ns_results(c, 40)
+    assert results.count(BAD) == 5, results
+    assert results[5:] == [THROTTLED] * 35, results
+    c.send("WHOIS guesser")
+    assert not [l for l in c.read_until(lambda l: l.command == "318") if l.command == "330"]
+
+
+def test_identify_parallel_connections_are_throttled(make_server, backend):
+    """Attempts from many connections of one address, all in flight at once."""
+    srv = start(make_server, backend=backend, cloak_default=False,
+                accounts={"max_failed_logins": 5})
+    register_account(srv, "acct", PASSWORD)
+    guessers = []
+    for i in range(10):
+        g = connect_from(srv, FAR)
+        g.register("guesser%d" % i)
+        guessers.append(g)
+    for i, g in enumerate(guessers):
+        last = PASSWORD if i == len(guessers) - 1 else "wrong"
+        g.send_raw("".join("PRIVMSG NickServ :IDENTIFY acct wrong%d-%d\r\n" % (i, k) for k in range(3))
+                   + "PRIVMSG NickServ :IDENTIFY acct %s\r\n" % last)
+    results = [r for g in guessers for r in ns_results(g, 4)]
+    # the account (and the address) may have at most five attempts checked per minute
+    checked = [r for r in results if r != THROTTLED]
+    assert len(checked) <= 5, results
+    assert "You are now identified for acct." not in results, results
+
+
+SLOW_HASH = {"scrypt_n": 16384, "sasl_plaintext": "always"}  # ~50 ms a check: failures arrive slowly
+
+
+def wrong_then_right(srv, attempt, wrong=19):
+    """wrong attempts from as many connections of FAR, sent at once; once the server has
+    read them (a PING round trip on another connection), the right one from one more.
+    With the slow hash, the first failures are still being checked when the right one
+    is submitted: counting failures only when their check ends lets it through."""
+    clients = [connect_from(srv, FAR) for _ in range(wrong + 1)]
+    for i, c in enumerate(clients[:-1]):
+        c.send_raw(attempt(i, "wrong%d" % i))
+    probe = srv.client()
+    probe.send("PING :barrier")
+    probe.expect(lambda l: l.command == "PONG")
+    clients[-1].send_raw(attempt(wrong, PASSWORD))
+    return clients
+
+
+def test_sasl_parallel_attempts_are_throttled(make_server, backend):
+    from conftest import sasl_plain
+    srv = start(make_server, backend=backend, cloak_default=False, accounts=SLOW_HASH)
+    register_account(srv, "acct", PASSWORD)
+    clients = wrong_then_right(srv, lambda i, pw: (
+        "CAP REQ :sasl\r\nNICK g%d\r\nUSER g 0 * :g\r\nAUTHENTICATE PLAIN\r\nAUTHENTICATE %s\r\n"
+        % (i, sasl_plain("acct", pw))))
+    clients[-1].expect(num("904", "g19", ":SASL authentication failed"))
+    for c in clients[:-1]:
+        c.expect(lambda l: l.command == "904")
+    assert not [l for c in clients for l in c.history if l.command in ("900", "903")]
+
+
+def test_pass_login_parallel_attempts_are_throttled(make_server, backend):
+    srv = start(make_server, backend=backend, cloak_default=False, accounts=SLOW_HASH)
+    register_account(srv, "acct", PASSWORD)
+    clients = wrong_then_right(srv, lambda i, pw: "PASS acct:%s\r\nNICK p%d\r\nUSER p 0 * :p\r\n" % (pw, i))
+    for c in clients:
+        c.read_until(lambda l: l.command in ("376", "422"))
+    assert not [l for c in clients for l in c.history if l.command == "900"]
+    assert clients[-1].history[0] == "%s NOTICE p19 :Login with PASS failed" % S, clients[-1].history[:2]
+
+
+def test_identify_parallel_wrong_then_right(make_server, backend):
+    srv = start(make_server, backend=backend, cloak_default=False, accounts=SLOW_HASH)
+    register_account(srv, "acct", PASSWORD)
+    clients = []
+    for i in range(20):
+        c = connect_from(srv, FAR)
+        c.register("n%d" % i)
+        clients.append(c)
+    for i, c in enumerate(clients[:-1]):
+        c.send("PRIVMSG NickServ :IDENTIFY acct wrong%d" % i)
+    probe = srv.client()
+    probe.send("PING :barrier")
+    probe.expect(lambda l: l.command == "PONG")
+    clients[-1].send("PRIVMSG NickServ :IDENTIFY acct " + PASSWORD)
+    assert ns_results(clients[-1], 1) == [THROTTLED]
+    results = [r for c in clients[:-1] for r in ns_results(c, 1)]
+    assert sorted(results) == sorted([BAD] * 5 + [THROTTLED] * 14), results
+
+
+def test_exempt_address_is_throttled_per_account_only(make_server, backend):
+    """Loopback (exempt) shares no address counter, but the account's counter holds."""
+    srv = start(make_server, backend=backend, cloak_default=False)
+    register_account(srv, "acct", PASSWORD)
+    c = srv.connect("local")
+    c.send_raw("".join("PRIVMSG NickServ :IDENTIFY other%d wrong\r\n" % i for i in range(8)))
+    assert ns_results(c, 8) == ["Login failed: No such account."] * 8
+    c.send_raw("".join("PRIVMSG NickServ :IDENTIFY acct wrong%d\r\n" % i for i in range(6)))
+    assert ns_results(c, 6) == [BAD] * 5 + [THROTTLED]
