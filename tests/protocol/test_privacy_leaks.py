@@ -7,6 +7,8 @@ unregistered users; registrations per address per hour are limited."""
 
 import time
 
+import pytest
+
 from conftest import SERVER_NAME, accounts_section, register_account
 from operutil import (CHANSERV, S, connect_from, cs, join, oper_block, oper_up, operators_text, quiet, sync,
                       whois)
@@ -385,3 +387,65 @@ def test_exempt_address_is_throttled_per_account_only(make_server, backend):
     assert ns_results(c, 8) == ["Login failed: No such account."] * 8
     c.send_raw("".join("PRIVMSG NickServ :IDENTIFY acct wrong%d\r\n" % i for i in range(6)))
     assert ns_results(c, 6) == [BAD] * 5 + [THROTTLED]
+
+
+# --------------------------------------------------------------------------------------
+# connlimit.exempt compares addresses, not their spelling
+
+
+def add_ipv6_listener(srv):
+    """Adds a [::1] listener through SIGHUP; returns its port."""
+    import signal
+    import socket
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    text = srv.conf_path.read_text()
+    new = text.replace("listen = (\n", 'listen = (\n  { address = "::1"; port = %d; },\n' % port, 1)
+    assert new != text
+    srv.conf_path.write_text(new)
+    srv.signal(signal.SIGHUP)
+    from conftest import wait_for
+    wait_for(lambda: "listening on ::1 port %d" % port in srv.stderr(), what="the [::1] listener")
+    return port
+
+
+@pytest.mark.parametrize("exempt", ["0::1", "::1", "0:0:0:0:0:0:0:1", "::0001", "::1/128", "::/0",
+                                    "127.0.0.1 0::1"])
+def test_connlimit_exempt_ipv6_spellings(make_server, exempt):
+    from conftest import Client
+    srv = make_server(sections={"connlimit": {"per_ip": 1, "exempt": exempt}})
+    port = add_ipv6_listener(srv)
+    clients = []
+    for i in range(3):
+        c = Client(port, host="::1")
+        srv.clients.append(c)
+        c.register("six%d" % i)
+        clients.append(c)
+    clients[0].send("WHOIS six0")
+    clients[0].expect(num("378", "six0", "six0 :is connecting from *@0::1 0::1"))
+
+
+def test_connlimit_exempt_must_be_addresses(tmp_path):
+    from conftest import check_config, write_config
+    path = tmp_path / "bad.conf"
+    write_config(path, tls=False, sections={"connlimit": {"exempt": "127.0.0.1 ::1/128x localhost 10.0.0.0/8"}})
+    r = check_config(path)
+    assert r.returncode != 0
+    errors = [l for l in r.stderr.splitlines() if "connlimit.exempt" in l]
+    assert [e.split(": ", 1)[1] for e in errors] == [
+        "connlimit.exempt: '::1/128x' is not an address or a CIDR range",
+        "connlimit.exempt: 'localhost' is not an address or a CIDR range"], r.stderr
+
+
+@pytest.mark.parametrize("exempt", ["", "::2", "127.0.0.1"])
+def test_connlimit_not_exempt_ipv6(make_server, exempt):
+    from conftest import Client
+    srv = make_server(sections={"connlimit": {"per_ip": 1, "exempt": exempt}})
+    port = add_ipv6_listener(srv)
+    first = Client(port, host="::1")
+    srv.clients.append(first)
+    first.register("six")
+    second = Client(port, host="::1")
+    srv.clients.append(second)
+    assert second.expect_closed() == ["ERROR :Closing Link: 0::1 (Too many connections from your address)"]
