@@ -449,3 +449,66 @@ def test_connlimit_not_exempt_ipv6(make_server, exempt):
     second = Client(port, host="::1")
     srv.clients.append(second)
     assert second.expect_closed() == ["ERROR :Closing Link: 0::1 (Too many connections from your address)"]
+
+
+# --------------------------------------------------------------------------------------
+# Registrations per address per hour
+
+
+def test_registrations_per_address_limited(make_server, backend):
+    srv = start(make_server, backend=backend, cloak_default=False)  # default: 3 an hour
+    far = [connect_from(srv, FAR) for _ in range(5)]
+    for i, c in enumerate(far[:3]):
+        c.register("far%d" % i)
+    # a failed registration gives its slot back
+    register_account(srv, "taken", PASSWORD)
+    far[0].send("REGISTER taken * " + PASSWORD)
+    far[0].expect("%s FAIL REGISTER ACCOUNT_EXISTS taken :Account already exists" % S)
+    far[0].send("REGISTER * * " + PASSWORD)
+    far[0].expect("%s REGISTER SUCCESS far0 :Account successfully registered" % S)
+    far[1].send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    far[1].expect("%s NOTICE far1 :Account far1 registered. You are now logged in." % NS)
+    far[2].send("REGISTER * * " + PASSWORD)
+    far[2].expect("%s REGISTER SUCCESS far2 :Account successfully registered" % S)
+    far[3].register("far3")
+    far[3].send("REGISTER * * " + PASSWORD)
+    far[3].expect("%s FAIL REGISTER TEMPORARILY_UNAVAILABLE far3 :Too many accounts registered from your "
+                  "address; try again later" % S)
+    far[4].register("far4")
+    far[4].send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    far[4].expect("%s NOTICE far4 :Registration failed: Too many accounts registered from your address; "
+                  "try again later." % NS)
+    # nothing was created
+    for name in ("far3", "far4"):
+        far[3].send("PRIVMSG NickServ :INFO " + name)
+        far[3].expect("%s NOTICE far3 :No such account." % NS)
+    # other addresses, and exempt ones (loopback), are not affected
+    other = connect_from(srv, "127.0.0.3")
+    other.register("other")
+    other.send("REGISTER * * " + PASSWORD)
+    other.expect("%s REGISTER SUCCESS other :Account successfully registered" % S)
+    for i in range(4):
+        register_account(srv, "local%d" % i, PASSWORD)
+
+
+def test_registrations_parallel_burst_limited(make_server, backend):
+    """Registrations in flight count: a burst from many connections gets three."""
+    srv = start(make_server, backend=backend, cloak_default=False, accounts={"scrypt_n": 16384})
+    clients = []
+    for i in range(8):
+        c = connect_from(srv, FAR)
+        c.register("burst%d" % i)
+        clients.append(c)
+    for c in clients:
+        c.send("REGISTER * * " + PASSWORD)
+    results = [c.expect(lambda l: l.command in ("REGISTER", "FAIL")) for c in clients]
+    assert sum(1 for l in results if l.command == "REGISTER") == 3, results
+
+
+def test_registrations_limit_off(make_server, backend):
+    srv = start(make_server, backend=backend, cloak_default=False, accounts={"registrations_per_ip_hour": 0})
+    for i in range(5):
+        c = connect_from(srv, FAR)
+        c.register("free%d" % i)
+        c.send("REGISTER * * " + PASSWORD)
+        c.expect("%s REGISTER SUCCESS free%d :Account successfully registered" % (S, i))
