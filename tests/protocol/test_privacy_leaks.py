@@ -512,3 +512,49 @@ def test_registrations_limit_off(make_server, backend):
         c.register("free%d" % i)
         c.send("REGISTER * * " + PASSWORD)
         c.expect("%s REGISTER SUCCESS free%d :Account successfully registered" % (S, i))
+
+
+# --------------------------------------------------------------------------------------
+# +R and INVITE
+
+
+def test_invite_to_registered_only_channel_needs_login(make_server, backend):
+    srv = start(make_server, backend=backend, cloak_default=False)
+    register_account(srv, "owner", PASSWORD)
+    op = srv.client()
+    op.register("owner", password="owner:" + PASSWORD)
+    guest = srv.connect("guest")
+    target = srv.connect("target")
+    join(op, "#room")
+    join(guest, "#room", op)
+    op.send("MODE #room +R")
+    guest.expect(lambda l: l.command == "MODE" and l.params[1] == "+R")
+    guest.send("INVITE target #room")
+    guest.expect_next(num("477", "guest", "#room :You need to be logged into your account to invite users "
+                                          "to this channel (+R)"))
+    # a logged-in member still can; the target still needs an account to join
+    op.send("INVITE target #room")
+    op.expect(num("341", "owner", "target #room"))
+    target.expect(":owner!owner@127.0.0.1 INVITE target #room")
+    target.send("JOIN #room")
+    target.expect(num("477", "target", "#room :Cannot join channel (+R) - you need to be logged into your account"))
+    quiet(guest)
+
+
+def test_invite_to_registered_only_user_needs_login(make_server, backend):
+    srv = start(make_server, backend=backend, cloak_default=False)
+    register_account(srv, "owner", PASSWORD)
+    op = srv.client()
+    op.register("owner", password="owner:" + PASSWORD)
+    guest = srv.connect("guest")
+    shy = srv.connect("shy")
+    shy.send("MODE shy +R")
+    shy.expect(lambda l: l.command == "MODE" and l.params[-1] == "+R")
+    join(guest, "#g")
+    guest.send("INVITE shy #g")
+    guest.expect_next(num("531", "guest", "shy :You must be logged into an account to send messages to this user"))
+    join(op, "#o")
+    op.send("INVITE shy #o")
+    op.expect(num("341", "owner", "shy #o"))
+    shy.expect(":owner!owner@127.0.0.1 INVITE shy #o")
+    quiet(shy)
