@@ -137,6 +137,22 @@ def test_server_notices_hide_address_from_opers_without_see_hidden(make_server):
     assert not any(FAR in l for l in plain.history), [l for l in plain.history if FAR in l]
 
 
+def test_kline_notice_hides_address_from_opers_without_see_hidden(make_server):
+    srv = start(make_server)
+    plain = srv.connect("plainop")
+    oper_up(plain, "plain")
+    root = srv.connect("root")
+    oper_up(root)
+    alice = connect_from(srv, FAR)
+    alice.register("alice")
+    cloak = cloak_of(alice)
+    root.send("KLINE *@%s :go" % cloak)
+    root.expect(lambda l: "alice (%s) was disconnected by K-line *@%s" % (FAR, cloak) in l)
+    plain.expect(lambda l: "alice (%s) was disconnected by K-line *@%s" % (cloak, cloak) in l)
+    sync(plain)
+    assert not any(FAR in l for l in plain.history), [l for l in plain.history if FAR in l]
+
+
 def test_reports_hide_address_from_opers_without_see_hidden(make_server, backend):
     srv = start(make_server, backend=backend,
                 opers=[oper_block(), oper_block("rep", privileges="reports"), oper_block("plain", privileges="kill")])
