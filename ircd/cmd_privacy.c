@@ -4,6 +4,7 @@
 #include "casemap.h"
 #include "channel.h"
 #include "client.h"
+#include "cloak.h"
 #include "command.h"
 #include "history.h"
 #include "ircd.h"
@@ -21,6 +22,23 @@
 
 #define SILENCE_MAX 15
 
+/* A mask on the sender's cloak holds whether its +x is on or off ("MODE me -x" evades no
+ * SILENCE). Unlike channel bans, its real address is not tried: anyone may SILENCE, and
+ * that would tell them which address a cloaked user has. */
+static bool silence_matches(const char *mask, const struct client *s)
+{
+	if (match_mask(mask, s->prefix))
+		return true;
+	if (!ircd.conf->cloak_secret[0])
+		return false;
+	char cloak[HOST_MAX + 1], other[PREFIX_MAX + 1];
+	cloak_host(ircd.conf->cloak_secret, ircd.conf->cloak_suffix, s->conn.ip, cloak, sizeof cloak);
+	if (strcmp(cloak, s->host) == 0)
+		return false;
+	snprintf(other, sizeof other, "%s!%s@%s", s->nick, s->user, cloak);
+	return match_mask(mask, other);
+}
+
 bool client_silences(const struct client *target, const struct client *sender)
 {
 	for (unsigned i = 0; i < target->nsilence; i++) {
@@ -28,7 +46,7 @@ bool client_silences(const struct client *target, const struct client *sender)
 		if (m[0] == '$' && m[1] == 'a' && m[2] == ':') {
 			if (sender->account[0] && match_mask(m + 3, sender->account))
 				return true;
-		} else if (match_mask(m, sender->prefix)) {
+		} else if (silence_matches(m, sender)) {
 			return true;
 		}
 	}

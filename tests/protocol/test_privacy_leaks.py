@@ -263,6 +263,29 @@ def test_exception_and_invex_match_cloak_whatever_the_state(make_server):
     join(alice, "#room", op)
 
 
+def test_silence_on_cloak_survives_minus_x(make_server):
+    srv = start(make_server)
+    bob = srv.connect("bob")
+    alice = connect_from(srv, FAR)
+    alice.register("alice")
+    bob.send("SILENCE +*!*@%s" % cloak_of(alice))
+    sync(bob)
+    alice.send("MODE alice -x")
+    sync(alice)
+    alice.send("PRIVMSG bob :can you hear me")
+    alice.send("INVITE bob #nowhere")
+    sync(alice)
+    quiet(bob)
+    # the real address is not matched: SILENCE would tell anyone a cloaked user's address
+    carol = srv.connect("carol")
+    carol.send("SILENCE +*!*@%s" % FAR)
+    sync(carol)
+    alice.send("MODE alice +x")
+    sync(alice)
+    alice.send("PRIVMSG carol :hello")
+    carol.expect(":alice!alice@%s PRIVMSG carol :hello" % cloak_of(alice))
+
+
 def test_akick_on_cloak_survives_minus_x(make_server, backend):
     srv = start(make_server, backend=backend)
     register_account(srv, "owner", PASSWORD)
