@@ -188,10 +188,10 @@ void channel_send_common_monitored(struct client *c, struct outmsg *o, uint32_t 
  * or "MODE me -x"), into buf; NULL when there is no such other name. */
 static const char *hidden_cloak(const struct client *c, char *buf, size_t size)
 {
-	if (!ircd.conf->cloak_secret[0])
-		return NULL;
+	if (!ircd.conf->cloak_secret[0] || (c->umodes & UMODE('x')))
+		return NULL; /* with +x the displayed host is the cloak: no HMAC per check */
 	cloak_host(ircd.conf->cloak_secret, ircd.conf->cloak_suffix, c->conn.ip, buf, size);
-	return strcmp(buf, c->host) == 0 ? NULL : buf;
+	return buf;
 }
 
 /* A user matches a mask as nick!user@host (what others see), nick!user@ip, and

@@ -29,12 +29,10 @@ static bool silence_matches(const char *mask, const struct client *s)
 {
 	if (match_mask(mask, s->prefix))
 		return true;
-	if (!ircd.conf->cloak_secret[0])
-		return false;
+	if (!ircd.conf->cloak_secret[0] || (s->umodes & UMODE('x')))
+		return false; /* with +x the prefix already has the cloak */
 	char cloak[HOST_MAX + 1], other[PREFIX_MAX + 1];
 	cloak_host(ircd.conf->cloak_secret, ircd.conf->cloak_suffix, s->conn.ip, cloak, sizeof cloak);
-	if (strcmp(cloak, s->host) == 0)
-		return false;
 	snprintf(other, sizeof other, "%s!%s@%s", s->nick, s->user, cloak);
 	return match_mask(mask, other);
 }
