@@ -41,6 +41,7 @@ struct acc_job {
 	char code[24];
 	char fp[130];
 	char ip[INET6_ADDRSTRLEN + 1];
+	time_t slot_a, slot_i;     /* windows of the throttle slots taken: account, address (0: none) */
 	/* copies of the config the worker needs, so it never reads the live conf */
 	int n, r, p;
 	char verify_command[CONF_PATH_LEN];
@@ -234,50 +235,150 @@ static void job_run(struct job *job)
 
 /* ---- loop side ---- */
 
+/* The login throttle: attempts per account and per address in a 60-second window. An
+ * attempt takes a slot when it is submitted, before its job reaches the storage and
+ * crypto threads, so attempts in flight count: parallel attempts cannot all pass the
+ * check before the first failure is known. A failure keeps its slot; any other outcome
+ * gives it back. Registrations per address per hour work the same way (a registration
+ * that fails gives its slot back).
+ *
+ * Each table is bounded: entries are kept in order of their window's start, expired ones
+ * are dropped from the old end, and when it is full the oldest entry goes (never the
+ * whole table). Only slots still held keep an entry, so filling a table takes thousands
+ * of failed logins (or registrations) from many addresses. */
+#define THROTTLE_MAX 10000
+
 struct throttle {
+	char key[INET6_ADDRSTRLEN + ACCOUNT_MAX + 4];
 	int count;
 	time_t start;
+	struct throttle *older, *newer;
 };
-static struct dict *throttles;
 
-static struct throttle *throttle_get(const char *kind, const char *what, bool create)
+struct throttle_table {
+	int window; /* seconds */
+	struct dict *entries;
+	struct throttle *oldest, *newest;
+};
+
+static struct throttle_table logins = {.window = 60}, registrations = {.window = 3600};
+
+static void throttle_unlink(struct throttle_table *tb, struct throttle *t)
 {
-	char key[128];
+	*(t->older ? &t->older->newer : &tb->oldest) = t->newer;
+	*(t->newer ? &t->newer->older : &tb->newest) = t->older;
+	t->older = t->newer = NULL;
+}
+
+static void throttle_append(struct throttle_table *tb, struct throttle *t)
+{
+	t->older = tb->newest;
+	*(tb->newest ? &tb->newest->newer : &tb->oldest) = t;
+	tb->newest = t;
+}
+
+static void throttle_evict(struct throttle_table *tb, struct throttle *t)
+{
+	throttle_unlink(tb, t);
+	dict_del(tb->entries, t->key);
+	free(t);
+}
+
+/* Returns the counter of kind:what in its current window, creating it if create. */
+static struct throttle *throttle_get(struct throttle_table *tb, const char *kind, const char *what, bool create)
+{
+	char key[sizeof ((struct throttle *)0)->key];
 	snprintf(key, sizeof key, "%s:%s", kind, what);
-	if (!throttles)
-		throttles = dict_new();
-	struct throttle *t = dict_get(throttles, key);
-	if (!t && create) {
-		if (dict_count(throttles) > 10000) { /* bound memory under an address flood */
-			dict_free(throttles);
-			throttles = dict_new();
-		}
-		t = calloc(1, sizeof *t);
-		if (!t)
-			abort();
-		dict_put(throttles, key, t);
-	}
-	if (t && time(NULL) - t->start >= 60) {
+	if (!tb->entries)
+		tb->entries = dict_new();
+	time_t now = time(NULL);
+	struct throttle *t = dict_get(tb->entries, key);
+	if (t && now - t->start >= tb->window) { /* a new window: now the newest */
 		t->count = 0;
-		t->start = time(NULL);
+		t->start = now;
+		throttle_unlink(tb, t);
+		throttle_append(tb, t);
 	}
+	if (t || !create)
+		return t;
+	while (tb->oldest && (now - tb->oldest->start >= tb->window || dict_count(tb->entries) >= THROTTLE_MAX))
+		throttle_evict(tb, tb->oldest);
+	t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	snprintf(t->key, sizeof t->key, "%s", key);
+	t->start = now;
+	dict_put(tb->entries, t->key, t);
+	throttle_append(tb, t);
 	return t;
 }
 
-static bool throttled(const struct acc_job *j)
+/* Takes a slot of kind:what if fewer than max are held; returns the window it was taken
+ * in (to give it back), or 0, taking nothing, when they are used up. */
+static time_t throttle_take(struct throttle_table *tb, const char *kind, const char *what, int max)
 {
-	int max = ircd.conf->max_failed_logins;
-	struct throttle *a = throttle_get("a", j->key, false);
-	/* addresses exempt from connection limits (loopback by default) are not throttled
-	 * as a whole: many users may share them; their accounts still are */
-	struct throttle *i = connlimit_exempt(j->ip) ? NULL : throttle_get("i", j->ip, false);
-	return (a && a->count >= max) || (i && i->count >= max);
+	struct throttle *t = throttle_get(tb, kind, what, true);
+	if (t->count >= max) {
+		if (t->count == 0) /* max 0: nothing to remember */
+			throttle_evict(tb, t);
+		return 0;
+	}
+	t->count++;
+	return t->start;
 }
 
-static void count_failure(const struct acc_job *j)
+/* Gives back a slot taken in the window started at slot; a counter left at zero is
+ * dropped. */
+static void throttle_put_back(struct throttle_table *tb, const char *kind, const char *what, time_t slot)
 {
-	throttle_get("a", j->key, true)->count++;
-	throttle_get("i", j->ip, true)->count++;
+	struct throttle *t = slot ? throttle_get(tb, kind, what, false) : NULL;
+	if (!t)
+		return;
+	if (t->start == slot && t->count > 0)
+		t->count--;
+	if (t->count == 0)
+		throttle_evict(tb, t);
+}
+
+/* Takes a login slot for j's attempt on its account and (unless exempt) its address;
+ * false, taking nothing, when either is used up. Addresses exempt from connection
+ * limits (loopback by default) are not throttled as a whole: many users may share them;
+ * their accounts still are. */
+static bool login_reserve(struct acc_job *j)
+{
+	int max = ircd.conf->max_failed_logins;
+	j->slot_a = throttle_take(&logins, "a", j->key, max);
+	if (!j->slot_a)
+		return false;
+	if (!connlimit_exempt(j->ip) && !(j->slot_i = throttle_take(&logins, "i", j->ip, max))) {
+		throttle_put_back(&logins, "a", j->key, j->slot_a);
+		return false;
+	}
+	return true;
+}
+
+/* Takes a registration slot for j's address: false when it has registered
+ * accounts.registrations_per_ip_hour accounts this hour (0: no limit; exempt addresses
+ * are not limited). */
+static bool register_reserve(struct acc_job *j)
+{
+	int max = ircd.conf->registrations_per_ip_hour;
+	if (max == 0 || connlimit_exempt(j->ip))
+		return true;
+	j->slot_i = throttle_take(&registrations, "r", j->ip, max);
+	return j->slot_i != 0;
+}
+
+/* On completion: a wrong password keeps its login slots, a created account its
+ * registration slot; anything else gives them back. */
+static void throttle_settle(const struct acc_job *j)
+{
+	if (j->op == OP_CHECK && j->res.status != ACC_BAD_PASSWORD) {
+		throttle_put_back(&logins, "a", j->key, j->slot_a);
+		throttle_put_back(&logins, "i", j->ip, j->slot_i);
+	} else if (j->op == OP_REGISTER && j->res.status != ACC_OK && j->res.status != ACC_UNVERIFIED) {
+		throttle_put_back(&registrations, "r", j->ip, j->slot_i);
+	}
 }
 
 void client_hold(struct client *c)
@@ -306,8 +407,7 @@ static void job_done(struct job *job)
 			storage_submit(job);
 		return;
 	}
-	if (j->op == OP_CHECK && j->res.status == ACC_BAD_PASSWORD)
-		count_failure(j);
+	throttle_settle(j);
 	OPENSSL_cleanse(j->password, sizeof j->password);
 	struct client *c = client_by_id(j->client_id);
 	if (c && !client_dead(c)) {
@@ -358,6 +458,12 @@ void account_register(struct client *c, const char *name, const char *email, con
                       account_cb cb, void *arg)
 {
 	struct acc_job *j = job_new(c, OP_REGISTER, name, cb, arg);
+	if (!register_reserve(j)) {
+		j->res.status = ACC_THROTTLED;
+		cb(c, &j->res, arg);
+		free(j);
+		return;
+	}
 	snprintf(j->email, sizeof j->email, "%s", email ? email : "");
 	snprintf(j->password, sizeof j->password, "%s", password);
 	j->stage = ON_CRYPTO;
@@ -368,7 +474,7 @@ void account_register(struct client *c, const char *name, const char *email, con
 void account_check_password(struct client *c, const char *name, const char *password, account_cb cb, void *arg)
 {
 	struct acc_job *j = job_new(c, OP_CHECK, name, cb, arg);
-	if (throttled(j)) {
+	if (!login_reserve(j)) {
 		j->res.status = ACC_THROTTLED;
 		cb(c, &j->res, arg);
 		free(j);

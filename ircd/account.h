@@ -23,7 +23,7 @@ enum account_status {
 	ACC_BAD_PASSWORD,
 	ACC_UNVERIFIED,   /* registered, waiting for its verification code */
 	ACC_BAD_CODE,
-	ACC_THROTTLED,    /* too many failed attempts */
+	ACC_THROTTLED,    /* too many failed logins; for a registration: too many from the address */
 	ACC_UNAVAILABLE,  /* database down: try again later */
 	ACC_ERROR,
 };

@@ -161,7 +161,7 @@ static void apply_ban(const struct server_ban *b)
 		reply(c, ERR_YOUREBANNEDCREEP, b->reason);
 		char why[300];
 		snprintf(why, sizeof why, "%c-lined: %s", b->kind == 'k' ? 'K' : 'D', b->reason);
-		snotice("%s (%s) was disconnected by %c-line %s", c->nick, c->conn.ip, b->kind == 'k' ? 'K' : 'D', b->mask);
+		snotice_about(c, "%s (%s) was disconnected by %c-line %s", c->nick, c->conn.ip, b->kind == 'k' ? 'K' : 'D', b->mask);
 		client_exit(c, why);
 	}
 }

@@ -2,6 +2,7 @@
 #include "channel.h"
 
 #include "cap.h"
+#include "cloak.h"
 #include "dict.h"
 #include "ircd.h"
 #include "match.h"
@@ -184,7 +185,20 @@ void channel_send_common_monitored(struct client *c, struct outmsg *o, uint32_t 
 	monitor_send_extended(c, o, cap_need | CAPF(CAP_EXTENDED_MONITOR), mark_gen);
 }
 
-bool channel_mask_matches(const char *mask, const struct client *c)
+/* The cloak c would have with +x when it is not its displayed host now (cloaking off,
+ * or "MODE me -x"), into buf; NULL when there is no such other name. */
+static const char *hidden_cloak(const struct client *c, char *buf, size_t size)
+{
+	if (!ircd.conf->cloak_secret[0] || (c->umodes & UMODE('x')))
+		return NULL; /* with +x the displayed host is the cloak: no HMAC per check */
+	cloak_host(ircd.conf->cloak_secret, ircd.conf->cloak_suffix, c->conn.ip, buf, size);
+	return buf;
+}
+
+/* A user matches a mask as nick!user@host (what others see), nick!user@ip, and
+ * nick!user@cloak whether +x is on or off, so "MODE me -x" evades no ban or AKICK set on
+ * the cloak, and an exception (+e/+I) on the cloak keeps working without it. */
+static bool mask_matches(const char *mask, const struct client *c, const char *cloak)
 {
 	if (mask[0] == '$') {
 		/* extban $a:account (and $a alone: any logged-in user) */
@@ -196,15 +210,30 @@ bool channel_mask_matches(const char *mask, const struct client *c)
 	}
 	if (match_mask(mask, c->prefix))
 		return true;
-	char ipmask[PREFIX_MAX + 1];
-	snprintf(ipmask, sizeof ipmask, "%s!%s@%s", c->nick, c->user, c->conn.ip);
-	return match_mask(mask, ipmask);
+	char other[PREFIX_MAX + 1];
+	snprintf(other, sizeof other, "%s!%s@%s", c->nick, c->user, c->conn.ip);
+	if (match_mask(mask, other))
+		return true;
+	if (!cloak)
+		return false;
+	snprintf(other, sizeof other, "%s!%s@%s", c->nick, c->user, cloak);
+	return match_mask(mask, other);
+}
+
+bool channel_mask_matches(const char *mask, const struct client *c)
+{
+	char buf[HOST_MAX + 1];
+	return mask_matches(mask, c, hidden_cloak(c, buf, sizeof buf));
 }
 
 bool channel_list_match(const struct channel *ch, enum list_kind kind, const struct client *c)
 {
+	if (!ch->lists[kind])
+		return false;
+	char buf[HOST_MAX + 1];
+	const char *cloak = hidden_cloak(c, buf, sizeof buf); /* once per list, not per mask */
 	for (const struct list_entry *e = ch->lists[kind]; e; e = e->next)
-		if (channel_mask_matches(e->mask, c))
+		if (mask_matches(e->mask, c, cloak))
 			return true;
 	return false;
 }

@@ -289,7 +289,7 @@ void client_exit(struct client *c, const char *reason)
 		return;
 	c->flags |= CLI_DEAD;
 	if (client_registered(c)) {
-		snotice("Client exiting: %s (%s@%s) [%s]", c->nick, c->user, c->conn.ip, reason);
+		snotice_about(c, "Client exiting: %s (%s@%s) [%s]", c->nick, c->user, c->conn.ip, reason);
 		channel_client_exit(c, reason);
 		monitor_offline(c->nick);
 		ircd.nusers--;

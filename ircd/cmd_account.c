@@ -180,6 +180,10 @@ static void register_done(struct client *c, const struct account_result *r, void
 	case ACC_EXISTS:
 		reply_standard(c, "FAIL", cmd, "ACCOUNT_EXISTS", r->name[0] ? r->name : "*", "Account already exists");
 		break;
+	case ACC_THROTTLED: /* the spec has no code of its own for a rate limit */
+		reply_standard(c, "FAIL", cmd, "TEMPORARILY_UNAVAILABLE", r->name[0] ? r->name : "*",
+		               "Too many accounts registered from your address; try again later");
+		break;
 	default:
 		reply_standard(c, "FAIL", cmd, "TEMPORARILY_UNAVAILABLE", r->name[0] ? r->name : "*",
 		               "Account registration is temporarily unavailable");

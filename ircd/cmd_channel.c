@@ -416,6 +416,16 @@ void cmd_invite(struct client *c, struct msg *m)
 		reply(c, ERR_USERONCHANNEL, t->nick, ch->name);
 		return;
 	}
+	/* +R keeps out users who are not logged in: on a channel, their invitations too (a
+	 * member who joined before +R was set); on a user, their INVITEs as their messages */
+	if ((ch->modes & CMODE('R')) && !c->account[0]) {
+		reply(c, ERR_NEEDREGGEDNICK_INVITE, ch->name);
+		return;
+	}
+	if ((t->umodes & UMODE('R')) && !c->account[0]) {
+		reply(c, ERR_NEEDREGGEDNICKMSG, t->nick);
+		return;
+	}
 	channel_invite_add(ch, t);
 	reply(c, RPL_INVITING, t->nick, ch->name);
 	if (t->away)

@@ -4,6 +4,7 @@
 #include "casemap.h"
 #include "channel.h"
 #include "client.h"
+#include "cloak.h"
 #include "command.h"
 #include "history.h"
 #include "ircd.h"
@@ -21,6 +22,21 @@
 
 #define SILENCE_MAX 15
 
+/* A mask on the sender's cloak holds whether its +x is on or off ("MODE me -x" evades no
+ * SILENCE). Unlike channel bans, its real address is not tried: anyone may SILENCE, and
+ * that would tell them which address a cloaked user has. */
+static bool silence_matches(const char *mask, const struct client *s)
+{
+	if (match_mask(mask, s->prefix))
+		return true;
+	if (!ircd.conf->cloak_secret[0] || (s->umodes & UMODE('x')))
+		return false; /* with +x the prefix already has the cloak */
+	char cloak[HOST_MAX + 1], other[PREFIX_MAX + 1];
+	cloak_host(ircd.conf->cloak_secret, ircd.conf->cloak_suffix, s->conn.ip, cloak, sizeof cloak);
+	snprintf(other, sizeof other, "%s!%s@%s", s->nick, s->user, cloak);
+	return match_mask(mask, other);
+}
+
 bool client_silences(const struct client *target, const struct client *sender)
 {
 	for (unsigned i = 0; i < target->nsilence; i++) {
@@ -28,7 +44,7 @@ bool client_silences(const struct client *target, const struct client *sender)
 		if (m[0] == '$' && m[1] == 'a' && m[2] == ':') {
 			if (sender->account[0] && match_mask(m + 3, sender->account))
 				return true;
-		} else if (match_mask(m, sender->prefix)) {
+		} else if (silence_matches(m, sender)) {
 			return true;
 		}
 	}
@@ -160,6 +176,7 @@ struct reports_job {
 	uint64_t client_id;
 	long long close_id;
 	char closer[64];
+	bool see_hidden; /* the reader may see the reported user's address */
 	char lines[20][400];
 	int nlines;
 	enum db_status status;
@@ -170,9 +187,10 @@ static void report_row(void *arg, int ncols, const char *const *cols)
 	struct reports_job *j = arg;
 	if (ncols < 8 || j->nlines >= 20)
 		return;
+	const char *host = j->see_hidden ? cols[5] : NULL; /* the real address of the target */
 	snprintf(j->lines[j->nlines++], sizeof j->lines[0], "#%s by %s%s%s about %s (%s%s%s): %s%s%s%s", cols[0],
 	         cols[1] ? cols[1] : "?", cols[2] ? "/" : "", cols[2] ? cols[2] : "", cols[3] ? cols[3] : "?",
-	         cols[4] ? cols[4] : "-", cols[5] ? " " : "", cols[5] ? cols[5] : "", cols[6] ? cols[6] : "",
+	         cols[4] ? cols[4] : "-", host ? " " : "", host ? host : "", cols[6] ? cols[6] : "",
 	         cols[7] ? " [message: \"" : "", cols[7] ? cols[7] : "", cols[7] ? "\"]" : "");
 }
 
@@ -220,6 +238,7 @@ void cmd_reports(struct client *c, struct msg *m)
 	j->job.done = reports_done;
 	j->client_id = c->id;
 	snprintf(j->closer, sizeof j->closer, "%s", c->nick);
+	j->see_hidden = (c->privs & PRIV_SEE_HIDDEN) != 0;
 	if (m->nparams >= 2 && strcasecmp(m->params[0], "CLOSE") == 0)
 		j->close_id = atoll(m->params[1]);
 	storage_submit(&j->job);

@@ -16,6 +16,13 @@
 
 #define AWAY_MAX 390
 
+/* True if c may see t's real address: t itself, or an operator with see_hidden. Everyone
+ * else gets the displayed host only (the cloak when t has +x). */
+static bool sees_address(const struct client *c, const struct client *t)
+{
+	return c == t || ((c->umodes & UMODE('o')) && (c->privs & PRIV_SEE_HIDDEN));
+}
+
 static bool shares_channel(const struct client *a, const struct client *b)
 {
 	for (struct membership *m = a->channels; m; m = m->client_next)
@@ -61,7 +68,7 @@ static void who_reply(struct client *c, struct client *t, const char *chan, cons
 		case 't': snprintf(v, sizeof v, "%s", x->token); break;
 		case 'c': snprintf(v, sizeof v, "%s", chan); break;
 		case 'u': snprintf(v, sizeof v, "%s", t->user); break;
-		case 'i': snprintf(v, sizeof v, "%s", t->conn.ip); break;
+		case 'i': snprintf(v, sizeof v, "%s", sees_address(c, t) ? t->conn.ip : "255.255.255.255"); break;
 		case 'h': snprintf(v, sizeof v, "%s", t->host); break;
 		case 's': snprintf(v, sizeof v, "%s", ircd.conf->server_name); break;
 		case 'n': snprintf(v, sizeof v, "%s", t->nick); break;
@@ -166,7 +173,7 @@ void cmd_whois(struct client *c, struct msg *m)
 		reply(c, RPL_WHOISSECURE, t->nick);
 	if (t->umodes & UMODE('B'))
 		reply(c, RPL_WHOISBOT, t->nick, ircd.conf->network);
-	if (c == t || ((c->umodes & UMODE('o')) && (c->privs & PRIV_SEE_HIDDEN)))
+	if (sees_address(c, t))
 		reply(c, RPL_WHOISHOST, t->nick, t->conn.ip, t->conn.ip);
 	reply(c, RPL_WHOISIDLE, t->nick, (long long)(ev_now(EV_DEFAULT) - t->last_message), (long long)t->connected);
 	reply(c, RPL_ENDOFWHOIS, t->nick);
@@ -202,7 +209,7 @@ void cmd_userhost(struct client *c, struct msg *m)
 			continue;
 		char item[PREFIX_MAX + 8];
 		snprintf(item, sizeof item, "%s%s=%c%s@%s", t->nick, t->umodes & UMODE('o') ? "*" : "", t->away ? '-' : '+',
-		         t->user, c == t ? t->conn.ip : t->host);
+		         t->user, sees_address(c, t) ? t->conn.ip : t->host);
 		if (n && n + strlen(item) + 1 > room) { /* a full line goes out; the rest follows */
 			reply(c, RPL_USERHOST, out);
 			n = 0;

@@ -8,6 +8,7 @@
  * and REHASH share this code and a broken file never replaces a working one. */
 #include "conf.h"
 
+#include "connlimit.h"
 #include "log.h"
 
 #include <libconfig.h>
@@ -109,6 +110,7 @@ static const struct key accounts_keys[] = {
     INT("nick_enforce_delay", struct conf, nick_enforce_delay, 0, 3600, "0"),
     STR("guest_prefix", struct conf, guest_prefix, "Guest"),
     INT("max_failed_logins", struct conf, max_failed_logins, 1, 1000, "5"),
+    INT("registrations_per_ip_hour", struct conf, registrations_per_ip_hour, 0, 100000, "3"),
     {0},
 };
 static const struct key accounts_raw_keys[] = {
@@ -395,7 +397,8 @@ static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, c
 	static const char *const nested[] = {"sasl_plaintext", NULL};
 	static const char *const nested_raw[] = {"registration", "email_required", "verify_command",
 	                                         "min_password_length", "scrypt_n", "scrypt_r", "scrypt_p",
-	                                         "nick_enforce_delay", "guest_prefix", "max_failed_logins", NULL};
+	                                         "nick_enforce_delay", "guest_prefix", "max_failed_logins",
+	                                         "registrations_per_ip_hour", NULL};
 	load_group(x, g, "accounts", accounts_keys, c, nested);
 	load_group(x, g, "accounts", accounts_raw_keys, raw, nested_raw);
 	const char *modes[] = {"never", "loopback", "always"};
@@ -407,6 +410,18 @@ static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, c
 		error_at(x, g, "accounts.sasl_plaintext must be never, loopback or always");
 	if (c->scrypt_n & (c->scrypt_n - 1))
 		error_at(x, g, "accounts.scrypt_n must be a power of two");
+}
+
+/* Every entry of connlimit.exempt must be an address or a CIDR range: a typo would
+ * otherwise exempt nothing, or (before addresses were parsed) the wrong addresses. */
+static void check_exempt(struct ctx *x, const struct conf *c, const config_setting_t *s)
+{
+	char buf[sizeof c->limit_exempt];
+	snprintf(buf, sizeof buf, "%s", c->limit_exempt);
+	char *save;
+	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+		if (!connlimit_net_valid(t))
+			error_at(x, s, "connlimit.exempt: '%s' is not an address or a CIDR range", t);
 }
 
 unsigned conf_privileges_parse(const char *text, char *bad, size_t size)
@@ -527,6 +542,7 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	load_group(&x, config_lookup(&cfg, "privacy"), "privacy", privacy_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "history"), "history", history_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "connlimit"), "connlimit", connlimit_keys, c, NULL);
+	check_exempt(&x, c, config_lookup(&cfg, "connlimit.exempt"));
 	load_opers(&x, c, config_lookup(&cfg, "operators"));
 	if (c->cloak_default && !c->cloak_secret[0])
 		error_at(&x, config_lookup(&cfg, "privacy"), "privacy.cloak_default needs privacy.cloak_secret");

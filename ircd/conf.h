@@ -91,6 +91,7 @@ struct conf {
 	int nick_enforce_delay; /* seconds; 0 = off */
 	char guest_prefix[16];
 	int max_failed_logins; /* per account or address per minute */
+	int registrations_per_ip_hour; /* account registrations per address per hour (0: no limit) */
 	/* privacy and limits */
 	char cloak_secret[128]; /* "" disables cloaking */
 	bool cloak_default;     /* +x for every new client */

@@ -4,7 +4,6 @@
  * addresses actually connected or recently seen. */
 #include "connlimit.h"
 
-#include "ban.h"
 #include "dict.h"
 #include "ircd.h"
 
@@ -69,13 +68,59 @@ static void put_back(struct dict *d, const char *key)
 		free(dict_del(d, key));
 }
 
+/* Parses "address" or "address/bits" (IPv4 or IPv6, any spelling inet_pton accepts) into
+ * family, the address bytes and the prefix length; false if it is neither. */
+static bool parse_net(const char *text, int *family, unsigned char addr[16], int *bits)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(text, '/');
+	size_t len = slash ? (size_t)(slash - text) : strlen(text);
+	if (len == 0 || len >= sizeof buf)
+		return false;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	*family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	int max = *family == AF_INET6 ? 128 : 32;
+	if (inet_pton(*family, buf, addr) != 1)
+		return false;
+	*bits = max;
+	if (slash) {
+		const char *b = slash + 1;
+		if (!*b || strlen(b) > 3 || strspn(b, "0123456789") != strlen(b) || atoi(b) > max)
+			return false;
+		*bits = atoi(b);
+	}
+	return true;
+}
+
+bool connlimit_net_valid(const char *text)
+{
+	int family, bits;
+	unsigned char a[16];
+	return parse_net(text, &family, a, &bits);
+}
+
+bool connlimit_net_match(const char *net, const char *ip)
+{
+	int nf, ipf, bits, ipbits;
+	unsigned char a[16], b[16];
+	if (!parse_net(net, &nf, a, &bits) || !parse_net(ip, &ipf, b, &ipbits) || nf != ipf)
+		return false;
+	for (int i = 0; bits > 0; i++, bits -= 8) {
+		unsigned char m = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+		if ((a[i] & m) != (b[i] & m))
+			return false;
+	}
+	return true;
+}
+
 bool connlimit_exempt(const char *ip)
 {
 	char buf[256];
 	snprintf(buf, sizeof buf, "%s", ircd.conf->limit_exempt);
 	char *save;
 	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
-		if (strcmp(t, ip) == 0 || cidr_match(t, ip))
+		if (connlimit_net_match(t, ip))
 			return true;
 	return false;
 }

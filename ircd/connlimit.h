@@ -11,7 +11,15 @@
  * nothing) with the reason when a limit refuses it. */
 bool connlimit_admit(const char *ip, char *why, size_t size);
 
-/* True if ip is listed in connlimit.exempt. */
+/* True if ip (an address as text) is in net ("address" or "address/bits", IPv4 or IPv6):
+ * both are parsed with inet_pton and compared as bytes, so "0::1", "::1" and
+ * "0:0:0:0:0:0:0:1" are the same address. False if either does not parse. */
+bool connlimit_net_match(const char *net, const char *ip);
+
+/* True if text is an address or a CIDR range connlimit_net_match understands. */
+bool connlimit_net_valid(const char *text);
+
+/* True if ip is in one of the ranges of connlimit.exempt. */
 bool connlimit_exempt(const char *ip);
 
 /* Forgets a connection admitted from ip. */

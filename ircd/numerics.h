@@ -116,6 +116,7 @@
 #define ERR_BADCHANNELKEY "475", "%s :Cannot join channel (+k)"
 #define ERR_BADCHANMASK "476", "%s :Bad Channel Mask"
 #define ERR_NEEDREGGEDNICK "477", "%s :Cannot join channel (+R) - you need to be logged into your account"
+#define ERR_NEEDREGGEDNICK_INVITE "477", "%s :You need to be logged into your account to invite users to this channel (+R)"
 #define ERR_BANLISTFULL "478", "%s %c :Channel list is full"
 #define ERR_NOPRIVILEGES "481", ":Permission Denied- You're not an IRC operator"
 #define ERR_CHANOPRIVSNEEDED "482", "%s :You're not channel operator"

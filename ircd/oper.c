@@ -14,12 +14,23 @@
 #include "storage.h"
 #include "workq.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+/* Sends text to every +s operator, or with masked, text to those with see_hidden and
+ * masked to the others. */
+static void snotice_send(const char *text, const char *masked)
+{
+	for (struct client *c = ircd.clients; c; c = c->next)
+		if ((c->umodes & UMODE('o')) && (c->umodes & UMODE('s')) && !client_dead(c))
+			client_sendf(c, ":%s NOTICE %s :*** %s", ircd.conf->server_name, c->nick,
+			             masked && !(c->privs & PRIV_SEE_HIDDEN) ? masked : text);
+}
 
 void snotice(const char *fmt, ...)
 {
@@ -30,9 +41,32 @@ void snotice(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	for (struct client *c = ircd.clients; c; c = c->next)
-		if ((c->umodes & UMODE('o')) && (c->umodes & UMODE('s')) && !client_dead(c))
-			client_sendf(c, ":%s NOTICE %s :*** %s", ircd.conf->server_name, c->nick, text);
+	snotice_send(text, NULL);
+}
+
+static bool addr_char(char ch) { return isalnum((unsigned char)ch) || ch == '.' || ch == ':'; }
+
+void snotice_about(const struct client *t, const char *fmt, ...)
+{
+	if (ircd.nopers == 0)
+		return;
+	char text[400], masked[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	/* the address is replaced as a whole word: "1.2.3.4" never matches inside "11.2.3.45" */
+	size_t n = 0, alen = strlen(t->conn.ip);
+	for (const char *p = text; *p && n + 1 < sizeof masked;) {
+		if (alen && strncmp(p, t->conn.ip, alen) == 0 && !addr_char(p[alen]) && (p == text || !addr_char(p[-1]))) {
+			n += (size_t)snprintf(masked + n, sizeof masked - n, "%s", t->host);
+			p += alen;
+		} else {
+			masked[n++] = *p++;
+		}
+	}
+	masked[n < sizeof masked ? n : sizeof masked - 1] = '\0';
+	snotice_send(text, masked);
 }
 
 bool oper_has(struct client *c, unsigned priv)
@@ -68,7 +102,7 @@ static void oper_done(struct job *job)
 		c->flags &= ~CLI_WAITING;
 		if (!j->ok) {
 			reply(c, ERR_PASSWDMISMATCH);
-			snotice("Failed OPER attempt by %s (%s) for %s: bad password", c->nick, c->conn.ip, j->name);
+			snotice_about(c, "Failed OPER attempt by %s (%s) for %s: bad password", c->nick, c->conn.ip, j->name);
 		} else {
 			if (!(c->umodes & UMODE('o')))
 				ircd.nopers++;
@@ -77,7 +111,7 @@ static void oper_done(struct job *job)
 			snprintf(c->oper_name, sizeof c->oper_name, "%s", j->name);
 			reply(c, RPL_YOUREOPER);
 			client_sendf(c, ":%s MODE %s :+os", c->prefix, c->nick);
-			snotice("%s (%s) is now an operator (%s)", c->nick, c->conn.ip, j->name);
+			snotice_about(c, "%s (%s) is now an operator (%s)", c->nick, c->conn.ip, j->name);
 		}
 		conn_resume(&c->conn);
 	}
@@ -111,7 +145,7 @@ void cmd_oper(struct client *c, struct msg *m)
 	                                                                                 : NULL;
 	if (why) {
 		reply(c, ERR_NOOPERHOST);
-		snotice("Failed OPER attempt by %s (%s) for %s: %s", c->nick, c->conn.ip, m->params[0], why);
+		snotice_about(c, "Failed OPER attempt by %s (%s) for %s: %s", c->nick, c->conn.ip, m->params[0], why);
 		return;
 	}
 	struct oper_job *j = calloc(1, sizeof *j);

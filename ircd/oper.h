@@ -11,6 +11,10 @@ struct msg;
 /* Sends "*** text" as a NOTICE to every operator with user mode +s. */
 void snotice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* snotice about the client t: operators without see_hidden get t's displayed host (its
+ * cloak) wherever the text has t's real address. */
+void snotice_about(const struct client *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* True if c is an operator with privilege priv; otherwise replies 481 and returns false. */
 bool oper_has(struct client *c, unsigned priv);
 

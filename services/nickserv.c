@@ -40,6 +40,8 @@ static void done_register(struct client *c, const struct account_result *r, void
 	} else if (r->status == ACC_UNVERIFIED) {
 		service_notice(NS, c, "Account %s registered; a verification code was sent to your email address.", r->name);
 		service_notice(NS, c, "Send: /msg NickServ VERIFY %s <code>", r->name);
+	} else if (r->status == ACC_THROTTLED) {
+		service_notice(NS, c, "Registration failed: Too many accounts registered from your address; try again later.");
 	} else {
 		service_notice(NS, c, "Registration failed: %s", status_text(r->status));
 	}
