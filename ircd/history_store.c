@@ -188,7 +188,9 @@ static bool journal_append(const char *path, const struct hist_row *rows, int n)
 	off_t before = fstat(fd, &st) == 0 ? st.st_size : -1;
 	bool ok = write_all(fd, jb.data, jb.len) && fsync(fd) == 0;
 	int e = errno;
-	if (!ok && before >= 0 && ftruncate(fd, before) < 0)
+	if (!ok && before == 0)
+		unlink(path); /* no journal rather than an empty one */
+	else if (!ok && before > 0 && ftruncate(fd, before) < 0)
 		log_debug("history: journal %s not cut back (%s): replay will skip the torn record", path, strerror(errno));
 	close(fd);
 	journal_buf_free(&jb);
@@ -327,6 +329,8 @@ static bool journal_replay(const char *path)
 	if (r.failed || read_failed)
 		return false;
 	unlink(path);
+	if (!r.stored && !r.skipped)
+		return true; /* an empty journal: nothing to say */
 	if (r.skipped)
 		log_info("history: replayed %ld journaled messages; skipped %ld damaged records", r.stored, r.skipped);
 	else
