@@ -9,7 +9,10 @@
  * QUEUE_ROWS_MAX rows wait for it, the storage thread appends the batch to a journal file
  * instead, and replays the journal (in order, ignoring rows already stored) before the
  * next write once it can: nothing that was delivered is lost, memory stays bounded, and
- * the chat never waits for the database. Retention (purging by age) lives here too. */
+ * the chat never waits for the database. Journal records are framed and checksummed
+ * (journal.c), so a record torn by a crash or a full disk is skipped, never stored cut;
+ * batches that neither the database nor the journal took are counted per episode and
+ * reported once (log and server notice). Retention (purging by age) lives here too. */
 #include "history.h"
 #include "history_int.h"
 
