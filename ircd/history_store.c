@@ -184,7 +184,9 @@ static bool journal_append(const char *path, const struct hist_row *rows, int n)
 	}
 	int fd = privfile_open(path, O_WRONLY | O_APPEND);
 	if (fd < 0) {
+		int e = errno;
 		journal_buf_free(&jb);
+		errno = e;
 		return false;
 	}
 	struct stat st;
