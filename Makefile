@@ -57,7 +57,7 @@ deps:
 cert: var/tls.crt
 
 var/tls.crt:
-	@mkdir -p var
+	@mkdir -p -m 700 var
 	openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=localhost" \
 	  -keyout var/tls.key -out var/tls.crt 2>/dev/null
 	@chmod 600 var/tls.key

@@ -2,12 +2,18 @@
  * account acknowledged to a user survives a crash. */
 #include "conf.h"
 #include "db.h"
+#include "log.h"
+#include "privfile.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Prepared statements kept for reuse, keyed by their SQL text: the history writer and
  * the CHATHISTORY readers run the same few statements over and over, and preparing one
@@ -41,9 +47,33 @@ static int past_deadline(void *arg)
 	return q->deadline_ms && mono_ms() > q->deadline_ms;
 }
 
+/* The database holds password hashes, emails and private messages: a new one is created
+ * 0600 (in directories created 0700) before SQLite opens it, and SQLite gives its -wal,
+ * -shm and -journal files the database file's mode. An existing file keeps its mode, with
+ * a warning if others can read it. */
+static int create_private(const char *path, char *err, size_t size)
+{
+	if (!path[0] || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+		return 0;
+	int fd = privfile_open(path, O_RDWR);
+	if (fd < 0) {
+		snprintf(err, size, "sqlite %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
+		log_warn("storage: %s is readable by others (mode %03o); it holds password hashes and private "
+		         "messages: chmod 600 it",
+		         path, (unsigned)(st.st_mode & 0777));
+	close(fd);
+	return 0;
+}
+
 static void *sq_open(const struct conf *conf, char *err, size_t size)
 {
 	sqlite3 *db = NULL;
+	if (create_private(conf->sqlite_path, err, size) < 0)
+		return NULL;
 	if (sqlite3_open_v2(conf->sqlite_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {
 		snprintf(err, size, "sqlite %s: %s", conf->sqlite_path, db ? sqlite3_errmsg(db) : "out of memory");

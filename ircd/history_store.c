@@ -9,7 +9,10 @@
  * QUEUE_ROWS_MAX rows wait for it, the storage thread appends the batch to a journal file
  * instead, and replays the journal (in order, ignoring rows already stored) before the
  * next write once it can: nothing that was delivered is lost, memory stays bounded, and
- * the chat never waits for the database. Retention (purging by age) lives here too. */
+ * the chat never waits for the database. Journal records are framed and checksummed
+ * (journal.c), so a record torn by a crash or a full disk is skipped, never stored cut;
+ * batches that neither the database nor the journal took are counted per episode and
+ * reported once (log and server notice). Retention (purging by age) lives here too. */
 #include "history.h"
 #include "history_int.h"
 
@@ -17,17 +20,23 @@
 #include "channel.h"
 #include "client.h"
 #include "ircd.h"
+#include "journal.h"
 #include "log.h"
+#include "oper.h"
 #include "outmsg.h"
 #include "parse.h"
+#include "privfile.h"
 #include "service.h"
 #include "storage.h"
 
+#include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,11 +55,17 @@ struct hist_row {
 	char *text; /* may be NULL */
 };
 
+enum loss_report { LOSS_NONE, LOSS_BEGAN, LOSS_ENDED };
+
 struct batch_job {
 	struct job job;
 	struct hist_row *rows;
 	int n;
 	char journal[CONF_PATH_LEN];
+	/* set by the storage thread for the completion: an episode of lost messages */
+	enum loss_report loss;
+	long lost;
+	char loss_why[64];
 };
 
 static struct hist_row *pending;
@@ -132,127 +147,202 @@ static enum db_status insert_rows(const struct hist_row *rows, int n)
 	return s;
 }
 
-/* Journal lines: the ten fields separated by tabs, with \\, \t, \n and \r escaped; an
- * empty field with a leading \N means SQL NULL. */
-static void put_field(FILE *f, const char *s, bool last)
+/* ---- the journal (storage thread only) ----
+ *
+ * Each row is one framed record of ROW_FIELDS text fields (journal.h): a record torn by a
+ * full disk or a crash, or damaged later, is skipped with one log line at replay and never
+ * stored, and replay goes on with the records after it. Each append is fsynced before the
+ * batch counts as kept. */
+
+static bool write_all(int fd, const char *p, size_t len)
 {
-	if (!s) {
-		fputs("\\N", f);
-	} else {
-		for (; *s; s++) {
-			if (*s == '\\' || *s == '\t' || *s == '\n' || *s == '\r')
-				fprintf(f, "\\%c", *s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : '\\');
-			else
-				fputc(*s, f);
-		}
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		len -= (size_t)w;
 	}
-	fputc(last ? '\n' : '\t', f);
+	return true;
 }
 
+/* Appends rows to the journal (created 0600, its directories 0700) and fsyncs it. On
+ * failure it cuts the file back to its length before the append, so a full disk leaves
+ * no torn record behind when it can, and returns false with errno set. */
 static bool journal_append(const char *path, const struct hist_row *rows, int n)
 {
-	FILE *f = fopen(path, "a");
-	if (!f)
-		return false;
+	struct journal_buf jb = {0};
 	for (int i = 0; i < n; i++) {
 		const struct hist_row *r = &rows[i];
-		fprintf(f, "%llu\t%lld\t", r->seq, r->time_ms);
-		put_field(f, r->msgid, false);
-		put_field(f, r->target_key, false);
-		put_field(f, r->target, false);
-		put_field(f, r->sender, false);
-		put_field(f, r->account[0] ? r->account : NULL, false);
-		put_field(f, r->command, false);
-		put_field(f, r->tags, false);
-		put_field(f, r->text, true);
+		char seq[24], tm[24];
+		snprintf(seq, sizeof seq, "%llu", r->seq);
+		snprintf(tm, sizeof tm, "%lld", r->time_ms);
+		const char *f[ROW_FIELDS] = {seq,      tm,         r->msgid, r->target_key, r->target, r->sender,
+		                             r->account[0] ? r->account : NULL, r->command, r->tags, r->text};
+		if (!journal_encode(&jb, f, ROW_FIELDS)) /* cannot happen: a line is far shorter */
+			log_error("history: message %s too long for the journal, not kept", r->msgid);
 	}
-	bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-	return fclose(f) == 0 && ok;
+	int fd = privfile_open(path, O_WRONLY | O_APPEND);
+	if (fd < 0) {
+		int e = errno;
+		journal_buf_free(&jb);
+		errno = e;
+		return false;
+	}
+	struct stat st;
+	off_t before = fstat(fd, &st) == 0 ? st.st_size : -1;
+	bool ok = write_all(fd, jb.data, jb.len) && fsync(fd) == 0;
+	int e = errno;
+	if (!ok && before == 0)
+		unlink(path); /* no journal rather than an empty one */
+	else if (!ok && before > 0 && ftruncate(fd, before) < 0)
+		log_debug("history: journal %s not cut back (%s): replay will skip the torn record", path, strerror(errno));
+	close(fd);
+	journal_buf_free(&jb);
+	errno = e;
+	return ok;
 }
 
-/* Splits a journal line in place into fields, unescaping; NULL fields become NULL. */
-static int split_line(char *line, char **fields, int max)
+/* Copies a journal field into a fixed-size row field: false if it is missing, empty or
+ * too long (a damaged old-format line), so no row is stored with a cut field. */
+static bool copy_field(char *dst, size_t size, const char *src)
 {
-	int n = 0;
-	char *w = line;
-	fields[n++] = w;
-	for (char *r = line; *r && *r != '\n'; r++) {
-		if (*r == '\t') {
-			*w++ = '\0';
-			if (n == max)
-				return -1;
-			fields[n++] = w;
-		} else if (*r == '\\' && r[1]) {
-			r++;
-			*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r == 'r' ? '\r' : *r == 'N' ? '\1' : *r;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-	for (int i = 0; i < n; i++)
-		if (fields[i][0] == '\1' && fields[i][1] == '\0')
-			fields[i] = NULL;
-	return n;
+	if (!src || !src[0] || strlen(src) >= size)
+		return false;
+	str_copy(dst, size, src);
+	return true;
 }
 
-static void row_from_fields(struct hist_row *r, char **f)
+static bool all_digits(const char *s)
+{
+	if (s && *s == '-')
+		s++;
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static bool row_from_fields(struct hist_row *r, char **f)
 {
 	memset(r, 0, sizeof *r);
+	if (!all_digits(f[0]) || f[0][0] == '-' || !all_digits(f[1]) || !copy_field(r->msgid, sizeof r->msgid, f[2]) ||
+	    !copy_field(r->target_key, sizeof r->target_key, f[3]) || !copy_field(r->target, sizeof r->target, f[4]) ||
+	    !copy_field(r->sender, sizeof r->sender, f[5]) || (f[6] && !copy_field(r->account, sizeof r->account, f[6])) ||
+	    !copy_field(r->command, sizeof r->command, f[7] ? f[7] : "PRIVMSG"))
+		return false;
 	r->seq = strtoull(f[0], NULL, 10);
 	r->time_ms = atoll(f[1]);
-	snprintf(r->msgid, sizeof r->msgid, "%s", f[2] ? f[2] : "");
-	snprintf(r->target_key, sizeof r->target_key, "%s", f[3] ? f[3] : "");
-	snprintf(r->target, sizeof r->target, "%s", f[4] ? f[4] : "");
-	snprintf(r->sender, sizeof r->sender, "%s", f[5] ? f[5] : "");
-	snprintf(r->account, sizeof r->account, "%s", f[6] ? f[6] : "");
-	snprintf(r->command, sizeof r->command, "%s", f[7] ? f[7] : "PRIVMSG");
 	r->tags = f[8] ? strdup(f[8]) : NULL;
 	r->text = f[9] ? strdup(f[9]) : NULL;
+	return true;
 }
 
-/* Replays the journal into the database; returns false if the database failed again. */
+#define REPLAY_ROWS 100
+
+/* One replay: rows are inserted REPLAY_ROWS at a time as the decoder finds them. */
+struct replay {
+	const char *path;
+	struct hist_row rows[REPLAY_ROWS];
+	int n;
+	long stored, skipped;
+	bool failed; /* the database failed again: the journal stays for the next try */
+};
+
+static bool replay_insert(struct replay *r)
+{
+	if (r->n && insert_rows(r->rows, r->n) != DB_OK)
+		r->failed = true;
+	else
+		r->stored += r->n;
+	for (int i = 0; i < r->n; i++) {
+		free(r->rows[i].tags);
+		free(r->rows[i].text);
+	}
+	r->n = 0;
+	return !r->failed;
+}
+
+static bool replay_record(void *arg, char **fields, int n)
+{
+	struct replay *r = arg;
+	(void)n; /* the decoder delivers exactly ROW_FIELDS */
+	if (!row_from_fields(&r->rows[r->n], fields)) {
+		log_warn("history: journal %s: skipped a record with a missing or malformed field (msgid %.30s)", r->path,
+		         fields[2] ? fields[2] : "none");
+		r->skipped++;
+		return true;
+	}
+	return ++r->n < REPLAY_ROWS || replay_insert(r);
+}
+
+static void replay_bad(void *arg, unsigned long long offset, size_t len, const char *why)
+{
+	struct replay *r = arg;
+	log_warn("history: journal %s: skipped %zu damaged bytes at offset %llu (%s)", r->path, len, offset, why);
+	r->skipped++;
+}
+
+/* Replays the journal into the database, record by record, and removes it; returns false
+ * (keeping it) if the database failed again or the file could not be read. Records
+ * already stored are ignored by the INSERT, so a replay cut short is simply redone. */
 static bool journal_replay(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_error("history: journal %s not readable: %s", path, strerror(errno));
 		return true;
-	char *line = NULL;
-	size_t cap = 0;
-	struct hist_row rows[100];
-	int n = 0;
-	bool ok = true;
-	long total = 0;
-	while (ok && getline(&line, &cap, f) > 0) {
-		char *fields[ROW_FIELDS];
-		if (split_line(line, fields, ROW_FIELDS) != ROW_FIELDS)
+	}
+	/* storage thread only: static, so the 64 KiB scanner and the buffer stay off its stack */
+	static struct journal_scan scan;
+	static char buf[2 * JOURNAL_RECORD_MAX];
+	static struct replay r;
+	memset(&r, 0, sizeof r);
+	r.path = path;
+	journal_scan_init(&scan, ROW_FIELDS, replay_record, replay_bad, &r);
+	size_t have = 0;
+	bool eof = false, read_failed = false;
+	while (!eof && !scan.stopped) {
+		ssize_t got = read(fd, buf + have, sizeof buf - have);
+		if (got < 0 && errno == EINTR)
 			continue;
-		row_from_fields(&rows[n++], fields);
-		if (n == 100 || feof(f)) {
-			ok = insert_rows(rows, n) == DB_OK;
-			total += n;
-			for (int i = 0; i < n; i++) {
-				free(rows[i].tags);
-				free(rows[i].text);
-			}
-			n = 0;
+		if (got < 0) {
+			log_error("history: journal %s: read failed: %s", path, strerror(errno));
+			read_failed = true;
+			break;
 		}
+		if (scan.offset == 0 && have == 0 && got > 0 && buf[0] != JOURNAL_RS)
+			log_info("history: journal %s is in the line format of an earlier version: replaying its complete "
+			         "lines",
+			         path);
+		eof = got == 0;
+		have += (size_t)got;
+		size_t used = journal_scan(&scan, buf, have, eof);
+		memmove(buf, buf + used, have - used);
+		have -= used;
 	}
-	if (ok && n) {
-		ok = insert_rows(rows, n) == DB_OK;
-		total += n;
+	close(fd);
+	if (!r.failed && !read_failed)
+		replay_insert(&r);
+	for (int i = 0; i < r.n; i++) {
+		free(r.rows[i].tags);
+		free(r.rows[i].text);
 	}
-	for (int i = 0; i < n; i++) {
-		free(rows[i].tags);
-		free(rows[i].text);
-	}
-	free(line);
-	fclose(f);
-	if (ok) {
-		unlink(path);
-		log_info("history: replayed %ld journaled messages", total);
-	}
-	return ok;
+	if (r.failed || read_failed)
+		return false;
+	unlink(path);
+	if (!r.stored && !r.skipped)
+		return true; /* an empty journal: nothing to say */
+	if (r.skipped)
+		log_info("history: replayed %ld journaled messages; skipped %ld damaged records", r.stored, r.skipped);
+	else
+		log_info("history: replayed %ld journaled messages", r.stored);
+	return true;
 }
 
 /* Set by the storage thread while the journal holds messages; read by the loop's timer. */
@@ -279,6 +369,37 @@ void history_catch_up(void)
 		__atomic_store_n(&journal_pending, 0, __ATOMIC_RELAXED);
 }
 
+/* Messages neither the database nor the journal took (storage thread): an episode of
+ * losses begins with the first failed append and ends when a batch is kept again. Its
+ * start and its total are each logged once and reported to the operators (by the job's
+ * completion, on the loop), not once per batch. */
+static bool losing;
+static long lost;
+
+static void loss_begins(struct batch_job *b, bool behind)
+{
+	snprintf(b->loss_why, sizeof b->loss_why, "%s", strerror(errno));
+	lost += b->n;
+	if (losing)
+		return;
+	losing = true;
+	b->loss = LOSS_BEGAN;
+	log_error("history: database %s and journal %s not writable (%s): messages are being lost; the count follows "
+	          "when one is kept again",
+	          behind ? "behind" : "down", b->journal, b->loss_why);
+}
+
+static void loss_ends(struct batch_job *b, const char *why)
+{
+	if (!losing)
+		return;
+	log_warn("history: %ld messages lost while the journal was not writable (%s)", lost, why);
+	b->loss = LOSS_ENDED;
+	b->lost = lost;
+	losing = false;
+	lost = 0;
+}
+
 static void batch_run(struct job *job)
 {
 	struct batch_job *b = (struct batch_job *)job;
@@ -291,23 +412,34 @@ static void batch_run(struct job *job)
 	if (ok) {
 		__atomic_store_n(&journal_pending, 0, __ATOMIC_RELAXED);
 		spilling = false;
+		loss_ends(b, "the database takes them again");
 		return;
 	}
-	if (b->n == 0)
+	if (b->n == 0) {
+		if (__atomic_load_n(&draining, __ATOMIC_RELAXED))
+			loss_ends(b, "shutting down");
 		return; /* a retry of the journal alone: it stays for the next try */
+	}
 	__atomic_store_n(&journal_pending, 1, __ATOMIC_RELAXED);
 	if (!spilling)
 		log_warn("history: database %s; messages go to the journal %s until it takes them",
 		         behind ? "behind" : "failing", b->journal);
 	spilling = true;
-	if (!journal_append(b->journal, b->rows, b->n))
-		log_error("history: database %s and journal %s not writable: %d messages lost", behind ? "behind" : "down",
-		          b->journal, b->n);
+	if (journal_append(b->journal, b->rows, b->n))
+		loss_ends(b, "the journal takes them again");
+	else
+		loss_begins(b, behind);
 }
 
 static void batch_done(struct job *job)
 {
 	struct batch_job *b = (struct batch_job *)job;
+	if (b->loss == LOSS_BEGAN)
+		snotice("History: the database is unavailable and the journal %s is not writable (%s): messages are "
+		        "not being kept",
+		        b->journal, b->loss_why);
+	else if (b->loss == LOSS_ENDED)
+		snotice("History: messages are kept again; %ld were lost while the journal was not writable", b->lost);
 	free_rows(b->rows, b->n);
 	free(b);
 }

@@ -212,6 +212,7 @@ int ircd_main(int argc, char **argv)
 	ban_load();
 	services_load(); /* registered channels need the channel table */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a file past RLIMIT_FSIZE fails its write (EFBIG) instead of killing us */
 
 	struct ev_loop *loop = EV_DEFAULT;
 	if (listener_open_all(conf, tls, client_accept) > 0) {

@@ -130,7 +130,9 @@ def test_newer_schema_is_refused(make_server, backend, tmp_path, tls_files):
 def test_unreachable_database_at_start(backend, tmp_path, tls_files):
     """parleyd refuses to start, with a message naming the backend and the address."""
     if backend.name == "sqlite":
-        path = tmp_path / "no-such-directory" / "parley.db"
+        # parleyd creates a missing directory (0700), but not one under a regular file
+        (tmp_path / "not-a-directory").write_text("")
+        path = tmp_path / "not-a-directory" / "parley.db"
         cases = [({"backend": "sqlite", "schema_dir": str(ROOT / "sql"), "sqlite": {"path": str(path)}},
                   str(path))]
     else:
