@@ -24,7 +24,7 @@ import zlib
 
 import pytest
 
-from chanutil import join, sync
+from chanutil import join, register_account, sync
 
 from conftest import new_backend, wait_for
 from operutil import oper_up, operators_text
@@ -100,9 +100,18 @@ def test_damaged_journal_replayed(make_server, backend, tmp_path):
     flipped = bytearray(record(row(4, "this one has a flipped byte")))
     flipped[-5] ^= 0x04
     tail = record(row(6, "and this one was cut at the end of the file"))
+    # #room is registered first: only a registered room's history reaches back before
+    # the channel's current life (an unregistered one starts empty: test_history_privacy).
+    srv = start(make_server, backend, journal)
+    founder = srv.connect("founder")
+    register_account(founder)
+    join(founder, "#room")
+    founder.send("PRIVMSG ChanServ :REGISTER #room")
+    founder.expect(":ChanServ!ChanServ@services. NOTICE founder :#room is now registered to founder.")
+    srv.stop()
+
     journal.write_bytes(record(good[0]) + torn[:60] + record(good[1]) + bytes(flipped) + record(good[2])
                         + tail[:-12])
-
     srv = start(make_server, backend, journal)
     wait_for(lambda: "history: replayed" in srv.stderr(), timeout=15, what="the journal replayed")
     assert stored(backend) == [(f[2], f[9]) for f in good]
