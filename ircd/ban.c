@@ -203,13 +203,13 @@ static bool over_broad(char kind, const char *mask)
 /* The reply that refuses a ban an operator may not have meant, or NULL. */
 static const char *lockout(char kind, const struct server_ban *b, const struct client *c, const char **code)
 {
-	if (kind == 'k' ? kline_matches(b, c) : dline_matches(b, c->conn.ip)) {
-		*code = "MATCHES_YOU";
-		return "That ban matches your own connection; prefix the mask with ! to set it anyway";
-	}
 	if (over_broad(kind, b->mask)) {
 		*code = "TOO_BROAD";
 		return "That ban matches (nearly) everyone; prefix the mask with ! to set it anyway";
+	}
+	if (kind == 'k' ? kline_matches(b, c) : dline_matches(b, c->conn.ip)) {
+		*code = "MATCHES_YOU";
+		return "That ban matches your own connection; prefix the mask with ! to set it anyway";
 	}
 	return NULL;
 }
@@ -373,4 +373,44 @@ void server_bans_stats(struct client *c, char kind)
 			reply(c, RPL_STATSDLINE, b->mask, b->reason);
 		pp = &b->next;
 	}
+}
+
+/* ---- parleyd -unban: the store edited without the daemon ---- */
+
+struct unban_rows {
+	FILE *out;
+	int n;
+};
+
+static void unban_row(void *arg, int ncols, const char *const *cols)
+{
+	struct unban_rows *u = arg;
+	if (ncols < 3 || !cols[0] || !cols[1])
+		return;
+	fprintf(u->out, "removed %s-line %s (%s)\n", cols[0][0] == 'k' ? "K" : "D", cols[1], cols[2] ? cols[2] : "");
+	u->n++;
+}
+
+int ban_unban_stored(const char *mask, FILE *out)
+{
+	bool sqlite = strcmp(storage_backend(), "sqlite") == 0;
+	/* SQLite: take the write lock first (waiting out the daemon's own writes); MariaDB:
+	 * lock the rows read, so what is printed is what is deleted */
+	if (storage_query_now(sqlite ? "BEGIN IMMEDIATE" : "START TRANSACTION", NULL, 0, NULL, NULL) != DB_OK)
+		return -1;
+	struct db_param m = DB_TEXT(mask);
+	struct unban_rows u = {out, 0};
+	enum db_status s = storage_query_now(sqlite ? "SELECT kind, mask, reason FROM server_bans WHERE LOWER(mask) = LOWER(?)"
+	                                            : "SELECT kind, mask, reason FROM server_bans WHERE LOWER(mask) = LOWER(?) "
+	                                              "FOR UPDATE",
+	                                     &m, 1, unban_row, &u);
+	if (s == DB_OK)
+		s = storage_query_now("DELETE FROM server_bans WHERE LOWER(mask) = LOWER(?)", &m, 1, NULL, NULL);
+	if (s == DB_OK)
+		s = storage_query_now("COMMIT", NULL, 0, NULL, NULL);
+	if (s != DB_OK) {
+		storage_query_now("ROLLBACK", NULL, 0, NULL, NULL);
+		return -1;
+	}
+	return u.n;
 }

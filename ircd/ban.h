@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct client;
 struct msg;
@@ -22,6 +23,11 @@ bool ban_check_client(const struct client *c, char *reason, size_t size);
 bool cidr_match(const char *text, const char *ip);
 
 void server_bans_stats(struct client *c, char kind);
+
+/* parleyd -unban: deletes every stored ban whose mask is mask (any case, K or D) in one
+ * transaction on the store opened by storage_open (no storage thread), printing each to
+ * out. Returns how many, or -1 when the database failed (nothing was deleted). */
+int ban_unban_stored(const char *mask, FILE *out);
 
 void cmd_kline(struct client *, struct msg *);
 void cmd_unkline(struct client *, struct msg *);
