@@ -4,13 +4,12 @@
  * the schema migrated synchronously (a daemon that cannot reach its database refuses to
  * start); from then on the storage thread owns the connection and runs jobs in order.
  * When the server goes away a statement fails with DB_UNAVAILABLE; the thread closes the
- * connection and tries a new one before a later statement, at most every
- * RECONNECT_MS, failing the statements in between at once: so no user waits long, the
- * chat itself never depends on the database, and a database that comes back is used
- * again within a second (history leaves its journal). A statement that failed slowly
- * (the server stopped answering: a read timed out) is not retried at once on a new
- * connection, which would cost a connect timeout more; the jobs queued behind it fail
- * at once until the next attempt.
+ * connection and tries a new one before the next statement (a refused connection costs
+ * next to nothing), so a database that comes back is used again at once (history leaves
+ * its journal within a second: its timer retries every half second). A failure that
+ * took long (the server stopped answering: a read or a connection timed out) is not
+ * retried for RECONNECT_MS: the jobs queued behind it fail at once instead of each
+ * waiting a timeout, so no user waits long and the chat never depends on the database.
  *
  * Changes a user is told about go through storage_txn: the reply waits for the commit. Migrations are the numbered files in
  * <schema_dir>/<backend>/NNN_name.sql; schema_version records what was applied, and a
@@ -38,8 +37,8 @@ static long long retry_at;  /* monotonic ms before which no reconnect is tried *
 static long long warned_at; /* when the last "reconnect failed" was logged */
 static bool down;           /* an outage is going on (for one log line per episode) */
 
-/* How often a lost database is tried again: a refused connection costs little; a frozen
- * server costs a connect timeout (db_mariadb.c) of the storage thread, nobody else. */
+/* How long a database that stopped answering is left alone: each try costs the storage
+ * thread a connect timeout (db_mariadb.c), nobody else. */
 #define RECONNECT_MS 500
 /* A failure slower than this was a timeout, not a closed connection. */
 #define SLOW_FAILURE_MS 1000
@@ -261,12 +260,15 @@ static bool ensure_connected(void)
 	if (mono_ms() < retry_at)
 		return false;
 	char e[512] = "";
+	long long began = mono_ms();
 	db = driver->open(storage_conf, e, sizeof e);
 	long long now = mono_ms();
 	if (!db) {
-		retry_at = now + RECONNECT_MS;
+		/* a refused connection costs nothing: the next statement tries again; one that
+		 * timed out (a frozen server) is not tried again for RECONNECT_MS */
+		retry_at = now - began >= SLOW_FAILURE_MS ? now + RECONNECT_MS : 0;
 		if (!down || now - warned_at >= 60000) { /* one line a minute while it lasts */
-			log_warn("storage: reconnect failed (%s); trying every %d ms", e, RECONNECT_MS);
+			log_warn("storage: reconnect failed (%s); trying again before the next statement", e);
 			warned_at = now;
 		}
 		down = true;
@@ -448,6 +450,8 @@ static void txn_run(struct job *job)
 			s = e;
 	}
 	t->status = s;
+	if (s != DB_OK)
+		log_warn("storage: a change was not stored (%s)", s == DB_DUPLICATE ? "duplicate" : s == DB_UNAVAILABLE ? "database unavailable" : "error");
 }
 
 static void txn_done(struct job *job)

@@ -23,7 +23,8 @@ void storage_stop(void);
 void storage_submit(struct job *j);
 
 /* On the storage thread only: runs one statement. When the connection is down it tries
- * to reconnect (at most every half second); returns DB_UNAVAILABLE while it cannot. */
+ * to reconnect (not for half a second after a timeout); returns DB_UNAVAILABLE while it
+ * cannot. */
 enum db_status storage_exec(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg);
 
 /* Runs sql (ncols placeholders, no result rows) for each of nrows rows of params, in
