@@ -396,3 +396,70 @@ def test_unban_from_the_command_line(make_server, backend):
     root = srv.connect("root")
     oper_up(root)
     assert stats(root, "d") == []
+
+
+# --------------------------------------------------------------------------------------
+# REPORT; MODE lists and topics of registered rooms (stored behind their echo)
+
+
+def test_report_refused_while_database_down(make_server, mariadb_backend):
+    db = mariadb_backend.mariadb
+    srv = start(make_server, mariadb_backend)
+    root = srv.connect("root")
+    oper_up(root)
+    bob, carol = srv.connect("bob", caps=["message-tags", "echo-message"]), srv.connect("carol")
+    join(bob, "#room")
+    join(carol, "#room", bob)
+    bob.send("PRIVMSG #room :hello")
+    msgid = bob.expect(lambda l: l.command == "PRIVMSG").tags["msgid"]
+    db.kill()
+    try:
+        text = "Reports are temporarily unavailable; try again shortly"
+        bob.send("REPORT carol :spamming")
+        bob.expect_next(fail("REPORT", "TEMPORARILY_UNAVAILABLE", "carol", text))
+        bob.send("REPORT %s :that message" % msgid)
+        bob.expect_next(fail("REPORT", "TEMPORARILY_UNAVAILABLE", msgid, text))
+        assert sync(root) == []  # the operators were not told of a report that is not stored
+    finally:
+        db.spawn()
+    bob.send("REPORT carol :spamming")
+    bob.expect_next("%s NOTE REPORT RECEIVED carol :Your report was sent to the operators" % S)
+    assert mariadb_backend.query("SELECT target, reason FROM reports") == [("carol", "spamming")]
+
+
+def test_room_lists_and_topic_stored_once_database_is_back(make_server, mariadb_backend):
+    """MODE +b and TOPIC on a registered room during an outage take effect at once (the
+    echo is the acknowledgement); ChanServ writes the room's lists and topic again once
+    the database is back, so a restart keeps them."""
+    db = mariadb_backend.mariadb
+    srv = start(make_server, mariadb_backend)
+    register_account(srv, "alice", PW)
+    alice = user(srv, "alice")
+    join(alice, "#room")
+    cs(alice, "REGISTER #room")
+    alice.expect_next(cs_notice(alice, "#room is now registered to alice."))
+    alice.send("MODE #room +b old!*@*")
+    alice.expect(lambda l: l.command == "MODE" and l.params == ["#room", "+b", "old!*@*"])
+    wait_for(lambda: mariadb_backend.query("SELECT mask FROM channel_lists") == [("old!*@*",)], what="+b stored")
+    db.kill()
+    try:
+        alice.send("MODE #room +b-b new!*@* old!*@*")
+        alice.expect(lambda l: l.command == "MODE" and l.params[:2] == ["#room", "+b-b"])
+        alice.send("TOPIC #room :set during the outage")
+        alice.expect(lambda l: l.command == "TOPIC" and l.params == ["#room", "set during the outage"])
+        sync(alice)
+        time.sleep(0.5)
+    finally:
+        db.spawn()
+    wait_for(lambda: mariadb_backend.query("SELECT mask FROM channel_lists") == [("new!*@*",)], timeout=10,
+             what="the lists written again")
+    wait_for(lambda: mariadb_backend.query("SELECT topic FROM channels") == [("set during the outage",)],
+             timeout=10, what="the topic written again")
+    srv.stop()
+    srv.start()
+    alice = user(srv, "alice")
+    alice.send("MODE #room b")
+    lines = alice.read_until(lambda l: l.command == "368")
+    assert [l.params[2] for l in lines if l.command == "367"] == ["new!*@*"], lines
+    lines = join(alice, "#room")
+    assert any(l.command == "332" and l.params[-1] == "set during the outage" for l in lines), lines
