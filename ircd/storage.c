@@ -450,8 +450,6 @@ static void txn_run(struct job *job)
 			s = e;
 	}
 	t->status = s;
-	if (s != DB_OK)
-		log_warn("storage: a change was not stored (%s)", s == DB_DUPLICATE ? "duplicate" : s == DB_UNAVAILABLE ? "database unavailable" : "error");
 }
 
 static void txn_done(struct job *job)
