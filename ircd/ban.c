@@ -7,6 +7,7 @@
 #include "account.h"
 #include "client.h"
 #include "ircd.h"
+#include "log.h"
 #include "match.h"
 #include "oper.h"
 #include "parse.h"
@@ -31,8 +32,8 @@ struct server_ban {
 
 static struct server_ban *bans;
 
-static struct server_ban *ban_add_mem(char kind, const char *mask, const char *reason, const char *setter,
-                                      time_t created, time_t expires)
+static struct server_ban *ban_push(struct server_ban **list, char kind, const char *mask, const char *reason,
+                                   const char *setter, time_t created, time_t expires)
 {
 	struct server_ban *b = calloc(1, sizeof *b);
 	if (!b)
@@ -43,26 +44,77 @@ static struct server_ban *ban_add_mem(char kind, const char *mask, const char *r
 	snprintf(b->setter, sizeof b->setter, "%s", setter);
 	b->created = created;
 	b->expires = expires;
-	b->next = bans;
-	bans = b;
+	b->next = *list;
+	*list = b;
 	return b;
 }
 
+static struct server_ban *ban_add_mem(char kind, const char *mask, const char *reason, const char *setter,
+                                      time_t created, time_t expires)
+{
+	return ban_push(&bans, kind, mask, reason, setter, created, expires);
+}
+
+/* Adds a server_bans row to the list arg points to. */
 static void load_row(void *arg, int ncols, const char *const *cols)
 {
-	(void)arg;
 	if (ncols < 6 || !cols[0] || !cols[1])
 		return;
 	time_t expires = cols[5] ? (time_t)atoll(cols[5]) : 0;
 	if (expires && expires <= time(NULL))
 		return;
-	ban_add_mem(cols[0][0], cols[1], cols[2] ? cols[2] : "", cols[3] ? cols[3] : "",
-	            cols[4] ? (time_t)atoll(cols[4]) : 0, expires);
+	ban_push(arg, cols[0][0], cols[1], cols[2] ? cols[2] : "", cols[3] ? cols[3] : "",
+	         cols[4] ? (time_t)atoll(cols[4]) : 0, expires);
 }
 
-void ban_load(void)
+#define LOAD_SQL "SELECT kind, mask, reason, setter, created, expires FROM server_bans"
+
+void ban_load(void) { storage_query_now(LOAD_SQL, NULL, 0, load_row, &bans); }
+
+static void free_list(struct server_ban *b)
 {
-	storage_query_now("SELECT kind, mask, reason, setter, created, expires FROM server_bans", NULL, 0, load_row, NULL);
+	for (struct server_ban *n; b; b = n) {
+		n = b->next;
+		free(b);
+	}
+}
+
+struct reload_job {
+	struct job job;
+	struct server_ban *list;
+	enum db_status status;
+};
+
+static void reload_run(struct job *job)
+{
+	struct reload_job *j = (struct reload_job *)job;
+	j->status = storage_exec(LOAD_SQL, NULL, 0, load_row, &j->list);
+}
+
+/* Changes queued before the reload are in what it read (the storage thread runs jobs in
+ * order) and their completions ran before this one; later ones complete after it. */
+static void reload_done(struct job *job)
+{
+	struct reload_job *j = (struct reload_job *)job;
+	if (j->status == DB_OK) {
+		free_list(bans);
+		bans = j->list;
+		log_info("bans: reloaded from the database");
+	} else {
+		free_list(j->list);
+		log_warn("bans: not reloaded: the database is unavailable");
+	}
+	free(j);
+}
+
+void ban_reload(void)
+{
+	struct reload_job *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->job.run = reload_run;
+	j->job.done = reload_done;
+	storage_submit(&j->job);
 }
 
 /* Drops expired entries as they are met. */

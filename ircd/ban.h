@@ -13,6 +13,10 @@ struct msg;
 /* Loads the stored bans (at start, before the storage thread runs). */
 void ban_load(void);
 
+/* Reads the stored bans again on the storage thread and replaces the list with them
+ * (REHASH, SIGHUP: a ban removed with parleyd -unban is lifted). */
+void ban_reload(void);
+
 /* True if ip is D-lined; the reason goes into reason. */
 bool ban_check_ip(const char *ip, char *reason, size_t size);
 

@@ -98,6 +98,7 @@ int ircd_rehash(char *err, size_t size)
 	ircd.tls = tls;
 	log_set_level((enum log_level)nc->log_level);
 	log_info("configuration reloaded from %s%s", nc->file, failed ? " (some listeners failed)" : "");
+	ban_reload(); /* bans edited in the store meanwhile (parleyd -unban) */
 	return 0;
 }
 
@@ -136,8 +137,8 @@ static void usage(void)
 	fprintf(stderr, "usage: parleyd [-t] [-f config] | parleyd -mkpasswd [password] | parleyd -unban MASK [-f config]\n"
 	                "  -f FILE     configuration file (default conf/parley.conf)\n"
 	                "  -t          check the configuration and exit\n"
-	                "  -unban MASK delete the stored K-/D-line MASK (safe while parleyd runs; it takes\n"
-	                "              effect in a running daemon at its next start)\n");
+	                "  -unban MASK delete the stored K-/D-line MASK (safe while parleyd runs; a running\n"
+	                "              daemon lifts it on REHASH or SIGHUP)\n");
 }
 
 /* parleyd -unban MASK -f FILE: removes a ban from the configured store without a client

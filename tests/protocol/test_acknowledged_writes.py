@@ -391,6 +391,15 @@ def test_unban_from_the_command_line(make_server, backend):
     out = unban(srv, "127.0.0.0/8")
     assert out.returncode == 1 and out.stdout == "", out
     assert "no stored K-line or D-line is 127.0.0.0/8" in out.stderr, out
+    # the running daemon lifts it on SIGHUP (or REHASH)
+    srv.signal(signal.SIGHUP)
+
+    def lifted():
+        c = connect_from(srv, "127.0.0.5")
+        c.send("NICK back")
+        c.send("USER back 0 * :x")
+        return any(l.command == "001" for l in c.read_until(lambda l: l.command in ("001", "ERROR")))
+    wait_for(lifted, timeout=5, interval=0.2, what="the D-line lifted after SIGHUP")
     srv.stop()
     srv.start()
     root = srv.connect("root")
