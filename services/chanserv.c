@@ -194,6 +194,17 @@ struct behind {
 
 static void resync_all(void);
 
+/* Marks what of r must be written again; the resync timer runs from the first time. */
+static void mark_dirty(struct chanreg *r, bool lists, bool topic)
+{
+	r->lists_dirty |= lists;
+	r->topic_dirty |= topic;
+	static bool timer;
+	if (!timer)
+		service_every(RESYNC_SECONDS, resync_all);
+	timer = true;
+}
+
 static void behind_done(struct client *c, enum db_status status, void *arg)
 {
 	(void)c;
@@ -202,15 +213,14 @@ static void behind_done(struct client *c, enum db_status status, void *arg)
 	if (r) {
 		if (!r->lists_dirty && !r->topic_dirty)
 			log_warn("chanserv: a change of %s was not stored (database unavailable); retrying", r->name);
-		r->lists_dirty |= b->lists;
-		r->topic_dirty |= b->topic;
-		static bool timer;
-		if (!timer)
-			service_every(RESYNC_SECONDS, resync_all);
-		timer = true;
+		mark_dirty(r, b->lists, b->topic);
 	}
 	free(b);
 }
+
+/* Counts MODE list and topic changes on any room, so a REGISTER can tell whether its
+ * room's changed while it was being stored (and was not registered yet to store them). */
+static unsigned long room_changes;
 
 static void store_behind(struct chanreg *r, struct storage_txn *t, bool lists, bool topic)
 {
@@ -244,7 +254,8 @@ static void resync_all(void)
 		dict_each(regs, resync, NULL);
 }
 
-static void save_topic(struct chanreg *r, struct channel *ch)
+/* Copies ch's topic into r (what TOPICLOCK restores and a resync writes). */
+static void save_topic_of(struct chanreg *r, struct channel *ch)
 {
 	const char *topic, *setter;
 	long long when;
@@ -252,6 +263,11 @@ static void save_topic(struct chanreg *r, struct channel *ch)
 	snprintf(r->topic, sizeof r->topic, "%s", topic ? topic : "");
 	snprintf(r->topic_setter, sizeof r->topic_setter, "%s", setter ? setter : "");
 	r->topic_time = when;
+}
+
+static void save_topic(struct chanreg *r, struct channel *ch)
+{
+	save_topic_of(r, ch);
 	struct storage_txn *t = storage_txn_new();
 	add_topic(t, r);
 	store_behind(r, t, false, true);
@@ -401,6 +417,7 @@ void chanserv_modes_changed(struct client *by, struct channel *ch)
 
 void chanserv_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask)
 {
+	room_changes++;
 	struct chanreg *r = reg_find(service_channel_name(ch));
 	if (!r)
 		return;
@@ -417,6 +434,7 @@ void chanserv_list_changed(struct client *by, struct channel *ch, char kind, boo
 
 void chanserv_topic_changed(struct client *by, struct channel *ch)
 {
+	room_changes++;
 	struct chanreg *r = reg_find(service_channel_name(ch));
 	if (!r)
 		return;
@@ -486,6 +504,7 @@ struct change {
 	char topic[400], topic_setter[200];
 	long long topic_time;
 	time_t registered;
+	unsigned long room_changes; /* REGISTER: room_changes when it was sent */
 };
 
 static struct change *change_new(const char *name)
@@ -528,7 +547,11 @@ static void register_done(struct client *c, enum db_status status, void *arg)
 		memcpy(r->topic, ch->topic, sizeof r->topic);
 		memcpy(r->topic_setter, ch->topic_setter, sizeof r->topic_setter);
 		r->topic_time = ch->topic_time;
-		service_channel_keep(r->name);
+		struct channel *chan = service_channel_keep(r->name);
+		if (ch->room_changes != room_changes) { /* lists or topic changed meanwhile */
+			save_topic_of(r, chan);
+			mark_dirty(r, true, true);
+		}
 		if (c)
 			service_notice(CS, c, "%s is now registered to %s.", r->name, r->founder);
 	}
@@ -575,6 +598,7 @@ static void cs_register(struct client *c, char **argv, int argc)
 	memcpy(ch->topic, r.topic, sizeof ch->topic);
 	memcpy(ch->topic_setter, r.topic_setter, sizeof ch->topic_setter);
 	ch->topic_time = r.topic_time;
+	ch->room_changes = room_changes;
 
 	struct storage_txn *t = storage_txn_new();
 	struct db_param k = DB_TEXT(r.key);
