@@ -11,9 +11,11 @@
  * retried for RECONNECT_MS: the jobs queued behind it fail at once instead of each
  * waiting a timeout, so no user waits long and the chat never depends on the database.
  *
- * Changes a user is told about go through storage_txn: the reply waits for the commit. Migrations are the numbered files in
- * <schema_dir>/<backend>/NNN_name.sql; schema_version records what was applied, and a
- * database newer than the code is refused. */
+ * Changes a user is told about go through storage_txn: the reply waits for the commit.
+ *
+ * Migrations are the numbered files in <schema_dir>/<backend>/NNN_name.sql;
+ * schema_version records what was applied, and a database newer than the code is
+ * refused. */
 #include "storage.h"
 
 #include "conf.h"
