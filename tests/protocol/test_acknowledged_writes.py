@@ -396,9 +396,12 @@ def test_unban_from_the_command_line(make_server, backend):
 
     def lifted():
         c = connect_from(srv, "127.0.0.5")
-        c.send("NICK back")
-        c.send("USER back 0 * :x")
-        return any(l.command == "001" for l in c.read_until(lambda l: l.command in ("001", "ERROR")))
+        try:  # while the D-line holds, the server closes the connection at once
+            c.send("NICK back")
+            c.send("USER back 0 * :x")
+            return any(l.command == "001" for l in c.read_until(lambda l: l.command in ("001", "ERROR")))
+        except (OSError, AssertionError):
+            return False
     wait_for(lifted, timeout=5, interval=0.2, what="the D-line lifted after SIGHUP")
     srv.stop()
     srv.start()
