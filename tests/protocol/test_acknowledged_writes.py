@@ -287,13 +287,15 @@ def test_frozen_database_fails_fast(make_server, mariadb_backend, tmp_path):
     print("frozen: KLINE answered in %.2f s, the queued REGISTER in %.2f s, a later KLINE in %.2f s, one "
           "trying to reconnect in %.2f s; journal left %.2f s after SIGCONT" % (first, second, third, fourth, left))
     assert left < 2, "history stayed in the journal %.2f s after the database came back" % left
-    assert [r[0] for r in mariadb_backend.query("SELECT text FROM messages ORDER BY seq")] == ["before", "during"]
+    texts = [r[0] for r in mariadb_backend.query("SELECT text FROM messages ORDER BY seq")]
+    assert texts == ["before", "during"], texts
     # the refused bans were not applied when the server resumed either
-    assert mariadb_backend.query("SELECT COUNT(*) FROM server_bans") == [("0",)]
+    rows = mariadb_backend.query("SELECT mask FROM server_bans")
+    assert rows == [], rows
     root.send("KLINE after@127.0.0.1 :t")
-    root.expect(":%s NOTICE root :Added KLINE after@127.0.0.1" % SERVER_NAME, timeout=5)
+    root.expect(":%s NOTICE root :Added KLINE after@127.0.0.1" % SERVER_NAME, timeout=10)
     cs(alice, "REGISTER #room")
-    alice.expect(cs_notice(alice, "#room is now registered to alice."), timeout=5)
+    alice.expect(cs_notice(alice, "#room is now registered to alice."), timeout=10)
 
 
 def test_history_leaves_journal_quickly_after_outage(make_server, mariadb_backend, tmp_path):
