@@ -60,8 +60,22 @@ def refused_at_registration(srv, nick, user_name):
     return not any(l.command == "001" for l in lines)
 
 
+def stopped(pid):
+    """True once every thread of pid is stopped (state T in /proc)."""
+    tasks = os.listdir("/proc/%d/task" % pid)
+    for tid in tasks:
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                return False
+    return True
+
+
 def freeze(db):
+    """SIGSTOP, and wait until every thread of mariadbd has stopped: the signal stops a
+    busy process's threads one by one, and a statement sent before they all have may
+    still be executed."""
     os.kill(db.proc.pid, signal.SIGSTOP)
+    wait_for(lambda: stopped(db.proc.pid), what="mariadbd stopped")
 
 
 def thaw(db):
