@@ -394,6 +394,39 @@ void client_release(struct client *c)
 		conn_resume(&c->conn);
 }
 
+struct store_wait {
+	uint64_t client_id;
+	client_store_cb done;
+	void *arg;
+};
+
+static void store_done(enum db_status status, void *arg)
+{
+	struct store_wait *w = arg;
+	struct client *c = w->client_id ? client_by_id(w->client_id) : NULL;
+	if (c && client_dead(c))
+		c = NULL;
+	if (c)
+		c->flags &= ~CLI_WAITING;
+	w->done(c, status, w->arg); /* may hold c again for a next step */
+	if (c && !(c->flags & CLI_WAITING) && !client_dead(c))
+		client_release(c);
+	free(w);
+}
+
+void client_store(struct client *c, struct storage_txn *t, client_store_cb done, void *arg)
+{
+	struct store_wait *w = calloc(1, sizeof *w);
+	if (!w)
+		abort();
+	w->client_id = c ? c->id : 0;
+	w->done = done;
+	w->arg = arg;
+	if (c)
+		client_hold(c);
+	storage_txn_submit(t, store_done, w);
+}
+
 static void job_done(struct job *job)
 {
 	struct acc_job *j = (struct acc_job *)job;

@@ -7,6 +7,7 @@
 #define PARLEY_ACCOUNT_H
 
 #include "client.h"
+#include "db.h"
 #include "password.h"
 
 #include <stdint.h>
@@ -78,5 +79,14 @@ bool account_name_valid(const char *name);
 /* Holds / releases c's input while an operation runs. */
 void client_hold(struct client *c);
 void client_release(struct client *c);
+
+/* Runs the transaction t (takes ownership; see storage_txn) while c's input is held, so
+ * c's later commands wait for it; then done(c, status, arg) on the loop, with c NULL
+ * when it left meanwhile (or was NULL): done must still apply a committed change to
+ * memory, and replies only to a c that is there. c's input is released after done
+ * unless done held it again for a next step. */
+struct storage_txn;
+typedef void (*client_store_cb)(struct client *c, enum db_status status, void *arg);
+void client_store(struct client *c, struct storage_txn *t, client_store_cb done, void *arg);
 
 #endif

@@ -5,12 +5,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct client;
 struct msg;
 
 /* Loads the stored bans (at start, before the storage thread runs). */
 void ban_load(void);
+
+/* Reads the stored bans again on the storage thread and replaces the list with them
+ * (REHASH, SIGHUP: a ban removed with parleyd -unban is lifted). */
+void ban_reload(void);
 
 /* True if ip is D-lined; the reason goes into reason. */
 bool ban_check_ip(const char *ip, char *reason, size_t size);
@@ -22,6 +27,11 @@ bool ban_check_client(const struct client *c, char *reason, size_t size);
 bool cidr_match(const char *text, const char *ip);
 
 void server_bans_stats(struct client *c, char kind);
+
+/* parleyd -unban: deletes every stored ban whose mask is mask (any case, K or D) in one
+ * transaction on the store opened by storage_open (no storage thread), printing each to
+ * out. Returns how many, or -1 when the database failed (nothing was deleted). */
+int ban_unban_stored(const char *mask, FILE *out);
 
 void cmd_kline(struct client *, struct msg *);
 void cmd_unkline(struct client *, struct msg *);

@@ -1,6 +1,7 @@
 /* cmd_privacy.c - protecting users from each other: SILENCE (server-side ignore by mask
  * or account) and REPORT (users report a nick or a message to the operators), with
  * REPORTS for operators to read and close them. */
+#include "account.h"
 #include "casemap.h"
 #include "channel.h"
 #include "client.h"
@@ -98,9 +99,12 @@ void cmd_silence(struct client *c, struct msg *m)
  * sender's account from history into the report, so operators see what was said. */
 struct report_job {
 	struct job job;
+	uint64_t client_id;
 	char nick[NICK_MAX + 1], account[NICK_MAX + 1], msgid[32], reason[400];
 	enum db_status status;
 };
+
+#define REPORT_UNAVAILABLE "Reports are temporarily unavailable; try again shortly"
 
 static void report_run(struct job *job)
 {
@@ -108,13 +112,46 @@ static void report_run(struct job *job)
 	struct report_job *j = (struct report_job *)job;
 	struct db_param p[6] = {DB_INT(time(NULL)), DB_TEXT(j->nick), DB_TEXT(j->account[0] ? j->account : NULL),
 	                        DB_TEXT(j->msgid), DB_TEXT(j->reason), DB_TEXT(j->msgid)};
-	j->status = storage_exec("INSERT INTO reports (created, reporter_nick, reporter_account, target, target_nick, "
-	                         "target_account, target_host, msgid, message, reason) "
-	                         "SELECT ?, ?, ?, ?, sender, account, sender, msgid, text, ? FROM messages WHERE msgid = ?",
-	                         p, 6, NULL, NULL);
+	/* in a transaction, like storage_txn: a server that stops answering does not apply it later */
+	j->status = storage_begin();
+	if (j->status == DB_OK) {
+		j->status = storage_exec("INSERT INTO reports (created, reporter_nick, reporter_account, target, target_nick, "
+		                         "target_account, target_host, msgid, message, reason) "
+		                         "SELECT ?, ?, ?, ?, sender, account, sender, msgid, text, ? FROM messages WHERE msgid = ?",
+		                         p, 6, NULL, NULL);
+		enum db_status e = storage_end(j->status == DB_OK);
+		if (j->status == DB_OK)
+			j->status = e;
+	}
 }
 
-static void report_done(struct job *job) { free(job); }
+/* The report is acknowledged (and the operators told) once it is stored. */
+static void report_result(struct client *c, enum db_status status, const char *from, const char *target,
+                          const char *about, const char *reason)
+{
+	if (status != DB_OK) {
+		if (c)
+			reply_standard(c, "FAIL", "REPORT", "TEMPORARILY_UNAVAILABLE", target, REPORT_UNAVAILABLE);
+		return;
+	}
+	snotice("REPORT from %s about %s: %s", from, about, reason);
+	if (c)
+		reply_standard(c, "NOTE", "REPORT", "RECEIVED", target, "Your report was sent to the operators");
+}
+
+static void report_done(struct job *job)
+{
+	struct report_job *j = (struct report_job *)job;
+	struct client *c = client_by_id(j->client_id);
+	if (c && client_dead(c))
+		c = NULL;
+	if (c)
+		c->flags &= ~CLI_WAITING;
+	report_result(c, j->status, j->nick, j->msgid, j->msgid, j->reason);
+	if (c && !(c->flags & CLI_WAITING))
+		client_release(c);
+	free(job);
+}
 
 static void report_by_msgid(struct client *c, const char *msgid, const char *reason)
 {
@@ -124,13 +161,24 @@ static void report_by_msgid(struct client *c, const char *msgid, const char *rea
 		abort();
 	j->job.run = report_run;
 	j->job.done = report_done;
+	j->client_id = c->id;
 	snprintf(j->nick, sizeof j->nick, "%s", c->nick);
 	snprintf(j->account, sizeof j->account, "%s", c->account);
 	snprintf(j->msgid, sizeof j->msgid, "%s", msgid);
 	snprintf(j->reason, sizeof j->reason, "%s", reason);
+	client_hold(c);
 	storage_submit(&j->job);
-	snotice("REPORT from %s about %s: %s", c->nick, msgid, reason);
-	reply_standard(c, "NOTE", "REPORT", "RECEIVED", msgid, "Your report was sent to the operators");
+}
+
+struct nick_report {
+	char from[NICK_MAX + 1], target[NICK_MAX + 1], about[PREFIX_MAX + 1], reason[400];
+};
+
+static void nick_report_done(struct client *c, enum db_status status, void *arg)
+{
+	struct nick_report *r = arg;
+	report_result(c, status, r->from, r->target, r->about, r->reason);
+	free(r);
 }
 
 void cmd_report(struct client *c, struct msg *m)
@@ -163,11 +211,18 @@ void cmd_report(struct client *c, struct msg *m)
 	    DB_TEXT(NULL), /* message text: filled from history once history is stored */
 	    DB_TEXT(reason),
 	};
-	storage_write("INSERT INTO reports (created, reporter_nick, reporter_account, target, target_nick, "
-	              "target_account, target_host, msgid, message, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	              p, 10);
-	snotice("REPORT from %s about %s: %s", c->nick, t ? t->prefix : target, reason);
-	reply_standard(c, "NOTE", "REPORT", "RECEIVED", target, "Your report was sent to the operators");
+	struct storage_txn *txn = storage_txn_new();
+	storage_txn_add(txn, "INSERT INTO reports (created, reporter_nick, reporter_account, target, target_nick, "
+	                     "target_account, target_host, msgid, message, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                p, 10);
+	struct nick_report *r = calloc(1, sizeof *r);
+	if (!r)
+		abort();
+	snprintf(r->from, sizeof r->from, "%s", c->nick);
+	snprintf(r->target, sizeof r->target, "%s", target);
+	snprintf(r->about, sizeof r->about, "%s", t ? t->prefix : target);
+	snprintf(r->reason, sizeof r->reason, "%s", reason);
+	client_store(c, txn, nick_report_done, r);
 }
 
 /* REPORTS [LIST | CLOSE <id>] for operators. The list is read on the storage thread. */

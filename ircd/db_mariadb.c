@@ -5,7 +5,8 @@
  * for a whole batch with array binding, so the server parses one row's SQL instead of
  * every row's literals (parsing was the largest part of mariadbd's CPU with multi-row
  * INSERTs). Connect by IP or UNIX socket with connect/read/write timeouts so a dead
- * server is noticed. */
+ * or frozen server is noticed within seconds (a user's command waits at most that long
+ * for its failure reply; storage.c then fails the queued ones at once). */
 #include "conf.h"
 #include "db.h"
 #include "log.h"
@@ -31,10 +32,11 @@ static void *my_open(const struct conf *conf, char *err, size_t size)
 		snprintf(err, size, "mariadb: out of memory");
 		return NULL;
 	}
-	unsigned timeout = 5;
-	mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &timeout);
-	mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	/* seconds; the longest statements (a history chunk, a bounded SEARCH) take far less */
+	unsigned connect_timeout = 2, io_timeout = 3;
+	mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+	mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+	mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
 	mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (conf->mariadb_tls) {
 		my_bool on = 1;

@@ -80,7 +80,7 @@ static void *sq_open(const struct conf *conf, char *err, size_t size)
 		sqlite3_close(db);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db, 5000);
+	sqlite3_busy_timeout(db, 3000); /* another writer (parleyd -unban): wait, but boundedly */
 	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL,
 	             NULL);
 	struct sq *q = calloc(1, sizeof *q);

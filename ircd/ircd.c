@@ -98,6 +98,7 @@ int ircd_rehash(char *err, size_t size)
 	ircd.tls = tls;
 	log_set_level((enum log_level)nc->log_level);
 	log_info("configuration reloaded from %s%s", nc->file, failed ? " (some listeners failed)" : "");
+	ban_reload(); /* bans edited in the store meanwhile (parleyd -unban) */
 	return 0;
 }
 
@@ -133,9 +134,61 @@ static int mkpasswd(const char *given)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: parleyd [-t] [-f config] | parleyd -mkpasswd [password]\n"
-	                "  -f FILE  configuration file (default conf/parley.conf)\n"
-	                "  -t       check the configuration and exit\n");
+	fprintf(stderr, "usage: parleyd [-t] [-f config] | parleyd -mkpasswd [password] | parleyd -unban MASK [-f config]\n"
+	                "  -f FILE     configuration file (default conf/parley.conf)\n"
+	                "  -t          check the configuration and exit\n"
+	                "  -unban MASK delete the stored K-/D-line MASK (safe while parleyd runs; a running\n"
+	                "              daemon lifts it on REHASH or SIGHUP)\n");
+}
+
+/* parleyd -unban MASK -f FILE: removes a ban from the configured store without a client
+ * (an operator who banned himself). Opens the store as a start does; exits 0 after
+ * printing what it removed, 1 when nothing matched or the store failed. */
+static int unban(const char *mask, const char *path)
+{
+	static char errors[8192];
+	struct conf *conf = conf_load(path, errors, sizeof errors);
+	if (!conf) {
+		fputs(errors, stderr);
+		return 1;
+	}
+	log_set_level(LOG_WARN);
+	char err[1024];
+	int n = -1;
+	if (storage_open(conf, err, sizeof err) < 0)
+		fprintf(stderr, "parleyd: %s\n", err);
+	else if ((n = ban_unban_stored(mask, stdout)) == 0)
+		fprintf(stderr, "parleyd: no stored K-line or D-line is %s\n", mask);
+	else if (n < 0)
+		fprintf(stderr, "parleyd: the database failed; nothing was removed\n");
+	storage_stop();
+	conf_free(conf);
+	return n > 0 ? 0 : 1;
+}
+
+/* Finds "-unban MASK" among the arguments (with "-f FILE" before or after it). */
+static int unban_args(int argc, char **argv)
+{
+	const char *mask = NULL, *path = "conf/parley.conf";
+	bool found = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-unban") == 0) {
+			found = true;
+			mask = i + 1 < argc ? argv[++i] : NULL;
+		} else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc) {
+			path = argv[++i];
+		} else if (found || strcmp(argv[i], "-f") == 0) {
+			mask = NULL; /* anything else is a mistake */
+			break;
+		}
+	}
+	if (!found)
+		return -1;
+	if (!mask || !*mask) {
+		usage();
+		return 2;
+	}
+	return unban(mask, path);
 }
 
 static void cleanup(void)
@@ -161,6 +214,9 @@ int ircd_main(int argc, char **argv)
 	bool test_only = false;
 	if (argc >= 2 && strcmp(argv[1], "-mkpasswd") == 0)
 		return mkpasswd(argc > 2 ? argv[2] : NULL);
+	int unbanned = unban_args(argc, argv);
+	if (unbanned >= 0)
+		return unbanned;
 	int opt;
 	while ((opt = getopt(argc, argv, "f:th")) != -1) {
 		switch (opt) {

@@ -4,11 +4,18 @@
  * the schema migrated synchronously (a daemon that cannot reach its database refuses to
  * start); from then on the storage thread owns the connection and runs jobs in order.
  * When the server goes away a statement fails with DB_UNAVAILABLE; the thread closes the
- * connection and retries with exponential backoff (1 s doubling to 30 s) before later
- * statements, failing them fast while the database is down, so no user waits long and
- * the chat itself never depends on the database. Migrations are the numbered files in
- * <schema_dir>/<backend>/NNN_name.sql; schema_version records what was applied, and a
- * database newer than the code is refused. */
+ * connection and tries a new one before the next statement (a refused connection costs
+ * next to nothing), so a database that comes back is used again at once (history leaves
+ * its journal within a second: its timer retries every half second). A failure that
+ * took long (the server stopped answering: a read or a connection timed out) is not
+ * retried for RECONNECT_MS: the jobs queued behind it fail at once instead of each
+ * waiting a timeout, so no user waits long and the chat never depends on the database.
+ *
+ * Changes a user is told about go through storage_txn: the reply waits for the commit.
+ *
+ * Migrations are the numbered files in <schema_dir>/<backend>/NNN_name.sql;
+ * schema_version records what was applied, and a database newer than the code is
+ * refused. */
 #include "storage.h"
 
 #include "conf.h"
@@ -28,8 +35,22 @@ static void *db;
 static struct workq storage_queue = {.name = "storage"};
 static bool ensure_connected(void);
 struct workq crypto_queue = {.name = "crypto"};
-static time_t retry_at;
-static int backoff = 1;
+static long long retry_at;  /* monotonic ms before which no reconnect is tried */
+static long long warned_at; /* when the last "reconnect failed" was logged */
+static bool down;           /* an outage is going on (for one log line per episode) */
+
+/* How long a database that stopped answering is left alone: each try costs the storage
+ * thread a connect timeout (db_mariadb.c), nobody else. */
+#define RECONNECT_MS 500
+/* A failure slower than this was a timeout, not a closed connection. */
+#define SLOW_FAILURE_MS 1000
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 static int known_version;
 
 struct migration {
@@ -238,19 +259,25 @@ static bool ensure_connected(void)
 {
 	if (db)
 		return true;
-	time_t now = time(NULL);
-	if (now < retry_at)
+	if (mono_ms() < retry_at)
 		return false;
 	char e[512] = "";
+	long long began = mono_ms();
 	db = driver->open(storage_conf, e, sizeof e);
+	long long now = mono_ms();
 	if (!db) {
-		retry_at = now + backoff;
-		log_warn("storage: reconnect failed (%s); next try in %d s", e, backoff);
-		backoff = backoff < 30 ? backoff * 2 : 30;
+		/* a refused connection costs nothing: the next statement tries again; one that
+		 * timed out (a frozen server) is not tried again for RECONNECT_MS */
+		retry_at = now - began >= SLOW_FAILURE_MS ? now + RECONNECT_MS : 0;
+		if (!down || now - warned_at >= 60000) { /* one line a minute while it lasts */
+			log_warn("storage: reconnect failed (%s); trying again before the next statement", e);
+			warned_at = now;
+		}
+		down = true;
 		return false;
 	}
 	log_info("storage: reconnected");
-	backoff = 1;
+	down = false;
 	return true;
 }
 
@@ -320,6 +347,7 @@ static enum db_status run(const struct call *c)
 		char e[512] = "";
 		if (exec_limit_ms && driver->time_limit)
 			driver->time_limit(db, exec_limit_ms);
+		long long began = mono_ms();
 		enum db_status s = call_driver(c, e, sizeof e);
 		if (s != DB_UNAVAILABLE) {
 			if (s == DB_ERROR)
@@ -327,11 +355,17 @@ static enum db_status run(const struct call *c)
 			return s;
 		}
 		/* the connection died: drop it and try once more on a fresh one at once, unless
-		 * it held an open transaction */
+		 * it held an open transaction or the server stopped answering (a timeout: a new
+		 * connection would most likely wait as long again) */
 		log_warn("storage: %s", e);
 		driver->close(db);
 		db = NULL;
-		retry_at = 0;
+		bool slow = mono_ms() - began >= SLOW_FAILURE_MS;
+		retry_at = slow ? mono_ms() + RECONNECT_MS : 0;
+		if (slow) {
+			in_transaction = false;
+			return DB_UNAVAILABLE;
+		}
 		if (in_transaction) {
 			in_transaction = false;
 			return DB_UNAVAILABLE;
@@ -350,4 +384,93 @@ enum db_status storage_exec_rows(const char *sql, const struct db_param *params,
 	if (nrows <= 0)
 		return DB_OK;
 	return run(&(struct call){sql, params, ncols, nrows, NULL, NULL});
+}
+
+/* ---- transactions whose outcome the loop waits for ---- */
+
+struct txn_stmt {
+	const char *sql;
+	struct db_param params[WRITE_PARAMS];
+	char *texts[WRITE_PARAMS];
+	int n;
+};
+
+struct storage_txn {
+	struct job job;
+	struct txn_stmt *stmts;
+	int n, cap;
+	storage_txn_cb done;
+	void *arg;
+	enum db_status status;
+};
+
+struct storage_txn *storage_txn_new(void)
+{
+	struct storage_txn *t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	return t;
+}
+
+void storage_txn_add(struct storage_txn *t, const char *sql, const struct db_param *params, int n)
+{
+	if (n > WRITE_PARAMS)
+		abort();
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 4;
+		t->stmts = realloc(t->stmts, (size_t)t->cap * sizeof *t->stmts);
+		if (!t->stmts)
+			abort();
+	}
+	struct txn_stmt *st = &t->stmts[t->n++];
+	memset(st, 0, sizeof *st);
+	st->sql = sql;
+	st->n = n;
+	for (int i = 0; i < n; i++) {
+		st->params[i] = params[i];
+		if (!params[i].is_num && params[i].text) {
+			st->texts[i] = strdup(params[i].text);
+			if (!st->texts[i])
+				abort();
+			st->params[i].text = st->texts[i];
+		}
+	}
+}
+
+/* Even one statement runs inside BEGIN ... COMMIT: a statement sent to a server that
+ * then stops answering would otherwise still be applied when it resumes, after the user
+ * was told it failed; inside a transaction whose COMMIT was never sent it is not. */
+static void txn_run(struct job *job)
+{
+	struct storage_txn *t = (struct storage_txn *)job;
+	enum db_status s = storage_begin();
+	for (int i = 0; i < t->n && s == DB_OK; i++)
+		s = storage_exec(t->stmts[i].sql, t->stmts[i].params, t->stmts[i].n, NULL, NULL);
+	if (in_transaction) { /* not when the connection died inside: nothing was kept */
+		enum db_status e = storage_end(s == DB_OK);
+		if (s == DB_OK)
+			s = e;
+	}
+	t->status = s;
+}
+
+static void txn_done(struct job *job)
+{
+	struct storage_txn *t = (struct storage_txn *)job;
+	if (t->done)
+		t->done(t->status, t->arg);
+	for (int i = 0; i < t->n; i++)
+		for (int k = 0; k < t->stmts[i].n; k++)
+			free(t->stmts[i].texts[k]);
+	free(t->stmts);
+	free(t);
+}
+
+void storage_txn_submit(struct storage_txn *t, storage_txn_cb done, void *arg)
+{
+	t->job.run = txn_run;
+	t->job.done = txn_done;
+	t->done = done;
+	t->arg = arg;
+	storage_submit(&t->job);
 }

@@ -23,7 +23,8 @@ void storage_stop(void);
 void storage_submit(struct job *j);
 
 /* On the storage thread only: runs one statement. When the connection is down it tries
- * to reconnect (with backoff); returns DB_UNAVAILABLE while it cannot. */
+ * to reconnect (not for half a second after a timeout); returns DB_UNAVAILABLE while it
+ * cannot. */
 enum db_status storage_exec(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg);
 
 /* Runs sql (ncols placeholders, no result rows) for each of nrows rows of params, in
@@ -46,8 +47,22 @@ enum db_status storage_exec_bounded(int ms, const char *sql, const struct db_par
 enum db_status storage_query_now(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg);
 
 /* Queues a write whose result nobody waits for (errors are logged). sql must be a
- * string constant; the parameters are copied. */
+ * string constant; the parameters are copied. Not for anything a user is told
+ * succeeded: that is storage_txn. */
 void storage_write(const char *sql, const struct db_param *params, int n);
+
+/* A change a user is told about only once it is stored: statements built on the loop
+ * (storage_txn_new, then storage_txn_add for each: sql must be a string constant, the
+ * parameters are copied) and run in one transaction on the storage thread by
+ * storage_txn_submit (takes ownership of t). done(status, arg) then runs on the loop:
+ * DB_OK when everything was committed; otherwise nothing of it was kept (DB_DUPLICATE for
+ * a unique key, DB_UNAVAILABLE when the database is down or stopped answering). The
+ * caller applies the change in memory and replies in done, so memory follows the store. */
+struct storage_txn;
+typedef void (*storage_txn_cb)(enum db_status status, void *arg);
+struct storage_txn *storage_txn_new(void);
+void storage_txn_add(struct storage_txn *t, const char *sql, const struct db_param *params, int n);
+void storage_txn_submit(struct storage_txn *t, storage_txn_cb done, void *arg);
 
 /* "sqlite" or "mariadb": for the few statements whose SQL differs (full-text search). */
 const char *storage_backend(void);

@@ -1,12 +1,18 @@
 /* chanserv.c - ChanServ: registered channels whose founder, access list, automatic kicks,
  * mode lock, topic and +b/+e/+I lists persist across restarts. Levels, highest first:
  * founder (one account), op (+o on join), voice (+v on join), member (may enter a
- * RESTRICTED channel and use INVITE). State lives here in memory and every change is
- * written through the storage layer; it is loaded at start. */
+ * RESTRICTED channel and use INVITE). State lives here in memory, loaded at start. A
+ * ChanServ command's change is stored first (one transaction; the user's input waits)
+ * and applied in memory and acknowledged once committed; while the database is down the
+ * user is told so and nothing changes. MODE +b/+e/+I and topic changes of a registered
+ * room take effect at once (the MODE/TOPIC echo is their acknowledgement) and are stored
+ * behind it; one that could not be stored marks the room, whose whole lists and topic
+ * are written again every RESYNC_SECONDS until the database takes them. */
 #include "account.h"
 #include "casemap.h"
 #include "conf.h"
 #include "dict.h"
+#include "log.h"
 #include "service.h"
 #include "storage.h"
 
@@ -52,7 +58,20 @@ struct chanreg {
 	char topic[400];        /* the last accepted topic, restored by TOPICLOCK */
 	char topic_setter[200];
 	long long topic_time;
+	bool lists_dirty, topic_dirty; /* changed in memory, not yet stored: resync */
 };
+
+/* The settings one UPDATE stores, copied out of a chanreg and back after the commit. */
+struct settings {
+	char founder[65];
+	char description[391];
+	char mlock[32];
+	bool topiclock, keeptopic, restricted;
+	int replay_lines, retention_days;
+};
+
+#define CS_UNAVAILABLE "The channel database is temporarily unavailable; try again shortly."
+#define RESYNC_SECONDS 2
 
 static struct dict *regs;
 
@@ -100,19 +119,143 @@ static enum level client_level(const struct chanreg *r, const struct client *c)
 	return level_of(r, service_client_account(c));
 }
 
-/* ---- persistence (write-through) ---- */
+/* ---- persistence ---- */
 
-static void save_settings(const struct chanreg *r)
+static void settings_get(const struct chanreg *r, struct settings *s)
 {
-	struct db_param p[9] = {DB_TEXT(r->founder), DB_TEXT(r->description), DB_TEXT(r->mlock), DB_INT(r->topiclock),
-	                        DB_INT(r->keeptopic), DB_INT(r->restricted), DB_INT(r->replay_lines),
-	                        DB_INT(r->retention_days), DB_TEXT(r->key)};
-	storage_write("UPDATE channels SET founder = ?, description = ?, mlock = ?, topiclock = ?, keeptopic = ?, "
-	              "restricted = ?, replay_lines = ?, retention_days = ? WHERE name_key = ?",
-	              p, 9);
+	memcpy(s->founder, r->founder, sizeof s->founder);
+	memcpy(s->description, r->description, sizeof s->description);
+	memcpy(s->mlock, r->mlock, sizeof s->mlock);
+	s->topiclock = r->topiclock;
+	s->keeptopic = r->keeptopic;
+	s->restricted = r->restricted;
+	s->replay_lines = r->replay_lines;
+	s->retention_days = r->retention_days;
 }
 
-static void save_topic(struct chanreg *r, struct channel *ch)
+static void settings_put(struct chanreg *r, const struct settings *s)
+{
+	memcpy(r->founder, s->founder, sizeof r->founder);
+	memcpy(r->description, s->description, sizeof r->description);
+	memcpy(r->mlock, s->mlock, sizeof r->mlock);
+	r->topiclock = s->topiclock;
+	r->keeptopic = s->keeptopic;
+	r->restricted = s->restricted;
+	r->replay_lines = s->replay_lines;
+	r->retention_days = s->retention_days;
+}
+
+static void add_settings(struct storage_txn *t, const char *key, const struct settings *s)
+{
+	struct db_param p[9] = {DB_TEXT(s->founder), DB_TEXT(s->description), DB_TEXT(s->mlock), DB_INT(s->topiclock),
+	                        DB_INT(s->keeptopic), DB_INT(s->restricted), DB_INT(s->replay_lines),
+	                        DB_INT(s->retention_days), DB_TEXT(key)};
+	storage_txn_add(t, "UPDATE channels SET founder = ?, description = ?, mlock = ?, topiclock = ?, keeptopic = ?, "
+	                   "restricted = ?, replay_lines = ?, retention_days = ? WHERE name_key = ?",
+	                p, 9);
+}
+
+static void add_topic(struct storage_txn *t, const struct chanreg *r)
+{
+	struct db_param p[4] = {DB_TEXT(r->topic[0] ? r->topic : NULL), DB_TEXT(r->topic[0] ? r->topic_setter : NULL),
+	                        DB_INT(r->topic_time), DB_TEXT(r->key)};
+	storage_txn_add(t, "UPDATE channels SET topic = ?, topic_setter = ?, topic_time = ? WHERE name_key = ?", p, 4);
+}
+
+/* Rows of a registered room are inserted only while the room's own row exists, so a
+ * change committed after a DROP leaves nothing behind for a later registration. */
+static void add_list_entry(char kind, const char *mask, const char *setter, long long when, void *arg)
+{
+	struct storage_txn *t = ((void **)arg)[0];
+	const struct chanreg *r = ((void **)arg)[1];
+	char k[2] = {kind, '\0'};
+	struct db_param p[6] = {DB_TEXT(r->key), DB_TEXT(k), DB_TEXT(mask), DB_TEXT(setter), DB_INT(when), DB_TEXT(r->key)};
+	storage_txn_add(t, "INSERT INTO channel_lists (chan_key, kind, mask, setter, created) SELECT ?, ?, ?, ?, ? FROM "
+	                   "channels WHERE name_key = ?",
+	                p, 6);
+}
+
+/* Writes the room's whole +b/+e/+I lists: what memory holds replaces what was stored. */
+static void add_lists(struct storage_txn *t, const struct chanreg *r, struct channel *ch)
+{
+	struct db_param k = DB_TEXT(r->key);
+	storage_txn_add(t, "DELETE FROM channel_lists WHERE chan_key = ?", &k, 1);
+	void *arg[2] = {t, (void *)r};
+	if (ch)
+		service_channel_each_list_entry(ch, add_list_entry, arg);
+}
+
+/* ---- changes stored behind their echo (MODE lists, topics) ---- */
+
+struct behind {
+	char name[65];
+	bool lists, topic; /* what the transaction covered */
+};
+
+static void resync_all(void);
+
+/* Marks what of r must be written again; the resync timer runs from the first time. */
+static void mark_dirty(struct chanreg *r, bool lists, bool topic)
+{
+	r->lists_dirty |= lists;
+	r->topic_dirty |= topic;
+	static bool timer;
+	if (!timer)
+		service_every(RESYNC_SECONDS, resync_all);
+	timer = true;
+}
+
+static void behind_done(struct client *c, enum db_status status, void *arg)
+{
+	(void)c;
+	struct behind *b = arg;
+	struct chanreg *r = status == DB_OK ? NULL : reg_find(b->name);
+	if (r) {
+		if (!r->lists_dirty && !r->topic_dirty)
+			log_warn("chanserv: a change of %s was not stored (database unavailable); retrying", r->name);
+		mark_dirty(r, b->lists, b->topic);
+	}
+	free(b);
+}
+
+/* Counts MODE list and topic changes on any room, so a REGISTER can tell whether its
+ * room's changed while it was being stored (and was not registered yet to store them). */
+static unsigned long room_changes;
+
+static void store_behind(struct chanreg *r, struct storage_txn *t, bool lists, bool topic)
+{
+	struct behind *b = calloc(1, sizeof *b);
+	if (!b)
+		abort();
+	snprintf(b->name, sizeof b->name, "%s", r->name);
+	b->lists = lists;
+	b->topic = topic;
+	client_store(NULL, t, behind_done, b);
+}
+
+static void resync(void *value, void *arg)
+{
+	(void)arg;
+	struct chanreg *r = value;
+	if (!r->lists_dirty && !r->topic_dirty)
+		return;
+	struct storage_txn *t = storage_txn_new();
+	if (r->lists_dirty)
+		add_lists(t, r, service_channel_find(r->name));
+	if (r->topic_dirty)
+		add_topic(t, r);
+	store_behind(r, t, r->lists_dirty, r->topic_dirty);
+	r->lists_dirty = r->topic_dirty = false; /* set again if this fails too */
+}
+
+static void resync_all(void)
+{
+	if (regs)
+		dict_each(regs, resync, NULL);
+}
+
+/* Copies ch's topic into r (what TOPICLOCK restores and a resync writes). */
+static void save_topic_of(struct chanreg *r, struct channel *ch)
 {
 	const char *topic, *setter;
 	long long when;
@@ -120,8 +263,14 @@ static void save_topic(struct chanreg *r, struct channel *ch)
 	snprintf(r->topic, sizeof r->topic, "%s", topic ? topic : "");
 	snprintf(r->topic_setter, sizeof r->topic_setter, "%s", setter ? setter : "");
 	r->topic_time = when;
-	struct db_param p[4] = {DB_TEXT(topic), DB_TEXT(setter), DB_INT(when), DB_TEXT(r->key)};
-	storage_write("UPDATE channels SET topic = ?, topic_setter = ?, topic_time = ? WHERE name_key = ?", p, 4);
+}
+
+static void save_topic(struct chanreg *r, struct channel *ch)
+{
+	save_topic_of(r, ch);
+	struct storage_txn *t = storage_txn_new();
+	add_topic(t, r);
+	store_behind(r, t, false, true);
 }
 
 /* ---- loading at start ---- */
@@ -268,22 +417,24 @@ void chanserv_modes_changed(struct client *by, struct channel *ch)
 
 void chanserv_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask)
 {
+	room_changes++;
 	struct chanreg *r = reg_find(service_channel_name(ch));
 	if (!r)
 		return;
 	char k[2] = {kind, '\0'};
+	struct storage_txn *t = storage_txn_new();
+	struct db_param p[3] = {DB_TEXT(r->key), DB_TEXT(k), DB_TEXT(mask)};
+	storage_txn_add(t, "DELETE FROM channel_lists WHERE chan_key = ? AND kind = ? AND mask = ?", p, 3);
 	if (add) {
-		struct db_param p[5] = {DB_TEXT(r->key), DB_TEXT(k), DB_TEXT(mask),
-		                        DB_TEXT(by ? service_client_nick(by) : "ChanServ"), DB_INT(time(NULL))};
-		storage_write("INSERT INTO channel_lists (chan_key, kind, mask, setter, created) VALUES (?, ?, ?, ?, ?)", p, 5);
-	} else {
-		struct db_param p[3] = {DB_TEXT(r->key), DB_TEXT(k), DB_TEXT(mask)};
-		storage_write("DELETE FROM channel_lists WHERE chan_key = ? AND kind = ? AND mask = ?", p, 3);
+		void *arg[2] = {t, r};
+		add_list_entry(kind, mask, by ? service_client_nick(by) : "ChanServ", time(NULL), arg);
 	}
+	store_behind(r, t, true, false);
 }
 
 void chanserv_topic_changed(struct client *by, struct channel *ch)
 {
+	room_changes++;
 	struct chanreg *r = reg_find(service_channel_name(ch));
 	if (!r)
 		return;
@@ -342,12 +493,69 @@ static struct chanreg *need(struct client *c, char **argv, int argc, enum level 
 	return r;
 }
 
-static void save_list_entry(char kind, const char *mask, const char *setter, long long when, void *arg)
+/* A ChanServ change on its way to the database: what to apply once it is committed. */
+struct change {
+	char name[65];  /* the room, found again on commit (it may be gone by then) */
+	char what[200]; /* the account, mask or setting concerned */
+	char shown[391]; /* the new value, for the reply */
+	enum level level;
+	struct settings set;
+	struct akick akick;
+	char topic[400], topic_setter[200];
+	long long topic_time;
+	time_t registered;
+	unsigned long room_changes; /* REGISTER: room_changes when it was sent */
+};
+
+static struct change *change_new(const char *name)
 {
-	const struct chanreg *r = arg;
-	char k[2] = {kind, '\0'};
-	struct db_param p[5] = {DB_TEXT(r->key), DB_TEXT(k), DB_TEXT(mask), DB_TEXT(setter), DB_INT(when)};
-	storage_write("INSERT INTO channel_lists (chan_key, kind, mask, setter, created) VALUES (?, ?, ?, ?, ?)", p, 5);
+	struct change *ch = calloc(1, sizeof *ch);
+	if (!ch)
+		abort();
+	snprintf(ch->name, sizeof ch->name, "%s", name);
+	return ch;
+}
+
+/* The room of a committed change; NULL after replying when it failed or the room was
+ * dropped meanwhile. */
+static struct chanreg *committed(struct client *c, enum db_status status, const struct change *ch)
+{
+	if (status != DB_OK) {
+		if (c)
+			service_notice(CS, c, CS_UNAVAILABLE);
+		return NULL;
+	}
+	struct chanreg *r = reg_find(ch->name);
+	if (!r && c)
+		service_notice(CS, c, "%s is not registered.", ch->name);
+	return r;
+}
+
+static void register_done(struct client *c, enum db_status status, void *arg)
+{
+	struct change *ch = arg;
+	if (status == DB_DUPLICATE || (status == DB_OK && reg_find(ch->name))) {
+		if (c)
+			service_notice(CS, c, "%s is already registered.", ch->name);
+	} else if (status != DB_OK) {
+		if (c)
+			service_notice(CS, c, CS_UNAVAILABLE);
+	} else {
+		struct chanreg *r = reg_new(ch->name);
+		settings_put(r, &ch->set);
+		r->registered = ch->registered;
+		memcpy(r->topic, ch->topic, sizeof r->topic);
+		memcpy(r->topic_setter, ch->topic_setter, sizeof r->topic_setter);
+		r->topic_time = ch->topic_time;
+		struct channel *chan = service_channel_keep(r->name);
+		if (ch->room_changes != room_changes) { /* lists or topic changed meanwhile */
+			save_topic_of(r, chan);
+			mark_dirty(r, true, true);
+		}
+		if (c)
+			service_notice(CS, c, "%s is now registered to %s.", r->name, r->founder);
+	}
+	free(ch);
 }
 
 static void cs_register(struct client *c, char **argv, int argc)
@@ -357,31 +565,53 @@ static void cs_register(struct client *c, char **argv, int argc)
 		service_notice(CS, c, "Syntax: REGISTER <#channel> [description]");
 		return;
 	}
-	struct channel *ch = service_channel_find(argv[0]);
+	struct channel *chan = service_channel_find(argv[0]);
 	if (!acct[0]) {
 		service_notice(CS, c, "You must be logged in to register a channel.");
+		return;
 	} else if (reg_find(argv[0])) {
 		service_notice(CS, c, "%s is already registered.", argv[0]);
-	} else if (!ch || !service_channel_is_op(ch, c)) {
+		return;
+	} else if (!chan || !service_channel_is_op(chan, c)) {
 		service_notice(CS, c, "You must be a channel operator in %s to register it.", argv[0]);
-	} else {
-		struct chanreg *r = reg_new(service_channel_name(ch));
-		snprintf(r->founder, sizeof r->founder, "%s", acct);
-		r->registered = time(NULL);
-		char desc[391] = "";
-		size_t n = 0;
-		for (int i = 1; i < argc; i++)
-			n += (size_t)snprintf(desc + n, sizeof desc - n, "%s%s", i > 1 ? " " : "", argv[i]);
-		snprintf(r->description, sizeof r->description, "%s", desc);
-		struct db_param p[5] = {DB_TEXT(r->key), DB_TEXT(r->name), DB_TEXT(r->founder), DB_TEXT(r->description),
-		                        DB_INT(r->registered)};
-		storage_write("INSERT INTO channels (name_key, name, founder, description, registered) VALUES (?, ?, ?, ?, ?)",
-		              p, 5);
-		service_channel_keep(r->name);
-		save_topic(r, ch);
-		service_channel_each_list_entry(ch, save_list_entry, r); /* bans set before REGISTER */
-		service_notice(CS, c, "%s is now registered to %s.", r->name, acct);
+		return;
 	}
+	/* the room as it will be: its row, topic and lists (bans set before REGISTER) */
+	struct chanreg r = {0};
+	snprintf(r.name, sizeof r.name, "%s", service_channel_name(chan));
+	casemap_fold(r.key, r.name, sizeof r.key);
+	r.keeptopic = true;
+	r.replay_lines = r.retention_days = -1;
+	snprintf(r.founder, sizeof r.founder, "%s", acct);
+	size_t n = 0;
+	for (int i = 1; i < argc; i++)
+		n += (size_t)snprintf(r.description + n, sizeof r.description - n, "%s%s", i > 1 ? " " : "", argv[i]);
+	const char *topic, *setter;
+	long long when;
+	service_channel_topic(chan, &topic, &setter, &when);
+	snprintf(r.topic, sizeof r.topic, "%s", topic ? topic : "");
+	snprintf(r.topic_setter, sizeof r.topic_setter, "%s", setter ? setter : "");
+	r.topic_time = when;
+	struct change *ch = change_new(r.name);
+	settings_get(&r, &ch->set);
+	ch->registered = time(NULL);
+	memcpy(ch->topic, r.topic, sizeof ch->topic);
+	memcpy(ch->topic_setter, r.topic_setter, sizeof ch->topic_setter);
+	ch->topic_time = r.topic_time;
+	ch->room_changes = room_changes;
+
+	struct storage_txn *t = storage_txn_new();
+	struct db_param k = DB_TEXT(r.key);
+	/* rows left by an earlier registration of the name do not come back with this one */
+	storage_txn_add(t, "DELETE FROM channel_access WHERE chan_key = ?", &k, 1);
+	storage_txn_add(t, "DELETE FROM channel_akick WHERE chan_key = ?", &k, 1);
+	struct db_param p[5] = {DB_TEXT(r.key), DB_TEXT(r.name), DB_TEXT(r.founder), DB_TEXT(r.description),
+	                        DB_INT(ch->registered)};
+	storage_txn_add(t, "INSERT INTO channels (name_key, name, founder, description, registered) VALUES (?, ?, ?, ?, ?)",
+	                p, 5);
+	add_topic(t, &r);
+	add_lists(t, &r, chan);
+	client_store(c, t, register_done, ch);
 }
 
 static void free_reg(struct chanreg *r)
@@ -397,22 +627,34 @@ static void free_reg(struct chanreg *r)
 	free(r);
 }
 
+static void drop_done(struct client *c, enum db_status status, void *arg)
+{
+	struct change *ch = arg;
+	struct chanreg *r = committed(c, status, ch);
+	if (r) {
+		if (c)
+			service_notice(CS, c, "%s has been dropped.", r->name);
+		dict_del(regs, r->name);
+		struct channel *chan = service_channel_find(r->name);
+		free_reg(r);
+		if (chan)
+			service_channel_release(chan);
+	}
+	free(ch);
+}
+
 static void cs_drop(struct client *c, char **argv, int argc)
 {
 	struct chanreg *r = need(c, argv, argc, LVL_FOUNDER, "DROP <#channel>");
 	if (!r)
 		return;
 	struct db_param k = DB_TEXT(r->key);
-	storage_write("DELETE FROM channel_access WHERE chan_key = ?", &k, 1);
-	storage_write("DELETE FROM channel_akick WHERE chan_key = ?", &k, 1);
-	storage_write("DELETE FROM channel_lists WHERE chan_key = ?", &k, 1);
-	storage_write("DELETE FROM channels WHERE name_key = ?", &k, 1);
-	service_notice(CS, c, "%s has been dropped.", r->name);
-	dict_del(regs, r->name);
-	struct channel *ch = service_channel_find(r->name);
-	free_reg(r);
-	if (ch)
-		service_channel_release(ch);
+	struct storage_txn *t = storage_txn_new();
+	storage_txn_add(t, "DELETE FROM channel_access WHERE chan_key = ?", &k, 1);
+	storage_txn_add(t, "DELETE FROM channel_akick WHERE chan_key = ?", &k, 1);
+	storage_txn_add(t, "DELETE FROM channel_lists WHERE chan_key = ?", &k, 1);
+	storage_txn_add(t, "DELETE FROM channels WHERE name_key = ?", &k, 1);
+	client_store(c, t, drop_done, change_new(r->name));
 }
 
 static void cs_info(struct client *c, char **argv, int argc)
@@ -444,6 +686,41 @@ static void apply_everywhere(struct chanreg *r)
 		service_channel_each_member(ch, enforce_member, ch);
 }
 
+static void access_done(struct client *c, enum db_status status, void *arg)
+{
+	struct change *ch = arg;
+	struct chanreg *r = committed(c, status, ch);
+	if (!r) {
+		free(ch);
+		return;
+	}
+	struct access **pp = &r->access;
+	while (*pp && casemap_cmp((*pp)->account, ch->what) != 0)
+		pp = &(*pp)->next;
+	if (ch->level == LVL_NONE) {
+		if (*pp) {
+			struct access *a = *pp;
+			*pp = a->next;
+			free(a);
+		}
+		if (c)
+			service_notice(CS, c, "%s removed from the access list of %s.", ch->what, r->name);
+		free(ch);
+		return;
+	}
+	if (!*pp) {
+		*pp = calloc(1, sizeof **pp);
+		if (!*pp)
+			abort();
+	}
+	snprintf((*pp)->account, sizeof (*pp)->account, "%s", ch->what);
+	(*pp)->level = ch->level;
+	if (c)
+		service_notice(CS, c, "%s added to the access list of %s as %s.", ch->what, r->name, level_names[ch->level]);
+	apply_everywhere(r);
+	free(ch);
+}
+
 static void cs_access(struct client *c, char **argv, int argc)
 {
 	const char *syntax = "ACCESS <#channel> LIST | ADD <account> <op|voice|member> | DEL <account>";
@@ -470,44 +747,35 @@ static void cs_access(struct client *c, char **argv, int argc)
 		service_notice(CS, c, "Unknown level %s: use op, voice (or halfop) or member.", argv[3]);
 		return;
 	}
-	struct access **pp = &r->access;
-	while (*pp && casemap_cmp((*pp)->account, argv[2]) != 0)
-		pp = &(*pp)->next;
-	enum level current = *pp ? (*pp)->level : LVL_NONE;
+	struct access *a = r->access;
+	while (a && casemap_cmp(a->account, argv[2]) != 0)
+		a = a->next;
+	enum level current = a ? a->level : LVL_NONE;
 	/* founders change anything; ops manage the levels below op */
 	if (mine < LVL_FOUNDER && (mine < LVL_OP || lvl >= LVL_OP || current >= LVL_OP)) {
 		service_notice(CS, c, "You may not change that entry of %s.", r->name);
 		return;
 	}
-	char key[65];
-	casemap_fold(key, argv[2], sizeof key);
-	if (!add) {
-		if (!*pp) {
-			service_notice(CS, c, "%s is not on the access list of %s.", argv[2], r->name);
-			return;
-		}
-		struct access *a = *pp;
-		*pp = a->next;
-		free(a);
-		struct db_param p[2] = {DB_TEXT(r->key), DB_TEXT(key)};
-		storage_write("DELETE FROM channel_access WHERE chan_key = ? AND account_key = ?", p, 2);
-		service_notice(CS, c, "%s removed from the access list of %s.", argv[2], r->name);
+	if (!add && !a) {
+		service_notice(CS, c, "%s is not on the access list of %s.", argv[2], r->name);
 		return;
 	}
-	if (!*pp) {
-		*pp = calloc(1, sizeof **pp);
-		if (!*pp)
-			abort();
-		snprintf((*pp)->account, sizeof (*pp)->account, "%s", argv[2]);
-	} else {
-		struct db_param p[2] = {DB_TEXT(r->key), DB_TEXT(key)};
-		storage_write("DELETE FROM channel_access WHERE chan_key = ? AND account_key = ?", p, 2);
+	char key[65];
+	casemap_fold(key, argv[2], sizeof key);
+	struct change *ch = change_new(r->name);
+	snprintf(ch->what, sizeof ch->what, "%s", argv[2]);
+	ch->level = lvl;
+	struct storage_txn *t = storage_txn_new();
+	struct db_param d[2] = {DB_TEXT(r->key), DB_TEXT(key)};
+	storage_txn_add(t, "DELETE FROM channel_access WHERE chan_key = ? AND account_key = ?", d, 2);
+	if (add) {
+		struct db_param p[5] = {DB_TEXT(r->key), DB_TEXT(key), DB_TEXT(argv[2]), DB_TEXT(level_names[lvl]),
+		                        DB_TEXT(r->key)};
+		storage_txn_add(t, "INSERT INTO channel_access (chan_key, account_key, account, level) SELECT ?, ?, ?, ? "
+		                   "FROM channels WHERE name_key = ?",
+		                p, 5);
 	}
-	(*pp)->level = lvl;
-	struct db_param p[4] = {DB_TEXT(r->key), DB_TEXT(key), DB_TEXT(argv[2]), DB_TEXT(level_names[lvl])};
-	storage_write("INSERT INTO channel_access (chan_key, account_key, account, level) VALUES (?, ?, ?, ?)", p, 4);
-	service_notice(CS, c, "%s added to the access list of %s as %s.", argv[2], r->name, level_names[lvl]);
-	apply_everywhere(r);
+	client_store(c, t, access_done, ch);
 }
 
 static void member_command(struct client *c, char **argv, int argc, char mode, bool on, const char *name)
@@ -542,6 +810,44 @@ static void cs_invite(struct client *c, char **argv, int argc)
 	}
 }
 
+static void akick_done(struct client *c, enum db_status status, void *arg)
+{
+	struct change *ch = arg;
+	struct chanreg *r = committed(c, status, ch);
+	if (!r) {
+		free(ch);
+		return;
+	}
+	struct akick **pp = &r->akicks;
+	while (*pp && strcasecmp((*pp)->mask, ch->akick.mask) != 0)
+		pp = &(*pp)->next;
+	if (!ch->akick.created) { /* DEL */
+		if (*pp) {
+			struct akick *k = *pp;
+			*pp = k->next;
+			free(k);
+		}
+		if (c)
+			service_notice(CS, c, "%s removed from the AKICK list of %s.", ch->akick.mask, r->name);
+		free(ch);
+		return;
+	}
+	if (!*pp) {
+		struct akick *k = calloc(1, sizeof *k);
+		if (!k)
+			abort();
+		*k = ch->akick;
+		k->next = r->akicks;
+		r->akicks = k;
+	}
+	if (c)
+		service_notice(CS, c, "%s added to the AKICK list of %s.", ch->akick.mask, r->name);
+	struct channel *chan = service_channel_find(r->name);
+	if (chan)
+		service_channel_each_member(chan, enforce_member, chan);
+	free(ch);
+}
+
 static void cs_akick(struct client *c, char **argv, int argc)
 {
 	const char *syntax = "AKICK <#channel> ADD <mask|account> [reason] | DEL <mask|account> | LIST";
@@ -560,51 +866,44 @@ static void cs_akick(struct client *c, char **argv, int argc)
 		service_notice(CS, c, "Syntax: %s", syntax);
 		return;
 	}
-	char mask[200];
+	struct change *ch = change_new(r->name);
+	struct akick *k = &ch->akick;
 	if (strpbrk(argv[2], "!@$*?"))
-		snprintf(mask, sizeof mask, "%s", argv[2]);
+		snprintf(k->mask, sizeof k->mask, "%s", argv[2]);
 	else
-		snprintf(mask, sizeof mask, "$a:%s", argv[2]); /* a bare name is an account */
-	struct akick **pp = &r->akicks;
-	while (*pp && strcasecmp((*pp)->mask, mask) != 0)
-		pp = &(*pp)->next;
-	if (strcasecmp(sub, "DEL") == 0) {
-		if (!*pp) {
-			service_notice(CS, c, "%s is not on the AKICK list of %s.", mask, r->name);
-			return;
-		}
-		struct akick *k = *pp;
-		*pp = k->next;
-		free(k);
-		struct db_param p[2] = {DB_TEXT(r->key), DB_TEXT(mask)};
-		storage_write("DELETE FROM channel_akick WHERE chan_key = ? AND mask = ?", p, 2);
-		service_notice(CS, c, "%s removed from the AKICK list of %s.", mask, r->name);
+		snprintf(k->mask, sizeof k->mask, "$a:%s", argv[2]); /* a bare name is an account */
+	const struct akick *old = r->akicks;
+	while (old && strcasecmp(old->mask, k->mask) != 0)
+		old = old->next;
+	bool add = strcasecmp(sub, "ADD") == 0;
+	if (!add && !old) {
+		service_notice(CS, c, "%s is not on the AKICK list of %s.", k->mask, r->name);
+		free(ch);
 		return;
 	}
-	if (*pp) {
-		service_notice(CS, c, "%s is already on the AKICK list of %s.", mask, r->name);
+	if (add && old) {
+		service_notice(CS, c, "%s is already on the AKICK list of %s.", k->mask, r->name);
+		free(ch);
 		return;
 	}
-	struct akick *k = calloc(1, sizeof *k);
-	if (!k)
-		abort();
-	snprintf(k->mask, sizeof k->mask, "%s", mask);
-	size_t n = 0;
-	for (int i = 3; i < argc; i++)
-		n += (size_t)snprintf(k->reason + n, sizeof k->reason - n, "%s%s", i > 3 ? " " : "", argv[i]);
-	if (!n)
-		snprintf(k->reason, sizeof k->reason, "You are banned from this channel");
-	snprintf(k->setter, sizeof k->setter, "%s", service_client_nick(c));
-	k->created = time(NULL);
-	k->next = r->akicks;
-	r->akicks = k;
-	struct db_param p[5] = {DB_TEXT(r->key), DB_TEXT(k->mask), DB_TEXT(k->reason), DB_TEXT(k->setter),
-	                        DB_INT(k->created)};
-	storage_write("INSERT INTO channel_akick (chan_key, mask, reason, setter, created) VALUES (?, ?, ?, ?, ?)", p, 5);
-	service_notice(CS, c, "%s added to the AKICK list of %s.", mask, r->name);
-	struct channel *ch = service_channel_find(r->name);
-	if (ch)
-		service_channel_each_member(ch, enforce_member, ch);
+	struct storage_txn *t = storage_txn_new();
+	struct db_param d[2] = {DB_TEXT(r->key), DB_TEXT(old ? old->mask : k->mask)};
+	storage_txn_add(t, "DELETE FROM channel_akick WHERE chan_key = ? AND mask = ?", d, 2);
+	if (add) {
+		size_t n = 0;
+		for (int i = 3; i < argc; i++)
+			n += (size_t)snprintf(k->reason + n, sizeof k->reason - n, "%s%s", i > 3 ? " " : "", argv[i]);
+		if (!n)
+			snprintf(k->reason, sizeof k->reason, "You are banned from this channel");
+		snprintf(k->setter, sizeof k->setter, "%s", service_client_nick(c));
+		k->created = time(NULL);
+		struct db_param p[6] = {DB_TEXT(r->key), DB_TEXT(k->mask), DB_TEXT(k->reason), DB_TEXT(k->setter),
+		                        DB_INT(k->created), DB_TEXT(r->key)};
+		storage_txn_add(t, "INSERT INTO channel_akick (chan_key, mask, reason, setter, created) SELECT ?, ?, ?, ?, ? "
+		                   "FROM channels WHERE name_key = ?",
+		                p, 6);
+	}
+	client_store(c, t, akick_done, ch);
 }
 
 static bool on_off(const char *v, bool *out)
@@ -618,6 +917,23 @@ static bool on_off(const char *v, bool *out)
 	return true;
 }
 
+static void set_done(struct client *c, enum db_status status, void *arg)
+{
+	struct change *ch = arg;
+	struct chanreg *r = committed(c, status, ch);
+	if (r) {
+		settings_put(r, &ch->set);
+		if (c)
+			service_notice(CS, c, "%s of %s is now %s.", ch->what, r->name, ch->shown);
+		struct channel *chan = service_channel_find(r->name);
+		if (chan && r->mlock[0])
+			service_channel_mode(CS, chan, r->mlock);
+		if (chan && r->restricted)
+			apply_everywhere(r);
+	}
+	free(ch);
+}
+
 static void cs_set(struct client *c, char **argv, int argc)
 {
 	const char *syntax = "SET <#channel> DESCRIPTION <text> | MLOCK <+modes-modes> | TOPICLOCK|KEEPTOPIC|RESTRICTED ON|OFF"
@@ -629,47 +945,60 @@ static void cs_set(struct client *c, char **argv, int argc)
 		service_notice(CS, c, "Syntax: %s", syntax);
 		return;
 	}
+	struct change *ch = change_new(r->name);
+	struct settings *s = &ch->set;
+	settings_get(r, s);
 	const char *what = argv[1];
 	bool ok = true;
 	if (strcasecmp(what, "DESCRIPTION") == 0) {
 		size_t n = 0;
 		for (int i = 2; i < argc; i++)
-			n += (size_t)snprintf(r->description + n, sizeof r->description - n, "%s%s", i > 2 ? " " : "", argv[i]);
+			n += (size_t)snprintf(s->description + n, sizeof s->description - n, "%s%s", i > 2 ? " " : "", argv[i]);
 	} else if (strcasecmp(what, "MLOCK") == 0) {
-		if (strspn(argv[2], "+-Rimnpst") != strlen(argv[2]) || strlen(argv[2]) >= sizeof r->mlock)
+		if (strspn(argv[2], "+-Rimnpst") != strlen(argv[2]) || strlen(argv[2]) >= sizeof s->mlock)
 			ok = false;
 		else
-			snprintf(r->mlock, sizeof r->mlock, "%s", strcmp(argv[2], "-") == 0 ? "" : argv[2]);
+			snprintf(s->mlock, sizeof s->mlock, "%s", strcmp(argv[2], "-") == 0 ? "" : argv[2]);
 	} else if (strcasecmp(what, "TOPICLOCK") == 0) {
-		ok = on_off(argv[2], &r->topiclock);
+		ok = on_off(argv[2], &s->topiclock);
 	} else if (strcasecmp(what, "KEEPTOPIC") == 0) {
-		ok = on_off(argv[2], &r->keeptopic);
+		ok = on_off(argv[2], &s->keeptopic);
 	} else if (strcasecmp(what, "RESTRICTED") == 0) {
-		ok = on_off(argv[2], &r->restricted);
+		ok = on_off(argv[2], &s->restricted);
 	} else if (strcasecmp(what, "REPLAY") == 0 || strcasecmp(what, "RETENTION") == 0) {
 		/* a number, or DEFAULT for the server's setting */
 		char *end;
 		long v = strcasecmp(argv[2], "DEFAULT") == 0 ? -1 : strtol(argv[2], &end, 10);
 		ok = v == -1 ? strcasecmp(argv[2], "DEFAULT") == 0 : (*end == '\0' && v >= 0 && v <= 100000);
 		if (ok && strcasecmp(what, "REPLAY") == 0)
-			r->replay_lines = v > 1000 ? 1000 : (int)v;
+			s->replay_lines = v > 1000 ? 1000 : (int)v;
 		else if (ok)
-			r->retention_days = (int)v;
+			s->retention_days = (int)v;
 	} else {
 		ok = false;
 	}
 	if (!ok) {
 		service_notice(CS, c, "Syntax: %s", syntax);
+		free(ch);
 		return;
 	}
-	save_settings(r);
-	service_notice(CS, c, "%s of %s is now %s.", what, r->name,
-	               strcasecmp(what, "DESCRIPTION") == 0 ? r->description : argv[2]);
-	struct channel *ch = service_channel_find(r->name);
-	if (ch && r->mlock[0])
-		service_channel_mode(CS, ch, r->mlock);
-	if (ch && r->restricted)
-		apply_everywhere(r);
+	snprintf(ch->what, sizeof ch->what, "%s", what);
+	snprintf(ch->shown, sizeof ch->shown, "%s", strcasecmp(what, "DESCRIPTION") == 0 ? s->description : argv[2]);
+	struct storage_txn *t = storage_txn_new();
+	add_settings(t, r->key, s);
+	client_store(c, t, set_done, ch);
+}
+
+static void transfer_done(struct client *c, enum db_status status, void *arg)
+{
+	struct change *ch = arg;
+	struct chanreg *r = committed(c, status, ch);
+	if (r) {
+		memcpy(r->founder, ch->set.founder, sizeof r->founder);
+		if (c)
+			service_notice(CS, c, "%s now belongs to %s.", r->name, r->founder);
+	}
+	free(ch);
 }
 
 static void done_transfer(struct client *c, const struct account_result *res, void *arg)
@@ -678,12 +1007,18 @@ static void done_transfer(struct client *c, const struct account_result *res, vo
 	struct chanreg *r = reg_find(name);
 	if (!r || client_level(r, c) < LVL_FOUNDER)
 		service_notice(CS, c, "Transfer failed: you are no longer the founder.");
+	else if (res->status == ACC_UNAVAILABLE)
+		service_notice(CS, c, CS_UNAVAILABLE);
 	else if (res->status != ACC_OK)
 		service_notice(CS, c, "Transfer failed: no such account.");
 	else {
-		snprintf(r->founder, sizeof r->founder, "%s", res->name);
-		save_settings(r);
-		service_notice(CS, c, "%s now belongs to %s.", r->name, r->founder);
+		struct change *ch = change_new(r->name);
+		settings_get(r, &ch->set);
+		snprintf(ch->set.founder, sizeof ch->set.founder, "%s", res->name);
+		struct storage_txn *t = storage_txn_new();
+		struct db_param p[2] = {DB_TEXT(ch->set.founder), DB_TEXT(r->key)};
+		storage_txn_add(t, "UPDATE channels SET founder = ? WHERE name_key = ?", p, 2);
+		client_store(c, t, transfer_done, ch);
 	}
 	free(name);
 }

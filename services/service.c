@@ -52,6 +52,31 @@ void service_timer_cancel(struct client *c)
 	c->service_timer_fn = NULL;
 }
 
+struct every {
+	ev_timer timer; /* first: the callback gets it */
+	void (*fn)(void);
+};
+
+static void service_every_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	((struct every *)w)->fn();
+}
+
+void service_every(double seconds, void (*fn)(void))
+{
+	static struct every timers[4];
+	static int n;
+	if (n == 4)
+		abort();
+	struct every *e = &timers[n++];
+	e->fn = fn;
+	ev_timer_init(&e->timer, service_every_cb, seconds, seconds);
+	ev_timer_start(EV_DEFAULT, &e->timer);
+	ev_unref(EV_DEFAULT); /* a periodic retry alone must not keep the loop alive */
+}
+
 void service_force_guest_nick(struct client *c, const char *prefix)
 {
 	char nick[NICK_MAX + 1];

@@ -57,6 +57,10 @@ void services_nick_changed(struct client *c);
 void service_timer(struct client *c, double seconds, void (*fn)(struct client *c));
 void service_timer_cancel(struct client *c);
 
+/* Calls fn every seconds on the loop, from now on (a service's periodic retry; at most
+ * four in all). */
+void service_every(double seconds, void (*fn)(void));
+
 /* Renames c to a free nick made of prefix and digits, as if it had sent NICK. */
 void service_force_guest_nick(struct client *c, const char *prefix);
 
