@@ -5,7 +5,10 @@
 CC      ?= cc
 PKGS    := openssl libconfig libmariadb sqlite3
 OPT     ?= -O2 -g
-CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wno-format-truncation -Werror -Iircd -Iservices \
+# -Wformat-truncation is gcc's (snprintf truncation is intended here); clang has no such
+# warning and rejects the option under -Werror.
+NO_TRUNC := $(if $(shell $(CC) --version 2>/dev/null | grep clang),,-Wno-format-truncation)
+CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 $(NO_TRUNC) -Werror -Iircd -Iservices \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 BUILD   ?= build
