@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Decodes len bytes of base64 into out, which must hold len / 4 * 3 + 1 bytes. Returns
- * the decoded length, or a negative value if in is not valid base64. */
+/* Decodes len bytes of base64 into out, which must hold len / 4 * 3 bytes. Returns the
+ * decoded length, or a negative value if in is not valid base64. */
 int sasl_b64_decode(const char *in, size_t len, unsigned char *out);
 
 struct sasl_plain {
