@@ -113,8 +113,9 @@ fuzz-build:
 
 fuzz-regress: fuzz-build
 	@set -e; for n in $(FUZZ_NAMES); do \
-	  mkdir -p tests/fuzz/corpus/$$n; log=$(FUZZ_BUILD)/$$n.regress.log; \
-	  if ! $(FUZZ_BUILD)/tests/$$n -runs=0 -timeout=30 tests/fuzz/corpus/$$n >$$log 2>&1; then \
+	  mkdir -p tests/fuzz/corpus/$$n $(FUZZ_BUILD)/artifacts; log=$(FUZZ_BUILD)/$$n.regress.log; \
+	  if ! $(FUZZ_BUILD)/tests/$$n -runs=0 -timeout=30 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- \
+	       tests/fuzz/corpus/$$n >$$log 2>&1; then \
 	    tail -40 $$log; echo "FAIL: $$n crashed on its corpus (log: $$log)"; exit 1; \
 	  fi; \
 	  echo "== $$n: $$(ls tests/fuzz/corpus/$$n | wc -l) inputs, no crash"; \
