@@ -151,6 +151,31 @@ def test_unreadable_motd(tmp_path):
     assert error_lines(r) == ["%s:3: cannot read MOTD file '/nonexistent/motd.txt'" % path]
 
 
+def test_include_of_a_regular_file_works(tmp_path):
+    (tmp_path / "server.inc").write_text('server = { name = "irc.example.net"; };\n')
+    path = write(tmp_path, '@include "%s"\n' % (tmp_path / "server.inc") + LISTEN)
+    r = check_config(path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_include_of_a_directory_is_an_error(tmp_path):
+    # libconfig 1.5 exits the process when reading an included directory fails ("input in
+    # flex scanner failed"); found by tests/fuzz/fuzz_conf.c
+    (tmp_path / "conf.d").mkdir()
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n'
+                 '@include "%s"\n' % (tmp_path / "conf.d") + LISTEN)
+    r = check_config(path)
+    assert r.returncode == 1, r.stderr
+    assert error_lines(r) == ["%s:2: cannot include '%s': not a readable file" % (path, tmp_path / "conf.d")]
+
+
+def test_motd_directory_is_an_error(tmp_path):
+    path = write(tmp_path, 'server = {\n  name = "irc.example.net";\n  motd = "%s";\n};\n' % tmp_path + LISTEN)
+    r = check_config(path)
+    assert r.returncode != 0
+    assert error_lines(r) == ["%s:3: cannot read MOTD file '%s'" % (path, tmp_path)]
+
+
 def test_unknown_class_in_listener(tmp_path):
     path = write(tmp_path, 'server = { name = "irc.example.net"; };\n'
                  'listen = ( { address = "127.0.0.1"; port = 6667; class = "vip"; } );\n')
