@@ -101,6 +101,10 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_CC      ?= clang
 FUZZ_OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
+# What a corpus may hold in git. A merge keeps one input per new coverage feature (edges
+# and hit counts); past these limits it is redone on edges alone, which keeps far fewer.
+FUZZ_CORPUS_FILES := 200
+FUZZ_CORPUS_BYTES := 204800
 
 $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -131,11 +135,17 @@ fuzz: deps fuzz-build
 	    tail -60 $$log; echo "FAIL: $$n crashed; the input is in $(FUZZ_BUILD)/artifacts/"; exit 1; \
 	  fi; \
 	  grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' $$log; \
-	  rm -rf $$m; mkdir -p $$m; \
-	  for f in $$c/seed-* $$c/crash-*; do [ ! -e $$f ] || cp $$f $$m/; done; \
-	  $(FUZZ_BUILD)/tests/$$n -merge=1 $$m $$c $$w >$$log.merge 2>&1 || { tail -20 $$log.merge; exit 1; }; \
-	  rm -rf $$c; mv $$m $$c; \
-	  echo "   corpus: $$(ls $$c | wc -l) files, $$(du -sk $$c | cut -f1) KB"; \
+	  for counters in 1 0; do \
+	    rm -rf $$m; mkdir -p $$m; \
+	    for f in $$c/seed-* $$c/crash-*; do [ ! -e $$f ] || cp $$f $$m/; done; \
+	    $(FUZZ_BUILD)/tests/$$n -merge=1 -use_counters=$$counters $$m $$c $$w >$$log.merge 2>&1 || \
+	      { tail -20 $$log.merge; exit 1; }; \
+	    files=$$(ls $$m | wc -l); bytes=$$(cat $$m/* | wc -c); \
+	    [ $$files -gt $(FUZZ_CORPUS_FILES) ] || [ $$bytes -gt $(FUZZ_CORPUS_BYTES) ] || break; \
+	    echo "   $$files files, $$bytes bytes: over the limit; merging on edges only"; \
+	  done; \
+	  rm -rf $$c $$w; mv $$m $$c; \
+	  echo "   corpus: $$files files, $$bytes bytes"; \
 	done
 
 # Load benchmarks against Parley and, when installed, ngIRCd and InspIRCd (docs/BENCHMARKS.md).
