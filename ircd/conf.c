@@ -452,7 +452,9 @@ static void load_opers(struct ctx *x, struct conf *c, const config_setting_t *li
 	}
 }
 
-static char *read_file(const char *path)
+/* The file's contents, NUL-terminated, its length in *lenp if lenp is not NULL; NULL if
+ * it cannot be read whole (or is over 1 MB). */
+static char *read_file(const char *path, size_t *lenp)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -478,28 +480,44 @@ static char *read_file(const char *path)
 	fclose(f);
 	if (buf)
 		buf[len] = '\0';
+	if (lenp)
+		*lenp = len;
 	return buf;
 }
 
-/* Copies the target of an `@include "..."` line starting at s into out, read the way
- * libconfig 1.5's scanner reads it; false if the line is no include. */
-static bool include_target(const char *s, char *out, size_t size)
+/* Reads the target of an `@include "..."` line starting at s (the text ends at end) into
+ * out as libconfig 1.5's scanner reads it: `\\` and `\"` are escapes, any other
+ * backslash is dropped, and each run of other bytes counts up to its first NUL. False
+ * if the line is no include, or the name is unterminated or too long to open anyway. */
+static bool include_target(const char *s, const char *end, char *out, size_t size)
 {
-	s += strspn(s, " \t");
-	if (strncmp(s, "@include", 8) != 0 || (s[8] != ' ' && s[8] != '\t'))
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	if (end - s < 10 || memcmp(s, "@include", 8) != 0 || (s[8] != ' ' && s[8] != '\t'))
 		return false;
-	s += 8 + strspn(s + 8, " \t");
-	if (*s++ != '"')
+	for (s += 8; s < end && (*s == ' ' || *s == '\t');)
+		s++;
+	if (s == end || *s++ != '"')
 		return false;
 	size_t n = 0;
-	for (; *s && *s != '"'; s++) {
-		if (*s == '\\' && (s[1] == '\\' || s[1] == '"'))
-			s++;
-		if (n + 1 < size)
-			out[n++] = *s;
+	bool cut = false; /* a NUL ended this run */
+	for (; s < end && *s != '"'; s++) {
+		char ch = *s;
+		if (ch == '\\') {
+			cut = false;
+			if (s + 1 == end || (s[1] != '\\' && s[1] != '"'))
+				continue;
+			ch = *++s;
+		} else if (ch == '\0' || cut) {
+			cut = true;
+			continue;
+		}
+		if (n + 1 == size)
+			return false;
+		out[n++] = ch;
 	}
 	out[n] = '\0';
-	return true;
+	return s < end;
 }
 
 /* libconfig 1.5 exits the process when it cannot read an included file it could open
@@ -509,15 +527,17 @@ static bool include_target(const char *s, char *out, size_t size)
  * message at worst.) Writes the problem into errors and returns false. */
 static bool includes_readable(const char *path, int depth, char *errors, size_t size)
 {
-	char *text = read_file(path);
+	size_t len = 0;
+	char *text = read_file(path, &len);
 	bool ok = true;
+	const char *end = text + len;
 	int line = 1;
-	for (const char *s = text; ok && s && *s; line++) {
-		char target[CONF_PATH_LEN];
+	for (const char *s = text; ok && s && s < end; line++) {
+		char target[4096];
 		struct stat st;
-		if (include_target(s, target, sizeof target)) {
+		if (include_target(s, end, target, sizeof target)) {
 			char *inc = NULL;
-			if (stat(target, &st) == 0 && (!S_ISREG(st.st_mode) || !(inc = read_file(target)))) {
+			if (stat(target, &st) == 0 && (!S_ISREG(st.st_mode) || !(inc = read_file(target, NULL)))) {
 				snprintf(errors, size, "%s:%d: cannot include '%s': not a readable file\n", path, line, target);
 				ok = false;
 			}
@@ -525,7 +545,7 @@ static bool includes_readable(const char *path, int depth, char *errors, size_t 
 			if (ok && inc && depth < 10) /* deeper: libconfig's "include too deep" */
 				ok = includes_readable(target, depth + 1, errors, size);
 		}
-		s = strchr(s, '\n');
+		s = memchr(s, '\n', (size_t)(end - s));
 		s = s ? s + 1 : NULL;
 	}
 	free(text);
@@ -595,7 +615,7 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	c->log_level = log_level_parse(raw.log_level);
 	if (c->log_level < 0)
 		error_at(&x, config_lookup(&cfg, "log.level"), "log.level must be debug, info, warn or error");
-	if (c->motd_path[0] && !(c->motd = read_file(c->motd_path)))
+	if (c->motd_path[0] && !(c->motd = read_file(c->motd_path, NULL)))
 		error_at(&x, config_lookup(&cfg, "server.motd"), "cannot read MOTD file '%s'", c->motd_path);
 	config_destroy(&cfg);
 	if (x.count) {
