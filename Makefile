@@ -5,7 +5,10 @@
 CC      ?= cc
 PKGS    := openssl libconfig libmariadb sqlite3
 OPT     ?= -O2 -g
-CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wno-format-truncation -Werror -Iircd -Iservices \
+# -Wformat-truncation is gcc's (snprintf truncation is intended here); clang has no such
+# warning and rejects the option under -Werror.
+NO_TRUNC := $(if $(shell $(CC) --version 2>/dev/null | grep clang),,-Wno-format-truncation)
+CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 $(NO_TRUNC) -Werror -Iircd -Iservices \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 BUILD   ?= build
@@ -19,9 +22,11 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-config \
-        openssl python3-pytest python3-pytest-timeout libcmocka-dev mariadb-server mariadb-client
+        openssl python3-pytest python3-pytest-timeout libcmocka-dev mariadb-server mariadb-client \
+        clang libclang-rt-14-dev
+# (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes)
 
-.PHONY: all run test unit protocol asan cert deps clean bench
+.PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress
 
 all: $(DAEMON)
 
@@ -75,6 +80,7 @@ protocol: $(DAEMON)
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz-regress
 	$(MAKE) protocol
 
 # The whole suite against an AddressSanitizer + UndefinedBehaviorSanitizer build.
@@ -82,6 +88,65 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 asan: deps
 	$(MAKE) BUILD=build/asan DAEMON=build/asan/parleyd OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	  build/asan/parleyd unit protocol
+
+# Fuzzing. Every tests/fuzz/fuzz_NAME.c is a libFuzzer target, built with clang against
+# build/fuzz/libparley.a (the same sources with -fsanitize=fuzzer-no-link,address,undefined);
+# its corpus lives in tests/fuzz/corpus/fuzz_NAME/. `make fuzz` fuzzes each target for
+# FUZZ_SECONDS and then minimizes the corpus (-merge=1), keeping the hand-written seed-*
+# inputs and the crash-* reproducers of fixed bugs; `make fuzz-regress` (part of
+# `make test`) only runs every target over its corpus.
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRCS:tests/fuzz/%.c=%)
+FUZZ_BUILD   := build/fuzz
+FUZZ_CC      ?= clang
+FUZZ_OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 60
+# What a corpus may hold in git. A merge keeps one input per new coverage feature (edges
+# and hit counts); past these limits it is redone on edges alone, which keeps far fewer.
+FUZZ_CORPUS_FILES := 200
+FUZZ_CORPUS_BYTES := 204800
+
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/tests/%)
+
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="$(FUZZ_OPT)" fuzz-bins
+
+fuzz-regress: fuzz-build
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  mkdir -p tests/fuzz/corpus/$$n $(FUZZ_BUILD)/artifacts; log=$(FUZZ_BUILD)/$$n.regress.log; \
+	  if ! $(FUZZ_BUILD)/tests/$$n -runs=0 -timeout=30 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- \
+	       tests/fuzz/corpus/$$n >$$log 2>&1; then \
+	    tail -40 $$log; echo "FAIL: $$n crashed on its corpus (log: $$log)"; exit 1; \
+	  fi; \
+	  echo "== $$n: $$(ls tests/fuzz/corpus/$$n | wc -l) inputs, no crash"; \
+	done
+
+fuzz: deps fuzz-build
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  c=tests/fuzz/corpus/$$n; w=$(FUZZ_BUILD)/work/$$n; m=$(FUZZ_BUILD)/merge/$$n; log=$(FUZZ_BUILD)/$$n.log; \
+	  mkdir -p $$c $$w $(FUZZ_BUILD)/artifacts; \
+	  echo "== $$n: fuzzing for $(FUZZ_SECONDS) s"; \
+	  if ! $(FUZZ_BUILD)/tests/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	       -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- $$w $$c >$$log 2>&1; then \
+	    tail -60 $$log; echo "FAIL: $$n crashed; the input is in $(FUZZ_BUILD)/artifacts/"; exit 1; \
+	  fi; \
+	  grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' $$log; \
+	  for counters in 1 0; do \
+	    rm -rf $$m; mkdir -p $$m; \
+	    for f in $$c/seed-* $$c/crash-*; do [ ! -e $$f ] || cp $$f $$m/; done; \
+	    $(FUZZ_BUILD)/tests/$$n -merge=1 -use_counters=$$counters $$m $$c $$w >$$log.merge 2>&1 || \
+	      { tail -20 $$log.merge; exit 1; }; \
+	    files=$$(ls $$m | wc -l); bytes=$$(cat $$m/* | wc -c); \
+	    [ $$files -gt $(FUZZ_CORPUS_FILES) ] || [ $$bytes -gt $(FUZZ_CORPUS_BYTES) ] || break; \
+	    echo "   $$files files, $$bytes bytes: over the limit; merging on edges only"; \
+	  done; \
+	  rm -rf $$c $$w; mv $$m $$c; \
+	  echo "   corpus: $$files files, $$bytes bytes"; \
+	done
 
 # Load benchmarks against Parley and, when installed, ngIRCd and InspIRCd (docs/BENCHMARKS.md).
 bench: deps

@@ -8,9 +8,9 @@
 #include "ircd.h"
 #include "parse.h"
 #include "reply.h"
+#include "sasl.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,25 +57,12 @@ static void sasl_done(struct client *c, const struct account_result *r, void *ar
 	client_try_register(c); /* CAP END may have come while we waited */
 }
 
-/* Decodes base64 into out; returns the length, or -1 if it is not valid base64. */
-static int b64_decode(const char *in, size_t len, unsigned char *out)
-{
-	if (len % 4)
-		return -1;
-	int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0)
-		return -1;
-	for (size_t i = len; i > 0 && in[i - 1] == '='; i--)
-		n--;
-	return n;
-}
-
 static void sasl_finish(struct client *c)
 {
 	unsigned char *raw = malloc(c->sasl_len + 4);
 	if (!raw)
 		abort();
-	int n = c->sasl_len ? b64_decode(c->sasl_buf, c->sasl_len, raw) : 0;
+	int n = c->sasl_len ? sasl_b64_decode(c->sasl_buf, c->sasl_len, raw) : 0;
 	if (n < 0) {
 		free(raw);
 		sasl_reset(c);
@@ -88,19 +75,15 @@ static void sasl_finish(struct client *c)
 		account_check_cert(c, c->conn.certfp, sasl_done, NULL);
 		return;
 	}
-	/* PLAIN: authzid NUL authcid NUL password */
-	const char *authzid = (const char *)raw;
-	const char *authcid = memchr(raw, '\0', (size_t)n) ? authzid + strlen(authzid) + 1 : NULL;
-	const char *password = authcid && authcid < (const char *)raw + n ? authcid + strlen(authcid) + 1 : NULL;
-	if (!password || password > (const char *)raw + n || !*authcid || (*authzid && strcmp(authzid, authcid) != 0) ||
-	    strlen(authcid) > ACCOUNT_MAX || strlen(password) > PASSWORD_MAX) {
+	struct sasl_plain plain;
+	if (!sasl_plain_split((const char *)raw, (size_t)n, &plain)) {
 		OPENSSL_cleanse(raw, (size_t)n);
 		free(raw);
 		sasl_reset(c);
 		reply(c, ERR_SASLFAIL);
 		return;
 	}
-	account_check_password(c, authcid, password, sasl_done, NULL);
+	account_check_password(c, plain.authcid, plain.password, sasl_done, NULL);
 	OPENSSL_cleanse(raw, (size_t)n);
 	free(raw);
 }

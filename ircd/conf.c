@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum key_type { K_STR, K_INT, K_SIZE, K_BOOL, K_FLOAT };
 
@@ -466,7 +467,9 @@ static void load_opers(struct ctx *x, struct conf *c, const config_setting_t *li
 	}
 }
 
-static char *read_file(const char *path)
+/* The file's contents, NUL-terminated, its length in *lenp if lenp is not NULL; NULL if
+ * it cannot be read whole (or is over 1 MB). */
+static char *read_file(const char *path, size_t *lenp)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -485,10 +488,83 @@ static char *read_file(const char *path)
 			buf = nb;
 		}
 	}
+	if (ferror(f)) { /* a directory, /proc/self/mem... */
+		free(buf);
+		buf = NULL;
+	}
 	fclose(f);
 	if (buf)
 		buf[len] = '\0';
+	if (lenp)
+		*lenp = len;
 	return buf;
+}
+
+/* Reads the target of an `@include "..."` line starting at s (the text ends at end) into
+ * out as libconfig 1.5's scanner reads it: `\\` and `\"` are escapes, any other
+ * backslash is dropped, and each run of other bytes counts up to its first NUL. False
+ * if the line is no include, or the name is unterminated or too long to open anyway. */
+static bool include_target(const char *s, const char *end, char *out, size_t size)
+{
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	if (end - s < 10 || memcmp(s, "@include", 8) != 0 || (s[8] != ' ' && s[8] != '\t'))
+		return false;
+	for (s += 8; s < end && (*s == ' ' || *s == '\t');)
+		s++;
+	if (s == end || *s++ != '"')
+		return false;
+	size_t n = 0;
+	bool cut = false; /* a NUL ended this run */
+	for (; s < end && *s != '"'; s++) {
+		char ch = *s;
+		if (ch == '\\') {
+			cut = false;
+			if (s + 1 == end || (s[1] != '\\' && s[1] != '"'))
+				continue;
+			ch = *++s;
+		} else if (ch == '\0' || cut) {
+			cut = true;
+			continue;
+		}
+		if (n + 1 == size)
+			return false;
+		out[n++] = ch;
+	}
+	out[n] = '\0';
+	return s < end;
+}
+
+/* libconfig 1.5 exits the process when it cannot read an included file it could open
+ * (a directory: "input in flex scanner failed"), so one bad @include would kill the
+ * server on REHASH. Every target, nested ones too, must be a regular file we can read
+ * before libconfig sees it. (An @include inside a comment is checked as well: an error
+ * message at worst.) Writes the problem into errors and returns false. */
+static bool includes_readable(const char *path, int depth, char *errors, size_t size)
+{
+	size_t len = 0;
+	char *text = read_file(path, &len);
+	bool ok = true;
+	const char *end = text + len;
+	int line = 1;
+	for (const char *s = text; ok && s && s < end; line++) {
+		char target[4096];
+		struct stat st;
+		if (include_target(s, end, target, sizeof target)) {
+			char *inc = NULL;
+			if (stat(target, &st) == 0 && (!S_ISREG(st.st_mode) || !(inc = read_file(target, NULL)))) {
+				snprintf(errors, size, "%s:%d: cannot include '%s': not a readable file\n", path, line, target);
+				ok = false;
+			}
+			free(inc);
+			if (ok && inc && depth < 10) /* deeper: libconfig's "include too deep" */
+				ok = includes_readable(target, depth + 1, errors, size);
+		}
+		s = memchr(s, '\n', (size_t)(end - s));
+		s = s ? s + 1 : NULL;
+	}
+	free(text);
+	return ok;
 }
 
 static void check_top_level(struct ctx *x, config_t *cfg)
@@ -514,6 +590,8 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	if (size)
 		errors[0] = '\0';
 	config_t cfg;
+	if (!includes_readable(path, 0, errors, size))
+		return NULL;
 	config_init(&cfg);
 	if (!config_read_file(&cfg, path)) {
 		snprintf(errors, size, "%s:%d: %s\n", config_error_file(&cfg) ? config_error_file(&cfg) : path,
@@ -553,7 +631,7 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	c->log_level = log_level_parse(raw.log_level);
 	if (c->log_level < 0)
 		error_at(&x, config_lookup(&cfg, "log.level"), "log.level must be debug, info, warn or error");
-	if (c->motd_path[0] && !(c->motd = read_file(c->motd_path)))
+	if (c->motd_path[0] && !(c->motd = read_file(c->motd_path, NULL)))
 		error_at(&x, config_lookup(&cfg, "server.motd"), "cannot read MOTD file '%s'", c->motd_path);
 	config_destroy(&cfg);
 	if (x.count) {

@@ -170,15 +170,37 @@ static bool key_valid(const char *key)
 	return len > 0 && len <= KEY_MAX && !strpbrk(key, " ,:");
 }
 
-/* Applies one mode letter; *arg is advanced past the parameter it uses. */
-static void apply_one(struct client *c, struct channel *ch, int dir, char mode, struct msg *m, int *arg,
-                      struct change_set *cs, int *param_modes)
+void mode_iter_init(struct mode_iter *it, const char *modes, const char *const *params, int nparams)
 {
-	const char *param = *arg < m->nparams ? m->params[*arg] : NULL;
-	bool needs = strchr("Ibeov", mode) || (mode == 'k' && dir > 0) || (mode == 'l' && dir > 0);
-	if (mode == 'k' && dir < 0 && param)
-		needs = true; /* "-k key" consumes the key, as clients send it */
-	if (needs && !param) {
+	*it = (struct mode_iter){.p = modes, .params = params, .nparams = nparams, .dir = 1};
+}
+
+bool mode_next(struct mode_iter *it, struct mode_change *out)
+{
+	for (; *it->p == '+' || *it->p == '-'; it->p++)
+		it->dir = *it->p == '+' ? 1 : -1;
+	if (!*it->p)
+		return false;
+	char mode = *it->p++;
+	const char *param = it->arg < it->nparams ? it->params[it->arg] : NULL;
+	/* "-k key" consumes the key, as clients send it; a bare "-k" works too */
+	bool needs = strchr("Ibeov", mode) || (mode == 'k' && (it->dir > 0 || param)) || (mode == 'l' && it->dir > 0);
+	*out = (struct mode_change){.dir = it->dir, .mode = mode, .needs_param = needs};
+	if (needs && param) {
+		out->param = param;
+		it->arg++;
+		out->over_limit = ++it->param_modes > MODES_PER_COMMAND;
+	}
+	return true;
+}
+
+/* Applies one mode letter. */
+static void apply_one(struct client *c, struct channel *ch, const struct mode_change *mc, struct change_set *cs)
+{
+	int dir = mc->dir;
+	char mode = mc->mode;
+	const char *param = mc->param;
+	if (mc->needs_param && !param) {
 		int k = mode == 'b' ? LIST_BAN : mode == 'e' ? LIST_EXCEPT : mode == 'I' ? LIST_INVEX : -1;
 		if (k >= 0)
 			list_show(c, ch, (enum list_kind)k);
@@ -186,11 +208,8 @@ static void apply_one(struct client *c, struct channel *ch, int dir, char mode, 
 			reply(c, ERR_NEEDMOREPARAMS, "MODE");
 		return;
 	}
-	if (needs) {
-		(*arg)++;
-		if (++*param_modes > MODES_PER_COMMAND)
-			return;
-	}
+	if (mc->over_limit)
+		return;
 	char norm[PREFIX_MAX + 16];
 	switch (mode) {
 	case 'b':
@@ -308,13 +327,11 @@ static void channel_mode(struct client *c, struct channel *ch, struct msg *m)
 		return;
 	}
 	struct change_set cs = {0};
-	int dir = 1, arg = 2, param_modes = 0;
-	for (const char *p = m->params[1]; *p; p++) {
-		if (*p == '+' || *p == '-')
-			dir = *p == '+' ? 1 : -1;
-		else
-			apply_one(c, ch, dir, *p, m, &arg, &cs, &param_modes);
-	}
+	struct mode_iter it;
+	struct mode_change mc;
+	mode_iter_init(&it, m->params[1], m->params + 2, m->nparams - 2);
+	while (mode_next(&it, &mc))
+		apply_one(c, ch, &mc, &cs);
 	if (!cs.nmodes)
 		return;
 	struct announce a = {c, ch};

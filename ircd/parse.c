@@ -40,7 +40,7 @@ static enum parse_result parse_tags(char *tags, struct msg *msg)
 		char *next = strchr(p, ';');
 		if (next)
 			*next++ = '\0';
-		if (*p) {
+		if (*p && *p != '=') { /* a tag without a key ("@=x") is dropped */
 			char *eq = strchr(p, '=');
 			const char *value = NULL;
 			if (eq) {
@@ -103,6 +103,9 @@ enum parse_result msg_parse(char *line, size_t len, struct msg *msg)
 	}
 	if (*p == '\0')
 		return tags || msg->source ? PARSE_NO_COMMAND : PARSE_EMPTY;
+	/* No command starts with '@' (" @a", "@t @a"): written back it would read as tags. */
+	if (*p == '@')
+		return PARSE_NO_COMMAND;
 	msg->command = p;
 	p = strchr(p, ' ');
 	while (p) {

@@ -36,6 +36,9 @@ static size_t finish_line(char *buf, size_t size, int n)
 }
 
 static size_t format_line(char *buf, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static size_t format_line(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	return finish_line(buf, size, vsnprintf(buf, size - 2, fmt, ap));
 }

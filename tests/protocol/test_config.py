@@ -3,6 +3,8 @@
 import re
 import subprocess
 
+import pytest
+
 from conftest import PARLEYD, ROOT, check_config, harness_sections_text, write_config
 
 LISTEN = 'listen = ( { address = "127.0.0.1"; port = 6667; } );\n'
@@ -149,6 +151,36 @@ def test_unreadable_motd(tmp_path):
     r = check_config(path)
     assert r.returncode != 0
     assert error_lines(r) == ["%s:3: cannot read MOTD file '/nonexistent/motd.txt'" % path]
+
+
+def test_include_of_a_regular_file_works(tmp_path):
+    (tmp_path / "server.inc").write_text('server = { name = "irc.example.net"; };\n')
+    path = write(tmp_path, '@include "%s"\n' % (tmp_path / "server.inc") + LISTEN)
+    r = check_config(path)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("spelling", ["plain", "stray backslash and NUL"])
+def test_include_of_a_directory_is_an_error(tmp_path, spelling):
+    # libconfig 1.5 exits the process when reading an included directory fails ("input in
+    # flex scanner failed"); found by tests/fuzz/fuzz_conf.c. libconfig drops a backslash
+    # that escapes nothing and reads each run of characters up to its first NUL.
+    (tmp_path / "conf.d").mkdir()
+    name = str(tmp_path / "conf.d")
+    if spelling != "plain":
+        name = "\\" + name + "\0ignored"
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n'
+                 '@include "%s"\n' % name + LISTEN)
+    r = check_config(path)
+    assert r.returncode == 1, r.stderr
+    assert error_lines(r) == ["%s:2: cannot include '%s': not a readable file" % (path, tmp_path / "conf.d")]
+
+
+def test_motd_directory_is_an_error(tmp_path):
+    path = write(tmp_path, 'server = {\n  name = "irc.example.net";\n  motd = "%s";\n};\n' % tmp_path + LISTEN)
+    r = check_config(path)
+    assert r.returncode != 0
+    assert error_lines(r) == ["%s:3: cannot read MOTD file '%s'" % (path, tmp_path)]
 
 
 def test_unknown_class_in_listener(tmp_path):

@@ -496,6 +496,21 @@ def test_rehash_broken_config_keeps_old(make_server):
     assert isupport(c.register("checker2"))["NICKLEN"] == "15"
 
 
+def test_rehash_with_include_of_a_directory_keeps_running(make_server, tmp_path):
+    # libconfig 1.5 would exit() reading it; found by tests/fuzz/fuzz_conf.c
+    srv = start(make_server)
+    root = srv.connect("root")
+    oper_up(root)
+    good = srv.conf_path.read_text()
+    srv.conf_path.write_text(good + '\n@include "%s"\n' % tmp_path)
+    root.send("REHASH")
+    root.expect(snotice("root", "REHASH by root failed; the old configuration stays in force"))
+    err = root.expect(lambda l: l.command == "NOTICE" and l.params[1].startswith("REHASH: "))
+    assert "cannot include '%s'" % tmp_path in err.params[1], err
+    assert srv.running()
+    srv.connect("still")
+
+
 def test_sighup_rehashes(make_server):
     srv = start(make_server)
     root = srv.connect("root")

@@ -357,6 +357,16 @@ def test_unknown_command_421(server):
     c.expect(S + " 421 vera foobar :Unknown command")
 
 
+def test_command_starting_with_at_is_ignored(server):
+    # A space before the tags, or a second tag section, leaves a "command" starting with
+    # '@': no command, so the line is ignored like tags without a command (no 421).
+    c = server.connect("xena")
+    c.send(" @label=x PING a")
+    c.send("@a=1 @b PING b")
+    c.send("PING c")
+    c.expect_next(S + " PONG %s :c" % SERVER_NAME)
+
+
 def test_commands_are_case_insensitive(server):
     c = server.connect("walt")
     c.send("ping lower")

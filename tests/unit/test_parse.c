@@ -353,6 +353,9 @@ static void test_parse_no_command(void **state)
 	    ":nick!u@h    ",  /* source and spaces */
 	    "@a=b :nick",     /* tags and source */
 	    "@a=b :nick   ",  /* tags, source and spaces */
+	    " @a=b PING",     /* a command cannot start with '@' (found by fuzz_parse) */
+	    "@a=b @c PING",
+	    ":nick @PING",
 	};
 	for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
 		enum parse_result r = parse(&p, lines[i]);
@@ -360,6 +363,20 @@ static void test_parse_no_command(void **state)
 			fail_msg("\"%s\": got %d, expected PARSE_NO_COMMAND", lines[i], r);
 		done(&p);
 	}
+}
+
+/* A tag needs a key: "@=x" is dropped (the serializer would write it as "@"), the
+ * other tags stay. Found by fuzz_parse. */
+static void test_parse_tag_without_key_dropped(void **state)
+{
+	(void)state;
+	struct parsed p;
+	assert_int_equal(parse(&p, "@=x;a=1;= PING"), PARSE_OK);
+	assert_int_equal(p.msg.ntags, 1);
+	assert_string_equal(p.msg.tags[0].key, "a");
+	assert_string_equal(p.msg.tags[0].value, "1");
+	assert_string_equal(p.msg.command, "PING");
+	done(&p);
 }
 
 static void test_parse_respects_len(void **state)
@@ -1034,6 +1051,7 @@ int main(void)
 	    T(test_parse_whitespace_only_line),
 	    T(test_parse_leading_spaces),
 	    T(test_parse_no_command),
+	    T(test_parse_tag_without_key_dropped),
 	    T(test_parse_respects_len),
 	    T(test_parse_tags_with_and_without_values),
 	    T(test_parse_tags_empty_parts_skipped),
