@@ -3,9 +3,12 @@
  * other devices clear their unread state. Markers only move forward.
  *
  * Markers are answered from a cache on the loop: an account's markers are loaded when it
- * logs in, and every change is written through to the database; a client that is not
- * logged in keeps its markers for its connection only. So MARKREAD and JOIN (which sends
- * the marker before RPL_ENDOFNAMES) never wait for the database. */
+ * logs in, and a change is stored first (one transaction, the user's input waiting) and
+ * cached and announced once committed: the MARKREAD reply means it is stored, and while
+ * the database is down the user gets FAIL MARKREAD TEMPORARILY_UNAVAILABLE and the
+ * marker stays as it was. A client that is not logged in keeps its markers for its
+ * connection only. JOIN (which sends the marker before RPL_ENDOFNAMES) and reading a
+ * marker never wait for the database. */
 #include "account.h"
 #include "cap.h"
 #include "casemap.h"
@@ -157,17 +160,72 @@ void readmarker_login(struct client *c)
 
 /* ---- MARKREAD ---- */
 
-static void store(const char *owner, const char *target, long long ms)
+#define MARK_UNAVAILABLE "The read marker could not be stored; try again shortly"
+
+/* A logged-in user's marker on its way to the database: cached and announced once it is
+ * committed, so a MARKREAD reply means the marker survives a crash. */
+struct mark {
+	char owner[NICK_MAX + 2];
+	char account[NICK_MAX + 1];
+	char target[CHANNEL_MAX + 1]; /* as the user wrote it, for the replies */
+	long long ms;
+};
+
+/* Tells c and every other session of account (none for a guest) the marker value. */
+static void announce(struct client *c, const char *account, const char *target, const long long *value)
 {
+	for (struct client *o = ircd.clients; o; o = o->next) {
+		bool same = o == c || (account[0] && casemap_cmp(o->account, account) == 0);
+		if (same && client_registered(o) && !client_dead(o) && client_has_cap(o, CAP_READ_MARKER))
+			send_marker(o, target, value);
+	}
+}
+
+static void mark_done(struct client *c, enum db_status status, void *arg)
+{
+	struct mark *k = arg;
+	if (status != DB_OK) {
+		/* nothing changes: the cache holds only what the database holds */
+		if (c)
+			reply_standard(c, "FAIL", "MARKREAD", "TEMPORARILY_UNAVAILABLE", k->target, MARK_UNAVAILABLE);
+		free(k);
+		return;
+	}
+	char key[2 * CHANNEL_MAX + 4];
+	cache_key(k->owner, k->target, key, sizeof key);
+	long long *have = cache_get(key);
+	if (!have || *have < k->ms) /* another session may have moved it further meanwhile */
+		cache_put(key, k->ms);
+	have = cache_get(key);
+	announce(c, k->account, k->target, have ? have : &k->ms);
+	free(k);
+}
+
+/* Stores c's marker for target in one transaction, then replies (mark_done). The
+ * UPDATE moves a stored marker only forward, whatever order sessions commit in. */
+static void store(struct client *c, const char *owner, const char *target, long long ms)
+{
+	struct mark *k = calloc(1, sizeof *k);
+	if (!k)
+		abort();
+	snprintf(k->owner, sizeof k->owner, "%s", owner);
+	snprintf(k->account, sizeof k->account, "%s", c->account);
+	snprintf(k->target, sizeof k->target, "%s", target);
+	k->ms = ms;
 	char t[CHANNEL_MAX + 1];
 	casemap_fold(t, target, sizeof t);
-	struct db_param u[3] = {DB_INT(ms), DB_TEXT(owner), DB_TEXT(t)};
-	storage_write("UPDATE read_markers SET time_ms = ? WHERE account_key = ? AND target_key = ?", u, 3);
+	struct storage_txn *txn = storage_txn_new();
+	struct db_param u[4] = {DB_INT(ms), DB_TEXT(owner), DB_TEXT(t), DB_INT(ms)};
+	storage_txn_add(txn, "UPDATE read_markers SET time_ms = ? WHERE account_key = ? AND target_key = ? AND time_ms < ?",
+	                u, 4);
 	struct db_param i[3] = {DB_TEXT(owner), DB_TEXT(t), DB_INT(ms)};
 	if (strcmp(storage_insert_ignore(), "INSERT IGNORE") == 0)
-		storage_write("INSERT IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)", i, 3);
+		storage_txn_add(txn, "INSERT IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)", i,
+		                3);
 	else
-		storage_write("INSERT OR IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)", i, 3);
+		storage_txn_add(txn, "INSERT OR IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)",
+		                i, 3);
+	client_store(c, txn, mark_done, k);
 }
 
 void readmarker_joined(struct client *c, const struct channel *ch)
@@ -224,15 +282,11 @@ void cmd_markread(struct client *c, struct msg *m)
 		send_marker(c, target, have); /* markers never move back: the client learns the newer one */
 		return;
 	}
-	cache_put(key, want);
-	if (c->account[0])
-		store(owner, target, want);
-	long long *now = cache_get(key);
-	const long long *value = now ? now : &want;
-	/* every session of the account hears of it (just this one for a guest) */
-	for (struct client *o = ircd.clients; o; o = o->next) {
-		bool same = o == c || (c->account[0] && casemap_cmp(o->account, c->account) == 0);
-		if (same && client_registered(o) && !client_dead(o) && client_has_cap(o, CAP_READ_MARKER))
-			send_marker(o, target, value);
+	if (c->account[0]) {
+		store(c, owner, target, want); /* every session of the account hears of it once stored */
+		return;
 	}
+	cache_put(key, want);
+	long long *now = cache_get(key);
+	announce(c, "", target, now ? now : &want);
 }

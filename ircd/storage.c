@@ -192,51 +192,7 @@ enum db_status storage_query_now(const char *sql, const struct db_param *params,
 	return s;
 }
 
-#define WRITE_PARAMS 12
-
-struct write_job {
-	struct job job;
-	const char *sql;
-	struct db_param params[WRITE_PARAMS];
-	char *texts[WRITE_PARAMS];
-	int n;
-};
-
-static void write_run(struct job *job)
-{
-	struct write_job *w = (struct write_job *)job;
-	if (storage_exec(w->sql, w->params, w->n, NULL, NULL) != DB_OK)
-		log_warn("storage: a write was not applied: %.60s", w->sql);
-}
-
-static void write_done(struct job *job)
-{
-	struct write_job *w = (struct write_job *)job;
-	for (int i = 0; i < w->n; i++)
-		free(w->texts[i]);
-	free(w);
-}
-
-void storage_write(const char *sql, const struct db_param *params, int n)
-{
-	struct write_job *w = calloc(1, sizeof *w);
-	if (!w || n > WRITE_PARAMS)
-		abort();
-	w->job.run = write_run;
-	w->job.done = write_done;
-	w->sql = sql;
-	w->n = n;
-	for (int i = 0; i < n; i++) {
-		w->params[i] = params[i];
-		if (!params[i].is_num && params[i].text) {
-			w->texts[i] = strdup(params[i].text);
-			if (!w->texts[i])
-				abort();
-			w->params[i].text = w->texts[i];
-		}
-	}
-	storage_submit(&w->job);
-}
+#define WRITE_PARAMS 12 /* parameters of one statement of a storage_txn */
 
 void storage_start(void)
 {
