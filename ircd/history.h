@@ -50,6 +50,8 @@ void readmarker_joined(struct client *c, const struct channel *ch);
 
 /* Loads the markers of c's account after it logged in. */
 void readmarker_login(struct client *c);
+/* Forgets c's markers as a guest (c is quitting). */
+void readmarker_client_exit(struct client *c);
 void cmd_redact(struct client *c, struct msg *m);
 void cmd_search(struct client *c, struct msg *m);
 

@@ -7,7 +7,7 @@
  * cached and announced once committed: the MARKREAD reply means it is stored, and while
  * the database is down the user gets FAIL MARKREAD TEMPORARILY_UNAVAILABLE and the
  * marker stays as it was. A client that is not logged in keeps its markers for its
- * connection only. JOIN (which sends the marker before RPL_ENDOFNAMES) and reading a
+ * connection only (at most GUEST_MARKERS, freed when it quits). JOIN (which sends the marker before RPL_ENDOFNAMES) and reading a
  * marker never wait for the database. */
 #include "account.h"
 #include "cap.h"
@@ -29,18 +29,22 @@
 #include <strings.h>
 #include <time.h>
 
-#define CACHE_MAX 200000 /* markers kept in memory at most */
+#define CACHE_MAX 200000 /* accounts' markers kept in memory at most */
+#define GUEST_MARKERS 128 /* one guest's markers at most: the least recently set goes first */
 
-static struct dict *cache; /* "owner\ttarget" -> long long * (milliseconds) */
+static struct dict *cache; /* "account\ttarget" -> long long * (milliseconds) */
 
-/* Who markers belong to: the folded account, or this connection for a guest. */
-static void owner_of(const struct client *c, char *out, size_t size)
-{
-	if (c->account[0])
-		casemap_fold(out, c->account, size);
-	else
-		snprintf(out, size, "#%llx", (unsigned long long)c->id);
-}
+/* A guest's markers, freed when it quits. Kept apart from the accounts' cache so guests,
+ * who can name any nick as a target, cannot fill it. */
+struct guest_marks {
+	int n, cap;
+	struct {
+		char target[CHANNEL_MAX + 1]; /* folded */
+		long long ms;
+	} *m; /* the most recently set last */
+};
+
+static struct dict *guests; /* "#<client id>" -> struct guest_marks */
 
 static void cache_key(const char *owner, const char *target, char *out, size_t size)
 {
@@ -68,6 +72,81 @@ static void cache_put(const char *key, long long ms)
 		dict_put(cache, key, v);
 	}
 	*v = ms;
+}
+
+static struct guest_marks *guest_of(const struct client *c, bool create)
+{
+	char id[24];
+	snprintf(id, sizeof id, "#%llx", (unsigned long long)c->id);
+	struct guest_marks *g = guests ? dict_get(guests, id) : NULL;
+	if (!g && create) {
+		if (!guests)
+			guests = dict_new();
+		g = calloc(1, sizeof *g);
+		if (!g)
+			abort();
+		dict_put(guests, id, g);
+	}
+	return g;
+}
+
+static long long *guest_get(const struct client *c, const char *target)
+{
+	struct guest_marks *g = guest_of(c, false);
+	char t[CHANNEL_MAX + 1];
+	casemap_fold(t, target, sizeof t);
+	for (int i = 0; g && i < g->n; i++)
+		if (strcmp(g->m[i].target, t) == 0)
+			return &g->m[i].ms;
+	return NULL;
+}
+
+/* Sets c's marker for target; it becomes the most recently set (the last to go). */
+static void guest_put(const struct client *c, const char *target, long long ms)
+{
+	struct guest_marks *g = guest_of(c, true);
+	char t[CHANNEL_MAX + 1];
+	casemap_fold(t, target, sizeof t);
+	int i = 0;
+	while (i < g->n && strcmp(g->m[i].target, t) != 0)
+		i++;
+	if (i == g->n && g->n == GUEST_MARKERS)
+		i = 0; /* full: the least recently set is forgotten */
+	if (i == g->n) {
+		if (g->n == g->cap) {
+			g->cap = g->cap ? g->cap * 2 : 8;
+			g->m = realloc(g->m, (size_t)g->cap * sizeof *g->m);
+			if (!g->m)
+				abort();
+		}
+		g->n++;
+	} else {
+		memmove(&g->m[i], &g->m[i + 1], (size_t)(g->n - i - 1) * sizeof *g->m);
+	}
+	snprintf(g->m[g->n - 1].target, sizeof g->m[g->n - 1].target, "%s", t);
+	g->m[g->n - 1].ms = ms;
+}
+
+void readmarker_client_exit(struct client *c)
+{
+	char id[24];
+	snprintf(id, sizeof id, "#%llx", (unsigned long long)c->id);
+	struct guest_marks *g = guests ? dict_del(guests, id) : NULL;
+	if (g) {
+		free(g->m);
+		free(g);
+	}
+}
+
+/* c's marker for target: its account's, or its connection's for a guest. */
+static long long *marker_of(const struct client *c, const char *target)
+{
+	if (!c->account[0])
+		return guest_get(c, target);
+	char owner[NICK_MAX + 2], key[2 * CHANNEL_MAX + 4];
+	casemap_fold(owner, c->account, sizeof owner);
+	cache_key(owner, target, key, sizeof key);
+	return cache_get(key);
 }
 
 static void format_marker(const long long *ms, char *out, size_t size)
@@ -232,10 +311,7 @@ void readmarker_joined(struct client *c, const struct channel *ch)
 {
 	if (!client_has_cap(c, CAP_READ_MARKER))
 		return;
-	char owner[NICK_MAX + 2], key[2 * CHANNEL_MAX + 4];
-	owner_of(c, owner, sizeof owner);
-	cache_key(owner, ch->name, key, sizeof key);
-	send_marker(c, ch->name, cache_get(key));
+	send_marker(c, ch->name, marker_of(c, ch->name));
 }
 
 void cmd_markread(struct client *c, struct msg *m)
@@ -251,17 +327,14 @@ void cmd_markread(struct client *c, struct msg *m)
 	}
 	if (!c->account[0] && target[0] == '#') {
 		/* a guest's markers last as long as its connection and only make sense for the
-		 * channels it is in: anything else would only fill the bounded cache */
+		 * channels it is in */
 		const struct channel *ch = channel_find(target);
 		if (!ch || !channel_member(ch, c)) {
 			reply_standard(c, "FAIL", "MARKREAD", "INVALID_PARAMS", target, "You are not in that channel");
 			return;
 		}
 	}
-	char owner[NICK_MAX + 2], key[2 * CHANNEL_MAX + 4];
-	owner_of(c, owner, sizeof owner);
-	cache_key(owner, target, key, sizeof key);
-	long long *have = cache_get(key);
+	long long *have = marker_of(c, target);
 	if (m->nparams < 2) {
 		send_marker(c, target, have);
 		return;
@@ -283,10 +356,11 @@ void cmd_markread(struct client *c, struct msg *m)
 		return;
 	}
 	if (c->account[0]) {
+		char owner[NICK_MAX + 2];
+		casemap_fold(owner, c->account, sizeof owner);
 		store(c, owner, target, want); /* every session of the account hears of it once stored */
 		return;
 	}
-	cache_put(key, want);
-	long long *now = cache_get(key);
-	announce(c, "", target, now ? now : &want);
+	guest_put(c, target, want);
+	announce(c, "", target, &want);
 }

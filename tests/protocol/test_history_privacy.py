@@ -13,7 +13,7 @@ MariaDB:
 * EDIT, REDACT and HistServ DELETE of a logged-out user's message only from the session
   that sent it, not from the next holder of the nick;
 * MARKREAD from a logged-out user for a channel it is not in is refused, and guests'
-  markers are never stored.
+  markers are never stored, at most 128 per guest, gone when it quits.
 """
 
 import re
@@ -446,6 +446,37 @@ def test_markread_of_guests(make_server, backend):
     later.expect_next("%s MARKREAD bob *" % S)
     assert backend.query("SELECT account_key, target_key FROM read_markers") == []
     quiet(later, bob)
+
+
+def test_markread_of_guests_is_bounded(make_server, backend):
+    """A guest keeps at most 128 markers (the least recently set is forgotten first), so
+    naming nick after nick cannot fill the server's memory; they go when it quits."""
+    srv = start(make_server, backend)
+    CAPS = ["draft/read-marker"]
+    anon = srv.connect("anon", caps=CAPS)
+    stamp = "timestamp=2024-01-02T03:04:05.678Z"
+    names = ["n%d" % i for i in range(129)]
+    anon.send_raw("".join("MARKREAD %s %s\r\n" % (n, stamp) for n in names).encode())
+    for n in names:
+        anon.expect_next("%s MARKREAD %s %s" % (S, n, stamp))
+    anon.send("MARKREAD n0")
+    anon.expect_next("%s MARKREAD n0 *" % S)
+    for n in ("n1", "N128"):
+        anon.send("MARKREAD " + n)
+        anon.expect_next("%s MARKREAD %s %s" % (S, n, stamp))
+    # reading n1 did not refresh it: setting n0 again forgets n1, the least recently set
+    anon.send("MARKREAD n0 " + stamp)
+    anon.expect_next("%s MARKREAD n0 %s" % (S, stamp))
+    anon.send("MARKREAD n1")
+    anon.expect_next("%s MARKREAD n1 *" % S)
+    anon.send("MARKREAD n2")
+    anon.expect_next("%s MARKREAD n2 %s" % (S, stamp))
+    quit_all(anon)
+    later = srv.connect("anon", caps=CAPS)
+    for n in ("n0", "n128"):
+        later.send("MARKREAD " + n)
+        later.expect_next("%s MARKREAD %s *" % (S, n))
+    quiet(later)
 
 
 def test_search_from_is_no_pattern(make_server, backend):
