@@ -480,7 +480,9 @@ def test_markread_of_guests_is_bounded(make_server, backend):
 
 
 def test_search_from_is_no_pattern(make_server, backend):
-    """SEARCH from=a_c: '_' is a LIKE wildcard, and abc is someone else."""
+    """SEARCH from=a_c: '_' is a LIKE wildcard, and abc is someone else. A repro on both
+    backends: before the pattern was escaped (ecdad00^), from=a_c returned abc's message
+    too, on SQLite (FTS5 join, `m.sender LIKE 'a_c!%'`) as on MariaDB."""
     srv = start(make_server, backend)
     abc = srv.connect("abc", caps=ECHO)
     join(abc, "#room")
