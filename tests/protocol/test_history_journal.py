@@ -8,7 +8,8 @@
 * A full disk while the database is down: the chat goes on; the loss is logged once per
   episode (its start, then its total) and operators get one server notice at its start,
   not one per batch; once there is room again, nothing damaged is stored and every
-  message is either stored or counted lost.
+  message is either stored or counted lost. SQLite's own failures on a full disk are
+  logged once per episode too (its first error, then a count).
 * The SQLite file (and its -wal/-shm), the journal and the directories parleyd creates for
   them are readable by the owner only (0600, 0700), whatever the umask.
 
@@ -359,6 +360,38 @@ def test_full_disk_sqlite(make_server, tmp_path, tiny_disk):
     wait_for(lambda: int(backend.query("SELECT COUNT(*) FROM messages")[0][0]) + lost_total(srv) == len(chat.sent),
              what="every message stored or counted lost")
     check_episode(srv, chat)
+
+
+def test_full_disk_sqlite_logged_once(make_server, tmp_path, tiny_disk):
+    """SQLite on a file system that fills up (the journal elsewhere): the storage layer
+    logs "database or disk is full" once for the whole episode, not once per history
+    batch (nor a "reconnected" per batch), and once the database has worked for 2 s one
+    line with the number of failed attempts."""
+    grow(tiny_disk, "8m")
+    backend = new_backend("sqlite", tiny_disk / "db")
+    srv = start(make_server, backend, tmp_path / "history.journal", extra=operators_text())
+    chat = Chat(srv)
+    chat.burst(5)
+    wait_for(lambda: backend.query("SELECT COUNT(*) FROM messages")[0][0] == "5", what="the first messages stored")
+    filler = fill(tiny_disk)
+    for _ in range(200):
+        chat.burst(20)
+        time.sleep(0.03)
+        if srv.stderr().count("history: database failing") and srv.stderr().count("disk is full"):
+            break
+    for _ in range(10):  # batch after batch fails
+        chat.burst(20)
+        time.sleep(0.05)
+    filler.unlink()
+    chat.burst(5)
+    time.sleep(2.1)
+    chat.burst(1)
+    wait_for(lambda: "storage: the database works again" in srv.stderr(), what="the end of the episode logged")
+    err = srv.stderr()
+    assert err.count("database or disk is full") == 1, err[-4000:]
+    assert err.count("storage: reconnected") <= 1, err[-4000:]  # only if reopening the file failed once
+    ended = [l for l in err.splitlines() if "storage: the database works again" in l]
+    assert len(ended) == 1 and int(ended[0].split("; ")[1].split()[0]) > 1, ended
 
 
 # --------------------------------------------------------------------------------------
