@@ -53,9 +53,10 @@ def record(fields):
     return b"\x1ePJ1 %08x %08x " % (len(payload), zlib.crc32(payload)) + payload + b"\n"
 
 
-def row(i, text):
-    """The ten journal fields of a message text sent to #room, the i-th of a run."""
-    ms = 1700000000000 + i
+def row(i, text, base=1700000000000):
+    """The ten journal fields of a message text sent to #room, the i-th of a run that
+    began at base (ms)."""
+    ms = base + i
     seq = ms << 12
     return [str(seq), str(ms), "%016x" % seq, "#room", "#room", SENDER, None, "PRIVMSG", None, text]
 
@@ -97,13 +98,9 @@ def test_damaged_journal_replayed(make_server, backend, tmp_path):
     three intact messages are stored (and readable), each of the three damaged records
     gets one log line, and nothing truncated is stored."""
     journal = tmp_path / "history.journal"
-    good = [row(1, "first message"), row(3, "second message"), row(5, "third message")]
-    torn = record(row(2, "this message was torn by a full disk"))
-    flipped = bytearray(record(row(4, "this one has a flipped byte")))
-    flipped[-5] ^= 0x04
-    tail = record(row(6, "and this one was cut at the end of the file"))
     # #room is registered first: only a registered room's history reaches back before
-    # the channel's current life (an unregistered one starts empty: test_history_privacy).
+    # the channel's current life (an unregistered one starts empty: test_history_privacy),
+    # and only to the life it was registered in, so the journaled messages come after.
     srv = start(make_server, backend, journal)
     founder = srv.connect("founder")
     register_account(founder)
@@ -112,6 +109,12 @@ def test_damaged_journal_replayed(make_server, backend, tmp_path):
     founder.expect(":ChanServ!ChanServ@services. NOTICE founder :#room is now registered to founder.")
     srv.stop()
 
+    base = int(time.time() * 1000) + 1000
+    good = [row(1, "first message", base), row(3, "second message", base), row(5, "third message", base)]
+    torn = record(row(2, "this message was torn by a full disk", base))
+    flipped = bytearray(record(row(4, "this one has a flipped byte", base)))
+    flipped[-5] ^= 0x04
+    tail = record(row(6, "and this one was cut at the end of the file", base))
     journal.write_bytes(record(good[0]) + torn[:60] + record(good[1]) + bytes(flipped) + record(good[2])
                         + tail[:-12])
     srv = start(make_server, backend, journal)
