@@ -7,8 +7,8 @@
  * cached and announced once committed: the MARKREAD reply means it is stored, and while
  * the database is down the user gets FAIL MARKREAD TEMPORARILY_UNAVAILABLE and the
  * marker stays as it was. A client that is not logged in keeps its markers for its
- * connection only (at most GUEST_MARKERS, freed when it quits). JOIN (which sends the marker before RPL_ENDOFNAMES) and reading a
- * marker never wait for the database. */
+ * connection only (at most GUEST_MARKERS, freed when it quits). JOIN (which sends the
+ * marker before RPL_ENDOFNAMES) and reading a marker never wait for the database. */
 #include "account.h"
 #include "cap.h"
 #include "casemap.h"
