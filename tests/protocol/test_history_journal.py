@@ -436,6 +436,7 @@ def test_private_file_modes(make_server, backend, tmp_path):
         wait_for(lambda: backend.query("SELECT COUNT(*) FROM messages")[0][0] == "1", what="a message stored")
         files = [backend.path] + [p for p in (var / "parley.db-wal", var / "parley.db-shm") if p.exists()]
         assert len(files) == 3, files  # WAL mode: both exist while the daemon runs
+        assert {str(p): oct(mode(p)) for p in files} == {str(p): "0o600" for p in files}
     else:
         backend.mariadb.kill()
         try:
@@ -447,6 +448,5 @@ def test_private_file_modes(make_server, backend, tmp_path):
             assert {str(p): oct(mode(p)) for p in files} == {str(p): "0o600" for p in files}
         finally:
             backend.mariadb.spawn()
-    assert {str(p): oct(mode(p)) for p in files} == {str(p): "0o600" for p in files}
     assert oct(mode(var)) == "0o700"
     assert oct(mode(var.parent)) == "0o700"  # every directory parleyd created
