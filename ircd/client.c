@@ -11,6 +11,7 @@
 #include "command.h"
 #include "connlimit.h"
 #include "dict.h"
+#include "history.h"
 #include "ircd.h"
 #include "log.h"
 #include "monitor.h"
@@ -301,6 +302,7 @@ void client_exit(struct client *c, const char *reason)
 	if (c->nick[0] && client_find(c->nick) == c)
 		dict_del(ircd.nicks, c->nick);
 	monitor_forget(c);
+	readmarker_client_exit(c);
 	char idkey[24];
 	snprintf(idkey, sizeof idkey, "%llx", (unsigned long long)c->id);
 	dict_del(ircd.ids, idkey);

@@ -874,11 +874,12 @@ static void forget_done(struct job *job)
 	free(job);
 }
 
-/* Registered, the room keeps its history across restarts and empty spells (the floor of
- * a room loaded at start is 0), so what earlier lifetimes left must go now. */
-void history_channel_registered(const struct channel *ch)
+/* Registered, the room keeps its history across restarts and empty spells from the
+ * floor stored with it; what earlier lifetimes left below it is deleted now, as
+ * housekeeping (a failed or lost delete leaves rows nobody can read). */
+void history_channel_registered(const struct channel *ch, unsigned long long floor)
 {
-	if (!ch->history_floor)
+	if (!floor)
 		return;
 	struct forget_job *f = calloc(1, sizeof *f);
 	if (!f)
@@ -886,7 +887,7 @@ void history_channel_registered(const struct channel *ch)
 	f->job.run = forget_run;
 	f->job.done = forget_done;
 	casemap_fold(f->key, ch->name, sizeof f->key);
-	f->floor = ch->history_floor;
+	f->floor = floor;
 	history_flush(); /* rows of earlier lifetimes still pending are deleted too */
 	storage_submit(&f->job);
 }

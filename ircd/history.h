@@ -19,11 +19,12 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 /* Replays recent history of ch to c after it joined (unless c handles CHATHISTORY). */
 void history_replay_join(struct client *c, struct channel *ch);
 
-/* ChanServ registered ch, which existed unregistered: the messages of the name's earlier
- * lifetimes (before ch->history_floor) are deleted, so registering a room never opens the
- * history of the people who used the name before (a registered room, loaded at start,
- * shows all its history). */
-void history_channel_registered(const struct channel *ch);
+/* ChanServ registered ch, which existed unregistered, with floor (the first seq of the
+ * lifetime it was registered in, stored with the room): the messages of the name's
+ * earlier lifetimes (below floor) are deleted, fire and forget. Nothing depends on that
+ * delete: the stored floor keeps them unreadable after a restart (a room loaded at start
+ * shows its history from its stored floor on). */
+void history_channel_registered(const struct channel *ch, unsigned long long floor);
 
 /* Starts the retention timer (history.max_age_days). */
 void history_start(void);
@@ -49,6 +50,8 @@ void readmarker_joined(struct client *c, const struct channel *ch);
 
 /* Loads the markers of c's account after it logged in. */
 void readmarker_login(struct client *c);
+/* Forgets c's markers as a guest (c is quitting). */
+void readmarker_client_exit(struct client *c);
 void cmd_redact(struct client *c, struct msg *m);
 void cmd_search(struct client *c, struct msg *m);
 

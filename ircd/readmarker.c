@@ -3,9 +3,12 @@
  * other devices clear their unread state. Markers only move forward.
  *
  * Markers are answered from a cache on the loop: an account's markers are loaded when it
- * logs in, and every change is written through to the database; a client that is not
- * logged in keeps its markers for its connection only. So MARKREAD and JOIN (which sends
- * the marker before RPL_ENDOFNAMES) never wait for the database. */
+ * logs in, and a change is stored first (one transaction, the user's input waiting) and
+ * cached and announced once committed: the MARKREAD reply means it is stored, and while
+ * the database is down the user gets FAIL MARKREAD TEMPORARILY_UNAVAILABLE and the
+ * marker stays as it was. A client that is not logged in keeps its markers for its
+ * connection only (at most GUEST_MARKERS, freed when it quits). JOIN (which sends the
+ * marker before RPL_ENDOFNAMES) and reading a marker never wait for the database. */
 #include "account.h"
 #include "cap.h"
 #include "casemap.h"
@@ -26,18 +29,22 @@
 #include <strings.h>
 #include <time.h>
 
-#define CACHE_MAX 200000 /* markers kept in memory at most */
+#define CACHE_MAX 200000 /* accounts' markers kept in memory at most */
+#define GUEST_MARKERS 128 /* one guest's markers at most: the least recently set goes first */
 
-static struct dict *cache; /* "owner\ttarget" -> long long * (milliseconds) */
+static struct dict *cache; /* "account\ttarget" -> long long * (milliseconds) */
 
-/* Who markers belong to: the folded account, or this connection for a guest. */
-static void owner_of(const struct client *c, char *out, size_t size)
-{
-	if (c->account[0])
-		casemap_fold(out, c->account, size);
-	else
-		snprintf(out, size, "#%llx", (unsigned long long)c->id);
-}
+/* A guest's markers, freed when it quits. Kept apart from the accounts' cache so guests,
+ * who can name any nick as a target, cannot fill it. */
+struct guest_marks {
+	int n, cap;
+	struct {
+		char target[CHANNEL_MAX + 1]; /* folded */
+		long long ms;
+	} *m; /* the most recently set last */
+};
+
+static struct dict *guests; /* "#<client id>" -> struct guest_marks */
 
 static void cache_key(const char *owner, const char *target, char *out, size_t size)
 {
@@ -65,6 +72,81 @@ static void cache_put(const char *key, long long ms)
 		dict_put(cache, key, v);
 	}
 	*v = ms;
+}
+
+static struct guest_marks *guest_of(const struct client *c, bool create)
+{
+	char id[24];
+	snprintf(id, sizeof id, "#%llx", (unsigned long long)c->id);
+	struct guest_marks *g = guests ? dict_get(guests, id) : NULL;
+	if (!g && create) {
+		if (!guests)
+			guests = dict_new();
+		g = calloc(1, sizeof *g);
+		if (!g)
+			abort();
+		dict_put(guests, id, g);
+	}
+	return g;
+}
+
+static long long *guest_get(const struct client *c, const char *target)
+{
+	struct guest_marks *g = guest_of(c, false);
+	char t[CHANNEL_MAX + 1];
+	casemap_fold(t, target, sizeof t);
+	for (int i = 0; g && i < g->n; i++)
+		if (strcmp(g->m[i].target, t) == 0)
+			return &g->m[i].ms;
+	return NULL;
+}
+
+/* Sets c's marker for target; it becomes the most recently set (the last to go). */
+static void guest_put(const struct client *c, const char *target, long long ms)
+{
+	struct guest_marks *g = guest_of(c, true);
+	char t[CHANNEL_MAX + 1];
+	casemap_fold(t, target, sizeof t);
+	int i = 0;
+	while (i < g->n && strcmp(g->m[i].target, t) != 0)
+		i++;
+	if (i == g->n && g->n == GUEST_MARKERS)
+		i = 0; /* full: the least recently set is forgotten */
+	if (i == g->n) {
+		if (g->n == g->cap) {
+			g->cap = g->cap ? g->cap * 2 : 8;
+			g->m = realloc(g->m, (size_t)g->cap * sizeof *g->m);
+			if (!g->m)
+				abort();
+		}
+		g->n++;
+	} else {
+		memmove(&g->m[i], &g->m[i + 1], (size_t)(g->n - i - 1) * sizeof *g->m);
+	}
+	snprintf(g->m[g->n - 1].target, sizeof g->m[g->n - 1].target, "%s", t);
+	g->m[g->n - 1].ms = ms;
+}
+
+void readmarker_client_exit(struct client *c)
+{
+	char id[24];
+	snprintf(id, sizeof id, "#%llx", (unsigned long long)c->id);
+	struct guest_marks *g = guests ? dict_del(guests, id) : NULL;
+	if (g) {
+		free(g->m);
+		free(g);
+	}
+}
+
+/* c's marker for target: its account's, or its connection's for a guest. */
+static long long *marker_of(const struct client *c, const char *target)
+{
+	if (!c->account[0])
+		return guest_get(c, target);
+	char owner[NICK_MAX + 2], key[2 * CHANNEL_MAX + 4];
+	casemap_fold(owner, c->account, sizeof owner);
+	cache_key(owner, target, key, sizeof key);
+	return cache_get(key);
 }
 
 static void format_marker(const long long *ms, char *out, size_t size)
@@ -157,27 +239,79 @@ void readmarker_login(struct client *c)
 
 /* ---- MARKREAD ---- */
 
-static void store(const char *owner, const char *target, long long ms)
+#define MARK_UNAVAILABLE "The read marker could not be stored; try again shortly"
+
+/* A logged-in user's marker on its way to the database: cached and announced once it is
+ * committed, so a MARKREAD reply means the marker survives a crash. */
+struct mark {
+	char owner[NICK_MAX + 2];
+	char account[NICK_MAX + 1];
+	char target[CHANNEL_MAX + 1]; /* as the user wrote it, for the replies */
+	long long ms;
+};
+
+/* Tells c and every other session of account (none for a guest) the marker value. */
+static void announce(struct client *c, const char *account, const char *target, const long long *value)
 {
+	for (struct client *o = ircd.clients; o; o = o->next) {
+		bool same = o == c || (account[0] && casemap_cmp(o->account, account) == 0);
+		if (same && client_registered(o) && !client_dead(o) && client_has_cap(o, CAP_READ_MARKER))
+			send_marker(o, target, value);
+	}
+}
+
+static void mark_done(struct client *c, enum db_status status, void *arg)
+{
+	struct mark *k = arg;
+	if (status != DB_OK) {
+		/* nothing changes: the cache holds only what the database holds */
+		if (c)
+			reply_standard(c, "FAIL", "MARKREAD", "TEMPORARILY_UNAVAILABLE", k->target, MARK_UNAVAILABLE);
+		free(k);
+		return;
+	}
+	char key[2 * CHANNEL_MAX + 4];
+	cache_key(k->owner, k->target, key, sizeof key);
+	long long *have = cache_get(key);
+	if (!have || *have < k->ms) /* another session may have moved it further meanwhile */
+		cache_put(key, k->ms);
+	have = cache_get(key);
+	announce(c, k->account, k->target, have ? have : &k->ms);
+	free(k);
+}
+
+/* Stores c's marker for target in one transaction, then replies (mark_done). The
+ * UPDATE moves a stored marker only forward, whatever order sessions commit in. */
+static void store(struct client *c, const char *owner, const char *target, long long ms)
+{
+	struct mark *k = calloc(1, sizeof *k);
+	if (!k)
+		abort();
+	snprintf(k->owner, sizeof k->owner, "%s", owner);
+	snprintf(k->account, sizeof k->account, "%s", c->account);
+	snprintf(k->target, sizeof k->target, "%s", target);
+	k->ms = ms;
 	char t[CHANNEL_MAX + 1];
 	casemap_fold(t, target, sizeof t);
-	struct db_param u[3] = {DB_INT(ms), DB_TEXT(owner), DB_TEXT(t)};
-	storage_write("UPDATE read_markers SET time_ms = ? WHERE account_key = ? AND target_key = ?", u, 3);
+	struct storage_txn *txn = storage_txn_new();
+	struct db_param u[4] = {DB_INT(ms), DB_TEXT(owner), DB_TEXT(t), DB_INT(ms)};
+	storage_txn_add(txn, "UPDATE read_markers SET time_ms = ? WHERE account_key = ? AND target_key = ? AND time_ms < ?",
+	                u, 4);
 	struct db_param i[3] = {DB_TEXT(owner), DB_TEXT(t), DB_INT(ms)};
 	if (strcmp(storage_insert_ignore(), "INSERT IGNORE") == 0)
-		storage_write("INSERT IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)", i, 3);
+		storage_txn_add(txn, "INSERT IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)", i,
+		                3);
 	else
-		storage_write("INSERT OR IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)", i, 3);
+		storage_txn_add(txn, "INSERT OR IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)",
+		                i, 3);
+	client_store(c, txn, mark_done, k);
 }
 
 void readmarker_joined(struct client *c, const struct channel *ch)
 {
 	if (!client_has_cap(c, CAP_READ_MARKER))
 		return;
-	char owner[NICK_MAX + 2], key[2 * CHANNEL_MAX + 4];
-	owner_of(c, owner, sizeof owner);
-	cache_key(owner, ch->name, key, sizeof key);
-	send_marker(c, ch->name, cache_get(key));
+	send_marker(c, ch->name, marker_of(c, ch->name));
 }
 
 void cmd_markread(struct client *c, struct msg *m)
@@ -193,17 +327,14 @@ void cmd_markread(struct client *c, struct msg *m)
 	}
 	if (!c->account[0] && target[0] == '#') {
 		/* a guest's markers last as long as its connection and only make sense for the
-		 * channels it is in: anything else would only fill the bounded cache */
+		 * channels it is in */
 		const struct channel *ch = channel_find(target);
 		if (!ch || !channel_member(ch, c)) {
 			reply_standard(c, "FAIL", "MARKREAD", "INVALID_PARAMS", target, "You are not in that channel");
 			return;
 		}
 	}
-	char owner[NICK_MAX + 2], key[2 * CHANNEL_MAX + 4];
-	owner_of(c, owner, sizeof owner);
-	cache_key(owner, target, key, sizeof key);
-	long long *have = cache_get(key);
+	long long *have = marker_of(c, target);
 	if (m->nparams < 2) {
 		send_marker(c, target, have);
 		return;
@@ -224,15 +355,12 @@ void cmd_markread(struct client *c, struct msg *m)
 		send_marker(c, target, have); /* markers never move back: the client learns the newer one */
 		return;
 	}
-	cache_put(key, want);
-	if (c->account[0])
-		store(owner, target, want);
-	long long *now = cache_get(key);
-	const long long *value = now ? now : &want;
-	/* every session of the account hears of it (just this one for a guest) */
-	for (struct client *o = ircd.clients; o; o = o->next) {
-		bool same = o == c || (c->account[0] && casemap_cmp(o->account, c->account) == 0);
-		if (same && client_registered(o) && !client_dead(o) && client_has_cap(o, CAP_READ_MARKER))
-			send_marker(o, target, value);
+	if (c->account[0]) {
+		char owner[NICK_MAX + 2];
+		casemap_fold(owner, c->account, sizeof owner);
+		store(c, owner, target, want); /* every session of the account hears of it once stored */
+		return;
 	}
+	guest_put(c, target, want);
+	announce(c, "", target, &want);
 }

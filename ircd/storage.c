@@ -10,6 +10,8 @@
  * took long (the server stopped answering: a read or a connection timed out) is not
  * retried for RECONNECT_MS: the jobs queued behind it fail at once instead of each
  * waiting a timeout, so no user waits long and the chat never depends on the database.
+ * An outage is logged once: its first error, "reconnected" if reconnecting had failed,
+ * and the number of failed attempts once the database has worked for a while.
  *
  * Changes a user is told about go through storage_txn: the reply waits for the commit.
  *
@@ -37,7 +39,15 @@ static bool ensure_connected(void);
 struct workq crypto_queue = {.name = "crypto"};
 static long long retry_at;  /* monotonic ms before which no reconnect is tried */
 static long long warned_at; /* when the last "reconnect failed" was logged */
-static bool down;           /* an outage is going on (for one log line per episode) */
+static bool down;           /* a reconnect failed: the server is unreachable */
+/* Failed statements are logged once per episode: the first with its error, then a count
+ * once the database has worked for EPISODE_QUIET_MS. A full SQLite disk fails every
+ * history batch while reads (and the reconnection) still succeed in between, so one
+ * success does not end the episode. */
+#define EPISODE_QUIET_MS 2000
+static bool failing;
+static long failed_attempts;
+static long long failed_at; /* monotonic ms of the latest failure */
 
 /* How long a database that stopped answering is left alone: each try costs the storage
  * thread a connect timeout (db_mariadb.c), nobody else. */
@@ -192,51 +202,7 @@ enum db_status storage_query_now(const char *sql, const struct db_param *params,
 	return s;
 }
 
-#define WRITE_PARAMS 12
-
-struct write_job {
-	struct job job;
-	const char *sql;
-	struct db_param params[WRITE_PARAMS];
-	char *texts[WRITE_PARAMS];
-	int n;
-};
-
-static void write_run(struct job *job)
-{
-	struct write_job *w = (struct write_job *)job;
-	if (storage_exec(w->sql, w->params, w->n, NULL, NULL) != DB_OK)
-		log_warn("storage: a write was not applied: %.60s", w->sql);
-}
-
-static void write_done(struct job *job)
-{
-	struct write_job *w = (struct write_job *)job;
-	for (int i = 0; i < w->n; i++)
-		free(w->texts[i]);
-	free(w);
-}
-
-void storage_write(const char *sql, const struct db_param *params, int n)
-{
-	struct write_job *w = calloc(1, sizeof *w);
-	if (!w || n > WRITE_PARAMS)
-		abort();
-	w->job.run = write_run;
-	w->job.done = write_done;
-	w->sql = sql;
-	w->n = n;
-	for (int i = 0; i < n; i++) {
-		w->params[i] = params[i];
-		if (!params[i].is_num && params[i].text) {
-			w->texts[i] = strdup(params[i].text);
-			if (!w->texts[i])
-				abort();
-			w->params[i].text = w->texts[i];
-		}
-	}
-	storage_submit(&w->job);
-}
+#define WRITE_PARAMS 12 /* parameters of one statement of a storage_txn */
 
 void storage_start(void)
 {
@@ -276,9 +242,31 @@ static bool ensure_connected(void)
 		down = true;
 		return false;
 	}
-	log_info("storage: reconnected");
+	if (down)
+		log_info("storage: reconnected");
+	/* else a new connection right after a failed statement (SQLite reopened on a full
+	 * disk, a MariaDB connection closed while idle): part of that failure's episode */
 	down = false;
 	return true;
+}
+
+static void failure(const char *e)
+{
+	failed_attempts++;
+	failed_at = mono_ms();
+	if (failing)
+		return;
+	failing = true;
+	log_warn("storage: %s; further failures are counted until the database works again", e);
+}
+
+static void answered(void)
+{
+	if (!failing || mono_ms() - failed_at < EPISODE_QUIET_MS)
+		return;
+	log_info("storage: the database works again; %ld attempts failed since the first error", failed_attempts);
+	failing = false;
+	failed_attempts = 0;
 }
 
 /* A transaction lives on one connection: if that connection dies inside it, the
@@ -350,6 +338,7 @@ static enum db_status run(const struct call *c)
 		long long began = mono_ms();
 		enum db_status s = call_driver(c, e, sizeof e);
 		if (s != DB_UNAVAILABLE) {
+			answered();
 			if (s == DB_ERROR)
 				log_error("storage: %s", e);
 			return s;
@@ -357,7 +346,7 @@ static enum db_status run(const struct call *c)
 		/* the connection died: drop it and try once more on a fresh one at once, unless
 		 * it held an open transaction or the server stopped answering (a timeout: a new
 		 * connection would most likely wait as long again) */
-		log_warn("storage: %s", e);
+		failure(e);
 		driver->close(db);
 		db = NULL;
 		bool slow = mono_ms() - began >= SLOW_FAILURE_MS;

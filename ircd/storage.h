@@ -46,11 +46,6 @@ enum db_status storage_exec_bounded(int ms, const char *sql, const struct db_par
 /* Before storage_start only (at start, on the main thread): runs one statement now. */
 enum db_status storage_query_now(const char *sql, const struct db_param *params, int n, db_row_fn fn, void *arg);
 
-/* Queues a write whose result nobody waits for (errors are logged). sql must be a
- * string constant; the parameters are copied. Not for anything a user is told
- * succeeded: that is storage_txn. */
-void storage_write(const char *sql, const struct db_param *params, int n);
-
 /* A change a user is told about only once it is stored: statements built on the loop
  * (storage_txn_new, then storage_txn_add for each: sql must be a string constant, the
  * parameters are copied) and run in one transaction on the storage thread by

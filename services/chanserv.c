@@ -278,7 +278,7 @@ static void save_topic(struct chanreg *r, struct channel *ch)
 static void load_channel(void *arg, int n, const char *const *col)
 {
 	(void)arg;
-	if (n < 14 || !col[1])
+	if (n < 15 || !col[1])
 		return;
 	struct chanreg *r = reg_new(col[1]);
 	snprintf(r->founder, sizeof r->founder, "%s", col[2] ? col[2] : "");
@@ -290,7 +290,7 @@ static void load_channel(void *arg, int n, const char *const *col)
 	r->restricted = col[11] && atoi(col[11]);
 	r->replay_lines = col[12] ? atoi(col[12]) : -1;
 	r->retention_days = col[13] ? atoi(col[13]) : -1;
-	struct channel *ch = service_channel_keep(r->name);
+	struct channel *ch = service_channel_keep(r->name, col[14] ? strtoull(col[14], NULL, 10) : 0);
 	snprintf(r->topic, sizeof r->topic, "%s", col[5] ? col[5] : "");
 	snprintf(r->topic_setter, sizeof r->topic_setter, "%s", col[6] ? col[6] : "");
 	r->topic_time = col[7] ? atoll(col[7]) : 0;
@@ -344,7 +344,7 @@ static void load_list(void *arg, int n, const char *const *col)
 void chanserv_load(void)
 {
 	storage_query_now("SELECT name_key, name, founder, description, registered, topic, topic_setter, topic_time, "
-	                  "mlock, topiclock, keeptopic, restricted, replay_lines, retention_days FROM channels",
+	                  "mlock, topiclock, keeptopic, restricted, replay_lines, retention_days, history_floor FROM channels",
 	                  NULL, 0, load_channel, NULL);
 	/* rows refer to channels by key; reg_find works on names, which fold the same */
 	storage_query_now("SELECT c.name, a.account, a.level FROM channel_access a JOIN channels c ON c.name_key = "
@@ -504,6 +504,7 @@ struct change {
 	char topic[400], topic_setter[200];
 	long long topic_time;
 	time_t registered;
+	unsigned long long history_floor; /* REGISTER: the lifetime registered */
 	unsigned long room_changes; /* REGISTER: room_changes when it was sent */
 };
 
@@ -547,7 +548,7 @@ static void register_done(struct client *c, enum db_status status, void *arg)
 		memcpy(r->topic, ch->topic, sizeof r->topic);
 		memcpy(r->topic_setter, ch->topic_setter, sizeof r->topic_setter);
 		r->topic_time = ch->topic_time;
-		struct channel *chan = service_channel_keep(r->name);
+		struct channel *chan = service_channel_keep(r->name, ch->history_floor);
 		if (ch->room_changes != room_changes) { /* lists or topic changed meanwhile */
 			save_topic_of(r, chan);
 			mark_dirty(r, true, true);
@@ -599,16 +600,20 @@ static void cs_register(struct client *c, char **argv, int argc)
 	memcpy(ch->topic_setter, r.topic_setter, sizeof ch->topic_setter);
 	ch->topic_time = r.topic_time;
 	ch->room_changes = room_changes;
+	/* the room's history starts with the lifetime being registered, after any restart,
+	 * whether or not the rows of earlier ones are ever deleted */
+	ch->history_floor = service_channel_history_floor(chan);
 
 	struct storage_txn *t = storage_txn_new();
 	struct db_param k = DB_TEXT(r.key);
 	/* rows left by an earlier registration of the name do not come back with this one */
 	storage_txn_add(t, "DELETE FROM channel_access WHERE chan_key = ?", &k, 1);
 	storage_txn_add(t, "DELETE FROM channel_akick WHERE chan_key = ?", &k, 1);
-	struct db_param p[5] = {DB_TEXT(r.key), DB_TEXT(r.name), DB_TEXT(r.founder), DB_TEXT(r.description),
-	                        DB_INT(ch->registered)};
-	storage_txn_add(t, "INSERT INTO channels (name_key, name, founder, description, registered) VALUES (?, ?, ?, ?, ?)",
-	                p, 5);
+	struct db_param p[6] = {DB_TEXT(r.key), DB_TEXT(r.name), DB_TEXT(r.founder), DB_TEXT(r.description),
+	                        DB_INT(ch->registered), DB_INT(ch->history_floor)};
+	storage_txn_add(t, "INSERT INTO channels (name_key, name, founder, description, registered, history_floor) VALUES "
+	                   "(?, ?, ?, ?, ?, ?)",
+	                p, 6);
 	add_topic(t, &r);
 	add_lists(t, &r, chan);
 	client_store(c, t, register_done, ch);

@@ -152,18 +152,22 @@ void service_disconnect(struct client *c, const char *reason) { client_exit(c, r
 struct channel *service_channel_find(const char *name) { return channel_find(name); }
 const char *service_channel_name(const struct channel *ch) { return ch->name; }
 
-struct channel *service_channel_keep(const char *name)
+struct channel *service_channel_keep(const char *name, unsigned long long floor)
 {
 	struct channel *ch = channel_find(name);
 	if (!ch) {
 		ch = channel_create(name);
-		ch->history_floor = 0; /* loaded at start: a registered room's history is all its own */
+		ch->history_floor = floor; /* loaded at start: the lifetime it was registered in */
 	} else if (!ch->registered) {
-		history_channel_registered(ch); /* earlier lifetimes' messages stay unreadable */
+		/* the stored floor keeps earlier lifetimes unreadable; deleting their rows is
+		 * only housekeeping */
+		history_channel_registered(ch, floor);
 	}
 	ch->registered = true;
 	return ch;
 }
+
+unsigned long long service_channel_history_floor(const struct channel *ch) { return ch->history_floor; }
 
 void service_channel_release(struct channel *ch)
 {

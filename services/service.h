@@ -69,8 +69,12 @@ struct channel;
 
 struct channel *service_channel_find(const char *name);
 const char *service_channel_name(const struct channel *ch);
-/* Creates (if needed) a channel that persists while empty. */
-struct channel *service_channel_keep(const char *name);
+/* Creates (if needed) a channel that persists while empty; its history shows from seq
+ * floor on (the floor the room was registered with; a live channel keeps its own, which
+ * is never lower). */
+struct channel *service_channel_keep(const char *name, unsigned long long floor);
+/* The first seq of ch's current lifetime: what REGISTER stores with the room. */
+unsigned long long service_channel_history_floor(const struct channel *ch);
 /* Lets the channel vanish when empty again (DROP). */
 void service_channel_release(struct channel *ch);
 bool service_channel_is_op(const struct channel *ch, const struct client *c);

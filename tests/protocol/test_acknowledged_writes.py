@@ -491,3 +491,97 @@ def test_room_lists_and_topic_stored_once_database_is_back(make_server, mariadb_
     assert [l.params[2] for l in lines if l.command == "367"] == ["new!*@*"], lines
     lines = join(alice, "#room")
     assert any(l.command == "332" and l.params[-1] == "set during the outage" for l in lines), lines
+
+
+# --------------------------------------------------------------------------------------
+# MARKREAD (draft/read-marker) of a logged-in user: answered once stored
+
+MARKER_CAPS = ["draft/read-marker"]
+MARK_DOWN = "The read marker could not be stored; try again shortly"
+T1, T2 = "2026-01-02T03:04:05.678Z", "2026-01-03T00:00:00.001Z"
+
+
+def marker_user(srv, nick):
+    """A client with draft/read-marker, logged in to the account nick."""
+    c = srv.client()
+    lines = c.register(nick, caps=MARKER_CAPS, password="%s:%s" % (nick, PW))
+    assert any(l.command == "900" for l in lines), lines
+    return c
+
+
+def stored_markers(backend):
+    return backend.query("SELECT account_key, target_key, time_ms FROM read_markers ORDER BY target_key")
+
+
+def test_markread_refused_while_database_down(make_server, backend):
+    """With the database down (MariaDB killed; SQLite locked by another writer past the
+    busy timeout) MARKREAD answers FAIL MARKREAD TEMPORARILY_UNAVAILABLE, the marker stays
+    as it was (for this session and the account's other sessions), and the same command
+    works once the database is back."""
+    srv = start(make_server, backend)
+    register_account(srv, "alice", PW)
+    alice = marker_user(srv, "alice")
+    other = srv.connect("alice_", caps=MARKER_CAPS)  # not logged in to alice: hears nothing
+    phone = srv.client()
+    phone.register("phone", caps=MARKER_CAPS, password="alice:" + PW)
+    join(alice, "#room")
+    alice.send("MARKREAD #room timestamp=" + T1)
+    for c in (alice, phone):
+        c.expect_next("%s MARKREAD #room timestamp=%s" % (S, T1))
+    stall = Stall(backend) if backend.name == "sqlite" else None
+    if stall:
+        stall.__enter__()
+    else:
+        backend.mariadb.kill()
+    try:
+        for target in ("#room", "bob"):
+            alice.send("MARKREAD %s timestamp=%s" % (target, T2))
+            alice.expect_next(fail("MARKREAD", "TEMPORARILY_UNAVAILABLE", target, MARK_DOWN), timeout=10)
+        alice.send("MARKREAD #room")
+        alice.expect_next("%s MARKREAD #room timestamp=%s" % (S, T1))
+        alice.send("MARKREAD bob")
+        alice.expect_next("%s MARKREAD bob *" % S)
+        assert sync(phone) == [] and sync(other) == []
+    finally:
+        if stall:
+            stall.release()
+        else:
+            backend.mariadb.spawn()
+    assert stored_markers(backend) == [("alice", "#room", str(1767323045678))]
+
+    def stored():
+        alice.send("MARKREAD #room timestamp=" + T2)
+        line = alice.expect_next(lambda l: l.command in ("MARKREAD", "FAIL"), timeout=10)
+        if line.command == "FAIL":
+            time.sleep(0.3)  # reconnecting
+            return False
+        assert line == "%s MARKREAD #room timestamp=%s" % (S, T2), line
+        return True
+    wait_for(stored, timeout=10, what="MARKREAD stored again")
+    phone.expect_next("%s MARKREAD #room timestamp=%s" % (S, T2))
+    assert stored_markers(backend) == [("alice", "#room", str(1767398400001))]
+    # never backwards, in memory or stored
+    alice.send("MARKREAD #room timestamp=" + T1)
+    alice.expect_next("%s MARKREAD #room timestamp=%s" % (S, T2))
+    assert stored_markers(backend) == [("alice", "#room", str(1767398400001))]
+
+
+def test_acknowledged_markread_survives_kill(make_server, backend):
+    """MARKREAD's reply comes after the commit: killed right after it (the storage thread
+    busy with a stalled history batch before it), the restarted server has the marker
+    at login."""
+    srv = start(make_server, backend)
+    register_account(srv, "alice", PW)
+    alice = marker_user(srv, "alice")
+    join(alice, "#chat")
+    join(alice, "#room")
+
+    def send():
+        alice.send("MARKREAD #room timestamp=" + T1)
+        return alice
+    acknowledged_then_killed(srv, backend, alice, send, "%s MARKREAD #room timestamp=%s" % (S, T1))
+    alice = marker_user(srv, "alice")
+    lines = join(alice, "#room")
+    assert "%s MARKREAD #room timestamp=%s" % (S, T1) in lines, lines
+    alice.send("MARKREAD #room")
+    alice.expect_next("%s MARKREAD #room timestamp=%s" % (S, T1))

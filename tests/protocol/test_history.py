@@ -43,8 +43,10 @@ def start(make_server, backend, **history):
 
 def registered_server(make_server, backend, chan="#room", **history):
     """A server (as start) on which chan is a room registered with ChanServ and loaded at
-    start: its history is all its own, including rows a test inserts. (An unregistered
-    channel shows only what was said since it was created: test_history_privacy.py.)"""
+    start: its history is all its own, including rows a test inserts, even old ones (its
+    stored history floor is 0, as for a room registered before that column existed; a
+    room registered now shows only the lifetime it was registered in, and an unregistered
+    channel only what was said since it was created: test_history_privacy.py)."""
     srv = start(make_server, backend)
     founder = srv.connect("founder", caps=ECHO)
     register(founder)
@@ -54,6 +56,7 @@ def registered_server(make_server, backend, chan="#room", **history):
     founder.send("QUIT")
     founder.expect_closed()
     srv.stop()
+    backend.query("UPDATE channels SET history_floor = 0")
     return start(make_server, backend, **history)
 
 

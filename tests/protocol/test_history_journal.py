@@ -8,7 +8,8 @@
 * A full disk while the database is down: the chat goes on; the loss is logged once per
   episode (its start, then its total) and operators get one server notice at its start,
   not one per batch; once there is room again, nothing damaged is stored and every
-  message is either stored or counted lost.
+  message is either stored or counted lost. SQLite's own failures on a full disk are
+  logged once per episode too (its first error, then a count).
 * The SQLite file (and its -wal/-shm), the journal and the directories parleyd creates for
   them are readable by the owner only (0600, 0700), whatever the umask.
 
@@ -52,9 +53,10 @@ def record(fields):
     return b"\x1ePJ1 %08x %08x " % (len(payload), zlib.crc32(payload)) + payload + b"\n"
 
 
-def row(i, text):
-    """The ten journal fields of a message text sent to #room, the i-th of a run."""
-    ms = 1700000000000 + i
+def row(i, text, base=1700000000000):
+    """The ten journal fields of a message text sent to #room, the i-th of a run that
+    began at base (ms)."""
+    ms = base + i
     seq = ms << 12
     return [str(seq), str(ms), "%016x" % seq, "#room", "#room", SENDER, None, "PRIVMSG", None, text]
 
@@ -96,13 +98,9 @@ def test_damaged_journal_replayed(make_server, backend, tmp_path):
     three intact messages are stored (and readable), each of the three damaged records
     gets one log line, and nothing truncated is stored."""
     journal = tmp_path / "history.journal"
-    good = [row(1, "first message"), row(3, "second message"), row(5, "third message")]
-    torn = record(row(2, "this message was torn by a full disk"))
-    flipped = bytearray(record(row(4, "this one has a flipped byte")))
-    flipped[-5] ^= 0x04
-    tail = record(row(6, "and this one was cut at the end of the file"))
     # #room is registered first: only a registered room's history reaches back before
-    # the channel's current life (an unregistered one starts empty: test_history_privacy).
+    # the channel's current life (an unregistered one starts empty: test_history_privacy),
+    # and only to the life it was registered in, so the journaled messages come after.
     srv = start(make_server, backend, journal)
     founder = srv.connect("founder")
     register_account(founder)
@@ -111,6 +109,12 @@ def test_damaged_journal_replayed(make_server, backend, tmp_path):
     founder.expect(":ChanServ!ChanServ@services. NOTICE founder :#room is now registered to founder.")
     srv.stop()
 
+    base = int(time.time() * 1000) + 1000
+    good = [row(1, "first message", base), row(3, "second message", base), row(5, "third message", base)]
+    torn = record(row(2, "this message was torn by a full disk", base))
+    flipped = bytearray(record(row(4, "this one has a flipped byte", base)))
+    flipped[-5] ^= 0x04
+    tail = record(row(6, "and this one was cut at the end of the file", base))
     journal.write_bytes(record(good[0]) + torn[:60] + record(good[1]) + bytes(flipped) + record(good[2])
                         + tail[:-12])
     srv = start(make_server, backend, journal)
@@ -369,6 +373,38 @@ def test_full_disk_sqlite(make_server, tmp_path, tiny_disk):
     assert texts[-5:] == chat.sent[-5:], "the messages after the disk had room again were not stored"
 
 
+def test_full_disk_sqlite_logged_once(make_server, tmp_path, tiny_disk):
+    """SQLite on a file system that fills up (the journal elsewhere): the storage layer
+    logs "database or disk is full" once for the whole episode, not once per history
+    batch (nor a "reconnected" per batch), and once the database has worked for 2 s one
+    line with the number of failed attempts."""
+    grow(tiny_disk, "8m")
+    backend = new_backend("sqlite", tiny_disk / "db")
+    srv = start(make_server, backend, tmp_path / "history.journal", extra=operators_text())
+    chat = Chat(srv)
+    chat.burst(5)
+    wait_for(lambda: backend.query("SELECT COUNT(*) FROM messages")[0][0] == "5", what="the first messages stored")
+    filler = fill(tiny_disk)
+    for _ in range(200):
+        chat.burst(20)
+        time.sleep(0.03)
+        if srv.stderr().count("history: database failing") and srv.stderr().count("disk is full"):
+            break
+    for _ in range(10):  # batch after batch fails
+        chat.burst(20)
+        time.sleep(0.05)
+    filler.unlink()
+    chat.burst(5)
+    time.sleep(2.1)
+    chat.burst(1)
+    wait_for(lambda: "storage: the database works again" in srv.stderr(), what="the end of the episode logged")
+    err = srv.stderr()
+    assert err.count("database or disk is full") == 1, err[-4000:]
+    assert err.count("storage: reconnected") <= 1, err[-4000:]  # only if reopening the file failed once
+    ended = [l for l in err.splitlines() if "storage: the database works again" in l]
+    assert len(ended) == 1 and int(ended[0].split("; ")[1].split()[0]) > 1, ended
+
+
 # --------------------------------------------------------------------------------------
 # File modes
 
@@ -400,6 +436,7 @@ def test_private_file_modes(make_server, backend, tmp_path):
         wait_for(lambda: backend.query("SELECT COUNT(*) FROM messages")[0][0] == "1", what="a message stored")
         files = [backend.path] + [p for p in (var / "parley.db-wal", var / "parley.db-shm") if p.exists()]
         assert len(files) == 3, files  # WAL mode: both exist while the daemon runs
+        assert {str(p): oct(mode(p)) for p in files} == {str(p): "0o600" for p in files}
     else:
         backend.mariadb.kill()
         try:
@@ -411,6 +448,5 @@ def test_private_file_modes(make_server, backend, tmp_path):
             assert {str(p): oct(mode(p)) for p in files} == {str(p): "0o600" for p in files}
         finally:
             backend.mariadb.spawn()
-    assert {str(p): oct(mode(p)) for p in files} == {str(p): "0o600" for p in files}
     assert oct(mode(var)) == "0o700"
     assert oct(mode(var.parent)) == "0o700"  # every directory parleyd created
