@@ -325,9 +325,10 @@ void cmd_markread(struct client *c, struct msg *m)
 		reply_standard(c, "FAIL", "MARKREAD", "INVALID_TARGET", target, "Invalid target");
 		return;
 	}
-	if (!c->account[0] && target[0] == '#') {
+	if (!c->account[0] && target[0] == '#' && m->nparams >= 2) {
 		/* a guest's markers last as long as its connection and only make sense for the
-		 * channels it is in */
+		 * channels it is in; reading one tells the guest only what its own connection set
+		 * (`*` for a channel it never marked), as for any target without a marker */
 		const struct channel *ch = channel_find(target);
 		if (!ch || !channel_member(ch, c)) {
 			reply_standard(c, "FAIL", "MARKREAD", "INVALID_PARAMS", target, "You are not in that channel");
