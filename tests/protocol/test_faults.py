@@ -205,10 +205,32 @@ class Command:
         self.began = time.monotonic()
         c.send(line)
 
+        self.result = None
+
+    def poll(self, timeout=0.0):
+        """Reads what has arrived (waiting at most timeout); notes the reply's time."""
+        if self.result is None:
+            try:
+                line = self.c.expect(lambda l: l in (self.ok, self.refused), timeout=timeout)
+            except AssertionError:
+                if self.c.eof:
+                    raise
+                return None
+            self.result = (line == self.ok, time.monotonic() - self.began)
+        return self.result
+
     def done(self):
         """(True if it succeeded, False if refused, seconds from sending to the reply)."""
-        line = self.c.expect(lambda l: l in (self.ok, self.refused), timeout=max(TIMEOUT, 15))
-        return line == self.ok, time.monotonic() - self.began
+        return self.poll(max(TIMEOUT, 15)) or self.poll(0)
+
+
+def watch(commands, seconds=None, until=None):
+    """Reads the commands' replies for seconds, or until the thread until has ended."""
+    deadline = time.monotonic() + (seconds or 0)
+    while (until.is_alive() if until else time.monotonic() < deadline):
+        for c in commands:
+            c.poll(0.01)
+        time.sleep(0.01)
 
 
 def send_kline(root, mask):
@@ -240,15 +262,17 @@ def count_rows(backend):
 
 def outage_under_load(make_server, backend, tmp_path, down, up, seconds):
     """The common scenario: load for a second, the database away for seconds (down()
-    then up()) with a KLINE and a ChanServ REGISTER sent while it is, then load for two
-    more seconds, a KLINE and a REGISTER that must succeed, and every check of the
-    module docstring. Returns what was measured, for the test's own assertions."""
+    then up()) with a KLINE and a ChanServ REGISTER sent at once when it goes and two
+    more a second before it returns (each answered within 5 s, success or refusal, and
+    stored exactly when it succeeded), then load for two more seconds with a KLINE and a
+    REGISTER that must succeed, and every check of the module docstring. Prints what it
+    measured."""
     srv = start(make_server, backend, tmp_path)
     register_account(srv, "founder", PW)
     founder = user(srv, "founder")
     root = srv.connect("root")
     oper_up(root)
-    for room in ("#during", "#after"):
+    for room in ("#during", "#late", "#after"):
         join(founder, room)
     load = Load(srv).start()
     time.sleep(1.0)
@@ -260,10 +284,18 @@ def outage_under_load(make_server, backend, tmp_path, down, up, seconds):
         # waits behind the history batch that met the frozen server.
         k, r = send_kline(root, "during@10.0.0.1"), send_cs_register(founder, "#during")
         outcome["kline-during"], outcome["cs-during"] = k.done(), r.done()
-        time.sleep(max(0.0, seconds - (time.monotonic() - went_down)))
+        time.sleep(max(0.0, seconds - 1.0 - (time.monotonic() - went_down)))
+        # Two more a second before the database returns: they may wait for it and
+        # succeed, or fail; either way the answer comes within 5 s and matches the store.
+        late = send_kline(root, "late@10.0.0.4"), send_cs_register(founder, "#late")
+        watch(late, seconds - (time.monotonic() - went_down))
     finally:
-        up()
+        back = threading.Thread(target=up)  # a restart takes seconds: the replies are timed meanwhile
+        back.start()
+        watch(late, until=back)
+        back.join()
     came_back = time.monotonic()
+    outcome["kline-late"], outcome["cs-late"] = late[0].done(), late[1].done()
     outcome["kline-after"] = kline(root, "after@10.0.0.2")
     outcome["cs-after"] = cs_register(founder, "#after")
     samples = []  # (seconds since the database was back, rows stored), while the chat goes on
@@ -305,25 +337,28 @@ def outage_under_load(make_server, backend, tmp_path, down, up, seconds):
     assert "after@10.0.0.2" in bans, bans
     assert ("#during" in rooms) == outcome["cs-during"][0], (rooms, outcome)
     assert "#after" in rooms, rooms
+    assert ("late@10.0.0.4" in bans) == outcome["kline-late"][0], (bans, outcome)
+    assert ("#late" in rooms) == outcome["cs-late"][0], (rooms, outcome)
     assert sorted(stats(root, "k")) == sorted(bans), "memory and store disagree on the bans"
-    for what in ("kline-during", "cs-during"):
+    for what in ("kline-during", "cs-during", "kline-late", "cs-late"):
         assert outcome[what][1] < REPLY_WITHIN, "%s answered after %.2f s" % (what, outcome[what][1])
 
     worst = max(d for d, _ in delays)
     during = max(d for d, t in delays if went_down <= t <= came_back)
     print("%s: %d room messages x %d members + %d private; max delay %.3f s (%.3f s while the database was "
-          "away, %d deliveries); KLINE answered in %.2f s (%s), ChanServ in %.2f s (%s); after: KLINE %.2f s, "
+          "away, %d deliveries); KLINE answered in %.2f s (%s), ChanServ in %.2f s (%s); a second before the return: KLINE %.2f s (%s), ChanServ %.2f s (%s); after: KLINE %.2f s, "
           "ChanServ %.2f s; %d rows stored for %d relayed; the %d relayed before the database was back stored "
           "%.1f s after it was" % (
               backend.name, len(order), load.members, len(private), worst, during,
               sum(1 for _, t in delays if went_down <= t <= came_back),
               outcome["kline-during"][1], "added" if outcome["kline-during"][0] else "refused",
               outcome["cs-during"][1], "registered" if outcome["cs-during"][0] else "refused",
+              outcome["kline-late"][1], "added" if outcome["kline-late"][0] else "refused",
+              outcome["cs-late"][1], "registered" if outcome["cs-late"][0] else "refused",
               outcome["kline-after"][1], outcome["cs-after"][1], sum(counts.values()), len(seen), before, caught_up))
     assert caught_up < 10, "history complete only %.1f s after the database was back" % caught_up
     assert worst < MAX_DELAY, "a message took %.2f s to arrive (%.2f s while the database was away)" % (
         worst, during)
-    return srv
 
 
 def test_frozen_mariadb_under_load(make_server, mariadb_backend, tmp_path):
