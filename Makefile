@@ -106,7 +106,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CORPUS_FILES := 200
 FUZZ_CORPUS_BYTES := 204800
 
-$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
 

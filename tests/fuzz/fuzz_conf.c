@@ -3,6 +3,7 @@
  * never crash or leak (LeakSanitizer checks after every input), must fail exactly when it
  * reports an error, and a conf it accepts must be consistent. Standard input is
  * /dev/null so that `@include "/dev/stdin"` or `motd = "/dev/stdin"` cannot block. */
+#include "fuzz.h"
 #include "conf.h"
 
 #include <fcntl.h>
@@ -12,14 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#define CHECK(cond)                                                                \
-	do {                                                                           \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                               \
-		}                                                                          \
-	} while (0)
 
 #define TERMINATED(field) CHECK(memchr((field), '\0', sizeof(field)) != NULL)
 

@@ -4,20 +4,13 @@
  * pieces (as history_store.c reads it); bad stretches must be reported in order, inside
  * the file, without overlap; and every record it delivers must survive encode -> decode
  * unchanged. */
+#include "fuzz.h"
 #include "journal.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond)                                                                \
-	do {                                                                           \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                               \
-		}                                                                          \
-	} while (0)
 
 #define NFIELDS 10 /* a history row */
 

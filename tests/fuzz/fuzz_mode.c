@@ -5,6 +5,7 @@
  * letters that take one (b e I o v always, k when setting or when one is left, l when
  * setting); a letter that needs one finds none only when all are used; and only the
  * parameter modes past MODES_PER_COMMAND are marked to be ignored. */
+#include "fuzz.h"
 #include "mode.h"
 #include "parse.h"
 
@@ -12,14 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond)                                                                \
-	do {                                                                           \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                               \
-		}                                                                          \
-	} while (0)
 
 static const char prefix[] = "MODE #c ";
 

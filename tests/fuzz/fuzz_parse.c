@@ -2,20 +2,13 @@
  * accepts is serialized and parsed again: both parses must be the same message, and
  * serializing the second must give the same bytes. The input is cut at CR, LF or NUL as
  * conn.c cuts what a client sends. */
+#include "fuzz.h"
 #include "parse.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond)                                                                \
-	do {                                                                           \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                               \
-		}                                                                          \
-	} while (0)
 
 /* Tag values: absent and empty are the same thing on the wire. */
 static const char *tag_value(const struct msg *m, int i)

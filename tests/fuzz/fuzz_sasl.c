@@ -3,6 +3,7 @@
  * decoding never writes past len / 4 * 3 bytes and a PLAIN split points inside what was
  * decoded; and the input as a raw PLAIN message: encoded with OpenSSL, it must decode
  * back to the same bytes and split the way "authzid NUL authcid NUL password" reads. */
+#include "fuzz.h"
 #include "account.h"
 #include "sasl.h"
 
@@ -11,14 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond)                                                                \
-	do {                                                                           \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                               \
-		}                                                                          \
-	} while (0)
 
 #define SASL_MAX 8192 /* what cmd_account.c accepts in all */
 
