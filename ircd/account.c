@@ -7,7 +7,6 @@
 #include "casemap.h"
 #include "channel.h"
 #include "connlimit.h"
-#include "dict.h"
 #include "history.h"
 #include "ircd.h"
 #include "log.h"
@@ -15,6 +14,7 @@
 #include "reply.h"
 #include "service.h"
 #include "storage.h"
+#include "throttle.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -235,110 +235,11 @@ static void job_run(struct job *job)
 
 /* ---- loop side ---- */
 
-/* The login throttle: attempts per account and per address in a 60-second window. An
- * attempt takes a slot when it is submitted, before its job reaches the storage and
- * crypto threads, so attempts in flight count: parallel attempts cannot all pass the
- * check before the first failure is known. A failure keeps its slot; any other outcome
- * gives it back. Registrations per address per hour work the same way (a registration
- * that fails gives its slot back).
- *
- * Each table is bounded: entries are kept in order of their window's start, expired ones
- * are dropped from the old end, and when it is full the oldest entry goes (never the
- * whole table). Only slots still held keep an entry, so filling a table takes thousands
- * of failed logins (or registrations) from many addresses. */
-#define THROTTLE_MAX 10000
-
-struct throttle {
-	char key[INET6_ADDRSTRLEN + ACCOUNT_MAX + 4];
-	int count;
-	time_t start;
-	struct throttle *older, *newer;
-};
-
-struct throttle_table {
-	int window; /* seconds */
-	struct dict *entries;
-	struct throttle *oldest, *newest;
-};
-
+/* The login throttle: attempts per account and per address in a 60-second window
+ * (throttle.c). A failure keeps its slot; any other outcome gives it back. Registrations
+ * per address per hour work the same way (a registration that fails gives its slot
+ * back). */
 static struct throttle_table logins = {.window = 60}, registrations = {.window = 3600};
-
-static void throttle_unlink(struct throttle_table *tb, struct throttle *t)
-{
-	*(t->older ? &t->older->newer : &tb->oldest) = t->newer;
-	*(t->newer ? &t->newer->older : &tb->newest) = t->older;
-	t->older = t->newer = NULL;
-}
-
-static void throttle_append(struct throttle_table *tb, struct throttle *t)
-{
-	t->older = tb->newest;
-	*(tb->newest ? &tb->newest->newer : &tb->oldest) = t;
-	tb->newest = t;
-}
-
-static void throttle_evict(struct throttle_table *tb, struct throttle *t)
-{
-	throttle_unlink(tb, t);
-	dict_del(tb->entries, t->key);
-	free(t);
-}
-
-/* Returns the counter of kind:what in its current window, creating it if create. */
-static struct throttle *throttle_get(struct throttle_table *tb, const char *kind, const char *what, bool create)
-{
-	char key[sizeof ((struct throttle *)0)->key];
-	snprintf(key, sizeof key, "%s:%s", kind, what);
-	if (!tb->entries)
-		tb->entries = dict_new();
-	time_t now = time(NULL);
-	struct throttle *t = dict_get(tb->entries, key);
-	if (t && now - t->start >= tb->window) { /* a new window: now the newest */
-		t->count = 0;
-		t->start = now;
-		throttle_unlink(tb, t);
-		throttle_append(tb, t);
-	}
-	if (t || !create)
-		return t;
-	while (tb->oldest && (now - tb->oldest->start >= tb->window || dict_count(tb->entries) >= THROTTLE_MAX))
-		throttle_evict(tb, tb->oldest);
-	t = calloc(1, sizeof *t);
-	if (!t)
-		abort();
-	snprintf(t->key, sizeof t->key, "%s", key);
-	t->start = now;
-	dict_put(tb->entries, t->key, t);
-	throttle_append(tb, t);
-	return t;
-}
-
-/* Takes a slot of kind:what if fewer than max are held; returns the window it was taken
- * in (to give it back), or 0, taking nothing, when they are used up. */
-static time_t throttle_take(struct throttle_table *tb, const char *kind, const char *what, int max)
-{
-	struct throttle *t = throttle_get(tb, kind, what, true);
-	if (t->count >= max) {
-		if (t->count == 0) /* max 0: nothing to remember */
-			throttle_evict(tb, t);
-		return 0;
-	}
-	t->count++;
-	return t->start;
-}
-
-/* Gives back a slot taken in the window started at slot; a counter left at zero is
- * dropped. */
-static void throttle_put_back(struct throttle_table *tb, const char *kind, const char *what, time_t slot)
-{
-	struct throttle *t = slot ? throttle_get(tb, kind, what, false) : NULL;
-	if (!t)
-		return;
-	if (t->start == slot && t->count > 0)
-		t->count--;
-	if (t->count == 0)
-		throttle_evict(tb, t);
-}
 
 /* Takes a login slot for j's attempt on its account and (unless exempt) its address;
  * false, taking nothing, when either is used up. Addresses exempt from connection

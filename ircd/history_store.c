@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +169,28 @@ static bool write_all(int fd, const char *p, size_t len)
 	return true;
 }
 
-/* Appends rows to the journal (created 0600, its directories 0700) and fsyncs it. On
+/* fsyncs the directory holding path, so a file just created there survives a power loss
+ * (the file's own fsync does not cover its name). */
+static bool fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else
+		snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool ok = fsync(fd) == 0;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return ok;
+}
+
+/* Appends rows to the journal (created 0600, its directories 0700) and fsyncs it, and its
+ * directory when the append creates it (an empty journal is never left behind). On
  * failure it cuts the file back to its length before the append, so a full disk leaves
  * no torn record behind when it can, and returns false with errno set. */
 static bool journal_append(const char *path, const struct hist_row *rows, int n)
@@ -193,7 +215,7 @@ static bool journal_append(const char *path, const struct hist_row *rows, int n)
 	}
 	struct stat st;
 	off_t before = fstat(fd, &st) == 0 ? st.st_size : -1;
-	bool ok = write_all(fd, jb.data, jb.len) && fsync(fd) == 0;
+	bool ok = write_all(fd, jb.data, jb.len) && fsync(fd) == 0 && (before != 0 || fsync_dir_of(path));
 	int e = errno;
 	if (!ok && before == 0)
 		unlink(path); /* no journal rather than an empty one */

@@ -4,6 +4,7 @@
 
 #include "channel.h"
 #include "client.h"
+#include "connlimit.h"
 #include "command.h"
 #include "ircd.h"
 #include "match.h"
@@ -12,6 +13,7 @@
 #include "password.h"
 #include "reply.h"
 #include "storage.h"
+#include "throttle.h"
 #include "workq.h"
 
 #include <ctype.h>
@@ -83,9 +85,30 @@ struct oper_job {
 	char name[64];
 	char password[256];
 	char hash[160];
+	char ip[64];
 	unsigned privs;
 	bool ok;
+	time_t slot_o, slot_i; /* windows of the throttle slots taken: operator, address */
 };
+
+/* Failed OPER attempts per operator name and per address (unless exempt, as for logins)
+ * in a minute, at most accounts.max_failed_logins each, counted when the attempt is
+ * submitted (throttle.c). A wrong password keeps its slots, a right one gives them back.
+ * Past the limit the password is not checked and the reply is a wrong password's. */
+static struct throttle_table oper_failures = {.window = 60};
+
+static bool oper_reserve(struct oper_job *j)
+{
+	int max = ircd.conf->max_failed_logins;
+	j->slot_o = throttle_take(&oper_failures, "o", j->name, max);
+	if (!j->slot_o)
+		return false;
+	if (!connlimit_exempt(j->ip) && !(j->slot_i = throttle_take(&oper_failures, "i", j->ip, max))) {
+		throttle_put_back(&oper_failures, "o", j->name, j->slot_o);
+		return false;
+	}
+	return true;
+}
 
 static void oper_run(struct job *job)
 {
@@ -97,6 +120,10 @@ static void oper_run(struct job *job)
 static void oper_done(struct job *job)
 {
 	struct oper_job *j = (struct oper_job *)job;
+	if (j->ok) {
+		throttle_put_back(&oper_failures, "o", j->name, j->slot_o);
+		throttle_put_back(&oper_failures, "i", j->ip, j->slot_i);
+	}
 	struct client *c = client_by_id(j->client_id);
 	if (c && !client_dead(c)) {
 		c->flags &= ~CLI_WAITING;
@@ -156,6 +183,13 @@ void cmd_oper(struct client *c, struct msg *m)
 	j->client_id = c->id;
 	j->privs = o->privs;
 	snprintf(j->name, sizeof j->name, "%s", o->name);
+	snprintf(j->ip, sizeof j->ip, "%s", c->conn.ip);
+	if (!oper_reserve(j)) {
+		free(j);
+		reply(c, ERR_PASSWDMISMATCH);
+		snotice_about(c, "Failed OPER attempt by %s (%s) for %s: too many failed attempts", c->nick, c->conn.ip, o->name);
+		return;
+	}
 	snprintf(j->password, sizeof j->password, "%s", m->params[1]);
 	snprintf(j->hash, sizeof j->hash, "%s", o->password);
 	c->flags |= CLI_WAITING;

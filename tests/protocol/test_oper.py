@@ -136,6 +136,68 @@ def test_oper_unknown_name_and_host_mismatch(make_server):
     oper_up(fred, "fred")
 
 
+FAR = "127.0.0.2"  # not in connlimit.exempt (loopback 127.0.0.1 is, by default)
+THROTTLED_OPER = "Failed OPER attempt by %s (%s) for %s: too many failed attempts"
+
+
+def test_oper_failures_are_throttled_per_address_and_name(make_server):
+    """Past accounts.max_failed_logins (5) failed OPERs in a minute, from an address or
+    for an operator name, even the right password gets a wrong password's 464; operators
+    are told. An exempt address is limited per name only."""
+    srv = start(make_server, opers=[oper_block(hosts="*"), oper_block("other", hosts="*")])
+    watcher = srv.connect("watcher")
+    oper_up(watcher)
+    sync(watcher)
+    bob = connect_from(srv, FAR)
+    bob.register("bob")
+    for i in range(5):
+        bob.send("OPER root wrong%d" % i)
+        bob.expect_next(num("464", "bob", ":Password incorrect"))
+        watcher.expect(snotice("watcher", "Failed OPER attempt by bob (%s) for root: bad password" % FAR))
+    bob.send("OPER root " + OPER_PASSWORD)
+    bob.expect_next(num("464", "bob", ":Password incorrect"))
+    watcher.expect(snotice("watcher", THROTTLED_OPER % ("bob", FAR, "root")))
+    # the address is used up for every operator name
+    bob.send("OPER other " + OPER_PASSWORD)
+    bob.expect_next(num("464", "bob", ":Password incorrect"))
+    watcher.expect(snotice("watcher", THROTTLED_OPER % ("bob", FAR, "other")))
+    bob.send("KILL watcher :nope")
+    bob.expect_next(num("481", "bob", NOPRIV))
+    quiet(bob, watcher)
+    # the name root is used up from any address, even an exempt one
+    dave = srv.connect("dave")
+    dave.send("OPER root " + OPER_PASSWORD)
+    dave.expect_next(num("464", "dave", ":Password incorrect"))
+    watcher.expect(snotice("watcher", THROTTLED_OPER % ("dave", "127.0.0.1", "root")))
+    # another address and another name are not
+    carol = connect_from(srv, "127.0.0.3")
+    carol.register("carol")
+    oper_up(carol, "other")
+    watcher.expect(snotice("watcher", "carol (127.0.0.3) is now an operator (other)"))
+    quiet(dave, watcher)
+
+
+def test_oper_parallel_failures_count_when_submitted(make_server):
+    """Attempts from many connections at once are counted before their hashes are
+    checked: of 8 wrong attempts only 5 reach the password check."""
+    srv = start(make_server, opers=[oper_block(hosts="*")])
+    watcher = srv.connect("watcher")
+    oper_up(watcher, "root")
+    sync(watcher)
+    clients = []
+    for i in range(8):
+        c = connect_from(srv, FAR)
+        c.register("p%d" % i)
+        clients.append(c)
+    for i, c in enumerate(clients):
+        c.send("OPER root wrong%d" % i)
+    for c in clients:
+        c.expect_next(num("464", c.nick, ":Password incorrect"))
+    notices = [watcher.expect(lambda l: "Failed OPER attempt" in l.params[-1]).params[-1] for _ in clients]
+    assert sum(n.endswith(": bad password") for n in notices) == 5, notices
+    assert sum(n.endswith(": too many failed attempts") for n in notices) == 3, notices
+
+
 def test_oper_account_bound_block(make_server):
     srv = start(make_server, opers=[oper_block("acct", account="opaccount")])
     register_account(srv, "opaccount", PASSWORD)
