@@ -217,7 +217,72 @@ def test_daemon_refuses_to_start_on_bad_config(tmp_path):
     assert "%s:3: server: unknown setting 'nmae'" % path in r.stderr
 
 
-def test_bad_option(tmp_path):
-    r = subprocess.run([PARLEYD, "-x"], capture_output=True, text=True, timeout=10)
-    assert r.returncode != 0
-    assert "usage" in r.stderr
+USAGE = (
+    "usage: parleyd [-t] [-f config] | parleyd -mkpasswd [password] | parleyd -unban MASK [-f config]\n"
+    "       parleyd -v | --version | -h | --help\n"
+    "  -f FILE       configuration file (default conf/parley.conf); relative paths in it\n"
+    "                resolve against its directory\n"
+    "  -t            check the configuration and exit\n"
+    "  -mkpasswd [P] print a password hash for an oper block (reads P from stdin if absent)\n"
+    "  -unban MASK   delete the stored K-/D-line MASK (safe while parleyd runs; a running\n"
+    "                daemon lifts it on REHASH or SIGHUP)\n"
+    "  -v, --version print the version and exit\n"
+    "  -h, --help    print this summary and exit\n")
+
+
+def run_parleyd(*args, cwd=None):
+    return subprocess.run([PARLEYD, *args], capture_output=True, text=True, timeout=10, cwd=cwd)
+
+
+def server_version():
+    """The version the source declares (what 002/004 and VERSION send)."""
+    text = (ROOT / "ircd" / "ircd.h").read_text()
+    return re.search(r'#define PARLEY_VERSION "([^"]+)"', text).group(1)
+
+
+@pytest.mark.parametrize("option", ["-x", "-tx", "--bogus"])
+def test_bad_option(tmp_path, option):
+    r = run_parleyd(option)
+    assert r.returncode == 2
+    name = option if option.startswith("--") else "-x"
+    assert r.stderr == "parleyd: unknown option %s\n" % name + USAGE
+    assert r.stdout == ""
+
+
+def test_option_missing_its_argument():
+    r = run_parleyd("-f")
+    assert r.returncode == 2
+    assert r.stderr == "parleyd: option -f needs an argument\n" + USAGE
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("option", ["-v", "--version"])
+def test_version_option(option, tmp_path):
+    # No configuration needed: it works from a directory without conf/parley.conf.
+    r = run_parleyd(option, cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (0, server_version() + "\n", "")
+
+
+def test_version_option_matches_the_version_reply(server):
+    c = server.connect("ver")
+    c.send("VERSION")
+    reply = c.expect(re.compile(r"^:\S+ 351 "))
+    assert reply.params[1] == run_parleyd("-v").stdout.strip()
+
+
+@pytest.mark.parametrize("option", ["-h", "--help"])
+def test_help_option(option, tmp_path):
+    r = run_parleyd(option, cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (0, USAGE, "")
+
+
+def test_existing_options_still_work(tmp_path):
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n' + LISTEN, "ok.conf")
+    r = run_parleyd("-t", "-f", str(path))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "%s: configuration OK\n" % path, "")
+    r = run_parleyd("-f", str(path), "-t")
+    assert (r.returncode, r.stdout) == (0, "%s: configuration OK\n" % path)
+    r = run_parleyd("-mkpasswd", "secret")
+    assert r.returncode == 0 and r.stdout.startswith("$"), r
+    r = run_parleyd("-unban")
+    assert (r.returncode, r.stderr) == (2, USAGE)
