@@ -542,7 +542,7 @@ static bool include_target(const char *s, const char *end, char *out, size_t siz
  * server on REHASH. Every target, nested ones too, must be a regular file we can read
  * before libconfig sees it. (An @include inside a comment is checked as well: an error
  * message at worst.) Writes the problem into errors and returns false. */
-static bool includes_readable(const char *path, const char *dir, int depth, char *errors, size_t size)
+static bool includes_readable(const char *path, int depth, char *errors, size_t size)
 {
 	size_t len = 0;
 	char *text = read_file(path, &len);
@@ -554,19 +554,13 @@ static bool includes_readable(const char *path, const char *dir, int depth, char
 		struct stat st;
 		if (include_target(s, end, target, sizeof target)) {
 			char *inc = NULL;
-			if (target[0] != '/') { /* libconfig prefixes the include_dir, as we do */
-				char rel[sizeof target];
-				memcpy(rel, target, sizeof rel);
-				if (snprintf(target, sizeof target, "%s/%s", dir, rel) >= (int)sizeof target)
-					target[0] = '\0';
-			}
 			if (stat(target, &st) == 0 && (!S_ISREG(st.st_mode) || !(inc = read_file(target, NULL)))) {
 				snprintf(errors, size, "%s:%d: cannot include '%s': not a readable file\n", path, line, target);
 				ok = false;
 			}
 			free(inc);
 			if (ok && inc && depth < 10) /* deeper: libconfig's "include too deep" */
-				ok = includes_readable(target, dir, depth + 1, errors, size);
+				ok = includes_readable(target, depth + 1, errors, size);
 		}
 		s = memchr(s, '\n', (size_t)(end - s));
 		s = s ? s + 1 : NULL;
@@ -652,10 +646,11 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	char dir[PATH_MAX];
 	if (!conf_dir(path, dir, sizeof dir, errors, size))
 		return NULL;
-	if (!includes_readable(path, dir, 0, errors, size))
+	if (!includes_readable(path, 0, errors, size))
 		return NULL;
+	/* @include names stay as libconfig 1.5 reads them (relative to the cwd): its
+	 * include_dir would be prefixed to absolute names too. */
 	config_init(&cfg);
-	config_set_include_dir(&cfg, dir);
 	if (!config_read_file(&cfg, path)) {
 		snprintf(errors, size, "%s:%d: %s\n", config_error_file(&cfg) ? config_error_file(&cfg) : path,
 		         config_error_line(&cfg), config_error_text(&cfg));

@@ -1,11 +1,16 @@
 """`parleyd -t`: configuration checking, and refusing to start on a bad file."""
 
 import re
+import shutil
+import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import PARLEYD, ROOT, check_config, harness_sections_text, write_config
+from conftest import (HOST, PARLEYD, ROOT, SERVER_NAME, Client, check_config, free_port,
+                      harness_sections_text, wait_for, write_config)
+from operutil import S, oper_block, oper_up, operators_text
 
 LISTEN = 'listen = ( { address = "127.0.0.1"; port = 6667; } );\n'
 
@@ -40,9 +45,10 @@ def test_minimal_config_ok(tmp_path):
 def test_example_config_ok(tmp_path, tls_files):
     """conf/parley.conf as shipped, with the paths made absolute."""
     text = (ROOT / "conf" / "parley.conf").read_text()
-    text = text.replace('"var/tls.crt"', '"%s"' % tls_files[0])
-    text = text.replace('"var/tls.key"', '"%s"' % tls_files[1])
-    text = text.replace('"conf/motd.txt"', '"%s"' % (ROOT / "conf" / "motd.txt"))
+    for shipped, here in (('"../var/tls.crt"', tls_files[0]), ('"../var/tls.key"', tls_files[1]),
+                          ('"motd.txt"', ROOT / "conf" / "motd.txt")):
+        assert shipped in text
+        text = text.replace(shipped, '"%s"' % here)
     path = tmp_path / "example.conf"
     path.write_text(text)  # as shipped: no harness groups added
     r = check_config(path)
@@ -286,3 +292,90 @@ def test_existing_options_still_work(tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("$"), r
     r = run_parleyd("-unban")
     assert (r.returncode, r.stderr) == (2, USAGE)
+
+
+# --------------------------------------------------------------------------------------
+# Relative paths resolve against the configuration file's directory
+
+
+def start_in_root(conf, log):
+    """parleyd -f conf started with cwd=/ (as an init system does); waits for its listener."""
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([PARLEYD, "-f", str(conf)], cwd="/", stdin=subprocess.DEVNULL,
+                                stdout=err, stderr=err)
+    wait_for(lambda: proc.poll() is not None or " started (" in log.read_text(errors="replace"),
+             what="parleyd to start")
+    assert proc.poll() is None, log.read_text()
+    return proc
+
+
+def test_relative_paths_resolve_against_the_config_dir(tmp_path, tls_files):
+    d = tmp_path / "etc"
+    (d / "tls").mkdir(parents=True)
+    (d / "var").mkdir()
+    shutil.copy(tls_files[0], d / "tls" / "server.crt")
+    shutil.copy(tls_files[1], d / "tls" / "server.key")
+    (d / "motd.txt").write_text("first motd\n")
+    (d / "motd2.txt").write_text("second motd\n")
+    (d / "sql").symlink_to(ROOT / "sql")  # the default schema_dir, "sql", resolves here too
+    port, tls_port = free_port(), free_port()
+    text = ('server = { name = "%s"; motd = "motd.txt"; };\n'
+            'tls = { certificate = "tls/server.crt"; key = "tls/server.key"; };\n'
+            'storage = { sqlite = { path = "var/parley.db"; }; };\n'
+            'history = { journal = "var/history.journal"; };\n'
+            'log = { level = "info"; };\n'
+            'listen = ( { address = "%s"; port = %d; }, { address = "%s"; port = %d; tls = true; } );\n'
+            % (SERVER_NAME, HOST, port, HOST, tls_port)
+            + operators_text(oper_block()) + harness_sections_text())
+    conf = d / "parley.conf"
+    conf.write_text(text)
+    r = subprocess.run([PARLEYD, "-t", "-f", str(conf)], cwd="/", capture_output=True, text=True, timeout=10)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "%s: configuration OK\n" % conf, "")
+    strays = [Path("/motd.txt"), Path("/var/parley.db"), Path("/var/history.journal")]
+    assert not any(p.exists() for p in strays)
+    proc = start_in_root(conf, tmp_path / "stderr.log")
+    clients = []
+    try:
+        c = Client(port)
+        clients.append(c)
+        lines = c.register("alice")
+        assert "%s 372 alice :- first motd" % S in lines
+        secure = Client(tls_port, tls=True)
+        clients.append(secure)
+        secure.register("bob")
+        assert (d / "var" / "parley.db").is_file()
+        assert not any(p.exists() for p in strays)
+        # REHASH: the daemon's cwd is still /, the new relative MOTD path resolves the same way
+        conf.write_text(text.replace('motd = "motd.txt"', 'motd = "motd2.txt"'))
+        oper_up(c)
+        c.send("REHASH")
+        c.expect("%s 382 alice %s :Rehashing" % (S, conf))
+        c.expect(lambda l: l.command == "NOTICE" and "rehashing the server configuration" in l.params[-1])
+        later = Client(port)
+        clients.append(later)
+        lines = later.register("carol")
+        assert "%s 372 carol :- second motd" % S in lines
+    finally:
+        for c in clients:
+            c.close()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=10)
+    assert rc == 0, (tmp_path / "stderr.log").read_text()
+    assert (d / "var" / "parley.db").is_file()
+
+
+def test_relative_path_error_names_the_resolved_file(tmp_path):
+    path = write(tmp_path, 'server = {\n  name = "irc.example.net";\n  motd = "no/motd.txt";\n};\n' + LISTEN)
+    r = subprocess.run([PARLEYD, "-t", "-f", str(path)], cwd="/", capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert error_lines(r) == ["%s:3: cannot read MOTD file '%s'" % (path, tmp_path / "no" / "motd.txt")]
+
+
+def test_config_named_relatively_resolves_against_its_dir(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "motd.txt").write_text("hi\n")
+    (tmp_path / "conf" / "p.conf").write_text('server = { name = "irc.example.net"; motd = "motd.txt"; };\n'
+                                                + LISTEN + harness_sections_text())
+    r = subprocess.run([PARLEYD, "-t", "-f", "conf/p.conf"], cwd=str(tmp_path), capture_output=True,
+                       text=True, timeout=10)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "conf/p.conf: configuration OK\n", "")
