@@ -542,7 +542,8 @@ static bool include_target(const char *s, const char *end, char *out, size_t siz
  * server on REHASH. Every target, nested ones too, must be a regular file we can read
  * before libconfig sees it. (An @include inside a comment is checked as well: an error
  * message at worst.) Writes the problem into errors and returns false. */
-static bool includes_readable(const char *path, int depth, char *errors, size_t size)
+static bool includes_readable(const char *path, const char *dir, int depth, int counts[2], char *errors,
+                              size_t size)
 {
 	size_t len = 0;
 	char *text = read_file(path, &len);
@@ -550,17 +551,19 @@ static bool includes_readable(const char *path, int depth, char *errors, size_t 
 	const char *end = text + len;
 	int line = 1;
 	for (const char *s = text; ok && s && s < end; line++) {
-		char target[4096];
+		char name[4096], target[4096 + PATH_MAX];
 		struct stat st;
-		if (include_target(s, end, target, sizeof target)) {
+		if (include_target(s, end, name, sizeof name)) {
 			char *inc = NULL;
+			counts[name[0] != '/']++; /* [0] absolute, [1] relative: dir/name, as libconfig */
+			snprintf(target, sizeof target, "%s%s%s", name[0] != '/' ? dir : "", name[0] != '/' ? "/" : "", name);
 			if (stat(target, &st) == 0 && (!S_ISREG(st.st_mode) || !(inc = read_file(target, NULL)))) {
 				snprintf(errors, size, "%s:%d: cannot include '%s': not a readable file\n", path, line, target);
 				ok = false;
 			}
 			free(inc);
 			if (ok && inc && depth < 10) /* deeper: libconfig's "include too deep" */
-				ok = includes_readable(target, depth + 1, errors, size);
+				ok = includes_readable(target, dir, depth + 1, counts, errors, size);
 		}
 		s = memchr(s, '\n', (size_t)(end - s));
 		s = s ? s + 1 : NULL;
@@ -646,11 +649,17 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	char dir[PATH_MAX];
 	if (!conf_dir(path, dir, sizeof dir, errors, size))
 		return NULL;
-	if (!includes_readable(path, 0, errors, size))
+	int includes[2] = {0, 0}; /* absolute, relative @include names */
+	if (!includes_readable(path, dir, 0, includes, errors, size))
 		return NULL;
-	/* @include names stay as libconfig 1.5 reads them (relative to the cwd): its
-	 * include_dir would be prefixed to absolute names too. */
+	if (includes[0] && includes[1]) {
+		/* libconfig 1.5 prefixes its include_dir to absolute names as well */
+		snprintf(errors, size, "%s:0: @include names must be all absolute or all relative (to %s)\n", path, dir);
+		return NULL;
+	}
 	config_init(&cfg);
+	if (includes[1])
+		config_set_include_dir(&cfg, dir);
 	if (!config_read_file(&cfg, path)) {
 		snprintf(errors, size, "%s:%d: %s\n", config_error_file(&cfg) ? config_error_file(&cfg) : path,
 		         config_error_line(&cfg), config_error_text(&cfg));

@@ -364,6 +364,35 @@ def test_relative_paths_resolve_against_the_config_dir(tmp_path, tls_files):
     assert (d / "var" / "parley.db").is_file()
 
 
+def test_relative_include_resolves_against_the_config_dir(tmp_path):
+    # Nested includes too resolve against the main file's directory (libconfig's include_dir).
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "server.inc").write_text('@include "inc/motd.inc"\n')
+    (tmp_path / "inc" / "motd.inc").write_text('server = { name = "irc.example.net"; motd = "m.txt"; };\n')
+    (tmp_path / "m.txt").write_text("hi\n")
+    path = write(tmp_path, '@include "inc/server.inc"\n' + LISTEN)
+    r = subprocess.run([PARLEYD, "-t", "-f", str(path)], cwd="/", capture_output=True, text=True, timeout=10)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "%s: configuration OK\n" % path, "")
+
+
+def test_relative_include_of_a_directory_is_an_error(tmp_path):
+    (tmp_path / "conf.d").mkdir()
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n@include "conf.d"\n' + LISTEN)
+    r = subprocess.run([PARLEYD, "-t", "-f", str(path)], cwd="/", capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert error_lines(r) == ["%s:2: cannot include '%s': not a readable file" % (path, tmp_path / "conf.d")]
+
+
+def test_mixed_absolute_and_relative_includes_are_an_error(tmp_path):
+    (tmp_path / "a.inc").write_text('server = { name = "irc.example.net"; };\n')
+    (tmp_path / "b.inc").write_text('limits = { nicklen = 20; };\n')
+    path = write(tmp_path, '@include "a.inc"\n@include "%s"\n' % (tmp_path / "b.inc") + LISTEN)
+    r = check_config(path)
+    assert r.returncode == 1
+    assert error_lines(r) == ["%s:0: @include names must be all absolute or all relative (to %s)"
+                              % (path, tmp_path)]
+
+
 def test_relative_path_error_names_the_resolved_file(tmp_path):
     path = write(tmp_path, 'server = {\n  name = "irc.example.net";\n  motd = "no/motd.txt";\n};\n' + LISTEN)
     r = subprocess.run([PARLEYD, "-t", "-f", str(path)], cwd="/", capture_output=True, text=True, timeout=10)
