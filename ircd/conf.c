@@ -555,8 +555,9 @@ static bool includes_readable(const char *path, const char *dir, int depth, int 
 		struct stat st;
 		if (include_target(s, end, name, sizeof name)) {
 			char *inc = NULL;
-			counts[name[0] != '/']++; /* [0] absolute, [1] relative: dir/name, as libconfig */
-			snprintf(target, sizeof target, "%s%s%s", name[0] != '/' ? dir : "", name[0] != '/' ? "/" : "", name);
+			bool relative = name[0] != '/';
+			counts[relative]++; /* [0] absolute, [1] relative: dir/name, as libconfig reads it */
+			snprintf(target, sizeof target, "%s%s%s", relative ? dir : "", relative ? "/" : "", name);
 			if (stat(target, &st) == 0 && (!S_ISREG(st.st_mode) || !(inc = read_file(target, NULL)))) {
 				snprintf(errors, size, "%s:%d: cannot include '%s': not a readable file\n", path, line, target);
 				ok = false;
