@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 enum key_type { K_STR, K_INT, K_SIZE, K_BOOL, K_FLOAT };
@@ -540,7 +542,8 @@ static bool include_target(const char *s, const char *end, char *out, size_t siz
  * server on REHASH. Every target, nested ones too, must be a regular file we can read
  * before libconfig sees it. (An @include inside a comment is checked as well: an error
  * message at worst.) Writes the problem into errors and returns false. */
-static bool includes_readable(const char *path, int depth, char *errors, size_t size)
+static bool includes_readable(const char *path, const char *dir, int depth, int counts[2], char *errors,
+                              size_t size)
 {
 	size_t len = 0;
 	char *text = read_file(path, &len);
@@ -548,17 +551,20 @@ static bool includes_readable(const char *path, int depth, char *errors, size_t 
 	const char *end = text + len;
 	int line = 1;
 	for (const char *s = text; ok && s && s < end; line++) {
-		char target[4096];
+		char name[4096], target[4096 + PATH_MAX];
 		struct stat st;
-		if (include_target(s, end, target, sizeof target)) {
+		if (include_target(s, end, name, sizeof name)) {
 			char *inc = NULL;
+			bool relative = name[0] != '/';
+			counts[relative]++; /* [0] absolute, [1] relative: dir/name, as libconfig reads it */
+			snprintf(target, sizeof target, "%s%s%s", relative ? dir : "", relative ? "/" : "", name);
 			if (stat(target, &st) == 0 && (!S_ISREG(st.st_mode) || !(inc = read_file(target, NULL)))) {
 				snprintf(errors, size, "%s:%d: cannot include '%s': not a readable file\n", path, line, target);
 				ok = false;
 			}
 			free(inc);
 			if (ok && inc && depth < 10) /* deeper: libconfig's "include too deep" */
-				ok = includes_readable(target, depth + 1, errors, size);
+				ok = includes_readable(target, dir, depth + 1, counts, errors, size);
 		}
 		s = memchr(s, '\n', (size_t)(end - s));
 		s = s ? s + 1 : NULL;
@@ -584,15 +590,77 @@ static void check_top_level(struct ctx *x, config_t *cfg)
 	}
 }
 
+/* The directory of the configuration file (symbolic links followed), against which
+ * every relative path in it resolves: so `cd / && parleyd -f /etc/parley/parley.conf`
+ * finds what the file names, and REHASH resolves the same way whatever the cwd. */
+static bool conf_dir(const char *path, char *dir, size_t size, char *errors, size_t esize)
+{
+	char real[PATH_MAX];
+	if (realpath(path, real)) {
+		char *slash = strrchr(real, '/');
+		slash[slash == real] = '\0';
+	} else {
+		/* No file to follow (missing: config_read_file says so; or a /proc/self/fd/N
+		 * memfd): the directory it is named in. */
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof parent, "%s", path);
+		char *slash = strrchr(parent, '/');
+		if (slash)
+			slash[slash == parent] = '\0';
+		if (!realpath(slash ? parent : ".", real)) {
+			snprintf(errors, esize, "%s:0: %s\n", path, strerror(errno));
+			return false;
+		}
+	}
+	if ((size_t)snprintf(dir, size, "%s", real) >= size) {
+		snprintf(errors, esize, "%s:0: the directory name is too long\n", path);
+		return false;
+	}
+	return true;
+}
+
+/* A relative path setting (a default too) becomes dir/path; empty means none. */
+static void resolve_path(struct ctx *x, const config_setting_t *where, const char *dir, char *p, size_t size)
+{
+	if (!p[0] || p[0] == '/')
+		return;
+	char rel[CONF_PATH_LEN];
+	snprintf(rel, sizeof rel, "%s", p);
+	if ((size_t)snprintf(p, size, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", rel) >= size)
+		error_at(x, where, "path '%s' is too long relative to %s", rel, dir);
+}
+
+static void resolve_paths(struct ctx *x, struct conf *c, config_t *cfg, const char *dir)
+{
+	resolve_path(x, config_lookup(cfg, "server.motd"), dir, c->motd_path, sizeof c->motd_path);
+	resolve_path(x, config_lookup(cfg, "tls.certificate"), dir, c->tls_cert, sizeof c->tls_cert);
+	resolve_path(x, config_lookup(cfg, "tls.key"), dir, c->tls_key, sizeof c->tls_key);
+	resolve_path(x, config_lookup(cfg, "storage.schema_dir"), dir, c->schema_dir, sizeof c->schema_dir);
+	resolve_path(x, config_lookup(cfg, "storage.sqlite.path"), dir, c->sqlite_path, sizeof c->sqlite_path);
+	resolve_path(x, config_lookup(cfg, "storage.mariadb.socket"), dir, c->mariadb_socket, sizeof c->mariadb_socket);
+	resolve_path(x, config_lookup(cfg, "history.journal"), dir, c->history_journal, sizeof c->history_journal);
+}
+
 struct conf *conf_load(const char *path, char *errors, size_t size)
 {
 	struct ctx x = {path, errors, size, 0, 0};
 	if (size)
 		errors[0] = '\0';
 	config_t cfg;
-	if (!includes_readable(path, 0, errors, size))
+	char dir[PATH_MAX];
+	if (!conf_dir(path, dir, sizeof dir, errors, size))
 		return NULL;
+	int includes[2] = {0, 0}; /* absolute, relative @include names */
+	if (!includes_readable(path, dir, 0, includes, errors, size))
+		return NULL;
+	if (includes[0] && includes[1]) {
+		/* libconfig 1.5 prefixes its include_dir to absolute names as well */
+		snprintf(errors, size, "%s:0: @include names must be all absolute or all relative (to %s)\n", path, dir);
+		return NULL;
+	}
 	config_init(&cfg);
+	if (includes[1])
+		config_set_include_dir(&cfg, dir);
 	if (!config_read_file(&cfg, path)) {
 		snprintf(errors, size, "%s:%d: %s\n", config_error_file(&cfg) ? config_error_file(&cfg) : path,
 		         config_error_line(&cfg), config_error_text(&cfg));
@@ -631,6 +699,7 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	c->log_level = log_level_parse(raw.log_level);
 	if (c->log_level < 0)
 		error_at(&x, config_lookup(&cfg, "log.level"), "log.level must be debug, info, warn or error");
+	resolve_paths(&x, c, &cfg, dir);
 	if (c->motd_path[0] && !(c->motd = read_file(c->motd_path, NULL)))
 		error_at(&x, config_lookup(&cfg, "server.motd"), "cannot read MOTD file '%s'", c->motd_path);
 	config_destroy(&cfg);

@@ -132,13 +132,51 @@ static int mkpasswd(const char *given)
 	return 0;
 }
 
-static void usage(void)
+static const char usage_text[] =
+	"usage: parleyd [-t] [-f config] | parleyd -mkpasswd [password] | parleyd -unban MASK [-f config]\n"
+	"       parleyd -v | --version | -h | --help\n"
+	"  -f FILE       configuration file (default conf/parley.conf); relative paths in it\n"
+	"                resolve against its directory\n"
+	"  -t            check the configuration and exit\n"
+	"  -mkpasswd [P] print a password hash for an oper block (reads P from stdin if absent)\n"
+	"  -unban MASK   delete the stored K-/D-line MASK (safe while parleyd runs; a running\n"
+	"                daemon lifts it on REHASH or SIGHUP)\n"
+	"  -v, --version print the version and exit\n"
+	"  -h, --help    print this summary and exit\n";
+
+/* The summary goes to stdout when asked for (-h), to stderr after a mistake. */
+static void usage(FILE *to)
 {
-	fprintf(stderr, "usage: parleyd [-t] [-f config] | parleyd -mkpasswd [password] | parleyd -unban MASK [-f config]\n"
-	                "  -f FILE     configuration file (default conf/parley.conf)\n"
-	                "  -t          check the configuration and exit\n"
-	                "  -unban MASK delete the stored K-/D-line MASK (safe while parleyd runs; a running\n"
-	                "              daemon lifts it on REHASH or SIGHUP)\n");
+	fputs(usage_text, to);
+}
+
+/* An unknown option: its name (a long one whole), then the summary; exit status 2. */
+static int bad_option(const char *word, int letter)
+{
+	if (word && strncmp(word, "--", 2) == 0)
+		fprintf(stderr, "parleyd: unknown option %s\n", word);
+	else
+		fprintf(stderr, "parleyd: unknown option -%c\n", letter);
+	usage(stderr);
+	return 2;
+}
+
+/* -v/--version and -h/--help, alone as the first argument: answered before any other
+ * parsing so they work without a configuration. Returns the exit status, -1 if neither. */
+static int info_args(int argc, char **argv)
+{
+	if (argc < 2)
+		return -1;
+	const char *a = argv[1];
+	if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
+		printf("%s\n", PARLEY_VERSION);
+		return 0;
+	}
+	if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	return -1;
 }
 
 /* parleyd -unban MASK -f FILE: removes a ban from the configured store without a client
@@ -185,7 +223,7 @@ static int unban_args(int argc, char **argv)
 	if (!found)
 		return -1;
 	if (!mask || !*mask) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	return unban(mask, path);
@@ -214,15 +252,23 @@ int ircd_main(int argc, char **argv)
 	bool test_only = false;
 	if (argc >= 2 && strcmp(argv[1], "-mkpasswd") == 0)
 		return mkpasswd(argc > 2 ? argv[2] : NULL);
+	int info = info_args(argc, argv);
+	if (info >= 0)
+		return info;
 	int unbanned = unban_args(argc, argv);
 	if (unbanned >= 0)
 		return unbanned;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strncmp(argv[i], "--", 2) == 0 && !(i > 1 && strcmp(argv[i - 1], "-f") == 0))
+			return bad_option(argv[i], 0); /* getopt would name only its second '-' */
 	int opt;
-	while ((opt = getopt(argc, argv, "f:th")) != -1) {
+	opterr = 0; /* our own message, so the output is the same on every libc */
+	while ((opt = getopt(argc, argv, ":f:t")) != -1) {
 		switch (opt) {
 		case 'f': path = optarg; break;
 		case 't': test_only = true; break;
-		default: usage(); return 2;
+		case ':': fprintf(stderr, "parleyd: option -%c needs an argument\n", optopt); usage(stderr); return 2;
+		default: return bad_option(NULL, optopt);
 		}
 	}
 	static char errors[8192];

@@ -1,11 +1,16 @@
 """`parleyd -t`: configuration checking, and refusing to start on a bad file."""
 
 import re
+import shutil
+import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import PARLEYD, ROOT, check_config, harness_sections_text, write_config
+from conftest import (HOST, PARLEYD, ROOT, SERVER_NAME, Client, check_config, free_port,
+                      harness_sections_text, wait_for, write_config)
+from operutil import S, oper_block, oper_up, operators_text
 
 LISTEN = 'listen = ( { address = "127.0.0.1"; port = 6667; } );\n'
 
@@ -40,9 +45,10 @@ def test_minimal_config_ok(tmp_path):
 def test_example_config_ok(tmp_path, tls_files):
     """conf/parley.conf as shipped, with the paths made absolute."""
     text = (ROOT / "conf" / "parley.conf").read_text()
-    text = text.replace('"var/tls.crt"', '"%s"' % tls_files[0])
-    text = text.replace('"var/tls.key"', '"%s"' % tls_files[1])
-    text = text.replace('"conf/motd.txt"', '"%s"' % (ROOT / "conf" / "motd.txt"))
+    for shipped, here in (('"../var/tls.crt"', tls_files[0]), ('"../var/tls.key"', tls_files[1]),
+                          ('"motd.txt"', ROOT / "conf" / "motd.txt")):
+        assert shipped in text
+        text = text.replace(shipped, '"%s"' % here)
     path = tmp_path / "example.conf"
     path.write_text(text)  # as shipped: no harness groups added
     r = check_config(path)
@@ -217,7 +223,188 @@ def test_daemon_refuses_to_start_on_bad_config(tmp_path):
     assert "%s:3: server: unknown setting 'nmae'" % path in r.stderr
 
 
-def test_bad_option(tmp_path):
-    r = subprocess.run([PARLEYD, "-x"], capture_output=True, text=True, timeout=10)
-    assert r.returncode != 0
-    assert "usage" in r.stderr
+USAGE = (
+    "usage: parleyd [-t] [-f config] | parleyd -mkpasswd [password] | parleyd -unban MASK [-f config]\n"
+    "       parleyd -v | --version | -h | --help\n"
+    "  -f FILE       configuration file (default conf/parley.conf); relative paths in it\n"
+    "                resolve against its directory\n"
+    "  -t            check the configuration and exit\n"
+    "  -mkpasswd [P] print a password hash for an oper block (reads P from stdin if absent)\n"
+    "  -unban MASK   delete the stored K-/D-line MASK (safe while parleyd runs; a running\n"
+    "                daemon lifts it on REHASH or SIGHUP)\n"
+    "  -v, --version print the version and exit\n"
+    "  -h, --help    print this summary and exit\n")
+
+
+def run_parleyd(*args, cwd=None):
+    return subprocess.run([PARLEYD, *args], capture_output=True, text=True, timeout=10, cwd=cwd)
+
+
+def server_version():
+    """The version the source declares (what 002/004 and VERSION send)."""
+    text = (ROOT / "ircd" / "ircd.h").read_text()
+    return re.search(r'#define PARLEY_VERSION "([^"]+)"', text).group(1)
+
+
+@pytest.mark.parametrize("option", ["-x", "-tx", "--bogus"])
+def test_bad_option(tmp_path, option):
+    r = run_parleyd(option)
+    assert r.returncode == 2
+    name = option if option.startswith("--") else "-x"
+    assert r.stderr == "parleyd: unknown option %s\n" % name + USAGE
+    assert r.stdout == ""
+
+
+def test_option_missing_its_argument():
+    r = run_parleyd("-f")
+    assert r.returncode == 2
+    assert r.stderr == "parleyd: option -f needs an argument\n" + USAGE
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("option", ["-v", "--version"])
+def test_version_option(option, tmp_path):
+    # No configuration needed: it works from a directory without conf/parley.conf.
+    r = run_parleyd(option, cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (0, server_version() + "\n", "")
+
+
+def test_version_option_matches_the_version_reply(server):
+    c = server.connect("ver")
+    c.send("VERSION")
+    reply = c.expect(re.compile(r"^:\S+ 351 "))
+    assert reply.params[1] == run_parleyd("-v").stdout.strip()
+
+
+@pytest.mark.parametrize("option", ["-h", "--help"])
+def test_help_option(option, tmp_path):
+    r = run_parleyd(option, cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (0, USAGE, "")
+
+
+def test_existing_options_still_work(tmp_path):
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n' + LISTEN, "ok.conf")
+    r = run_parleyd("-t", "-f", str(path))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "%s: configuration OK\n" % path, "")
+    r = run_parleyd("-f", str(path), "-t")
+    assert (r.returncode, r.stdout) == (0, "%s: configuration OK\n" % path)
+    r = run_parleyd("-mkpasswd", "secret")
+    assert r.returncode == 0 and r.stdout.startswith("$"), r
+    r = run_parleyd("-unban")
+    assert (r.returncode, r.stderr) == (2, USAGE)
+
+
+# --------------------------------------------------------------------------------------
+# Relative paths resolve against the configuration file's directory
+
+
+def start_in_root(conf, log):
+    """parleyd -f conf started with cwd=/ (as an init system does); waits for its listener."""
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([PARLEYD, "-f", str(conf)], cwd="/", stdin=subprocess.DEVNULL,
+                                stdout=err, stderr=err)
+    wait_for(lambda: proc.poll() is not None or " started (" in log.read_text(errors="replace"),
+             what="parleyd to start")
+    assert proc.poll() is None, log.read_text()
+    return proc
+
+
+def test_relative_paths_resolve_against_the_config_dir(tmp_path, tls_files):
+    d = tmp_path / "etc"
+    (d / "tls").mkdir(parents=True)
+    (d / "var").mkdir()
+    shutil.copy(tls_files[0], d / "tls" / "server.crt")
+    shutil.copy(tls_files[1], d / "tls" / "server.key")
+    (d / "motd.txt").write_text("first motd\n")
+    (d / "motd2.txt").write_text("second motd\n")
+    (d / "sql").symlink_to(ROOT / "sql")  # the default schema_dir, "sql", resolves here too
+    port, tls_port = free_port(), free_port()
+    text = ('server = { name = "%s"; motd = "motd.txt"; };\n'
+            'tls = { certificate = "tls/server.crt"; key = "tls/server.key"; };\n'
+            'storage = { sqlite = { path = "var/parley.db"; }; };\n'
+            'history = { journal = "var/history.journal"; };\n'
+            'log = { level = "info"; };\n'
+            'listen = ( { address = "%s"; port = %d; }, { address = "%s"; port = %d; tls = true; } );\n'
+            % (SERVER_NAME, HOST, port, HOST, tls_port)
+            + operators_text(oper_block()) + harness_sections_text())
+    conf = d / "parley.conf"
+    conf.write_text(text)
+    r = subprocess.run([PARLEYD, "-t", "-f", str(conf)], cwd="/", capture_output=True, text=True, timeout=10)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "%s: configuration OK\n" % conf, "")
+    strays = [Path("/motd.txt"), Path("/var/parley.db"), Path("/var/history.journal")]
+    assert not any(p.exists() for p in strays)
+    proc = start_in_root(conf, tmp_path / "stderr.log")
+    clients = []
+    try:
+        c = Client(port)
+        clients.append(c)
+        lines = c.register("alice")
+        assert "%s 372 alice :- first motd" % S in lines
+        secure = Client(tls_port, tls=True)
+        clients.append(secure)
+        secure.register("bob")
+        assert (d / "var" / "parley.db").is_file()
+        assert not any(p.exists() for p in strays)
+        # REHASH: the daemon's cwd is still /, the new relative MOTD path resolves the same way
+        conf.write_text(text.replace('motd = "motd.txt"', 'motd = "motd2.txt"'))
+        oper_up(c)
+        c.send("REHASH")
+        c.expect("%s 382 alice %s :Rehashing" % (S, conf))
+        c.expect(lambda l: l.command == "NOTICE" and "rehashing the server configuration" in l.params[-1])
+        later = Client(port)
+        clients.append(later)
+        lines = later.register("carol")
+        assert "%s 372 carol :- second motd" % S in lines
+    finally:
+        for c in clients:
+            c.close()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=10)
+    assert rc == 0, (tmp_path / "stderr.log").read_text()
+    assert (d / "var" / "parley.db").is_file()
+
+
+def test_relative_include_resolves_against_the_config_dir(tmp_path):
+    # Nested includes too resolve against the main file's directory (libconfig's include_dir).
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "server.inc").write_text('@include "inc/motd.inc"\n')
+    (tmp_path / "inc" / "motd.inc").write_text('server = { name = "irc.example.net"; motd = "m.txt"; };\n')
+    (tmp_path / "m.txt").write_text("hi\n")
+    path = write(tmp_path, '@include "inc/server.inc"\n' + LISTEN)
+    r = subprocess.run([PARLEYD, "-t", "-f", str(path)], cwd="/", capture_output=True, text=True, timeout=10)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "%s: configuration OK\n" % path, "")
+
+
+def test_relative_include_of_a_directory_is_an_error(tmp_path):
+    (tmp_path / "conf.d").mkdir()
+    path = write(tmp_path, 'server = { name = "irc.example.net"; };\n@include "conf.d"\n' + LISTEN)
+    r = subprocess.run([PARLEYD, "-t", "-f", str(path)], cwd="/", capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert error_lines(r) == ["%s:2: cannot include '%s': not a readable file" % (path, tmp_path / "conf.d")]
+
+
+def test_mixed_absolute_and_relative_includes_are_an_error(tmp_path):
+    (tmp_path / "a.inc").write_text('server = { name = "irc.example.net"; };\n')
+    (tmp_path / "b.inc").write_text('limits = { nicklen = 20; };\n')
+    path = write(tmp_path, '@include "a.inc"\n@include "%s"\n' % (tmp_path / "b.inc") + LISTEN)
+    r = check_config(path)
+    assert r.returncode == 1
+    assert error_lines(r) == ["%s:0: @include names must be all absolute or all relative (to %s)"
+                              % (path, tmp_path)]
+
+
+def test_relative_path_error_names_the_resolved_file(tmp_path):
+    path = write(tmp_path, 'server = {\n  name = "irc.example.net";\n  motd = "no/motd.txt";\n};\n' + LISTEN)
+    r = subprocess.run([PARLEYD, "-t", "-f", str(path)], cwd="/", capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert error_lines(r) == ["%s:3: cannot read MOTD file '%s'" % (path, tmp_path / "no" / "motd.txt")]
+
+
+def test_config_named_relatively_resolves_against_its_dir(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "motd.txt").write_text("hi\n")
+    (tmp_path / "conf" / "p.conf").write_text('server = { name = "irc.example.net"; motd = "motd.txt"; };\n'
+                                                + LISTEN + harness_sections_text())
+    r = subprocess.run([PARLEYD, "-t", "-f", "conf/p.conf"], cwd=str(tmp_path), capture_output=True,
+                       text=True, timeout=10)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "conf/p.conf: configuration OK\n", "")

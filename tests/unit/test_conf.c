@@ -110,6 +110,14 @@ static int count_lines(const char *s)
 
 /* ---- valid files ---- */
 
+/* path is name in the fixture's directory (where the config file is). */
+static void assert_in_dir(const struct fx *f, const char *path, const char *name)
+{
+	char want[256];
+	snprintf(want, sizeof want, "%s/%s", f->dir, name);
+	assert_string_equal(path, want);
+}
+
 static void test_minimal_defaults(void **state)
 {
 	struct fx *f = *state;
@@ -201,8 +209,8 @@ static void test_full_config(void **state)
 	assert_int_equal(c->nicklen, 16);
 	assert_int_equal(c->registration_timeout, 10);
 	assert_int_equal(c->log_level, LOG_DEBUG);
-	assert_string_equal(c->tls_cert, "cert.pem");
-	assert_string_equal(c->tls_key, "key.pem");
+	assert_in_dir(f, c->tls_cert, "cert.pem"); /* relative: against the file's directory */
+	assert_in_dir(f, c->tls_key, "key.pem");
 
 	assert_int_equal(c->nlisteners, 3);
 	assert_string_equal(c->listeners[0].address, "0.0.0.0");
@@ -296,8 +304,8 @@ static void test_tls_section_without_tls_listener(void **state)
 	struct conf *c = load(f, MINIMAL "tls = { certificate = \"c.pem\"; key = \"k.pem\"; };\n");
 	if (!c)
 		fail_msg("rejected:\n%s", f->errors);
-	assert_string_equal(c->tls_cert, "c.pem");
-	assert_string_equal(c->tls_key, "k.pem");
+	assert_in_dir(f, c->tls_cert, "c.pem");
+	assert_in_dir(f, c->tls_key, "k.pem");
 }
 
 /* ---- errors ---- */
