@@ -112,7 +112,9 @@ def test_cloaked_address_seen_nowhere(make_server):
     assert not any(FAR in l for l in bob.history), [l for l in bob.history if FAR in l]
 
 
-def test_server_notices_hide_address_from_opers_without_see_hidden(make_server):
+def opers_and_far_alice(make_server):
+    """A server with two operators, plainop (no see_hidden) and root (see_hidden), and
+    alice connected from FAR; returns (plain, root, alice, alice's cloak)."""
     srv = start(make_server)
     plain = srv.connect("plainop")
     oper_up(plain, "plain")
@@ -120,7 +122,11 @@ def test_server_notices_hide_address_from_opers_without_see_hidden(make_server):
     oper_up(root)
     alice = connect_from(srv, FAR)
     alice.register("alice")
-    cloak = cloak_of(alice)
+    return plain, root, alice, cloak_of(alice)
+
+
+def test_server_notices_hide_address_from_opers_without_see_hidden(make_server):
+    plain, root, alice, cloak = opers_and_far_alice(make_server)
     root.expect(lambda l: l.command == "NOTICE" and "Client connecting: alice" in l.params[-1]
                 and FAR in l.params[-1])
     line = plain.expect(lambda l: l.command == "NOTICE" and "Client connecting: alice" in l.params[-1])
@@ -138,14 +144,7 @@ def test_server_notices_hide_address_from_opers_without_see_hidden(make_server):
 
 
 def test_kline_notice_hides_address_from_opers_without_see_hidden(make_server):
-    srv = start(make_server)
-    plain = srv.connect("plainop")
-    oper_up(plain, "plain")
-    root = srv.connect("root")
-    oper_up(root)
-    alice = connect_from(srv, FAR)
-    alice.register("alice")
-    cloak = cloak_of(alice)
+    plain, root, alice, cloak = opers_and_far_alice(make_server)
     root.send("KLINE *@%s :go" % cloak)
     root.expect(lambda l: "alice (%s) was disconnected by K-line *@%s" % (FAR, cloak) in l)
     plain.expect(lambda l: "alice (%s) was disconnected by K-line *@%s" % (cloak, cloak) in l)
