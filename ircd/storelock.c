@@ -10,6 +10,7 @@
 #include "storelock.h"
 
 #include "privfile.h"
+#include "storage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,56 +60,55 @@ static void holder(int fd, char *pid, size_t size)
 		snprintf(pid, size, "unknown");
 }
 
+/* "cannot open STORE: lock file PATH: why", the way storage_open names a store it
+ * cannot open. */
+static int lock_failed(const struct conf *conf, const char *path, const char *why, char *err, size_t size)
+{
+	char store[CONF_PATH_LEN + 64];
+	storage_describe(conf, store, sizeof store);
+	snprintf(err, size, "cannot open %s: lock file %s: %s", store, path, why);
+	return -1;
+}
+
 int storelock_acquire(const struct conf *conf, const struct privs *p, char *err, size_t size)
 {
 	char path[CONF_PATH_LEN + 16];
 	storelock_path(conf, path, sizeof path);
 	if (!path[0])
 		return 0;
-	if (privfile_make_dirs_owned(path, p->drop ? p->uid : (uid_t)-1, p->drop ? p->gid : (gid_t)-1) < 0) {
-		snprintf(err, size, "store lock %s: %s", path, strerror(errno));
-		return -1;
-	}
+	if (privfile_make_dirs_owned(path, p->drop ? p->uid : (uid_t)-1, p->drop ? p->gid : (gid_t)-1) < 0)
+		return lock_failed(conf, path, strerror(errno), err, size);
 	/* Root opens a file in a directory the unprivileged user may write: no link
 	 * followed, and a hard link to someone else's file is refused before it is written. */
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, size, "store lock %s: %s", path, strerror(errno));
+		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return lock_failed(conf, path, strerror(e), err, size);
 	}
 	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		snprintf(err, size, "store lock %s: not a plain file", path);
 		close(fd);
-		return -1;
+		return lock_failed(conf, path, "not a plain file", err, size);
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		char pid[24];
+		char why[64] = "";
 		if (errno == EWOULDBLOCK) {
+			char pid[24];
 			holder(fd, pid, sizeof pid);
-			snprintf(err, size,
-			         "the store is in use by another parleyd (pid %s holds %s): refusing to start, "
-			         "the database was not opened",
-			         pid, path);
-		} else {
-			snprintf(err, size, "store lock %s: %s", path, strerror(errno));
+			snprintf(why, sizeof why, "held by another parleyd (pid %s) on the same store", pid);
 		}
+		int e = errno;
 		close(fd);
-		return -1;
-	}
-	if (p->drop && fchown(fd, p->uid, p->gid) < 0) {
-		snprintf(err, size, "store lock %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
+		return lock_failed(conf, path, why[0] ? why : strerror(e), err, size);
 	}
 	char pid[24];
 	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
-		snprintf(err, size, "store lock %s: %s", path, strerror(errno));
+	if ((p->drop && fchown(fd, p->uid, p->gid) < 0) || ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		int e = errno;
 		close(fd);
-		return -1;
+		return lock_failed(conf, path, strerror(e), err, size);
 	}
 	lock_fd = fd;
 	return 0;
