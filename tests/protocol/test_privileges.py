@@ -98,6 +98,47 @@ def test_root_switches_to_server_user_and_still_serves_and_stores(open_dir, tls_
 
 
 @needs_root
+def test_restart_after_the_switch_comes_back_as_the_user(open_dir, tls_files):
+    # RESTART executes parleyd again as the user it switched to: it rebinds (ports above
+    # 1024), takes the store lock again and rereads the TLS key, which that user can read.
+    from operutil import oper_block, oper_up, operators_text
+    from conftest import wait_for
+    nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+    shutil.copytree(ROOT / "sql", open_dir / "sql")
+    tls = (str(open_dir / "tls.crt"), str(open_dir / "tls.key"))
+    shutil.copy(tls_files[0], tls[0])
+    shutil.copy(tls_files[1], tls[1])
+    os.chown(tls[1], 0, nogroup)
+    os.chmod(tls[1], 0o640)
+    store = open_dir / "store"
+    srv = Server(open_dir / "run", tls, server_keys={"user": "nobody"},
+                 storage={"backend": "sqlite", "schema_dir": str(open_dir / "sql"),
+                          "sqlite": {"path": str(store / "parley.db")}},
+                 sections={"history": {"journal": str(store / "history.journal")}},
+                 extra=operators_text(oper_block()))
+    srv.start()
+    try:
+        root = srv.connect("root")
+        oper_up(root)
+        pid = srv.proc.pid
+        root.send("RESTART")
+        root.expect_closed()
+
+        def up():
+            try:
+                return srv.client(tls=True)
+            except OSError:
+                return None
+        c = wait_for(up, timeout=15, what="the restarted server to accept")
+        c.register("again")
+        assert srv.proc.pid == pid
+        assert status_ids(pid)[:2] == ([nobody] * 4, [nogroup] * 4)
+        assert (store / "parleyd.lock").read_text() == "%d\n" % pid
+    finally:
+        srv.stop()
+
+
+@needs_root
 def test_store_first_used_by_root_is_handed_to_server_user(open_dir, tls_files):
     # An existing store that root created (allow_root before) keeps working after the switch.
     nobody = pwd.getpwnam("nobody").pw_uid
