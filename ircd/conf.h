@@ -95,6 +95,7 @@ struct conf {
 	char guest_prefix[16];
 	int max_failed_logins; /* per account or address per minute */
 	int registrations_per_ip_hour; /* account registrations per address per hour (0: no limit) */
+	int crypto_threads;    /* password-hashing threads (0: one per online CPU); read at start */
 	/* privacy and limits */
 	char cloak_secret[128]; /* "" disables cloaking */
 	bool cloak_default;     /* +x for every new client */
