@@ -10,6 +10,7 @@
 #include "history.h"
 #include "ircd.h"
 #include "log.h"
+#include "logincache.h"
 #include "outmsg.h"
 #include "reply.h"
 #include "service.h"
@@ -42,6 +43,9 @@ struct acc_job {
 	char fp[130];
 	char ip[INET6_ADDRSTRLEN + 1];
 	time_t slot_a, slot_i;     /* windows of the throttle slots taken: account, address (0: none) */
+	bool cacheable;            /* OP_CHECK: mac holds the verification cache key */
+	char account_key[ACCOUNT_MAX + 1]; /* OP_CHECK: the folded account found (name may be a nick) */
+	unsigned char mac[LOGINCACHE_MAC_LEN];
 	/* copies of the config the worker needs, so it never reads the live conf */
 	int n, r, p;
 	char verify_command[CONF_PATH_LEN];
@@ -328,10 +332,37 @@ void client_store(struct client *c, struct storage_txn *t, client_store_cb done,
 	storage_txn_submit(t, store_done, w);
 }
 
+/* After a login's storage stage: true if the verification cache knows this account,
+ * stored hash and password, which then need no scrypt (the outcome is set as
+ * run_crypto would). Loop thread; an HMAC, a few microseconds. */
+static bool check_cached(struct acc_job *j)
+{
+	if (j->op != OP_CHECK || j->stage != ON_STORAGE)
+		return false;
+	casemap_fold(j->account_key, j->res.name, sizeof j->account_key);
+	j->cacheable = logincache_key(j->account_key, j->hash, j->password, j->mac);
+	if (!j->cacheable || !logincache_hit(j->mac))
+		return false;
+	if (!j->res.verified)
+		j->res.status = ACC_UNVERIFIED;
+	return true;
+}
+
+/* On completion: a right password is remembered; a changed or dropped account forgets. */
+static void cache_settle(const struct acc_job *j)
+{
+	if (j->op == OP_CHECK && j->cacheable && (j->res.status == ACC_OK || j->res.status == ACC_UNVERIFIED))
+		logincache_put(j->account_key, j->mac);
+	else if ((j->op == OP_SETPW || j->op == OP_DROP) && j->res.status == ACC_OK)
+		logincache_forget(j->key);
+}
+
 static void job_done(struct job *job)
 {
 	struct acc_job *j = (struct acc_job *)job;
 	bool failed = j->res.status != ACC_OK && j->res.status != ACC_UNVERIFIED;
+	if (j->steps_left > 0 && !failed && check_cached(j))
+		j->steps_left = 0;
 	if (j->steps_left > 0 && !failed) {
 		j->steps_left--;
 		j->stage = j->stage == ON_CRYPTO ? ON_STORAGE : ON_CRYPTO;
@@ -342,6 +373,7 @@ static void job_done(struct job *job)
 		return;
 	}
 	throttle_settle(j);
+	cache_settle(j);
 	OPENSSL_cleanse(j->password, sizeof j->password);
 	struct client *c = client_by_id(j->client_id);
 	if (c && !client_dead(c)) {

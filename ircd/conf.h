@@ -96,6 +96,8 @@ struct conf {
 	int max_failed_logins; /* per account or address per minute */
 	int registrations_per_ip_hour; /* account registrations per address per hour (0: no limit) */
 	int crypto_threads;    /* password-hashing threads (0: one per online CPU); read at start */
+	int login_cache_seconds; /* lifetime of a cached successful check (0: no cache) */
+	int login_cache_entries; /* bound of the verification cache */
 	/* privacy and limits */
 	char cloak_secret[128]; /* "" disables cloaking */
 	bool cloak_default;     /* +x for every new client */
