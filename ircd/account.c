@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum op { OP_REGISTER, OP_CHECK, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
+enum op { OP_REGISTER, OP_CHECK, OP_SCRAM, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
 enum stage { ON_STORAGE, ON_CRYPTO };
 
 struct acc_job {
@@ -39,6 +39,9 @@ struct acc_job {
 	char email[EMAIL_MAX + 1];
 	char password[PASSWORD_MAX + 1];
 	char hash[PASSWORD_HASH_MAX];
+	char scram[SCRAM_STORED_MAX]; /* stored SCRAM keys ("" none); OP_CHECK: new ones when scram_new */
+	bool scram_new;
+	int scram_iterations;
 	char code[24];
 	char fp[130];
 	char ip[INET6_ADDRSTRLEN + 1];
@@ -65,10 +68,11 @@ static void row_account(void *arg, int ncols, const char *const *cols)
 	j->res.created = cols[3] ? (time_t)atoll(cols[3]) : 0;
 	j->res.verified = cols[4] && atoi(cols[4]);
 	snprintf(j->code, sizeof j->code, "%s", cols[5] ? cols[5] : "");
+	snprintf(j->scram, sizeof j->scram, "%s", ncols > 6 && cols[6] ? cols[6] : "");
 	j->res.status = ACC_OK;
 }
 
-#define ACCOUNT_COLUMNS "a.name, a.email, a.password, a.created, a.verified, a.verify_code"
+#define ACCOUNT_COLUMNS "a.name, a.email, a.password, a.created, a.verified, a.verify_code, a.scram"
 
 /* Loads the account named (or owning the nick) j->key into j->res / j->hash. */
 static enum db_status load_account(struct acc_job *j)
@@ -112,12 +116,12 @@ static void run_register(struct acc_job *j)
 			snprintf(j->code + 2 * i, 3, "%02x", raw[i]);
 	}
 	/* the primary keys on name_key and nick_key turn a taken name into DB_DUPLICATE */
-	struct db_param p[7] = {DB_TEXT(j->key), DB_TEXT(j->name), DB_TEXT(j->email[0] ? j->email : NULL),
+	struct db_param p[8] = {DB_TEXT(j->key), DB_TEXT(j->name), DB_TEXT(j->email[0] ? j->email : NULL),
 	                        DB_TEXT(j->hash), DB_INT(time(NULL)), DB_INT(verify ? 0 : 1),
-	                        DB_TEXT(verify ? j->code : NULL)};
-	enum db_status s = storage_exec("INSERT INTO accounts (name_key, name, email, password, created, verified, verify_code) "
-		                                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-		                                p, 7, NULL, NULL);
+	                        DB_TEXT(verify ? j->code : NULL), DB_TEXT(j->scram[0] ? j->scram : NULL)};
+	enum db_status s = storage_exec("INSERT INTO accounts (name_key, name, email, password, created, verified, "
+	                                "verify_code, scram) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	                                p, 8, NULL, NULL);
 	struct db_param n[3] = {DB_TEXT(j->key), DB_TEXT(j->name), DB_TEXT(j->key)};
 	if (s == DB_OK) {
 		s = storage_exec("INSERT INTO account_nicks (nick_key, nick, account_key) VALUES (?, ?, ?)", n, 3, NULL, NULL);
@@ -153,6 +157,15 @@ static void run_storage(struct acc_job *j)
 		run_register(j);
 		return;
 	case OP_CHECK:
+		if (j->scram_new) {
+			/* keys derived after a right password: stored unless the password changed
+			 * meanwhile; a failure only delays them to the next login */
+			struct db_param p[3] = {DB_TEXT(j->scram), DB_TEXT(j->account_key), DB_TEXT(j->hash)};
+			storage_exec("UPDATE accounts SET scram = ? WHERE name_key = ? AND password = ?", p, 3, NULL, NULL);
+			return;
+		}
+		/* fall through */
+	case OP_SCRAM:
 	case OP_INFO:
 	case OP_OWNER:
 		s = load_account(j);
@@ -184,8 +197,8 @@ static void run_storage(struct acc_job *j)
 		}
 		break;
 	case OP_SETPW: {
-		struct db_param p[2] = {DB_TEXT(j->hash), DB_TEXT(j->key)};
-		s = storage_exec("UPDATE accounts SET password = ? WHERE name_key = ?", p, 2, NULL, NULL);
+		struct db_param p[3] = {DB_TEXT(j->hash), DB_TEXT(j->scram[0] ? j->scram : NULL), DB_TEXT(j->key)};
+		s = storage_exec("UPDATE accounts SET password = ?, scram = ? WHERE name_key = ?", p, 3, NULL, NULL);
 		j->res.status = ACC_OK;
 		break;
 	}
@@ -215,6 +228,25 @@ static void run_storage(struct acc_job *j)
 		j->res.status = from_db(s);
 }
 
+/* True if the stored SCRAM keys are missing or use another iteration count than the
+ * configured one: a right password then derives new ones. */
+static bool scram_stale(const struct acc_job *j)
+{
+	struct scram_keys k;
+	return !scram_parse(j->scram, &k) || k.iterations != j->scram_iterations;
+}
+
+/* New SCRAM keys for j->password into j->scram ("" if that failed: no keys is better
+ * than no account or no login). PBKDF2 of accounts.scram_iterations rounds. */
+static void derive_scram(struct acc_job *j)
+{
+	struct scram_keys k;
+	j->scram[0] = '\0';
+	if (scram_derive(j->password, j->scram_iterations, &k) == 0)
+		scram_format(&k, j->scram);
+	OPENSSL_cleanse(&k, sizeof k);
+}
+
 static void run_crypto(struct acc_job *j)
 {
 	if (j->op == OP_CHECK) {
@@ -222,8 +254,16 @@ static void run_crypto(struct acc_job *j)
 			j->res.status = ACC_BAD_PASSWORD;
 		else if (!j->res.verified)
 			j->res.status = ACC_UNVERIFIED;
+		if (j->res.status != ACC_BAD_PASSWORD && scram_stale(j)) {
+			derive_scram(j);
+			j->scram_new = j->scram[0] != '\0';
+			if (j->scram_new)
+				j->steps_left = 1; /* back to storage to store them */
+		}
 	} else if (password_hash(j->password, j->n, j->r, j->p, j->hash, sizeof j->hash) < 0) {
 		j->res.status = ACC_ERROR;
+	} else {
+		derive_scram(j); /* REGISTER, SET PASSWORD: keys for the new password */
 	}
 	OPENSSL_cleanse(j->password, sizeof j->password);
 }
@@ -274,11 +314,32 @@ static bool register_reserve(struct acc_job *j)
 	return j->slot_i != 0;
 }
 
+void account_scram_settle(const struct login_ticket *t, bool success)
+{
+	if (!success)
+		return;
+	throttle_put_back(&logins, "a", t->key, t->slot_a);
+	throttle_put_back(&logins, "i", t->ip, t->slot_i);
+}
+
 /* On completion: a wrong password keeps its login slots, a created account its
  * registration slot; anything else gives them back. */
-static void throttle_settle(const struct acc_job *j)
+static void throttle_settle(struct acc_job *j)
 {
-	if (j->op == OP_CHECK && j->res.status != ACC_BAD_PASSWORD) {
+	if (j->op == OP_SCRAM) {
+		/* keys to check a proof against: the slots stay taken until account_scram_settle */
+		if (j->res.status == ACC_OK && j->res.verified && scram_parse(j->scram, &j->res.scram)) {
+			j->res.has_scram = true;
+			j->res.ticket = (struct login_ticket){.slot_a = j->slot_a, .slot_i = j->slot_i};
+			snprintf(j->res.ticket.key, sizeof j->res.ticket.key, "%s", j->key);
+			snprintf(j->res.ticket.ip, sizeof j->res.ticket.ip, "%s", j->ip);
+		} else {
+			if (j->res.status == ACC_OK && !j->res.verified)
+				j->res.status = ACC_UNVERIFIED;
+			throttle_put_back(&logins, "a", j->key, j->slot_a);
+			throttle_put_back(&logins, "i", j->ip, j->slot_i);
+		}
+	} else if (j->op == OP_CHECK && j->res.status != ACC_BAD_PASSWORD) {
 		throttle_put_back(&logins, "a", j->key, j->slot_a);
 		throttle_put_back(&logins, "i", j->ip, j->slot_i);
 	} else if (j->op == OP_REGISTER && j->res.status != ACC_OK && j->res.status != ACC_UNVERIFIED) {
@@ -341,7 +402,8 @@ static bool check_cached(struct acc_job *j)
 		return false;
 	casemap_fold(j->account_key, j->res.name, sizeof j->account_key);
 	j->cacheable = logincache_key(j->account_key, j->hash, j->password, j->mac);
-	if (!j->cacheable || !logincache_hit(j->mac))
+	/* missing SCRAM keys are derived from a checked password: check it */
+	if (!j->cacheable || scram_stale(j) || !logincache_hit(j->mac))
 		return false;
 	if (!j->res.verified)
 		j->res.status = ACC_UNVERIFIED;
@@ -405,6 +467,7 @@ static struct acc_job *job_new(struct client *c, enum op op, const char *name, a
 	j->n = ircd.conf->scrypt_n;
 	j->r = ircd.conf->scrypt_r;
 	j->p = ircd.conf->scrypt_p;
+	j->scram_iterations = ircd.conf->scram_iterations;
 	snprintf(j->verify_command, sizeof j->verify_command, "%s", ircd.conf->verify_command);
 	j->res.status = ACC_OK;
 	return j;
@@ -449,6 +512,18 @@ void account_check_password(struct client *c, const char *name, const char *pass
 	snprintf(j->password, sizeof j->password, "%s", password);
 	j->stage = ON_STORAGE;
 	j->steps_left = 1;
+	job_start(c, j);
+}
+
+void account_scram_lookup(struct client *c, const char *name, account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_SCRAM, name, cb, arg);
+	if (!login_reserve(j)) {
+		j->res.status = ACC_THROTTLED;
+		cb(c, &j->res, arg);
+		free(j);
+		return;
+	}
 	job_start(c, j);
 }
 

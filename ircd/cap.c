@@ -19,7 +19,7 @@ struct cap_def {
 	const char *(*value)(void); /* 302 value, or NULL */
 };
 
-static const char *sasl_value(void) { return "PLAIN,EXTERNAL"; }
+static const char *sasl_value(void) { return "PLAIN,EXTERNAL,SCRAM-SHA-256"; }
 
 static const char *registration_value(void)
 {

@@ -18,6 +18,7 @@
 #include "oper.h"
 #include "parse.h"
 #include "reply.h"
+#include "sasl_scram.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -335,6 +336,7 @@ void client_reap(void)
 			c->next->prev = c->prev;
 		free(c->away);
 		free(c->sasl_buf);
+		sasl_scram_free(c);
 		free(c->silence);
 		free(c->pass);
 		free(c);

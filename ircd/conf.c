@@ -126,6 +126,7 @@ static const struct key accounts_keys[] = {
     INT("crypto_threads", struct conf, crypto_threads, 0, 64, "0"),
     INT("login_cache_seconds", struct conf, login_cache_seconds, 0, 604800, "3600"),
     INT("login_cache_entries", struct conf, login_cache_entries, 4, 10000000, "65536"),
+    INT("scram_iterations", struct conf, scram_iterations, 4096, 10000000, "4096"),
     {0},
 };
 static const struct key accounts_raw_keys[] = {
@@ -414,7 +415,7 @@ static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, c
 	                                         "min_password_length", "scrypt_n", "scrypt_r", "scrypt_p",
 	                                         "nick_enforce_delay", "guest_prefix", "max_failed_logins",
 	                                         "registrations_per_ip_hour", "crypto_threads",
-	                                         "login_cache_seconds", "login_cache_entries", NULL};
+	                                         "login_cache_seconds", "login_cache_entries", "scram_iterations", NULL};
 	load_group(x, g, "accounts", accounts_keys, c, nested);
 	load_group(x, g, "accounts", accounts_raw_keys, raw, nested_raw);
 	const char *modes[] = {"never", "loopback", "always"};

@@ -98,6 +98,7 @@ struct conf {
 	int crypto_threads;    /* password-hashing threads (0: one per online CPU); read at start */
 	int login_cache_seconds; /* lifetime of a cached successful check (0: no cache) */
 	int login_cache_entries; /* bound of the verification cache */
+	int scram_iterations;  /* PBKDF2 rounds of new SCRAM-SHA-256 keys */
 	/* privacy and limits */
 	char cloak_secret[128]; /* "" disables cloaking */
 	bool cloak_default;     /* +x for every new client */
