@@ -29,7 +29,7 @@
 
 struct entry {
 	unsigned char mac[LOGINCACHE_MAC_LEN];
-	time_t stored;                       /* 0: free */
+	long long stored;                    /* monotonic ms; 0: free */
 	char account[ACCOUNT_MAX + 1];
 };
 
@@ -70,9 +70,18 @@ static struct entry *set_of(const unsigned char *mac)
 	return table + (size_t)(h % nsets) * WAYS;
 }
 
-static bool expired(const struct entry *e, time_t now)
+/* Milliseconds on the monotonic clock (never 0): a lifetime of whole seconds counted
+ * in time() steps could end anywhere in its last second. */
+static long long now_ms(void)
 {
-	return now - e->stored >= ircd.conf->login_cache_seconds || now < e->stored;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
+static bool expired(const struct entry *e, long long now)
+{
+	return now - e->stored >= 1000LL * ircd.conf->login_cache_seconds || now < e->stored;
 }
 
 static void clear(struct entry *e)
@@ -105,7 +114,7 @@ bool logincache_hit(const unsigned char mac[LOGINCACHE_MAC_LEN])
 {
 	if (!ready())
 		return false;
-	time_t now = time(NULL);
+	long long now = now_ms();
 	struct entry *set = set_of(mac);
 	for (int i = 0; i < WAYS; i++) {
 		struct entry *e = &set[i];
@@ -125,7 +134,7 @@ void logincache_put(const char *account, const unsigned char mac[LOGINCACHE_MAC_
 {
 	if (!ready())
 		return;
-	time_t now = time(NULL);
+	long long now = now_ms();
 	struct entry *set = set_of(mac), *slot = NULL;
 	for (int i = 0; i < WAYS; i++) {
 		struct entry *e = &set[i];
