@@ -445,7 +445,7 @@ static void load_log(struct ctx *x, struct conf *c, struct conf_raw *raw, const 
 	for (int i = LOGC_GENERAL + 1; i < LOGC_COUNT; i++) {
 		const char *v = raw->log_categories[i];
 		c->log.levels[i] = v[0] ? log_level_parse(v, true) : general;
-		if (c->log.levels[i] < 0)
+		if (v[0] && c->log.levels[i] < 0)
 			error_at(x, config_setting_get_member(cats, log_category_name((enum log_category)i)),
 			         "log.categories.%s must be debug, info, warn, error or off", log_category_name((enum log_category)i));
 	}
