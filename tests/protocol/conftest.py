@@ -327,6 +327,7 @@ class Server:
         self.clients = []
         self._settings = settings
         self.returncode = None
+        self.wrapper = []  # a command (and arguments) that runs parleyd, e.g. in a namespace
 
     # -- lifetime ----------------------------------------------------------------
 
@@ -335,7 +336,7 @@ class Server:
             self.conf_text, self.port, self.tls_port = write_config(
                 self.conf_path, self.tls_files, **self._settings)
             with open(self.stderr_path, "wb") as err:
-                self.proc = subprocess.Popen([PARLEYD, "-f", str(self.conf_path)], cwd=str(self.dir),
+                self.proc = subprocess.Popen(self.wrapper + [PARLEYD, "-f", str(self.conf_path)], cwd=str(self.dir),
                                              stdin=subprocess.DEVNULL, stdout=err, stderr=err)
             if self._wait_ready():
                 return self

@@ -448,3 +448,65 @@ def test_syslog_loads_and_serves(make_server):
     srv.signal(signal.SIGHUP)
     root.expect(snotice("root", "Configuration reloaded (SIGHUP)"))
     assert srv.stderr() == ""
+
+
+def private_dev_log(directory):
+    """A command prefix that runs a program in new user and mount namespaces whose /dev
+    holds only null, zero, random, urandom and a log socket bound here, so syslog(3)
+    writes to this test. Returns (prefix, socket), or None where namespaces are refused."""
+    dev = directory / "dev"
+    dev.mkdir()
+    nodes = ["null", "zero", "random", "urandom"]
+    for n in nodes:
+        (dev / n).touch()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(dev / "log"))
+    script = "".join("mount --bind /dev/%s %s/%s && " % (n, dev, n) for n in nodes)
+    script += 'mount --rbind %s /dev && exec "$@"' % dev
+    prefix = ["unshare", "-Urm", "sh", "-c", script, "sh"]
+    probe = subprocess.run(prefix + ["sh", "-c", "test -S /dev/log && test -c /dev/null"], capture_output=True)
+    if probe.returncode != 0:
+        sock.close()
+        return None
+    return prefix, sock
+
+
+def test_syslog_lines(tmp_path, tls_files):
+    """log.syslog = true with syslog_facility local3: each line reaches /dev/log as
+    "<PRI>... parleyd[pid]: category: text", PRI being local3 and the line's severity."""
+    ns = private_dev_log(tmp_path)
+    if ns is None:
+        pytest.skip("user and mount namespaces are not available here (unshare -Urm)")
+    prefix, sock = ns
+    sock.settimeout(0.2)
+    srv = Server(tmp_path / "s", tls_files, log_level="warn",
+                 log={"syslog": True, "syslog_facility": "local3", "categories": {"audit": "info"}},
+                 sections={"accounts": accounts_section()}, extra=operators_text(oper_block()))
+    srv.wrapper = prefix
+    got = []
+
+    def received():
+        try:
+            while True:
+                got.append(sock.recv(4096).decode())
+        except socket.timeout:
+            pass
+        return got
+
+    try:
+        srv.start()
+        c = srv.connect("alice")
+        c.send("OPER root wrong")
+        c.expect(lambda l: l.command == "464")
+        want = 'audit: OPER failed name=root reason="bad password" from ' + who("alice")
+        wait_for(lambda: any(m.endswith(want) for m in received()), what="the audit line on /dev/log")
+        line = [m for m in got if m.endswith(want)][0]
+        # local3 (19) * 8 + info (6)
+        assert re.fullmatch(r"<158>\w{3} [ \d]\d \d\d:\d\d:\d\d parleyd\[\d+\]: " + re.escape(want), line), line
+        srv.signal(signal.SIGHUP)
+        wait_for(lambda: any(m.endswith("audit: REHASH from SIGHUP") for m in received()),
+                 what="REHASH from SIGHUP on /dev/log")
+        assert srv.stderr() == ""
+    finally:
+        srv.stop()
+        sock.close()
