@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +36,12 @@ struct line {
 	unsigned char level;
 	char buf[LOG_LINE];
 };
+
+/* Copies the used part of a line. */
+static void line_copy(struct line *to, const struct line *from)
+{
+	memcpy(to, from, offsetof(struct line, buf) + from->len);
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 static const char *const category_names[LOGC_COUNT] = {"general", "audit", "connections", "storage"};
@@ -218,7 +225,7 @@ static void *writer_main(void *arg)
 		want_reopen = want_config = false;
 		unsigned n = 0;
 		for (; n < LOG_BATCH && count; n++, count--, head = (head + 1) % LOG_QUEUE)
-			batch[n] = ring[head];
+			line_copy(&batch[n], &ring[head]);
 		unsigned long lost = count ? 0 : dropped; /* reported once the ring is empty */
 		dropped -= lost;
 		bool done = stopping && !count && !n && !reopen && !config && !lost;
@@ -297,15 +304,15 @@ void log_cat(enum log_category cat, enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	struct line l; /* formatted before taking the lock: the writer waits only for a copy */
+	format_line(&l, cat, level, msg);
 	pthread_mutex_lock(&lock);
 	if (!running) {
-		static struct line l; /* under the lock */
-		format_line(&l, cat, level, msg);
 		sink_lines(&l, 1);
 	} else if (count == LOG_QUEUE) {
 		dropped++;
 	} else {
-		format_line(&ring[(head + count) % LOG_QUEUE], cat, level, msg);
+		line_copy(&ring[(head + count) % LOG_QUEUE], &l);
 		if (count++ == 0)
 			pthread_cond_signal(&wake);
 	}
