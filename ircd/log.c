@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -246,10 +247,15 @@ int log_start(const struct log_config *cfg, char *err, size_t size)
 		atomic_store(&levels[i], cfg->levels[i]);
 	if (sinks_apply(cfg, err, size) < 0)
 		return -1;
+	/* the writer never takes a signal: SIGHUP and SIGTERM stay the loop's */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_mutex_lock(&lock);
 	stopping = false;
 	running = pthread_create(&writer, NULL, writer_main, NULL) == 0;
 	pthread_mutex_unlock(&lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
 
