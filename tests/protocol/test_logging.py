@@ -269,16 +269,16 @@ def test_connection_lines(make_server):
         return messages(srv.log(), "connections")
 
     def connect_line(c, tls=False):
-        port = c.sock.getsockname()[1]
-        lines = [m for m in conns() if re.fullmatch(r"connect \d+ from 127\.0\.0\.1 port %d to port %d%s"
-                                                    % (port, srv.tls_port if tls else srv.port,
-                                                       re.escape(" (TLS)") if tls else ""), m)]
+        """The id in c's connect line (written by the log's thread: waited for)."""
+        pattern = r"connect \d+ from 127\.0\.0\.1 port %d to port %d%s" % (
+            c.sock.getsockname()[1], srv.tls_port if tls else srv.port, re.escape(" (TLS)") if tls else "")
+        lines = wait_for(lambda: [m for m in conns() if re.fullmatch(pattern, m)], what=pattern)
         assert len(lines) == 1, conns()
         return lines[0].split()[1]
 
     alice = srv.connect("alice")
     aid = connect_line(alice)
-    assert "registered %s alice!alice@127.0.0.1 (127.0.0.1)" % aid in conns()
+    wait_message(srv, "registered %s alice!alice@127.0.0.1 (127.0.0.1)" % aid, "connections")
     alice.send("QUIT :bye now")
     alice.expect_closed()
     wait_message(srv, "exit %s alice from 127.0.0.1: Quit: bye now" % aid, "connections")
@@ -313,8 +313,9 @@ def test_ping_timeout_exit_line(make_server):
     srv = start(make_server, ping_frequency=1, ping_timeout=1)
     carol = srv.connect("carol")  # and never answers a PING
     port = carol.sock.getsockname()[1]
-    cid = [m.split()[1] for m in messages(srv.log(), "connections")
-           if m.startswith("connect ") and m.endswith(" port %d to port %d" % (port, srv.port))][0]
+    cid = wait_for(lambda: [m.split()[1] for m in messages(srv.log(), "connections")
+                            if m.startswith("connect ") and m.endswith(" port %d to port %d" % (port, srv.port))],
+                   what="carol's connect line")[0]
     wait_message(srv, "exit %s carol from 127.0.0.1: Ping timeout: 1 seconds" % cid, "connections")
 
 
