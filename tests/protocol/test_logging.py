@@ -149,6 +149,22 @@ def test_operator_actions_in_audit_log(make_server):
     assert parse(srv.log())[-1] == ("info", "general", "stopped")
 
 
+def test_restart_in_audit_log(make_server):
+    """RESTART is logged, every queued line is written before the exec, and the new
+    process appends to the same file."""
+    srv = start(make_server)
+    root = srv.connect("root")
+    oper_up(root)
+    root.send("RESTART")
+    root.expect_closed()
+    wait_for(lambda: srv.log().count(" started (") == 2, timeout=10, what="the second start in the log")
+    entries = parse(srv.log())
+    i = entries.index(("info", "audit", "RESTART from " + who("root")))
+    assert ("info", "general", "restarting") in entries[i:]
+    assert entries[-1][2].endswith(" started (%s)" % srv.conf_path)
+    srv.client().register("again")
+
+
 def test_registrations_and_reports_in_audit_log(make_server, backend):
     srv = start(make_server, backend=backend)
     # IRCv3 REGISTER
