@@ -2,6 +2,7 @@
  * the crypto thread (scrypt), then finish on the loop. SQL text is shared by both
  * backends; names are stored with their casemapped key. */
 #include "account.h"
+#include "audit.h"
 
 #include "cap.h"
 #include "casemap.h"
@@ -41,6 +42,7 @@ struct acc_job {
 	char code[24];
 	char fp[130];
 	char ip[INET6_ADDRSTRLEN + 1];
+	char who[AUDIT_WHO_MAX];   /* the requester, for the audit log */
 	time_t slot_a, slot_i;     /* windows of the throttle slots taken: account, address (0: none) */
 	/* copies of the config the worker needs, so it never reads the live conf */
 	int n, r, p;
@@ -297,6 +299,7 @@ void client_release(struct client *c)
 
 struct store_wait {
 	uint64_t client_id;
+	char who[AUDIT_WHO_MAX]; /* the requester: done's audit lines name it even after it left */
 	client_store_cb done;
 	void *arg;
 };
@@ -309,7 +312,9 @@ static void store_done(enum db_status status, void *arg)
 		c = NULL;
 	if (c)
 		c->flags &= ~CLI_WAITING;
+	audit_actor_set(w->who[0] ? w->who : NULL);
 	w->done(c, status, w->arg); /* may hold c again for a next step */
+	audit_actor_set(NULL);
 	if (c && !(c->flags & CLI_WAITING) && !client_dead(c))
 		client_release(c);
 	free(w);
@@ -321,6 +326,8 @@ void client_store(struct client *c, struct storage_txn *t, client_store_cb done,
 	if (!w)
 		abort();
 	w->client_id = c ? c->id : 0;
+	if (c)
+		audit_who(c, w->who, sizeof w->who);
 	w->done = done;
 	w->arg = arg;
 	if (c)
@@ -343,6 +350,9 @@ static void job_done(struct job *job)
 	}
 	throttle_settle(j);
 	OPENSSL_cleanse(j->password, sizeof j->password);
+	if (!failed && (j->op == OP_REGISTER || j->op == OP_DROP)) /* committed: NickServ's and IRCv3's */
+		audit_as(j->who, "account %s name=%s%s", j->op == OP_DROP ? "DROP" : "REGISTER", j->res.name,
+		         j->res.status == ACC_UNVERIFIED ? " (unverified)" : "");
 	struct client *c = client_by_id(j->client_id);
 	if (c && !client_dead(c)) {
 		/* the result first, then the commands that waited for it, in order */
@@ -370,6 +380,7 @@ static struct acc_job *job_new(struct client *c, enum op op, const char *name, a
 	/* failure replies name what was asked for; a found account replaces it */
 	snprintf(j->res.name, sizeof j->res.name, "%s", j->name);
 	snprintf(j->ip, sizeof j->ip, "%s", c->conn.ip);
+	audit_who(c, j->who, sizeof j->who);
 	j->n = ircd.conf->scrypt_n;
 	j->r = ircd.conf->scrypt_r;
 	j->p = ircd.conf->scrypt_p;

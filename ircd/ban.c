@@ -3,6 +3,7 @@
  * acknowledged, only once it is committed, so what an operator was told is what a
  * restart loads. Bans that would lock out the operator or everyone need a leading !. */
 #include "ban.h"
+#include "audit.h"
 
 #include "account.h"
 #include "client.h"
@@ -293,6 +294,7 @@ static void add_done(struct client *c, enum db_status status, void *arg)
 		client_sendf(c, ":%s NOTICE %s :Added %s %s%s", ircd.conf->server_name, c->nick, cmd, b->mask,
 		             ch->minutes ? " (temporary)" : "");
 	snotice("%s added %s %s (%s)%s", b->setter, cmd, b->mask, b->reason, ch->minutes ? " temporarily" : "");
+	audit(c, "%s mask=%s minutes=%ld reason=\"%s\"", cmd, b->mask, ch->minutes, b->reason);
 	apply_ban(b);
 	free(ch);
 }
@@ -379,6 +381,7 @@ static void del_done(struct client *c, enum db_status status, void *arg)
 	if (c)
 		client_sendf(c, ":%s NOTICE %s :Removed %s", ircd.conf->server_name, c->nick, ch->ban.mask);
 	snotice("%s used %s on %s", ch->ban.setter, cmd, ch->ban.mask);
+	audit(c, "%s mask=%s", cmd, ch->ban.mask);
 	free(ch);
 }
 

@@ -133,6 +133,13 @@ static void format_host(const struct sockaddr_storage *addr, char *ip, size_t si
 	snprintf(ip, size, "%s%s", buf[0] == ':' ? "0" : "", buf);
 }
 
+static unsigned remote_port(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)addr)->sin_port);
+}
+
 /* Refuses a connection before any client state exists: a plain listener gets the ERROR
  * line (best effort, never blocking), a TLS one is just closed. */
 static bool refuse_early(int fd, SSL *ssl, const char *ip)
@@ -140,6 +147,7 @@ static bool refuse_early(int fd, SSL *ssl, const char *ip)
 	char why[128];
 	if (!ban_check_ip(ip, why, sizeof why) && connlimit_admit(ip, why, sizeof why))
 		return false;
+	log_conn("refused %s: %s", ip, why);
 	if (!ssl) {
 		char line[256];
 		int n = snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)\r\n", ip, why);
@@ -183,7 +191,8 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 	snprintf(idkey, sizeof idkey, "%llx", (unsigned long long)c->id);
 	dict_put(ircd.ids, idkey, c);
 	ircd.class_clients[lc->class_index]++;
-	log_debug("connection %llu from %s%s", (unsigned long long)c->id, c->conn.ip, ssl ? " (TLS)" : "");
+	log_conn("connect %llu from %s port %u to port %d%s", (unsigned long long)c->id, c->conn.ip,
+	         remote_port(addr), lc->port, ssl ? " (TLS)" : "");
 	if (ircd.shutting_down)
 		client_exit(c, "Server shutting down");
 	else if (ircd.class_clients[lc->class_index] > (unsigned)c->class->max_clients)
@@ -315,7 +324,7 @@ void client_exit(struct client *c, const char *reason)
 	conn_send_force(&c->conn, b);
 	msgbuf_unref(b);
 	conn_finish(&c->conn);
-	log_debug("exit %llu %s: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*", reason);
+	log_conn("exit %llu %s from %s: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*", c->conn.ip, reason);
 	c->dead_next = dead_list;
 	dead_list = c;
 }

@@ -2,6 +2,7 @@
  * or account) and REPORT (users report a nick or a message to the operators), with
  * REPORTS for operators to read and close them. */
 #include "account.h"
+#include "audit.h"
 #include "casemap.h"
 #include "channel.h"
 #include "client.h"
@@ -135,6 +136,7 @@ static void report_result(struct client *c, enum db_status status, const char *f
 		return;
 	}
 	snotice("REPORT from %s about %s: %s", from, about, reason);
+	audit(c, "REPORT target=%s about=%s reason=\"%s\"", target, about, reason);
 	if (c)
 		reply_standard(c, "NOTE", "REPORT", "RECEIVED", target, "Your report was sent to the operators");
 }

@@ -9,6 +9,7 @@
 #include "client.h"
 #include "command.h"
 #include "ircd.h"
+#include "log.h"
 #include "isupport.h"
 #include "mode.h"
 #include "oper.h"
@@ -181,6 +182,7 @@ void client_try_register(struct client *c)
 	welcome(c);
 	snotice_about(c, "Client connecting: %s (%s@%s) [%s]%s", c->nick, c->user, c->conn.ip, c->conn.ip,
 	        c->conn.ssl ? " (TLS)" : "");
+	log_conn("registered %llu %s (%s)%s%s", (unsigned long long)c->id, c->prefix, c->conn.ip, c->account[0] ? " account=" : "", c->account);
 	monitor_online(c);
 	services_nick_changed(c);
 }

@@ -54,6 +54,8 @@ struct listener_raw {
 /* Settings given as text and converted after loading. */
 struct conf_raw {
 	char log_level[16];
+	char log_facility[16];
+	char log_categories[LOGC_COUNT][16]; /* "" = the general level */
 	char backend[16];
 	char sasl_plaintext[16];
 };
@@ -85,8 +87,21 @@ static const struct key tls_keys[] = {
     STR("key", struct conf, tls_key, NULL),
     {0},
 };
-static const struct key log_keys[] = {
+static const struct key log_raw_keys[] = {
     STR("level", struct conf_raw, log_level, "info"),
+    STR("syslog_facility", struct conf_raw, log_facility, "daemon"),
+    {0},
+};
+static const struct key log_keys[] = {
+    STR("file", struct conf, log.file, ""),
+    BOOL("syslog", struct conf, log.syslog, "false"),
+    {0},
+};
+/* log.categories: one level per category (log.h); unset ones follow log.level. */
+static const struct key log_category_keys[] = {
+    STR("audit", struct conf_raw, log_categories[LOGC_AUDIT], ""),
+    STR("connections", struct conf_raw, log_categories[LOGC_CONNECTIONS], ""),
+    STR("storage", struct conf_raw, log_categories[LOGC_STORAGE], ""),
     {0},
 };
 static const struct key storage_keys[] = {
@@ -424,6 +439,31 @@ static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, c
 		error_at(x, g, "accounts.scrypt_n must be a power of two");
 }
 
+static void load_log(struct ctx *x, struct conf *c, struct conf_raw *raw, const config_setting_t *g)
+{
+	static const char *const nested[] = {"level", "syslog_facility", "categories", NULL};
+	static const char *const nested_raw[] = {"file", "syslog", "categories", NULL};
+	load_group(x, g, "log", log_keys, c, nested);
+	load_group(x, g, "log", log_raw_keys, raw, nested_raw);
+	const config_setting_t *cats = g ? config_setting_get_member(g, "categories") : NULL;
+	load_group(x, cats, "log.categories", log_category_keys, raw, NULL);
+	int general = log_level_parse(raw->log_level, false);
+	if (general < 0)
+		error_at(x, g ? config_setting_get_member(g, "level") : NULL, "log.level must be debug, info, warn or error");
+	c->log.levels[LOGC_GENERAL] = general;
+	for (int i = LOGC_GENERAL + 1; i < LOGC_COUNT; i++) {
+		const char *v = raw->log_categories[i];
+		c->log.levels[i] = v[0] ? log_level_parse(v, true) : general;
+		if (v[0] && c->log.levels[i] < 0)
+			error_at(x, config_setting_get_member(cats, log_category_name((enum log_category)i)),
+			         "log.categories.%s must be debug, info, warn, error or off", log_category_name((enum log_category)i));
+	}
+	c->log.facility = log_facility_parse(raw->log_facility);
+	if (c->log.facility < 0)
+		error_at(x, g ? config_setting_get_member(g, "syslog_facility") : NULL,
+		         "log.syslog_facility must be daemon, user, auth, authpriv or local0 to local7");
+}
+
 /* Every entry of connlimit.exempt must be an address or a CIDR range: a typo would
  * otherwise exempt nothing, or (before addresses were parsed) the wrong addresses. */
 static void check_exempt(struct ctx *x, const struct conf *c, const config_setting_t *s)
@@ -648,6 +688,7 @@ static void resolve_paths(struct ctx *x, struct conf *c, config_t *cfg, const ch
 	resolve_path(x, config_lookup(cfg, "storage.sqlite.path"), dir, c->sqlite_path, sizeof c->sqlite_path);
 	resolve_path(x, config_lookup(cfg, "storage.mariadb.socket"), dir, c->mariadb_socket, sizeof c->mariadb_socket);
 	resolve_path(x, config_lookup(cfg, "history.journal"), dir, c->history_journal, sizeof c->history_journal);
+	resolve_path(x, config_lookup(cfg, "log.file"), dir, c->log.file, sizeof c->log.file);
 }
 
 struct conf *conf_load(const char *path, char *errors, size_t size)
@@ -688,7 +729,7 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	load_group(&x, server, "server", server_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "admin"), "admin", admin_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "limits"), "limits", limits_keys, c, NULL);
-	load_group(&x, config_lookup(&cfg, "log"), "log", log_keys, &raw, NULL);
+	load_log(&x, c, &raw, config_lookup(&cfg, "log"));
 	const config_setting_t *tls = config_lookup(&cfg, "tls");
 	if (tls)
 		load_group(&x, tls, "tls", tls_keys, c, NULL);
@@ -707,9 +748,6 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 		error_at(&x, config_lookup(&cfg, "server.group"), "server.group needs server.user");
 	if (server && config_setting_get_member(server, "name") && !strchr(c->server_name, '.'))
 		error_at(&x, config_setting_get_member(server, "name"), "server.name must contain a '.'");
-	c->log_level = log_level_parse(raw.log_level);
-	if (c->log_level < 0)
-		error_at(&x, config_lookup(&cfg, "log.level"), "log.level must be debug, info, warn or error");
 	resolve_paths(&x, c, &cfg, dir);
 	if (c->motd_path[0] && !(c->motd = read_file(c->motd_path, NULL)))
 		error_at(&x, config_lookup(&cfg, "server.motd"), "cannot read MOTD file '%s'", c->motd_path);

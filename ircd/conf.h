@@ -3,6 +3,8 @@
 #ifndef PARLEY_CONF_H
 #define PARLEY_CONF_H
 
+#include "log.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -70,7 +72,7 @@ struct conf {
 	char *isupport; /* the 005 lines' tokens, '\n'-separated; built at first use (isupport.c) */
 	int nicklen;
 	int registration_timeout;
-	int log_level;
+	struct log_config log; /* log = { level; file; syslog; syslog_facility; categories }; */
 	char tls_cert[CONF_PATH_LEN];
 	char tls_key[CONF_PATH_LEN];
 	/* storage */

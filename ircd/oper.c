@@ -1,6 +1,7 @@
 /* oper.c - operator commands. OPER checks the block's host masks, certificate and
  * account on the loop, and the password hash on the crypto thread. */
 #include "oper.h"
+#include "audit.h"
 
 #include "channel.h"
 #include "client.h"
@@ -86,6 +87,7 @@ struct oper_job {
 	char password[256];
 	char hash[160];
 	char ip[64];
+	char who[AUDIT_WHO_MAX];
 	unsigned privs;
 	bool ok;
 	time_t slot_o, slot_i; /* windows of the throttle slots taken: operator, address */
@@ -125,6 +127,8 @@ static void oper_done(struct job *job)
 		throttle_put_back(&oper_failures, "i", j->ip, j->slot_i);
 	}
 	struct client *c = client_by_id(j->client_id);
+	if (!j->ok)
+		audit_as(j->who, "OPER failed name=%s reason=\"bad password\"", j->name);
 	if (c && !client_dead(c)) {
 		c->flags &= ~CLI_WAITING;
 		if (!j->ok) {
@@ -137,6 +141,7 @@ static void oper_done(struct job *job)
 			c->privs = j->privs;
 			snprintf(c->oper_name, sizeof c->oper_name, "%s", j->name);
 			reply(c, RPL_YOUREOPER);
+			audit(c, "OPER name=%s", j->name);
 			client_sendf(c, ":%s MODE %s :+os", c->prefix, c->nick);
 			snotice_about(c, "%s (%s) is now an operator (%s)", c->nick, c->conn.ip, j->name);
 		}
@@ -172,6 +177,7 @@ void cmd_oper(struct client *c, struct msg *m)
 	                                                                                 : NULL;
 	if (why) {
 		reply(c, ERR_NOOPERHOST);
+		audit(c, "OPER failed name=%s reason=\"%s\"", m->params[0], why);
 		snotice_about(c, "Failed OPER attempt by %s (%s) for %s: %s", c->nick, c->conn.ip, m->params[0], why);
 		return;
 	}
@@ -184,9 +190,11 @@ void cmd_oper(struct client *c, struct msg *m)
 	j->privs = o->privs;
 	snprintf(j->name, sizeof j->name, "%s", o->name);
 	snprintf(j->ip, sizeof j->ip, "%s", c->conn.ip);
+	audit_who(c, j->who, sizeof j->who);
 	if (!oper_reserve(j)) {
 		free(j);
 		reply(c, ERR_PASSWDMISMATCH);
+		audit(c, "OPER failed name=%s reason=\"too many failed attempts\"", o->name);
 		snotice_about(c, "Failed OPER attempt by %s (%s) for %s: too many failed attempts", c->nick, c->conn.ip, o->name);
 		return;
 	}
@@ -210,6 +218,7 @@ void cmd_kill(struct client *c, struct msg *m)
 	char reason[400];
 	snprintf(reason, sizeof reason, "Killed (%s (%s))", c->nick, why);
 	snotice("%s killed %s (%s)", c->nick, t->nick, why);
+	audit(c, "KILL target=%s (%s) reason=\"%s\"", t->prefix, t->conn.ip, why);
 	client_sendf(t, ":%s KILL %s :%s", c->prefix, t->nick, why);
 	client_exit(t, reason);
 }
@@ -233,6 +242,7 @@ static void stop_server(struct client *c, bool restart)
 	char reason[128];
 	snprintf(reason, sizeof reason, "Server %s by %s", restart ? "restarting" : "terminating", c->nick);
 	snotice("%s", reason);
+	audit(c, "%s", restart ? "RESTART" : "DIE");
 	ircd_shutdown(reason, restart);
 }
 
@@ -257,9 +267,11 @@ void cmd_rehash(struct client *c, struct msg *m)
 	char err[4096];
 	if (ircd_rehash(err, sizeof err) == 0) {
 		snotice("%s is rehashing the server configuration", c->nick);
+		audit(c, "REHASH");
 		return;
 	}
 	snotice("REHASH by %s failed; the old configuration stays in force", c->nick);
+	audit(c, "REHASH failed");
 	char *save;
 	for (char *line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		client_sendf(c, ":%s NOTICE %s :REHASH: %s", ircd.conf->server_name, c->nick, line);
@@ -345,6 +357,7 @@ void cmd_sajoin(struct client *c, struct msg *m)
 	if (!t)
 		return;
 	snotice("%s used SAJOIN to make %s join %s", c->nick, t->nick, m->params[1]);
+	audit(c, "SAJOIN target=%s channel=%s", t->nick, m->params[1]);
 	channel_join_forced(t, m->params[1]);
 }
 
@@ -354,6 +367,7 @@ void cmd_sapart(struct client *c, struct msg *m)
 	if (!t)
 		return;
 	snotice("%s used SAPART to make %s leave %s", c->nick, t->nick, m->params[1]);
+	audit(c, "SAPART target=%s channel=%s", t->nick, m->params[1]);
 	channel_part_forced(t, m->params[1]);
 }
 
@@ -373,6 +387,7 @@ void cmd_sanick(struct client *c, struct msg *m)
 		return;
 	}
 	snotice("%s used SANICK to change %s to %s", c->nick, t->nick, nick);
+	audit(c, "SANICK target=%s nick=%s", t->nick, nick);
 	char old[PREFIX_MAX + 1];
 	memcpy(old, t->prefix, sizeof old);
 	client_set_nick(t, nick);

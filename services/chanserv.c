@@ -9,6 +9,7 @@
  * behind it; one that could not be stored marks the room, whose whole lists and topic
  * are written again every RESYNC_SECONDS until the database takes them. */
 #include "account.h"
+#include "audit.h"
 #include "casemap.h"
 #include "conf.h"
 #include "dict.h"
@@ -555,6 +556,7 @@ static void register_done(struct client *c, enum db_status status, void *arg)
 		}
 		if (c)
 			service_notice(CS, c, "%s is now registered to %s.", r->name, r->founder);
+		audit(c, "ChanServ REGISTER channel=%s founder=%s", r->name, r->founder);
 	}
 	free(ch);
 }
@@ -639,6 +641,7 @@ static void drop_done(struct client *c, enum db_status status, void *arg)
 	if (r) {
 		if (c)
 			service_notice(CS, c, "%s has been dropped.", r->name);
+		audit(c, "ChanServ DROP channel=%s", r->name);
 		dict_del(regs, r->name);
 		struct channel *chan = service_channel_find(r->name);
 		free_reg(r);
@@ -1002,6 +1005,7 @@ static void transfer_done(struct client *c, enum db_status status, void *arg)
 		memcpy(r->founder, ch->set.founder, sizeof r->founder);
 		if (c)
 			service_notice(CS, c, "%s now belongs to %s.", r->name, r->founder);
+		audit(c, "ChanServ TRANSFER channel=%s founder=%s", r->name, r->founder);
 	}
 	free(ch);
 }

@@ -8,7 +8,7 @@ Everything a protocol test needs lives here:
   ports. ``DEFAULT_SETTINGS`` lists every setting; ``HARNESS_SECTIONS`` the groups
   every test config gets (no host cloaking, so replies show 127.0.0.1).
 * ``Server`` runs one parleyd process (``parleyd -f CONFIG``, stderr captured to a
-  file). ``Server.stop()`` sends SIGTERM and asserts a clean exit: status 0 within
+  file; a configured ``log.file`` is read by ``Server.log()``). ``Server.stop()`` sends SIGTERM and asserts a clean exit: status 0 within
   5 s and no sanitizer report on stderr.
 * Fixtures: ``server`` (a server with the default settings), ``make_server``
   (factory: ``make_server(ping_frequency=1, motd="hi")``), ``tls_files`` (the
@@ -68,6 +68,9 @@ DEFAULT_SETTINGS = {
     "nicklen": 30,
     "registration_timeout": 10,
     "log_level": "info",
+    # More settings of the log group: {"file": "parley.log", "categories": {...}}. A log
+    # file is read like stderr by Server.log() (and for the "started" line).
+    "log": None,
     "sendq": 1048576,
     "ping_frequency": 120,
     "ping_timeout": 60,
@@ -195,6 +198,7 @@ def write_config(path, tls_files=None, port=None, tls_port=None, **settings):
         "};\n"
         "log = {\n"
         "  level = %(log_level)s;\n"
+        "%(log_more)s"
         "};\n"
         "%(tls)s"
         "listen = (\n%(listeners)s\n);\n"
@@ -227,6 +231,7 @@ def write_config(path, tls_files=None, port=None, tls_port=None, **settings):
         "nicklen": s["nicklen"],
         "regtimeout": s["registration_timeout"],
         "log_level": conf_str(s["log_level"]),
+        "log_more": "".join("  %s = %s;\n" % (k, conf_value(v, "    ")) for k, v in (s["log"] or {}).items()),
         "tls": tls_section,
         "listeners": ",\n".join(listeners),
         "sendq": s["sendq"],
@@ -326,6 +331,7 @@ class Server:
         self.clients = []
         self._settings = settings
         self.returncode = None
+        self.wrapper = []  # a command (and arguments) that runs parleyd, e.g. in a namespace
 
     # -- lifetime ----------------------------------------------------------------
 
@@ -334,7 +340,7 @@ class Server:
             self.conf_text, self.port, self.tls_port = write_config(
                 self.conf_path, self.tls_files, **self._settings)
             with open(self.stderr_path, "wb") as err:
-                self.proc = subprocess.Popen([PARLEYD, "-f", str(self.conf_path)], cwd=str(self.dir),
+                self.proc = subprocess.Popen(self.wrapper + [PARLEYD, "-f", str(self.conf_path)], cwd=str(self.dir),
                                              stdin=subprocess.DEVNULL, stdout=err, stderr=err)
             if self._wait_ready():
                 return self
@@ -351,7 +357,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            text = self.stderr()
+            text = self.stderr() + self.log()
             if " started (" in text:
                 return True
             if self.settings["log_level"] not in ("debug", "info"):
@@ -369,6 +375,19 @@ class Server:
     def stderr(self):
         try:
             return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_path(self):
+        """The configured log.file (relative to the config's directory), or None."""
+        name = (self.settings["log"] or {}).get("file")
+        return None if not name else self.dir / name
+
+    def log(self):
+        """The log file's text ("" without one, or when it is not a regular file)."""
+        path = self.log_path()
+        try:
+            return path.read_text(errors="replace") if path and path.is_file() else ""
         except FileNotFoundError:
             return ""
 

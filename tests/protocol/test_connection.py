@@ -325,7 +325,7 @@ def test_sendq_exceeded_cuts_only_the_slow_client(make_server):
         time.sleep(0.001)
     assert cut, "the client that never reads was not disconnected"
     wait_for(lambda: "SendQ exceeded" in srv.stderr(), what="'SendQ exceeded' in the log")
-    assert re.search(r"exit \d+ victim: SendQ exceeded", srv.stderr())
+    assert re.search(r"info connections: exit \d+ victim from 127\.0\.0\.1: SendQ exceeded", srv.stderr())
     victim.expect_closed(timeout=5)
     # The other client keeps working, and the victim is gone.
     other.send("PING after")
@@ -351,7 +351,7 @@ def test_sendq_exceeded_by_messages_from_another_client(make_server):
             if line.command == "401" or "SendQ exceeded" in srv.stderr():
                 break
     wait_for(lambda: "SendQ exceeded" in srv.stderr(), what="'SendQ exceeded' in the log")
-    assert re.search(r"exit \d+ victim: SendQ exceeded", srv.stderr())
+    assert re.search(r"info connections: exit \d+ victim from 127\.0\.0\.1: SendQ exceeded", srv.stderr())
     sender.drain(0.1)
     sender.send("PRIVMSG victim :are you there?")
     sender.expect(S + " 401 sender victim :No such nick/channel")
