@@ -12,6 +12,7 @@
 #include "ban.h"
 #include "history.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "oper.h"
 #include "password.h"
 #include "service.h"
@@ -91,6 +92,7 @@ int ircd_rehash(char *err, size_t size)
 			ircd.class_clients[c->class - nc->classes]++;
 	}
 	int failed = listener_sync(nc, tls, client_accept);
+	failed += metrics_http_sync(nc) < 0;
 	conf_free(ircd.conf);
 	if (ircd.tls)
 		SSL_CTX_free(ircd.tls); /* connections keep their own reference */
@@ -317,7 +319,7 @@ int ircd_main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN); /* a file past RLIMIT_FSIZE fails its write (EFBIG) instead of killing us */
 
 	struct ev_loop *loop = EV_DEFAULT;
-	if (listener_open_all(conf, tls, client_accept) > 0) {
+	if (listener_open_all(conf, tls, client_accept) > 0 || metrics_http_open(conf) < 0) {
 		cleanup();
 		return 1;
 	}
@@ -342,6 +344,7 @@ int ircd_main(int argc, char **argv)
 	storage_stop();
 	workq_drain();
 	listener_close_all();
+	metrics_http_close();
 	cleanup();
 	if (restart_requested) {
 		log_info("restarting");
