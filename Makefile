@@ -23,8 +23,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-config \
         openssl python3-pytest python3-pytest-timeout libcmocka-dev mariadb-server mariadb-client \
-        clang libclang-rt-14-dev groff-base
-# (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes)
+        clang libclang-rt-14-dev groff-base prometheus
+# (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes;
+# prometheus brings promtool, which checks the metrics endpoint's output, and the server
+# test_metrics.py scrapes it with)
 
 .PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress
 
