@@ -155,9 +155,11 @@ static void respond(struct mconn *m, int status, bool head_only)
 	flush(m);
 }
 
+/* Reads what is there (a bounded number of times: a peer that keeps sending while its
+ * connection lingers gets the next loop iteration, not this one). */
 static void on_input(struct mconn *m)
 {
-	for (;;) {
+	for (int reads = 0; reads < 16; reads++) {
 		char drain[512];
 		bool lingering = m->state == LINGERING;
 		char *dst = lingering ? drain : m->in + m->inlen;
