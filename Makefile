@@ -14,6 +14,23 @@ LDLIBS  += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 BUILD   ?= build
 PYTHON  ?= /usr/bin/python3
 
+# Installation (make install): FHS layout under PREFIX, staged under DESTDIR. The
+# configuration and the store keep their system places (/etc/parley, /var/lib/parley)
+# whatever PREFIX is; the unit goes to $(PREFIX)/lib/systemd/system, which systemd reads
+# for /usr and /usr/local alike. PARLEY_USER owns /var/lib/parley (when that user exists)
+# and is the server.user of the installed configuration.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SBINDIR    := $(PREFIX)/sbin
+DATADIR    := $(PREFIX)/share/parley
+MANDIR     := $(PREFIX)/share/man
+UNITDIR    := $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc/parley
+STATEDIR   ?= /var/lib/parley
+PARLEY_USER ?= parley
+# storage.schema_dir's default: the installed migrations.
+CFLAGS  += -DPARLEY_SCHEMA_DIR='"$(DATADIR)/sql"'
+
 SRCS    := $(filter-out ircd/main.c,$(wildcard ircd/*.c)) $(wildcard services/*.c)
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libparley.a
@@ -23,14 +40,23 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-config \
         openssl python3-pytest python3-pytest-timeout libcmocka-dev mariadb-server mariadb-client \
-        clang libclang-rt-14-dev groff-base prometheus
-# (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes;
+        clang libclang-rt-14-dev systemd strace groff-base prometheus
+# (systemd ships systemd-analyze, with which the tests verify conf/parleyd.service; strace
+# shows a second daemon does not open a locked store; groff checks the manual pages;
 # prometheus brings promtool, which checks the metrics endpoint's output, and the server
 # test_metrics.py scrapes it with)
+# (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes)
 
-.PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress
+.PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress install uninstall
 
 all: $(DAEMON)
+
+# conf.c holds the PREFIX-derived default: rebuilt when PREFIX changes.
+$(BUILD)/prefix: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+$(BUILD)/ircd/conf.o: $(BUILD)/prefix
+FORCE:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -46,6 +72,40 @@ $(DAEMON): $(BUILD)/ircd/main.o $(LIB)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+# The installed configuration and unit name the installed paths; an existing
+# $(SYSCONFDIR)/parley.conf or motd.txt is left alone (an upgrade keeps the operator's).
+INSTALL_SED := -e 's|/usr/local/sbin/parleyd|$(SBINDIR)/parleyd|g' -e 's|/etc/parley|$(SYSCONFDIR)|g' \
+               -e 's|/var/lib/parley|$(STATEDIR)|g' -e 's|user = "parley"|user = "$(PARLEY_USER)"|'
+install: $(DAEMON)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/sqlite $(DESTDIR)$(DATADIR)/sql/mariadb \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)
+	install -m 755 $(DAEMON) $(DESTDIR)$(SBINDIR)/parleyd
+	install -m 644 sql/sqlite/*.sql $(DESTDIR)$(DATADIR)/sql/sqlite/
+	install -m 644 sql/mariadb/*.sql $(DESTDIR)$(DATADIR)/sql/mariadb/
+	$(if $(wildcard docs/man/*.5),install -m 644 $(wildcard docs/man/*.5) $(DESTDIR)$(MANDIR)/man5/)
+	$(if $(wildcard docs/man/*.8),install -m 644 $(wildcard docs/man/*.8) $(DESTDIR)$(MANDIR)/man8/)
+	sed $(INSTALL_SED) conf/parleyd.service > $(DESTDIR)$(UNITDIR)/parleyd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/parleyd.service
+	@# the config holds the cloak secret and operator hashes: root and the daemon's group only
+	@set -e; c=$(DESTDIR)$(SYSCONFDIR)/parley.conf; \
+	if [ -e $$c ]; then echo "$$c exists: kept"; else \
+	  sed $(INSTALL_SED) conf/parley-system.conf > $$c; chmod 640 $$c; \
+	  if [ "$$(id -u)" = 0 ] && getent group $(PARLEY_USER) >/dev/null; then chgrp $(PARLEY_USER) $$c; fi; \
+	  echo "installed $$c"; fi; \
+	m=$(DESTDIR)$(SYSCONFDIR)/motd.txt; [ -e $$m ] || install -m 644 conf/motd.txt $$m
+	install -d -m 700 $(DESTDIR)$(STATEDIR)
+	@if [ "$$(id -u)" = 0 ] && id -u $(PARLEY_USER) >/dev/null 2>&1; then \
+	  chown $(PARLEY_USER): $(DESTDIR)$(STATEDIR); \
+	else echo "note: $(STATEDIR) is not owned by $(PARLEY_USER) (no such user, or not root)"; fi
+
+# Removes what install put in PREFIX; the configuration and the store stay.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/parleyd $(DESTDIR)$(UNITDIR)/parleyd.service
+	rm -rf $(DESTDIR)$(DATADIR)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard docs/man/*.5))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard docs/man/*.8)))
+	@echo "kept $(SYSCONFDIR) and $(STATEDIR)"
 
 # Installs missing Debian packages when run as root; otherwise prints the line to run.
 deps:

@@ -22,6 +22,12 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+/* Where `make install` puts the migrations ($(PREFIX)/share/parley/sql); the Makefile
+ * defines it from PREFIX. A source-tree config names its own (conf/parley.conf: "../sql"). */
+#ifndef PARLEY_SCHEMA_DIR
+#define PARLEY_SCHEMA_DIR "/usr/local/share/parley/sql"
+#endif
+
 enum key_type { K_STR, K_INT, K_SIZE, K_BOOL, K_FLOAT };
 
 struct key {
@@ -59,6 +65,9 @@ static const struct key server_keys[] = {
     STR("description", struct conf, description, "Parley IRC server"),
     STR("motd", struct conf, motd_path, ""),
     STR("password", struct conf, password, ""),
+    STR("user", struct conf, user, ""),
+    STR("group", struct conf, group, ""),
+    BOOL("allow_root", struct conf, allow_root, "false"),
     {0},
 };
 static const struct key admin_keys[] = {
@@ -82,7 +91,7 @@ static const struct key log_keys[] = {
     {0},
 };
 static const struct key storage_keys[] = {
-    STR("schema_dir", struct conf, schema_dir, "sql"),
+    STR("schema_dir", struct conf, schema_dir, PARLEY_SCHEMA_DIR),
     {0},
 };
 static const struct key storage_raw_keys[] = {
@@ -714,6 +723,8 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 		error_at(&x, config_lookup(&cfg, "privacy"), "privacy.cloak_default needs privacy.cloak_secret");
 	load_classes(&x, c, config_lookup(&cfg, "class"));
 	load_listeners(&x, c, config_lookup(&cfg, "listen"));
+	if (c->group[0] && !c->user[0])
+		error_at(&x, config_lookup(&cfg, "server.group"), "server.group needs server.user");
 	if (server && config_setting_get_member(server, "name") && !strchr(c->server_name, '.'))
 		error_at(&x, config_setting_get_member(server, "name"), "server.name must contain a '.'");
 	c->log_level = log_level_parse(raw.log_level);

@@ -62,6 +62,9 @@ struct conf {
 	char admin_location2[128];
 	char admin_email[128];
 	char password[128]; /* server password (PASS); "" for none */
+	char user[CONF_NAME_LEN];  /* started as root: switch to this user after binding; "" none */
+	char group[CONF_NAME_LEN]; /* ... and this group ("": the user's own) */
+	bool allow_root;           /* keep running as root when no user is set */
 	char motd_path[CONF_PATH_LEN];
 	char *motd; /* file contents, NULL when no MOTD is configured or readable */
 	char *isupport; /* the 005 lines' tokens, '\n'-separated; built at first use (isupport.c) */

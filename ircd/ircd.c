@@ -19,6 +19,9 @@
 #include "storage.h"
 #include "workq.h"
 #include "monitor.h"
+#include "notify.h"
+#include "privs.h"
+#include "storelock.h"
 #include "tls.h"
 
 #include <ev.h>
@@ -50,6 +53,10 @@ static void prepare_cb(EV_P_ ev_prepare *w, int revents)
 void ircd_shutdown(const char *reason, bool restart)
 {
 	log_info("%s", reason);
+	if (restart)
+		notify_reloading(); /* the same pid reports READY=1 again once it is back */
+	else
+		notify_send("STOPPING=1");
 	restart_requested = restart;
 	ircd.shutting_down = true;
 	listener_close_all();
@@ -68,7 +75,7 @@ static void shutdown_cb(EV_P_ ev_signal *w, int revents)
 
 static bool needs_tls(const struct conf *c);
 
-int ircd_rehash(char *err, size_t size)
+static int rehash(char *err, size_t size)
 {
 	struct conf *nc = conf_load(ircd.conf->file, err, size);
 	if (!nc)
@@ -102,6 +109,14 @@ int ircd_rehash(char *err, size_t size)
 	log_info("configuration reloaded from %s%s", nc->file, failed ? " (some listeners failed)" : "");
 	ban_reload(); /* bans edited in the store meanwhile (parleyd -unban) */
 	return 0;
+}
+
+int ircd_rehash(char *err, size_t size)
+{
+	notify_reloading();
+	int r = rehash(err, size);
+	notify_send("READY=1");
+	return r;
 }
 
 static void sighup_cb(EV_P_ ev_signal *w, int revents)
@@ -294,15 +309,35 @@ int ircd_main(int argc, char **argv)
 		conf_free(conf);
 		return 0;
 	}
+	/* Root work first (the lock, listeners on low ports), then the switch to server.user,
+	 * then the database: everything it creates belongs to that user. */
+	struct privs privs;
+	char err[1024];
+	if (privs_plan(conf, &privs, err, sizeof err) < 0 || storelock_acquire(conf, &privs, err, sizeof err) < 0 ||
+	    storelock_hand_over(conf, &privs, err, sizeof err) < 0) {
+		fprintf(stderr, "parleyd: %s\n", err);
+		SSL_CTX_free(tls);
+		conf_free(conf);
+		return 1;
+	}
 	ircd.conf = conf;
 	ircd.tls = tls;
 	log_set_level((enum log_level)conf->log_level);
-	char err[1024];
-	if (storage_open(conf, err, sizeof err) < 0) {
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a file past RLIMIT_FSIZE fails its write (EFBIG) instead of killing us */
+	struct ev_loop *loop = EV_DEFAULT;
+	/* Bound now, served once the loop runs: connections wait in the backlog meanwhile. */
+	if (listener_open_all(conf, tls, client_accept) > 0 || metrics_http_open(conf) < 0) {
+		cleanup();
+		return 1;
+	}
+	if (privs_drop(&privs, err, sizeof err) < 0 || storage_open(conf, err, sizeof err) < 0) {
 		fprintf(stderr, "parleyd: %s\n", err);
 		cleanup();
 		return 1;
 	}
+	if (privs.drop)
+		log_info("running as user %s (uid %u, gid %u)", privs.user, (unsigned)privs.uid, (unsigned)privs.gid);
 
 	ircd.started = time(NULL);
 	struct tm tm;
@@ -315,14 +350,7 @@ int ircd_main(int argc, char **argv)
 	monitor_init();
 	ban_load();
 	services_load(); /* registered channels need the channel table */
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN); /* a file past RLIMIT_FSIZE fails its write (EFBIG) instead of killing us */
 
-	struct ev_loop *loop = EV_DEFAULT;
-	if (listener_open_all(conf, tls, client_accept) > 0 || metrics_http_open(conf) < 0) {
-		cleanup();
-		return 1;
-	}
 	workq_loop_init();
 	storage_start();
 	history_start();
@@ -336,6 +364,7 @@ int ircd_main(int argc, char **argv)
 	ev_signal_init(&sighup_watcher, sighup_cb, SIGHUP);
 	ev_signal_start(loop, &sighup_watcher);
 	log_info("%s %s started (%s)", conf->server_name, PARLEY_VERSION, path);
+	notify_send("READY=1"); /* listeners bound, store migrated and loaded */
 	ev_run(loop, 0);
 	/* Last flush of the closing ERRORs, then let the workers finish, then free. */
 	conn_flush_pending();

@@ -11,15 +11,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* mkdir with exactly mode 0700 (the umask can only take bits away, chmod puts them back). */
-static int make_dir(const char *dir)
+/* mkdir with exactly mode 0700 (the umask can only take bits away, chmod puts them back),
+ * handed to owner when it was created here (root starting for server.user). */
+static int make_dir(const char *dir, uid_t uid, gid_t gid)
 {
 	if (mkdir(dir, 0700) == 0)
-		return chmod(dir, 0700);
+		return chmod(dir, 0700) < 0 || lchown(dir, uid, gid) < 0 ? -1 : 0;
 	return errno == EEXIST ? 0 : -1;
 }
 
-int privfile_make_dirs(const char *path)
+int privfile_make_dirs(const char *path) { return privfile_make_dirs_owned(path, (uid_t)-1, (gid_t)-1); }
+
+int privfile_make_dirs_owned(const char *path, uid_t uid, gid_t gid)
 {
 	char dir[PATH_MAX];
 	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
@@ -37,12 +40,12 @@ int privfile_make_dirs(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		int r = make_dir(dir);
+		int r = make_dir(dir, uid, gid);
 		*p = '/';
 		if (r < 0)
 			return -1;
 	}
-	return make_dir(dir);
+	return make_dir(dir, uid, gid);
 }
 
 int privfile_open(const char *path, int flags)

@@ -185,6 +185,11 @@ int storage_open(const struct conf *conf, char *err, size_t size)
 	return 0;
 }
 
+void storage_describe(const struct conf *conf, char *out, size_t size)
+{
+	(conf->backend == 1 ? &db_mariadb_driver : &db_sqlite_driver)->describe(conf, out, size);
+}
+
 int storage_schema_version(void) { return known_version; }
 
 const char *storage_insert_ignore(void) { return driver->insert_ignore; }

@@ -13,6 +13,10 @@ struct conf;
  * and address) into err. */
 int storage_open(const struct conf *conf, char *err, size_t size);
 
+/* conf's store as error messages name it ("sqlite database PATH", "mariadb database DB
+ * at HOST:PORT"). */
+void storage_describe(const struct conf *conf, char *out, size_t size);
+
 /* Starts the storage thread; it owns the connection from now on. */
 void storage_start(void);
 

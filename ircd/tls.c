@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Accept any client certificate: it is an identity claim checked against an account's
  * stored fingerprint, not against a CA. */
@@ -12,6 +13,25 @@ static int accept_any(int ok, X509_STORE_CTX *store)
 	(void)ok;
 	(void)store;
 	return 1;
+}
+
+/* The first error OpenSSL queued, as text, and the queue cleared. A file that cannot be
+ * opened is a system error, which has no reason string (ERR_reason_error_string gives
+ * NULL): its errno says what happened. */
+static const char *openssl_reason(char *buf, size_t size)
+{
+	unsigned long e = ERR_get_error();
+	const char *why = NULL;
+	if (e && ERR_SYSTEM_ERROR(e))
+		why = strerror(ERR_GET_REASON(e));
+	else if (e)
+		why = ERR_reason_error_string(e);
+	if (!why && e) {
+		ERR_error_string_n(e, buf, size);
+		why = buf;
+	}
+	ERR_clear_error();
+	return why ? why : "unknown error";
 }
 
 SSL_CTX *tls_ctx_new(const char *cert, const char *key, char *err, size_t size)
@@ -29,13 +49,14 @@ SSL_CTX *tls_ctx_new(const char *cert, const char *key, char *err, size_t size)
 	                          SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		snprintf(err, size, "cannot load TLS certificate '%s': %s", cert,
-		         ERR_reason_error_string(ERR_get_error()));
+		char buf[256];
+		snprintf(err, size, "cannot load TLS certificate '%s': %s", cert, openssl_reason(buf, sizeof buf));
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, size, "cannot load TLS key '%s': %s", key, ERR_reason_error_string(ERR_get_error()));
+		char buf[256];
+		snprintf(err, size, "cannot load TLS key '%s': %s", key, openssl_reason(buf, sizeof buf));
 		SSL_CTX_free(ctx);
 		return NULL;
 	}

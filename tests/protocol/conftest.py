@@ -84,6 +84,8 @@ DEFAULT_SETTINGS = {
     # Python bools, ints, floats, strings and nested dicts map to libconfig values. A
     # group given here replaces the same group of HARNESS_SECTIONS.
     "sections": None,
+    # More settings of the server group: {"user": "nobody", "allow_root": True}.
+    "server_keys": None,
     "extra": "",  # raw text appended to the file
 }
 
@@ -180,6 +182,7 @@ def write_config(path, tls_files=None, port=None, tls_port=None, **settings):
         "  description = %(description)s;\n"
         "  motd = %(motd)s;\n"
         "  password = %(password)s;\n"
+        "%(server_keys)s"
         "};\n"
         "admin = {\n"
         "  location = %(loc)s;\n"
@@ -217,6 +220,7 @@ def write_config(path, tls_files=None, port=None, tls_port=None, **settings):
         "description": conf_str(s["description"]),
         "motd": conf_str(motd_path),
         "password": conf_str(s["password"]),
+        "server_keys": "".join("  %s = %s;\n" % (k, conf_value(v)) for k, v in (s["server_keys"] or {}).items()),
         "loc": conf_str(s["admin_location"]),
         "loc2": conf_str(s["admin_location2"]),
         "email": conf_str(s["admin_email"]),

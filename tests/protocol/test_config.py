@@ -317,11 +317,11 @@ def test_relative_paths_resolve_against_the_config_dir(tmp_path, tls_files):
     shutil.copy(tls_files[1], d / "tls" / "server.key")
     (d / "motd.txt").write_text("first motd\n")
     (d / "motd2.txt").write_text("second motd\n")
-    (d / "sql").symlink_to(ROOT / "sql")  # the default schema_dir, "sql", resolves here too
+    (d / "sql").symlink_to(ROOT / "sql")  # schema_dir "sql" resolves here too
     port, tls_port = free_port(), free_port()
     text = ('server = { name = "%s"; motd = "motd.txt"; };\n'
             'tls = { certificate = "tls/server.crt"; key = "tls/server.key"; };\n'
-            'storage = { sqlite = { path = "var/parley.db"; }; };\n'
+            'storage = { schema_dir = "sql"; sqlite = { path = "var/parley.db"; }; };\n'
             'history = { journal = "var/history.journal"; };\n'
             'log = { level = "info"; };\n'
             'listen = ( { address = "%s"; port = %d; }, { address = "%s"; port = %d; tls = true; } );\n'

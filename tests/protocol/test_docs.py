@@ -14,6 +14,9 @@ CONF_C = ROOT / "ircd" / "conf.c"
 CONF_5 = ROOT / "docs" / "man" / "parley.conf.5"
 PARLEYD_8 = ROOT / "docs" / "man" / "parleyd.8"
 
+# Defaults compiled in from the Makefile, as the page words them.
+MACRO_DEFAULTS = {"PARLEY_SCHEMA_DIR": "PREFIX/share/parley/sql"}
+
 TYPES = {"STR": "string", "INT": "integer", "SIZE": "integer", "BOOL": "boolean",
          "FLOAT": "number"}
 
@@ -25,9 +28,10 @@ def conf_c_tables():
     tables = {}
     for m in re.finditer(r"static const struct key (\w+)\[\] = \{(.*?)\n\};", src, re.S):
         rows = []
-        for e in re.finditer(r"\b(STR|INT|SIZE|BOOL|FLOAT)\(\"([\w]+)\",.*?,\s*(NULL|\"[^\"]*\")\),",
+        for e in re.finditer(r"\b(STR|INT|SIZE|BOOL|FLOAT)\(\"([\w]+)\",.*?,\s*(NULL|\"[^\"]*\"|[A-Z_]+)\),",
                              m.group(2)):
-            default = None if e.group(3) == "NULL" else e.group(3)[1:-1]
+            d = e.group(3)
+            default = None if d == "NULL" else MACRO_DEFAULTS[d] if d[0] != '"' else d[1:-1]
             rows.append((e.group(2), TYPES[e.group(1)], default))
         assert rows, "no keys parsed from table %s" % m.group(1)
         tables[m.group(1)] = rows

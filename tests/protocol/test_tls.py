@@ -139,3 +139,65 @@ def test_tls_input_split_across_reads(make_server):
     for i in range(n):
         c.expect_next(PONG % ("%05d" % i), timeout=3)
     c.expect_next(re.compile(r"^%s PONG %s :e+$" % (re.escape(S), re.escape(SERVER_NAME))))
+
+
+# --------------------------------------------------------------------------------------
+# Certificates: renewal without a restart, and errors that name the problem
+
+
+def peer_fingerprint(c):
+    import hashlib
+    return hashlib.sha256(c.sock.getpeercert(binary_form=True)).hexdigest()
+
+
+def file_fingerprint(crt):
+    import hashlib
+    import ssl
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(crt).read())).hexdigest()
+
+
+def test_sighup_loads_a_renewed_certificate(make_server, tmp_path):
+    # certbot (or any renewal) replaces the files, then `systemctl reload` sends SIGHUP:
+    # new connections get the new certificate, connected clients keep theirs.
+    import shutil
+    import signal
+    from conftest import make_self_signed
+    old, new = make_self_signed(tmp_path, "old"), make_self_signed(tmp_path, "new")
+    live = (str(tmp_path / "live.crt"), str(tmp_path / "live.key"))
+    shutil.copy(old[0], live[0])
+    shutil.copy(old[1], live[1])
+    srv = make_server()
+    srv.tls_files = live  # the config the server was started with names these
+    srv.stop()
+    srv.start()
+    before = srv.client(tls=True)
+    before.register("before")
+    assert peer_fingerprint(before) == file_fingerprint(old[0])
+    shutil.copy(new[0], live[0])
+    shutil.copy(new[1], live[1])
+    srv.signal(signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded" in srv.stderr(), what="the reload")
+    after = srv.client(tls=True)
+    after.register("after")
+    assert peer_fingerprint(after) == file_fingerprint(new[0])
+    before.send("PING still")
+    before.expect_next(PONG % "still")
+
+
+def test_missing_certificate_is_named_with_its_reason(tmp_path):
+    import subprocess
+    from conftest import PARLEYD, write_config
+    conf = tmp_path / "parley.conf"
+    crt, key = tmp_path / "none.crt", tmp_path / "none.key"
+    write_config(conf, (str(crt), str(key)))
+    r = subprocess.run([PARLEYD, "-t", "-f", str(conf)], capture_output=True, text=True, timeout=10)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == "%s: cannot load TLS certificate '%s': No such file or directory\n" % (conf, crt)
+    crt.write_text("not a certificate\n")
+    r = subprocess.run([PARLEYD, "-t", "-f", str(conf)], capture_output=True, text=True, timeout=10)
+    assert r.stderr == "%s: cannot load TLS certificate '%s': no start line\n" % (conf, crt)
+    from conftest import make_self_signed
+    good = make_self_signed(tmp_path, "good")
+    write_config(conf, (good[0], str(key)))
+    r = subprocess.run([PARLEYD, "-t", "-f", str(conf)], capture_output=True, text=True, timeout=10)
+    assert r.stderr == "%s: cannot load TLS key '%s': No such file or directory\n" % (conf, key)

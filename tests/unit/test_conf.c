@@ -132,6 +132,10 @@ static void test_minimal_defaults(void **state)
 	assert_string_equal(c->motd_path, "");
 	assert_null(c->motd);
 	assert_string_equal(c->password, "");
+	assert_string_equal(c->user, "");
+	assert_string_equal(c->group, "");
+	assert_false(c->allow_root);
+	assert_string_equal(c->schema_dir, PARLEY_SCHEMA_DIR); /* absolute: not resolved against the file */
 	assert_string_equal(c->admin_location, "Parley server");
 	assert_string_equal(c->admin_location2, "");
 	assert_string_equal(c->admin_email, "admin@localhost");
