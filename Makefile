@@ -40,9 +40,11 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-config \
         openssl python3-pytest python3-pytest-timeout libcmocka-dev mariadb-server mariadb-client \
-        clang libclang-rt-14-dev systemd strace groff-base
+        clang libclang-rt-14-dev systemd strace groff-base prometheus
 # (systemd ships systemd-analyze, with which the tests verify conf/parleyd.service; strace
-# shows a second daemon does not open a locked store; groff checks the manual pages)
+# shows a second daemon does not open a locked store; groff checks the manual pages;
+# prometheus brings promtool, which checks the metrics endpoint's output, and the server
+# test_metrics.py scrapes it with)
 # (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes)
 
 .PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress install uninstall

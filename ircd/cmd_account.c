@@ -6,6 +6,7 @@
 #include "client.h"
 #include "command.h"
 #include "ircd.h"
+#include "metrics.h"
 #include "parse.h"
 #include "reply.h"
 #include "sasl.h"
@@ -43,6 +44,7 @@ static bool plaintext_login_allowed(const struct client *c)
 static void sasl_done(struct client *c, const struct account_result *r, void *arg)
 {
 	(void)arg;
+	metrics.logins[c->sasl_mech[0] == 'E' ? METRICS_LOGIN_EXTERNAL : METRICS_LOGIN_PLAIN][r->status == ACC_OK]++;
 	sasl_reset(c);
 	if (r->status == ACC_OK) {
 		account_login(c, r->name);
@@ -244,6 +246,7 @@ void cmd_verify(struct client *c, struct msg *m)
 static void pass_done(struct client *c, const struct account_result *r, void *arg)
 {
 	(void)arg;
+	metrics.logins[METRICS_LOGIN_PASS][r->status == ACC_OK]++;
 	if (r->status == ACC_OK)
 		account_login(c, r->name);
 	else

@@ -8,6 +8,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "history.h"
+#include "metrics.h"
 #include "reply.h"
 #include "service.h"
 
@@ -154,6 +155,7 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 		outmsg_from(&o, c);
 		bool is_chan = t[0] == '#' || ((t[0] == '@' || t[0] == '+') && t[1] == '#');
 		bool sent = is_chan ? to_channel(c, &r, t, &o) : to_user(c, &r, t, &o);
+		metrics.relayed[tagmsg ? METRICS_TAGMSG : notice ? METRICS_NOTICE : METRICS_PRIVMSG] += sent;
 		if (sent && client_has_cap(c, CAP_ECHO_MESSAGE) && (!tagmsg || client_has_cap(c, CAP_MESSAGE_TAGS)))
 			outmsg_send(&o, c);
 		outmsg_release(&o);

@@ -11,6 +11,7 @@
 #include "connlimit.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,6 +177,13 @@ static const struct key history_keys[] = {
     INT("batch_ms", struct conf, history_batch_ms, 1, 10000, "20"),
     INT("chathistory_max", struct conf, chathistory_max, 1, 10000, "100"),
     STR("journal", struct conf, history_journal, "var/history.journal"),
+    {0},
+};
+static const struct key metrics_keys[] = {
+    STR("address", struct conf, metrics_address, "127.0.0.1"),
+    INT("port", struct conf, metrics_port, 1, 65535, "9640"),
+    INT("timeout", struct conf, metrics_timeout, 1, 300, "10"),
+    INT("max_connections", struct conf, metrics_max_connections, 1, 1024, "16"),
     {0},
 };
 static const struct key listener_keys[] = {
@@ -476,6 +484,17 @@ static void check_exempt(struct ctx *x, const struct conf *c, const config_setti
 			error_at(x, s, "connlimit.exempt: '%s' is not an address or a CIDR range", t);
 }
 
+/* The endpoint is on only when the group is there; its address must be an IP literal
+ * (a name would need a resolver at bind). */
+static void load_metrics(struct ctx *x, struct conf *c, const config_setting_t *g)
+{
+	load_group(x, g, "metrics", metrics_keys, c, NULL);
+	c->metrics_enabled = g != NULL;
+	unsigned char addr[sizeof(struct in6_addr)];
+	if (g && inet_pton(AF_INET, c->metrics_address, addr) != 1 && inet_pton(AF_INET6, c->metrics_address, addr) != 1)
+		error_at(x, config_setting_get_member(g, "address"), "metrics.address must be an IPv4 or IPv6 address");
+}
+
 unsigned conf_privileges_parse(const char *text, char *bad, size_t size)
 {
 	static const char *const names[] = {"kill", "ban", "rehash", "die", "see_hidden", "sa", "wallops", "reports"};
@@ -626,7 +645,7 @@ static void check_top_level(struct ctx *x, config_t *cfg)
 {
 	static const char *const known[] = {"server",  "admin",    "limits",    "tls",     "log",
 	                                    "listen",  "class",    "storage",   "accounts", "operators",
-	                                    "privacy", "connlimit", "history",  NULL};
+	                                    "privacy", "connlimit", "history",  "metrics", NULL};
 	const config_setting_t *root = config_root_setting(cfg);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
@@ -740,6 +759,7 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	load_group(&x, config_lookup(&cfg, "connlimit"), "connlimit", connlimit_keys, c, NULL);
 	check_exempt(&x, c, config_lookup(&cfg, "connlimit.exempt"));
 	load_opers(&x, c, config_lookup(&cfg, "operators"));
+	load_metrics(&x, c, config_lookup(&cfg, "metrics"));
 	if (c->cloak_default && !c->cloak_secret[0])
 		error_at(&x, config_lookup(&cfg, "privacy"), "privacy.cloak_default needs privacy.cloak_secret");
 	load_classes(&x, c, config_lookup(&cfg, "class"));

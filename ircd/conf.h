@@ -115,6 +115,12 @@ struct conf {
 	int history_batch_ms;
 	int chathistory_max;      /* CHATHISTORY limit (ISUPPORT) */
 	char history_journal[CONF_PATH_LEN];
+	/* metrics: the HTTP endpoint is on when the group is present */
+	bool metrics_enabled;
+	char metrics_address[CONF_NAME_LEN];
+	int metrics_port;
+	int metrics_timeout;         /* seconds a connection has for its request and response */
+	int metrics_max_connections; /* open at once; more are answered 503 and closed */
 	struct conf_oper opers[CONF_MAX_OPERS];
 	int nopers;
 	struct conf_listener listeners[CONF_MAX_LISTENERS];

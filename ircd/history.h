@@ -33,6 +33,10 @@ void history_start(void);
  * message relayed before it). */
 void history_flush(void);
 
+/* Rows relayed and not yet written or journaled: the open batch and those handed to the
+ * storage thread (metrics). */
+long history_queued_rows(void);
+
 /* At shutdown, before storage_stop: queues the pending batch and a replay of the journal,
  * and has the storage thread write everything still queued to the database (when it is
  * reachable) rather than divert it to the journal. */

@@ -22,6 +22,7 @@
 #include "ircd.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "oper.h"
 #include "outmsg.h"
 #include "parse.h"
@@ -136,6 +137,7 @@ static enum db_status insert_rows(const struct hist_row *rows, int n)
 		q[9] = DB_INT(r->time_ms);
 	}
 	enum db_status s = DB_UNAVAILABLE;
+	unsigned long long start = metrics_clock();
 	if (n == 1) {
 		s = storage_exec_rows(sql, p, ROW_FIELDS, 1);
 	} else if (storage_begin() == DB_OK) {
@@ -144,6 +146,9 @@ static enum db_status insert_rows(const struct hist_row *rows, int n)
 		if (s == DB_OK)
 			s = e;
 	}
+	metrics_write_done(start);
+	if (s == DB_OK)
+		METRICS_ADD(history_rows_written, n);
 	free(p);
 	return s;
 }
@@ -217,6 +222,8 @@ static bool journal_append(const char *path, const struct hist_row *rows, int n)
 	off_t before = fstat(fd, &st) == 0 ? st.st_size : -1;
 	bool ok = write_all(fd, jb.data, jb.len) && fsync(fd) == 0 && (before != 0 || fsync_dir_of(path));
 	int e = errno;
+	if (ok)
+		METRICS_SET(journal_bytes, (before > 0 ? (size_t)before : 0) + jb.len);
 	if (!ok && before == 0)
 		unlink(path); /* no journal rather than an empty one */
 	else if (!ok && before > 0 && ftruncate(fd, before) < 0)
@@ -320,6 +327,9 @@ static bool journal_replay(const char *path)
 			log_storage_error("history: journal %s not readable: %s", path, strerror(errno));
 		return true;
 	}
+	struct stat st;
+	if (fstat(fd, &st) == 0) /* a journal left by an earlier run, too */
+		METRICS_SET(journal_bytes, st.st_size);
 	/* storage thread only: static, so the 64 KiB scanner and the buffer stay off its stack */
 	static struct journal_scan scan;
 	static char buf[2 * JOURNAL_RECORD_MAX];
@@ -358,6 +368,7 @@ static bool journal_replay(const char *path)
 	if (r.failed || read_failed)
 		return false;
 	unlink(path);
+	METRICS_SET(journal_bytes, 0);
 	if (!r.stored && !r.skipped)
 		return true; /* an empty journal: nothing to say */
 	if (r.skipped)
@@ -447,10 +458,12 @@ static void batch_run(struct job *job)
 		log_storage_warn("history: database %s; messages go to the journal %s until it takes them",
 		         behind ? "behind" : "failing", b->journal);
 	spilling = true;
-	if (journal_append(b->journal, b->rows, b->n))
+	if (journal_append(b->journal, b->rows, b->n)) {
+		METRICS_ADD(history_rows_journaled, b->n);
 		loss_ends(b, "the journal takes them again");
-	else
+	} else {
 		loss_begins(b, behind);
+	}
 }
 
 static void batch_done(struct job *job)
@@ -487,6 +500,8 @@ void history_flush(void)
 	npending = cap_pending = 0;
 	storage_submit(&b->job);
 }
+
+long history_queued_rows(void) { return npending + __atomic_load_n(&queued_rows, __ATOMIC_RELAXED); }
 
 static void flush_cb(EV_P_ ev_timer *w, int revents)
 {

@@ -13,6 +13,7 @@
 #include "ban.h"
 #include "history.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "oper.h"
 #include "password.h"
 #include "service.h"
@@ -100,6 +101,7 @@ static int rehash(char *err, size_t size)
 			ircd.class_clients[c->class - nc->classes]++;
 	}
 	int failed = listener_sync(nc, tls, client_accept);
+	failed += metrics_http_sync(nc) < 0;
 	conf_free(ircd.conf);
 	if (ircd.tls)
 		SSL_CTX_free(ircd.tls); /* connections keep their own reference */
@@ -340,7 +342,7 @@ int ircd_main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN); /* a file past RLIMIT_FSIZE fails its write (EFBIG) instead of killing us */
 	struct ev_loop *loop = EV_DEFAULT;
 	/* Bound now, served once the loop runs: connections wait in the backlog meanwhile. */
-	if (listener_open_all(conf, tls, client_accept) > 0) {
+	if (listener_open_all(conf, tls, client_accept) > 0 || metrics_http_open(conf) < 0) {
 		log_stop();
 		cleanup();
 		return 1;
@@ -388,6 +390,7 @@ int ircd_main(int argc, char **argv)
 	storage_stop();
 	workq_drain();
 	listener_close_all();
+	metrics_http_close();
 	cleanup();
 	if (restart_requested) {
 		log_info("restarting");

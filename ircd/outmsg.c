@@ -5,6 +5,7 @@
 
 #include "cap.h"
 #include "client.h"
+#include "metrics.h"
 #include "parse.h"
 #include "reply.h"
 
@@ -85,6 +86,7 @@ static void start(struct outmsg *o, bool with_msgid, const char *client_tags)
 		new_msgid(o);
 	o->account[0] = '\0';
 	o->bot = false;
+	o->relayed = false;
 	o->client_tags = client_tags && *client_tags ? client_tags : NULL;
 	memset(o->variant, 0, sizeof o->variant);
 }
@@ -116,6 +118,7 @@ void outmsg_init_msg(struct outmsg *o, const char *client_tags, const char *pref
                      const char *target, const char *text)
 {
 	start(o, true, client_tags);
+	o->relayed = true;
 	const size_t cap = sizeof o->body;
 	size_t len = str_put(o->body, cap, 0, ":");
 	len = str_put(o->body, cap, len, prefix);
@@ -180,7 +183,11 @@ struct msgbuf *outmsg_for(struct outmsg *o, const struct client *to)
 	return o->variant[v];
 }
 
-void outmsg_send(struct outmsg *o, struct client *to) { client_send(to, outmsg_for(o, to)); }
+void outmsg_send(struct outmsg *o, struct client *to)
+{
+	client_send(to, outmsg_for(o, to));
+	metrics.deliveries += o->relayed;
+}
 
 void outmsg_release(struct outmsg *o)
 {

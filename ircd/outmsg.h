@@ -19,6 +19,7 @@ struct outmsg {
 	char msgid[20];         /* "" if the message carries none */
 	char account[72];       /* account-tag value, "" when not logged in */
 	bool bot;               /* sender has +B: tag "bot" */
+	bool relayed;           /* PRIVMSG/NOTICE/TAGMSG: each copy sent counts as a delivery */
 	const char *client_tags; /* escaped "+a=b;+c" client-only tags, or NULL */
 	size_t body_len;
 	struct msgbuf *variant[OUTMSG_VARIANTS];

@@ -4,6 +4,7 @@
 #include "cap.h"
 #include "client.h"
 #include "ircd.h"
+#include "metrics.h"
 #include "parse.h"
 
 #include <stdarg.h>
@@ -69,8 +70,10 @@ void client_send(struct client *c, struct msgbuf *b)
 		return;
 	}
 	c->lines_out++;
-	if (!conn_send(&c->conn, b))
+	if (!conn_send(&c->conn, b)) {
+		metrics.sendq_exceeded += !client_dead(c);
 		client_exit(c, "SendQ exceeded");
+	}
 }
 
 void client_send_direct(struct client *c, struct msgbuf *b)

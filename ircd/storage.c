@@ -226,6 +226,8 @@ void storage_stop(void)
 
 void storage_submit(struct job *j) { workq_submit(&storage_queue, j); }
 
+unsigned storage_queue_length(void) { return workq_length(&storage_queue); }
+
 static bool ensure_connected(void)
 {
 	if (db)

@@ -62,6 +62,7 @@ static void *worker(void *arg)
 		struct job *j = q->head;
 		if (j) {
 			q->head = j->next;
+			q->len--;
 			if (!q->head)
 				q->tail = NULL;
 		}
@@ -89,6 +90,7 @@ void workq_start(struct workq *q)
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->wake, NULL);
 	q->head = q->tail = NULL;
+	q->len = 0;
 	q->stopping = false;
 	if (pthread_create(&q->thread, NULL, worker, q) != 0)
 		abort();
@@ -105,6 +107,7 @@ void workq_submit(struct workq *q, struct job *j)
 	else
 		q->head = j;
 	q->tail = j;
+	q->len++;
 	pthread_cond_signal(&q->wake);
 	pthread_mutex_unlock(&q->lock);
 }
@@ -122,3 +125,13 @@ void workq_stop(struct workq *q)
 }
 
 unsigned workq_pending(void) { return pending; }
+
+unsigned workq_length(struct workq *q)
+{
+	if (!q->started)
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	unsigned n = q->len;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
