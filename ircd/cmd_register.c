@@ -8,6 +8,7 @@
 #include "channel.h"
 #include "client.h"
 #include "command.h"
+#include "history.h"
 #include "ircd.h"
 #include "isupport.h"
 #include "mode.h"
@@ -183,4 +184,5 @@ void client_try_register(struct client *c)
 	        c->conn.ssl ? " (TLS)" : "");
 	monitor_online(c);
 	services_nick_changed(c);
+	history_session_start(c); /* logged in during registration: markers, offline messages */
 }
