@@ -581,8 +581,7 @@ static void send_catchup(struct client *c, struct query_job *q)
 	else
 		client_sendf(c, ":%s NOTICE %s :— %d message%s in %s since %s UTC —", srv, q->target, q->n,
 		             q->n == 1 ? "" : "s", q->target, since);
-	for (int i = 0; i < q->n; i++)
-		history_send_row(c, &q->rows[i], NULL);
+	send_batch(c, q, "chathistory"); /* a chathistory batch for a client with batch */
 	client_sendf(c, ":%s NOTICE %s :— end of catch-up in %s —", srv, q->target, q->target);
 	readmarker_advance(c, q->target, q->rows[q->n - 1].time_ms);
 }

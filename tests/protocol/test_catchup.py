@@ -9,7 +9,7 @@ import time
 
 from chanutil import join, part, quiet, sync
 from conftest import NICKSERV, SERVER_NAME, sasl_plain
-from test_history import ECHO, FULL, PASSWORD, S, identify, ms, no_replay, ns, register, say, seconds, start
+from test_history import ECHO, FULL, PASSWORD, S, ms, no_replay, ns, read_batch, register, say, seconds, start
 
 OFFLINE = "is offline; your message will be delivered when they log in"
 HEAD = S + " NOTICE %s :— %d message%s sent to you while you were offline —"
@@ -267,7 +267,7 @@ def test_catchup_for_a_plain_client(make_server, backend):
 def test_catchup_with_server_time_and_limit(make_server, backend):
     srv = start(make_server, backend, replay_lines=2)
     bob = srv.connect("bob", caps=ECHO)
-    alice = srv.connect("alice", caps=TIME)
+    alice = srv.connect("alice", caps=["batch", "server-time"])
     register(alice)
     join(bob, "#room")
     join(alice, "#room", bob)
@@ -275,9 +275,9 @@ def test_catchup_with_server_time_and_limit(make_server, backend):
     echoes = [say(bob, "#room", t) for t in ("a", "b", "c")]
     join(alice, "#room", bob)
     catchup_head(alice, "#room", 2, more=True)
-    for e in echoes[1:]:
-        line = alice.expect_next(lambda l: True)
-        assert line.params == ["#room", e.params[1]] and line.tags["time"] == e.tags["time"], line
+    lines = read_batch(alice, "chathistory", "#room")  # with batch: inside a chathistory batch
+    assert [(l.params, l.tags["time"]) for l in lines] == [(["#room", e.params[1]], e.tags["time"])
+                                                          for e in echoes[1:]], lines
     alice.expect_next(S + " NOTICE #room :— end of catch-up in #room —")
     quiet(alice)
 
