@@ -220,6 +220,9 @@ static void deliver_run(struct job *job)
 	                         "m.time, m.edited FROM offline_messages o JOIN messages m ON m.seq = o.seq "
 	                         "WHERE o.account_key = ? AND m.redacted = 0 ORDER BY o.seq LIMIT ?",
 	                         p, 2, history_row_out, &j->out);
+	struct db_param k = DB_TEXT(j->owner);
+	if (j->status == DB_OK && j->out.n == 0) /* what waits was redacted or purged since */
+		storage_exec("DELETE FROM offline_messages WHERE account_key = ?", &k, 1, NULL, NULL);
 }
 
 static void forget_run(struct job *job)

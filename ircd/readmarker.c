@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <ev.h>
 
 #define CACHE_MAX 200000 /* accounts' markers kept in memory at most */
 #define GUEST_MARKERS 128 /* one guest's markers at most: the least recently set goes first */
@@ -476,7 +477,24 @@ void readmarker_advance(const struct client *c, const char *target, long long ms
 	storage_txn_submit(marker_txn(k->owner, target, ms), advance_done, k);
 }
 
-/* ---- last seen: where a logged-in member left a channel ---- */
+/* ---- last seen: where a logged-in member left a channel ----
+ *
+ * Written behind the PART/KICK/QUIT, fire and forget (a lost write only makes the next
+ * catch-up start earlier). Every departure of one loop iteration goes in one transaction
+ * (a QUIT from fifty channels is one commit, not fifty), submitted by a zero timer. */
+
+static struct storage_txn *seen_txn;
+static ev_timer seen_timer;
+
+static void seen_flush(EV_P_ ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_timer_stop(EV_A_ & seen_timer);
+	if (seen_txn)
+		storage_txn_submit(seen_txn, NULL, NULL);
+	seen_txn = NULL;
+}
 
 void readmarker_left(const struct client *c, const struct channel *ch)
 {
@@ -487,17 +505,20 @@ void readmarker_left(const struct client *c, const struct channel *ch)
 	casemap_fold(t, ch->name, sizeof t);
 	/* every message relayed to it so far has a smaller seq: the catch-up starts here */
 	long long seen = (long long)outmsg_seq_floor();
-	struct storage_txn *txn = storage_txn_new();
+	if (!seen_txn) {
+		seen_txn = storage_txn_new();
+		ev_timer_init(&seen_timer, seen_flush, 0, 0);
+		ev_timer_start(EV_DEFAULT, &seen_timer);
+	}
 	struct db_param u[4] = {DB_INT(seen), DB_TEXT(owner), DB_TEXT(t), DB_INT(seen)};
-	storage_txn_add(txn, "UPDATE last_seen SET seen_before = ? WHERE account_key = ? AND target_key = ? AND "
-	                     "seen_before < ?",
+	storage_txn_add(seen_txn, "UPDATE last_seen SET seen_before = ? WHERE account_key = ? AND target_key = ? AND "
+	                          "seen_before < ?",
 	                u, 4);
 	struct db_param i[3] = {DB_TEXT(owner), DB_TEXT(t), DB_INT(seen)};
 	if (strcmp(storage_insert_ignore(), "INSERT IGNORE") == 0)
-		storage_txn_add(txn, "INSERT IGNORE INTO last_seen (account_key, target_key, seen_before) VALUES (?, ?, ?)", i,
-		                3);
-	else
-		storage_txn_add(txn, "INSERT OR IGNORE INTO last_seen (account_key, target_key, seen_before) VALUES (?, ?, ?)",
+		storage_txn_add(seen_txn, "INSERT IGNORE INTO last_seen (account_key, target_key, seen_before) VALUES (?, ?, ?)",
 		                i, 3);
-	storage_txn_submit(txn, NULL, NULL); /* lost, it only makes the next catch-up start earlier */
+	else
+		storage_txn_add(seen_txn,
+		                "INSERT OR IGNORE INTO last_seen (account_key, target_key, seen_before) VALUES (?, ?, ?)", i, 3);
 }
