@@ -277,7 +277,7 @@ static void replay(struct client *c, struct deliver_job *j)
 }
 
 /* A CHATHISTORY client reads them itself: it is told how many and from whom. */
-static void announce(struct client *c, struct deliver_job *j)
+static void tell_unread(struct client *c, struct deliver_job *j)
 {
 	char from[400] = "";
 	size_t len = 0;
@@ -311,7 +311,7 @@ static void deliver_done(struct job *job)
 	bool delivered = false;
 	if (c && !client_dead(c) && client_registered(c) && j->status == DB_OK && j->out.n) {
 		if (client_has_cap(c, CAP_CHATHISTORY) && !j->purge)
-			announce(c, j);
+			tell_unread(c, j);
 		else
 			replay(c, j);
 		delivered = true;
