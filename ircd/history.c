@@ -50,8 +50,6 @@ enum query_output { OUT_CHATHISTORY, OUT_SEARCH, OUT_HISTSERV, OUT_REDACT, OUT_E
 
 struct query_job {
 	struct job job;
-	struct out_row *rows;
-	int n, cap;
 	uint64_t client_id;
 	enum query_kind kind;
 	char key[HKEY_MAX];
@@ -63,6 +61,8 @@ struct query_job {
 	char (*keys)[HKEY_MAX];        /* Q_TARGETS, Q_SEARCH: the keys the client may see */
 	unsigned long long *floors;    /* and the first seq it may see in each */
 	int nkeys;
+	struct out_row *rows;
+	int n, cap;
 	enum db_status status;
 	enum query_output output;
 	char words[200];      /* Q_SEARCH: the words to find */
