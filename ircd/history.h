@@ -77,6 +77,10 @@ void readmarker_advance(const struct client *c, const char *target, long long ms
  * starts. Fire and forget. */
 void readmarker_left(const struct client *c, const struct channel *ch);
 
+/* Submits the departures readmarker_left collected this loop iteration now (at shutdown,
+ * from history_drain, before the storage thread stops). */
+void readmarker_flush_seen(void);
+
 /* Forgets c's markers as a guest (c is quitting). */
 void readmarker_client_exit(struct client *c);
 void cmd_redact(struct client *c, struct msg *m);

@@ -486,14 +486,21 @@ void readmarker_advance(const struct client *c, const char *target, long long ms
 static struct storage_txn *seen_txn;
 static ev_timer seen_timer;
 
+void readmarker_flush_seen(void)
+{
+	if (!seen_txn)
+		return;
+	ev_timer_stop(EV_DEFAULT, &seen_timer);
+	storage_txn_submit(seen_txn, NULL, NULL);
+	seen_txn = NULL;
+}
+
 static void seen_flush(EV_P_ ev_timer *w, int revents)
 {
+	(void)loop;
 	(void)w;
 	(void)revents;
-	ev_timer_stop(EV_A_ & seen_timer);
-	if (seen_txn)
-		storage_txn_submit(seen_txn, NULL, NULL);
-	seen_txn = NULL;
+	readmarker_flush_seen();
 }
 
 void readmarker_left(const struct client *c, const struct channel *ch)

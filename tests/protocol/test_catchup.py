@@ -87,6 +87,9 @@ def test_offline_message_kept_and_replayed_to_a_plain_client(make_server, backen
                    ":alice!alice@127.0.0.1 NOTICE bob :%sa notice" % when[2]], got
     quiet(bob)
     wait_count(backend, "offline_messages", 0)
+    # the conversation is read up to the last message replayed
+    wait_count(backend, "read_markers WHERE account_key = 'bob' AND target_key = 'alice' AND time_ms = %d"
+               % int(rows[-1][1]), 1)
     # Delivered means done: the next login shows nothing again.
     bob.send("QUIT")
     bob.expect_closed()
@@ -372,3 +375,28 @@ def test_markers_sent_at_login(make_server, backend):
     # without the capability: nothing
     plain = login(srv, "plain", as_account="alice")
     quiet(plain)
+
+
+def test_last_seen_kept_at_shutdown_and_catchup_after_restart(make_server, backend):
+    """A shutdown (SIGTERM) ends every session: where each logged-in member left its
+    channels is stored before the storage thread stops, so after the restart the catch-up
+    starts there."""
+    srv = start(make_server, backend)
+    alice = srv.connect("alice")
+    register(alice)
+    join(alice, "#room")
+    srv.stop()
+    assert int(backend.query("SELECT COUNT(*) FROM last_seen WHERE account_key = 'alice' "
+                             "AND target_key = '#room'")[0][0]) == 1
+    srv = start(make_server, backend)
+    bob = srv.connect("bob", caps=ECHO)
+    join(bob, "#room")
+    e = say(bob, "#room", "after the restart")
+    alice = login(srv, "alice")
+    sync(alice)
+    join(alice, "#room", bob)
+    catchup_head(alice, "#room", 1)
+    assert alice.expect_next(lambda l: True) == \
+        ":bob!bob@127.0.0.1 PRIVMSG #room :%safter the restart" % seconds(e.tags["time"])
+    alice.expect_next(S + " NOTICE #room :— end of catch-up in #room —")
+    quiet(alice)
