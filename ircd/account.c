@@ -498,4 +498,5 @@ void account_login(struct client *c, const char *account)
 	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
 		outmsg_send(&o, c);
 	outmsg_release(&o);
+	offline_deliver(c); /* its markers come with their loading (readmarker_login) */
 }

@@ -4,6 +4,7 @@
 #include "cap.h"
 #include "cloak.h"
 #include "dict.h"
+#include "history.h"
 #include "ircd.h"
 #include "match.h"
 #include "monitor.h"
@@ -105,6 +106,7 @@ void channel_remove(struct channel *ch, struct client *c)
 	struct membership *m = *pp;
 	if (!m)
 		return;
+	readmarker_left(c, ch); /* where a logged-in user's catch-up starts next time */
 	*pp = m->client_next;
 	c->nchannels--;
 	if (m->chan_prev)

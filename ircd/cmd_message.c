@@ -95,6 +95,10 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 	}
 	struct client *t = client_find(target);
 	if (!t || !client_registered(t)) {
+		/* kept for a registered account, the sender told once it is stored */
+		if (!r->tagmsg && client_nick_valid(target, NICK_MAX) &&
+		    offline_keep(c, r->cmd, target, o, r->text, r->tags, client_has_cap(c, CAP_ECHO_MESSAGE)))
+			return false; /* the echo and the reply come after the commit */
 		if (!r->notice)
 			reply(c, ERR_NOSUCHNICK, target);
 		return false;

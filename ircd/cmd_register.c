@@ -8,6 +8,7 @@
 #include "channel.h"
 #include "client.h"
 #include "command.h"
+#include "history.h"
 #include "ircd.h"
 #include "log.h"
 #include "isupport.h"
@@ -185,4 +186,5 @@ void client_try_register(struct client *c)
 	log_conn("registered %llu %s (%s)%s%s", (unsigned long long)c->id, c->prefix, c->conn.ip, c->account[0] ? " account=" : "", c->account);
 	monitor_online(c);
 	services_nick_changed(c);
+	history_session_start(c); /* logged in during registration: markers, offline messages */
 }

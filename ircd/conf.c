@@ -170,6 +170,8 @@ static const struct key connlimit_keys[] = {
 static const struct key history_keys[] = {
     BOOL("enabled", struct conf, history_enabled, "true"),
     BOOL("direct_messages", struct conf, history_direct, "true"),
+    BOOL("offline_messages", struct conf, history_offline, "true"),
+    INT("offline_max", struct conf, history_offline_max, 1, 10000, "100"),
     INT("replay_lines", struct conf, history_replay_lines, 0, 1000, "20"),
     INT("replay_hours", struct conf, history_replay_hours, 0, 100000, "24"),
     INT("max_age_days", struct conf, history_max_age_days, 0, 100000, "0"),

@@ -108,6 +108,8 @@ struct conf {
 	/* history */
 	bool history_enabled;
 	bool history_direct;      /* store direct messages too */
+	bool history_offline;     /* keep direct messages to an offline registered account */
+	int history_offline_max;  /* at most this many waiting per recipient */
 	int history_replay_lines; /* replayed on JOIN; 0 = off */
 	int history_replay_hours; /* only messages newer than this; 0 = no age bound */
 	int history_max_age_days; /* retention; 0 = keep */

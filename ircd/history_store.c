@@ -660,6 +660,7 @@ static void journal_cb(EV_P_ ev_timer *w, int revents)
 void history_drain(void)
 {
 	__atomic_store_n(&draining, 1, __ATOMIC_RELAXED);
+	readmarker_flush_seen(); /* the departures of the last iteration (QUIT at shutdown) */
 	history_flush();
 	if (ircd.conf->history_enabled)
 		submit_journal_replay(); /* whatever was diverted while the database was behind */

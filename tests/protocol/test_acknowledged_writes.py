@@ -581,6 +581,8 @@ def test_acknowledged_markread_survives_kill(make_server, backend):
         return alice
     acknowledged_then_killed(srv, backend, alice, send, "%s MARKREAD #room timestamp=%s" % (S, T1))
     alice = marker_user(srv, "alice")
+    # a session logged in at registration is told the account's markers after its welcome
+    alice.expect_next("%s MARKREAD #room timestamp=%s" % (S, T1))
     lines = join(alice, "#room")
     assert "%s MARKREAD #room timestamp=%s" % (S, T1) in lines, lines
     alice.send("MARKREAD #room")

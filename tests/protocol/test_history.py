@@ -1232,7 +1232,11 @@ def test_markread_persists(make_server, backend):
     srv.stop()
     srv = start(make_server, backend)
     s1 = srv.connect("alice", caps=["draft/read-marker"])
-    identify(s1, "alice")
+    ns(s1, "IDENTIFY alice " + PASSWORD)
+    s1.expect(lambda l: l.command == "900")
+    s1.expect(":%s NOTICE alice :You are now identified for alice." % NICKSERV)
+    # the login tells the account's markers (issue 16), before the next command's answer
+    s1.expect_next("%s MARKREAD #room timestamp=2024-01-02T03:04:05.678Z" % S)
     lines = join(s1, "#room")
     assert "%s MARKREAD #room timestamp=2024-01-02T03:04:05.678Z" % S in lines, lines
     assert backend.query("SELECT account_key, target_key FROM read_markers") == [("alice", "#room")]
