@@ -216,7 +216,8 @@ static void apply_ban(const struct server_ban *b)
 		reply(c, ERR_YOUREBANNEDCREEP, b->reason);
 		char why[300];
 		snprintf(why, sizeof why, "%c-lined: %s", b->kind == 'k' ? 'K' : 'D', b->reason);
-		snotice_about(c, "%s (%s) was disconnected by %c-line %s", c->nick, c->conn.ip, b->kind == 'k' ? 'K' : 'D', b->mask);
+		/* no notice of its own: the exit notice ("Client exiting: ... [K-lined: ...]")
+		 * already says who went and why, and the ban had its notice when added */
 		client_exit(c, why);
 	}
 }
@@ -292,7 +293,8 @@ static void add_done(struct client *c, enum db_status status, void *arg)
 	if (c)
 		client_sendf(c, ":%s NOTICE %s :Added %s %s%s", ircd.conf->server_name, c->nick, cmd, b->mask,
 		             ch->minutes ? " (temporary)" : "");
-	snotice("%s added %s %s (%s)%s", b->setter, cmd, b->mask, b->reason, ch->minutes ? " temporarily" : "");
+	/* one notice per ban: the setter has its reply above instead */
+	snotice_except(c, "%s added %s %s (%s)%s", b->setter, cmd, b->mask, b->reason, ch->minutes ? " temporarily" : "");
 	apply_ban(b);
 	free(ch);
 }
@@ -378,7 +380,7 @@ static void del_done(struct client *c, enum db_status status, void *arg)
 	}
 	if (c)
 		client_sendf(c, ":%s NOTICE %s :Removed %s", ircd.conf->server_name, c->nick, ch->ban.mask);
-	snotice("%s used %s on %s", ch->ban.setter, cmd, ch->ban.mask);
+	snotice_except(c, "%s used %s on %s", ch->ban.setter, cmd, ch->ban.mask);
 	free(ch);
 }
 

@@ -24,12 +24,12 @@
 #include <strings.h>
 #include <time.h>
 
-/* Sends text to every +s operator, or with masked, text to those with see_hidden and
- * masked to the others. */
-static void snotice_send(const char *text, const char *masked)
+/* Sends text to every +s operator but skip (may be NULL), or with masked, text to those
+ * with see_hidden and masked to the others. */
+static void snotice_send(const char *text, const char *masked, const struct client *skip)
 {
 	for (struct client *c = ircd.clients; c; c = c->next)
-		if ((c->umodes & UMODE('o')) && (c->umodes & UMODE('s')) && !client_dead(c))
+		if ((c->umodes & UMODE('o')) && (c->umodes & UMODE('s')) && !client_dead(c) && c != skip)
 			client_sendf(c, ":%s NOTICE %s :*** %s", ircd.conf->server_name, c->nick,
 			             masked && !(c->privs & PRIV_SEE_HIDDEN) ? masked : text);
 }
@@ -43,7 +43,19 @@ void snotice(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	snotice_send(text, NULL);
+	snotice_send(text, NULL, NULL);
+}
+
+void snotice_except(const struct client *skip, const char *fmt, ...)
+{
+	if (ircd.nopers == 0)
+		return;
+	char text[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	snotice_send(text, NULL, skip);
 }
 
 static bool addr_char(char ch) { return isalnum((unsigned char)ch) || ch == '.' || ch == ':'; }
@@ -68,7 +80,7 @@ void snotice_about(const struct client *t, const char *fmt, ...)
 		}
 	}
 	masked[n < sizeof masked ? n : sizeof masked - 1] = '\0';
-	snotice_send(text, masked);
+	snotice_send(text, masked, NULL);
 }
 
 bool oper_has(struct client *c, unsigned priv)

@@ -52,3 +52,50 @@ def test_opers_are_exempt_from_fakelag(make_server):
     pongs = [l for l in got if l.command == "PONG"]
     assert burst - 3 <= len(pongs) <= burst + 2, pongs
     assert pongs == [PONG % ("u%d" % i) for i in range(len(pongs))]
+
+
+# --------------------------------------------------------------------------------------
+# one server notice per K/D-line
+
+
+def barrier(c, tok):
+    """Every line c receives up to the PONG for tok (server notices included)."""
+    c.send("PING " + tok)
+    return c.read_until(lambda l: l.command == "PONG" and l.params[-1] == tok)[:-1]
+
+
+def notices(lines):
+    return [l for l in lines if l.command == "NOTICE"]
+
+
+def test_one_notice_per_kline_and_dline(make_server, backend):
+    srv = start(make_server, backend=backend, sections={"accounts": accounts_section(),
+                                                        "privacy": {"cloak_default": False}},
+                )
+    root = srv.connect("root")
+    oper_up(root)
+    watcher = srv.connect("watcher")
+    oper_up(watcher)
+    victim = srv.connect("victim")
+    barrier(root, "a")
+    barrier(watcher, "a")
+    # a K-line that disconnects a client: the setter gets its reply, every other
+    # operator the one notice of the ban; the exit has its connection notice
+    root.send("KLINE victim@127.0.0.1 :spamming")
+    victim.expect_closed()
+    exit_notice = "Client exiting: victim (victim@127.0.0.1) [K-lined: spamming]"
+    assert notices(barrier(root, "b")) == [
+        ":%s NOTICE root :Added KLINE victim@127.0.0.1" % SERVER_NAME, snotice("root", exit_notice)]
+    assert notices(barrier(watcher, "b")) == [
+        snotice("watcher", "root added KLINE victim@127.0.0.1 (spamming)"), snotice("watcher", exit_notice)]
+    # a temporary D-line that matches nobody
+    root.send("DLINE 5 10.1.2.3 :short")
+    assert notices(barrier(root, "c")) == [":%s NOTICE root :Added DLINE 10.1.2.3 (temporary)" % SERVER_NAME]
+    assert notices(barrier(watcher, "c")) == [snotice("watcher", "root added DLINE 10.1.2.3 (short) temporarily")]
+    # removals: one each
+    root.send("UNKLINE victim@127.0.0.1")
+    root.send("UNDLINE 10.1.2.3")
+    assert notices(barrier(root, "d")) == [":%s NOTICE root :Removed victim@127.0.0.1" % SERVER_NAME,
+                                           ":%s NOTICE root :Removed 10.1.2.3" % SERVER_NAME]
+    assert notices(barrier(watcher, "d")) == [snotice("watcher", "root used UNKLINE on victim@127.0.0.1"),
+                                              snotice("watcher", "root used UNDLINE on 10.1.2.3")]
