@@ -421,11 +421,17 @@ void server_bans_stats(struct client *c, char kind)
 		if (!live(pp))
 			continue;
 		struct server_ban *b = *pp;
-		if (b->kind == kind && kind == 'k')
-			reply(c, RPL_STATSKLINE, b->mask, b->reason);
-		else if (b->kind == kind)
-			reply(c, RPL_STATSDLINE, b->mask, b->reason);
 		pp = &b->next;
+		if (b->kind != kind)
+			continue;
+		char left[24] = "permanent";
+		if (b->expires)
+			snprintf(left, sizeof left, "%lld", (long long)(b->expires - time(NULL)));
+		const char *setter = b->setter[0] ? b->setter : "*";
+		if (kind == 'k')
+			reply(c, RPL_STATSKLINE, b->mask, left, setter, b->reason);
+		else
+			reply(c, RPL_STATSDLINE, b->mask, left, setter, b->reason);
 	}
 }
 

@@ -13,6 +13,7 @@
 #include "dict.h"
 #include "history.h"
 #include "ircd.h"
+#include "listener.h"
 #include "log.h"
 #include "monitor.h"
 #include "oper.h"
@@ -171,6 +172,7 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 		abort();
 	c->id = ++ircd.next_id;
 	c->class = &ircd.conf->classes[lc->class_index];
+	c->lstats = listener_stats_hold(lc);
 	conn_init(&c->conn, fd, ssl, &client_conn_ops);
 	c->conn.sendq_max = c->class->sendq;
 	snprintf(c->conn.ip, sizeof c->conn.ip, "%s", ip);
@@ -334,6 +336,7 @@ void client_reap(void)
 		struct client *c = dead_list;
 		dead_list = c->dead_next;
 		conn_close(&c->conn);
+		listener_stats_release(c->lstats, c->conn.bytes_in, c->conn.bytes_out);
 		connlimit_release(c->conn.ip);
 		if (c->prev)
 			c->prev->next = c->next;

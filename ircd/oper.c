@@ -2,11 +2,13 @@
  * account on the loop, and the password hash on the crypto thread. */
 #include "oper.h"
 
+#include "ban.h"
 #include "channel.h"
 #include "client.h"
 #include "connlimit.h"
 #include "command.h"
 #include "ircd.h"
+#include "listener.h"
 #include "match.h"
 #include "outmsg.h"
 #include "parse.h"
@@ -283,7 +285,40 @@ static void stats_command(const struct command *cmd, void *arg)
 		reply((struct client *)arg, RPL_STATSCOMMANDS, cmd->name, cmd->count);
 }
 
-void server_bans_stats(struct client *c, char kind);
+/* STATS l: first the clients' live numbers go into their listeners' scratch counters
+ * (one walk over the clients, closing ones included: their bytes are not yet in the
+ * listener's totals until they are reaped), then one line per listener. */
+static void stats_zero(const struct conf_listener *lc, int port, struct listener_stats *s, void *arg)
+{
+	(void)lc, (void)port, (void)arg;
+	s->live_clients = 0;
+	s->live_sendq = 0;
+	s->live_in = s->live_out = 0;
+}
+
+static void stats_listener(const struct conf_listener *lc, int port, struct listener_stats *s, void *arg)
+{
+	char name[CONF_NAME_LEN + 16];
+	bool v6 = strchr(lc->address, ':') != NULL;
+	snprintf(name, sizeof name, "%s%s%s:%d", v6 ? "[" : "", lc->address, v6 ? "]" : "", port);
+	reply((struct client *)arg, RPL_STATSLISTENER, name, lc->tls ? "tls" : "plain", s->live_clients,
+	      s->live_sendq, s->bytes_out + s->live_out, s->bytes_in + s->live_in, s->accepted);
+}
+
+static void stats_listeners(struct client *c)
+{
+	listener_each(stats_zero, NULL);
+	for (struct client *t = ircd.clients; t; t = t->next) {
+		struct listener_stats *s = t->lstats;
+		s->live_in += t->conn.bytes_in;
+		s->live_out += t->conn.bytes_out;
+		if (!client_dead(t)) {
+			s->live_clients++;
+			s->live_sendq += t->conn.sendq.bytes;
+		}
+	}
+	listener_each(stats_listener, c);
+}
 
 void cmd_stats(struct client *c, struct msg *m)
 {
@@ -308,10 +343,14 @@ void cmd_stats(struct client *c, struct msg *m)
 		command_each(stats_command, c);
 		break;
 	case 'l':
+		stats_listeners(c);
+		break;
+	case 'L': /* one line per connection */
 		for (struct client *t = ircd.clients; t; t = t->next)
 			if (!client_dead(t))
-				reply(c, RPL_STATSLINKINFO, t->nick[0] ? t->nick : "*", t->conn.sendq.bytes, t->lines_out, 0ULL,
-				      t->lines_in, 0ULL, (long long)(ev_now(EV_DEFAULT) - t->connected));
+				reply(c, RPL_STATSLINKINFO, t->nick[0] ? t->nick : "*", t->conn.sendq.bytes, t->lines_out,
+				      t->conn.bytes_out / 1024, t->lines_in, t->conn.bytes_in / 1024,
+				      (long long)(ev_now(EV_DEFAULT) - t->connected));
 		break;
 	case 'k':
 	case 'K':

@@ -99,3 +99,90 @@ def test_one_notice_per_kline_and_dline(make_server, backend):
                                            ":%s NOTICE root :Removed 10.1.2.3" % SERVER_NAME]
     assert notices(barrier(watcher, "d")) == [snotice("watcher", "root used UNKLINE on victim@127.0.0.1"),
                                               snotice("watcher", "root used UNDLINE on 10.1.2.3")]
+
+
+# --------------------------------------------------------------------------------------
+# STATS l, k, d
+
+
+class CountingClient(Client):
+    """A Client that counts the bytes it sends; received() counts those it got."""
+
+    sent = 0
+
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        self.sent += len(data)
+        super().send_raw(data)
+
+    def received(self):
+        return sum(len(l.raw) + 2 for l in self.history)  # the server ends lines with CRLF
+
+
+def counting_client(srv, tls=False):
+    c = CountingClient(srv.tls_port if tls else srv.port, tls=tls)
+    srv.clients.append(c)
+    return c
+
+
+def test_stats_l_lists_listeners_with_clients_and_bytes(make_server):
+    srv = start(make_server)
+    root = counting_client(srv)
+    root.register("root")
+    oper_up(root)
+    alice = counting_client(srv, tls=True)
+    alice.register("alice")
+    bob = counting_client(srv)
+    bob.register("bob")
+    bob.send("QUIT :bye")
+    bob.expect_closed()
+    barrier(alice, "x")
+    barrier(root, "x")  # bob's exit notice included
+    root.send("STATS l")
+    out = root.sent, root.received() + bob.received()
+    plain = (out[1], root.sent + bob.sent)
+    tls = (alice.received(), alice.sent)
+    assert root.read_until(lambda l: l.command == "219") == [
+        num("211", "root", "%s:%d plain 1 0 %d %d :2 accepted" % (HOST, srv.port, plain[0], plain[1])),
+        num("211", "root", "%s:%d tls 1 0 %d %d :1 accepted" % (HOST, srv.tls_port, tls[0], tls[1])),
+        num("219", "root", "l :End of /STATS report"),
+    ]
+    # STATS L: one line per connection
+    root.send("STATS L")
+    lines = root.read_until(lambda l: l.command == "219")
+    assert sorted(l.params[1] for l in lines if l.command == "211") == ["alice", "root"], lines
+
+
+def test_stats_k_and_d_show_expiry_and_setter(make_server, backend):
+    srv = start(make_server, backend=backend)
+    root = srv.connect("root")
+    oper_up(root)
+    root.send("KLINE 10 temp@10.0.0.1 :for a while")
+    root.expect(":%s NOTICE root :Added KLINE temp@10.0.0.1 (temporary)" % SERVER_NAME)
+    root.send("KLINE perm@10.0.0.2 :forever and ever")
+    root.expect(":%s NOTICE root :Added KLINE perm@10.0.0.2" % SERVER_NAME)
+    root.send("DLINE 1 10.9.9.9 :a minute")
+    root.expect(":%s NOTICE root :Added DLINE 10.9.9.9 (temporary)" % SERVER_NAME)
+    root.send("DLINE 10.8.0.0/16 :for good")
+    root.expect(":%s NOTICE root :Added DLINE 10.8.0.0/16" % SERVER_NAME)
+    root.send("STATS k")
+    lines = root.read_until(lambda l: l.command == "219")
+    by_mask = {l.params[2]: l for l in lines if l.command == "216"}
+    left = int(by_mask["temp@10.0.0.1"].params[3])
+    assert 595 <= left <= 600, lines
+    assert sorted(lines) == sorted([
+        num("216", "root", "K temp@10.0.0.1 %d root :for a while" % left),
+        num("216", "root", "K perm@10.0.0.2 permanent root :forever and ever"),
+        num("219", "root", "k :End of /STATS report"),
+    ])
+    root.send("STATS d")
+    lines = root.read_until(lambda l: l.command == "219")
+    by_mask = {l.params[2]: l for l in lines if l.command == "225"}
+    left = int(by_mask["10.9.9.9"].params[3])
+    assert 55 <= left <= 60, lines
+    assert sorted(lines) == sorted([
+        num("225", "root", "D 10.9.9.9 %d root :a minute" % left),
+        num("225", "root", "D 10.8.0.0/16 permanent root :for good"),
+        num("219", "root", "d :End of /STATS report"),
+    ])
