@@ -69,6 +69,10 @@
 #define RPL_WHOISHOST "378", "%s :is connecting from *@%s %s"
 #define RPL_WHOISMODES "379", "%s :is using modes %s"
 #define RPL_WHOISSECURE "671", "%s :is using a secure connection"
+#define RPL_HELPSTART "704", "%s :%s"
+#define RPL_HELPTXT "705", "%s :%s"
+#define RPL_ENDOFHELP "706", "%s :%s"
+#define ERR_HELPNOTFOUND "524", "%s :No help available on this topic"
 #define RPL_STATSLINKINFO "211", "%s %zu %llu %llu %llu %llu :%lld"
 /* STATS l, one per listener: address:port, plain|tls, clients now, their SendQ bytes,
  * bytes sent, bytes received (all clients since it opened), clients accepted */

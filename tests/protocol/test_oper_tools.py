@@ -186,3 +186,68 @@ def test_stats_k_and_d_show_expiry_and_setter(make_server, backend):
         num("225", "root", "D 10.8.0.0/16 permanent root :for good"),
         num("219", "root", "d :End of /STATS report"),
     ])
+
+
+# --------------------------------------------------------------------------------------
+# HELP
+
+
+def command_table():
+    """{name: access} of every command in ircd/command.c's table."""
+    from conftest import ROOT
+    text = (ROOT / "ircd" / "command.c").read_text()
+    table = dict(re.findall(r'\{"([A-Z]+)", cmd_\w+, \d+, (CMD_[A-Z]+)', text))
+    assert len(table) > 40 and "KLINE" in table, table
+    return table
+
+
+def help_lines(c, subject):
+    c.send("HELP " + subject)
+    return c.read_until(lambda l: l.command in ("706", "524"))
+
+
+def test_help_covers_every_command(make_server):
+    srv = start(make_server)
+    root = srv.connect("root")
+    oper_up(root)
+    table = command_table()
+    assert [n for n, a in table.items() if a == "CMD_OPER"], table
+    for name in sorted(table):
+        lines = help_lines(root, name.lower())
+        assert lines[0].command == "704" and lines[0].params[1] == name, (name, lines)
+        assert lines[0].params[2].startswith(name), (name, lines)  # the syntax comes first
+        assert all(l.command == "705" and l.params[1] == name for l in lines[1:-1]), lines
+        assert lines[-1] == num("706", "root", "%s :End of /HELP" % name), lines
+
+
+def test_help_exact_replies(make_server):
+    srv = start(make_server)
+    alice = srv.connect("alice")
+    assert help_lines(alice, "KLINE") == [
+        num("704", "alice", "KLINE :KLINE [<minutes>] [!]<user@host> [:<reason>]"),
+        num("705", "alice", "KLINE :Ban a user@host mask (wildcards, or host as an address or CIDR range) and"),
+        num("705", "alice", "KLINE :disconnect the clients it matches. With <minutes> the ban is temporary."),
+        num("705", "alice", "KLINE :A mask matching you or (nearly) everyone needs a leading !."),
+        num("705", "alice", "KLINE :The ban is stored and survives restarts. Privilege: ban."),
+        num("706", "alice", "KLINE :End of /HELP"),
+    ]
+    alice.send("HELPOP die")
+    assert alice.read_until(lambda l: l.command == "706") == [
+        num("704", "alice", "DIE :DIE"),
+        num("705", "alice", "DIE :Shut the server down, disconnecting everyone. Privilege: die."),
+        num("706", "alice", "DIE :End of /HELP"),
+    ]
+    alice.send("HELP frobnicate")
+    alice.expect_next(num("524", "alice", "frobnicate :No help available on this topic"))
+    # the index lists the operator commands to operators only
+    alice.send("HELP")
+    index = alice.read_until(lambda l: l.command == "706")
+    assert index[0] == num("704", "alice", "* :Parley help: HELP <command> for the syntax and use of a command")
+    assert index[-1] == num("706", "alice", "* :End of /HELP")
+    words = " ".join(l.params[-1] for l in index).split()
+    assert "PRIVMSG" in words and "KLINE" not in words and "Operator" not in words, index
+    oper_up(alice)
+    alice.send("HELP")
+    words = " ".join(l.params[-1] for l in alice.read_until(lambda l: l.command == "706")).split()
+    table = command_table()
+    assert set(table) <= set(words), set(table) - set(words)
