@@ -12,8 +12,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,15 +84,21 @@ static void stats_unref(struct listener_stats *s)
 
 struct listener_stats *listener_stats_hold(const struct conf_listener *lc)
 {
-	/* lc is the conf member of the listener that accepted: the callback's contract */
-	struct listener *l = (struct listener *)(void *)((char *)(uintptr_t)lc - offsetof(struct listener, conf));
-	l->stats->refs++;
-	l->stats->accepted++;
-	return l->stats;
+	for (int i = 0; i < nlisteners; i++) {
+		struct listener *l = &listeners[i];
+		if (&l->conf == lc) {
+			l->stats->refs++;
+			l->stats->accepted++;
+			return l->stats;
+		}
+	}
+	return NULL;
 }
 
 void listener_stats_release(struct listener_stats *s, unsigned long long bytes_in, unsigned long long bytes_out)
 {
+	if (!s)
+		return;
 	s->bytes_in += bytes_in;
 	s->bytes_out += bytes_out;
 	stats_unref(s);

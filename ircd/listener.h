@@ -37,11 +37,12 @@ struct listener_stats {
 };
 
 /* For a client accepted on the listener whose config entry is lc (the pointer
- * listener_accept_fn was given): counts it and returns a reference to the counters. */
+ * listener_accept_fn was given): counts it and returns a reference to the counters;
+ * NULL if lc is no open listener's entry (then nothing is counted). */
 struct listener_stats *listener_stats_hold(const struct conf_listener *lc);
 
-/* The client holding s is gone after moving bytes_in/bytes_out: adds them to the
- * listener's totals and drops the reference. */
+/* The client holding s (may be NULL) is gone after moving bytes_in/bytes_out: adds
+ * them to the listener's totals and drops the reference. */
 void listener_stats_release(struct listener_stats *s, unsigned long long bytes_in, unsigned long long bytes_out);
 
 /* Calls fn for each open listener, in config order of opening, with its entry, the port

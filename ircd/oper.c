@@ -310,6 +310,8 @@ static void stats_listeners(struct client *c)
 	listener_each(stats_zero, NULL);
 	for (struct client *t = ircd.clients; t; t = t->next) {
 		struct listener_stats *s = t->lstats;
+		if (!s)
+			continue;
 		s->live_in += t->conn.bytes_in;
 		s->live_out += t->conn.bytes_out;
 		if (!client_dead(t)) {
