@@ -35,15 +35,25 @@ static const char *registration_value(const struct client *c)
 /* STS: a plaintext client is told where TLS is (and only that: the policy is not to be
  * trusted from an insecure connection, so no duration); a TLS client how long to keep
  * the policy. */
+static void sts_format(const struct conf *conf, bool tls, char *buf, size_t size)
+{
+	if (!tls)
+		snprintf(buf, size, "port=%d", conf->sts_port);
+	else
+		snprintf(buf, size, "duration=%d%s", conf->sts_duration, conf->sts_preload ? ",preload" : "");
+}
+
 static const char *sts_value(const struct client *c)
 {
 	static char buf[64];
-	const struct conf *conf = ircd.conf;
-	if (!c->conn.ssl)
-		snprintf(buf, sizeof buf, "port=%d", conf->sts_port);
-	else
-		snprintf(buf, sizeof buf, "duration=%d%s", conf->sts_duration, conf->sts_preload ? ",preload" : "");
+	sts_format(ircd.conf, c->conn.ssl != NULL, buf, sizeof buf);
 	return buf;
+}
+
+/* Whether conf offers sts to a plaintext or TLS client (see offered()). */
+static bool sts_offered(const struct conf *conf, bool tls)
+{
+	return conf->sts_enabled && (tls || conf->sts_duration > 0);
 }
 
 static const struct cap_def caps[] = {
@@ -91,7 +101,7 @@ static bool offered(const struct client *c, const struct cap_def *def)
 	if (def->bit == CAP_ACCOUNT_REGISTRATION)
 		return ircd.conf->registration_enabled;
 	if (def->bit == CAP_STS)
-		return ircd.conf->sts_enabled && (c->conn.ssl || ircd.conf->sts_duration > 0);
+		return sts_offered(ircd.conf, c->conn.ssl != NULL);
 	return true;
 }
 
@@ -139,6 +149,30 @@ static bool apply_req(struct client *c, const char *req)
 	}
 	c->caps = set;
 	return true;
+}
+
+void cap_conf_changed(const struct conf *old, const struct conf *nc)
+{
+	char was[2][64] = {"", ""}, now[2][64] = {"", ""}; /* [tls]: "" when not offered */
+	for (int tls = 0; tls < 2; tls++) {
+		if (sts_offered(old, tls))
+			sts_format(old, tls, was[tls], sizeof was[tls]);
+		if (sts_offered(nc, tls))
+			sts_format(nc, tls, now[tls], sizeof now[tls]);
+	}
+	if (strcmp(was[0], now[0]) == 0 && strcmp(was[1], now[1]) == 0)
+		return;
+	for (struct client *c = ircd.clients; c; c = c->next) {
+		int tls = c->conn.ssl != NULL;
+		if (client_dead(c) || !client_has_cap(c, CAP_CAP_NOTIFY) || strcmp(was[tls], now[tls]) == 0)
+			continue;
+		if (!now[tls][0])
+			client_sendf(c, ":%s CAP %s DEL :sts", nc->server_name, reply_target(c));
+		else if (c->cap_version >= 302)
+			client_sendf(c, ":%s CAP %s NEW :sts=%s", nc->server_name, reply_target(c), now[tls]);
+		else if (!was[tls][0])
+			client_sendf(c, ":%s CAP %s NEW :sts", nc->server_name, reply_target(c));
+	}
 }
 
 void cmd_cap(struct client *c, struct msg *m)

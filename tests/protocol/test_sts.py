@@ -7,7 +7,7 @@ withdraws the policy: TLS clients are told so and plaintext clients are no longe
 away. The port must be one of the server's TLS listeners."""
 
 from conftest import SERVER_NAME, check_config, free_port, write_config
-from operutil import oper_up, operators_text, oper_sections
+from operutil import oper_up, operators_text, oper_sections, quiet
 
 S = ":" + SERVER_NAME
 
@@ -93,24 +93,42 @@ def test_sts_duration_zero_withdraws_the_policy(make_server):
     plain.expect_next(ls_302(None))
 
 
+def rehash(root, srv, old, new):
+    text = srv.conf_path.read_text()
+    assert old in text
+    srv.conf_path.write_text(text.replace(old, new))
+    root.send("REHASH")
+    root.expect(lambda l: l.command == "382")
+    root.expect(lambda l: "is rehashing the server configuration" in l)
+
+
 def test_sts_rehash_changes_duration(make_server):
     srv = make_server(sts={"duration": 2592000}, sections=oper_sections(), extra=operators_text())
     root = srv.connect("root")
     oper_up(root)
-    # the same config with another duration and preload
-    text = srv.conf_path.read_text()
-    new = text.replace("duration = 2592000;", "duration = 600;\n    preload = true;")
-    assert new != text
-    srv.conf_path.write_text(new)
-    root.send("REHASH")
-    root.expect(lambda l: l.command == "382")
-    root.expect(lambda l: "is rehashing the server configuration" in l)
-    secure = srv.client(tls=True)
-    secure.send("CAP LS 302")
-    secure.expect_next(ls_302("duration=600,preload"))
-    plain = srv.client()
-    plain.send("CAP LS 302")
-    plain.expect_next(ls_302("port=%d" % srv.tls_port))
+    # registered clients with cap-notify (CAP LS 302), on each listener
+    plain = srv.connect("plain", caps=[])
+    secure = srv.connect("secure", caps=[], tls=True)
+    rehash(root, srv, "duration = 2592000;", "duration = 600;\n    preload = true;")
+    # cap-notify: the TLS client learns the new policy; the plaintext one's (the port) is
+    # unchanged, so it gets nothing
+    secure.expect_next(S + " CAP secure NEW :sts=duration=600,preload")
+    quiet(plain, secure)
+    # new connections get the new values
+    c = srv.client(tls=True)
+    c.send("CAP LS 302")
+    c.expect_next(ls_302("duration=600,preload"))
+    c = srv.client()
+    c.send("CAP LS 302")
+    c.expect_next(ls_302("port=%d" % srv.tls_port))
+    # duration 0 withdraws the policy: TLS clients are told so, plaintext ones lose sts
+    rehash(root, srv, "duration = 600;", "duration = 0;")
+    secure.expect_next(S + " CAP secure NEW :sts=duration=0,preload")
+    plain.expect_next(S + " CAP plain DEL :sts")
+    quiet(plain, secure)
+    c = srv.client()
+    c.send("CAP LS 302")
+    c.expect_next(ls_302(None))
 
 
 def test_sts_port_must_be_a_tls_listener(tmp_path, tls_files):
