@@ -10,10 +10,9 @@
 #include "reply.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <stddef.h>
 #include <strings.h>
 
 struct help_entry {
@@ -25,8 +24,8 @@ struct help_entry {
 #define LINES(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const struct help_entry entries[] = {
-    /* operator commands */
-    {"OPER", true, LINES("OPER <name> <password>",
+    /* operator commands (OPER and STATS are for everyone, the others need +o) */
+    {"OPER", false, LINES("OPER <name> <password>",
                          "Become an IRC operator with the operators block <name>. The block may also",
                          "require a host mask, a client certificate or an account. Failed attempts are",
                          "limited per name and per address (accounts.max_failed_logins a minute).")},
@@ -50,7 +49,7 @@ static const struct help_entry entries[] = {
                            "used; the errors are sent to you. Privilege: rehash.")},
     {"DIE", true, LINES("DIE", "Shut the server down, disconnecting everyone. Privilege: die.")},
     {"RESTART", true, LINES("RESTART", "Restart the server in place (same process id). Privilege: die.")},
-    {"STATS", true, LINES("STATS <letter>",
+    {"STATS", false, LINES("STATS <letter>",
                           "u: uptime; m: command use counts (both for everyone).",
                           "Operators only: l: listeners (address:port, plain|tls, clients, SendQ bytes,",
                           "bytes sent, bytes received, clients accepted); L: one line per connection;",
