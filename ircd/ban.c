@@ -217,7 +217,8 @@ static void apply_ban(const struct server_ban *b)
 		reply(c, ERR_YOUREBANNEDCREEP, b->reason);
 		char why[300];
 		snprintf(why, sizeof why, "%c-lined: %s", b->kind == 'k' ? 'K' : 'D', b->reason);
-		snotice_about(c, "%s (%s) was disconnected by %c-line %s", c->nick, c->conn.ip, b->kind == 'k' ? 'K' : 'D', b->mask);
+		/* no notice of its own: the exit notice ("Client exiting: ... [K-lined: ...]")
+		 * already says who went and why, and the ban had its notice when added */
 		client_exit(c, why);
 	}
 }
@@ -293,7 +294,8 @@ static void add_done(struct client *c, enum db_status status, void *arg)
 	if (c)
 		client_sendf(c, ":%s NOTICE %s :Added %s %s%s", ircd.conf->server_name, c->nick, cmd, b->mask,
 		             ch->minutes ? " (temporary)" : "");
-	snotice("%s added %s %s (%s)%s", b->setter, cmd, b->mask, b->reason, ch->minutes ? " temporarily" : "");
+	/* one notice per ban: the setter has its reply above instead */
+	snotice_except(c, "%s added %s %s (%s)%s", b->setter, cmd, b->mask, b->reason, ch->minutes ? " temporarily" : "");
 	audit(c, "%s mask=%s minutes=%ld reason=\"%s\"", cmd, b->mask, ch->minutes, b->reason);
 	apply_ban(b);
 	free(ch);
@@ -380,7 +382,7 @@ static void del_done(struct client *c, enum db_status status, void *arg)
 	}
 	if (c)
 		client_sendf(c, ":%s NOTICE %s :Removed %s", ircd.conf->server_name, c->nick, ch->ban.mask);
-	snotice("%s used %s on %s", ch->ban.setter, cmd, ch->ban.mask);
+	snotice_except(c, "%s used %s on %s", ch->ban.setter, cmd, ch->ban.mask);
 	audit(c, "%s mask=%s", cmd, ch->ban.mask);
 	free(ch);
 }
@@ -422,11 +424,17 @@ void server_bans_stats(struct client *c, char kind)
 		if (!live(pp))
 			continue;
 		struct server_ban *b = *pp;
-		if (b->kind == kind && kind == 'k')
-			reply(c, RPL_STATSKLINE, b->mask, b->reason);
-		else if (b->kind == kind)
-			reply(c, RPL_STATSDLINE, b->mask, b->reason);
 		pp = &b->next;
+		if (b->kind != kind)
+			continue;
+		char left[24] = "permanent";
+		if (b->expires)
+			snprintf(left, sizeof left, "%lld", (long long)(b->expires - time(NULL)));
+		const char *setter = b->setter[0] ? b->setter : "*";
+		if (kind == 'k')
+			reply(c, RPL_STATSKLINE, b->mask, left, setter, b->reason);
+		else
+			reply(c, RPL_STATSDLINE, b->mask, left, setter, b->reason);
 	}
 }
 

@@ -13,6 +13,7 @@
 #include "dict.h"
 #include "history.h"
 #include "ircd.h"
+#include "listener.h"
 #include "log.h"
 #include "monitor.h"
 #include "oper.h"
@@ -37,12 +38,20 @@ static void update_prefix(struct client *c)
 static void timer_cb(EV_P_ ev_timer *w, int revents);
 static void flood_cb(EV_P_ ev_timer *w, int revents);
 
+/* True if c's commands are rate limited: its class has flood control and it is not an
+ * operator (opers run the server: a KLINE burst or a long STATS session must not wait;
+ * their SendQ still applies). */
+static bool flood_limited(const struct client *c)
+{
+	return c->class->flood_enabled && !(c->umodes & UMODE('o'));
+}
+
 /* Token bucket: returns true if c may run a command now; otherwise holds its input
  * and arms a timer for when a token will be there ("fakelag"). */
 static bool flood_admit(struct client *c)
 {
 	const struct conf_class *cl = c->class;
-	if (!cl->flood_enabled)
+	if (!flood_limited(c))
 		return true;
 	ev_tstamp now = ev_now(EV_DEFAULT);
 	c->flood_tokens += (now - c->flood_stamp) * cl->flood_rate;
@@ -97,7 +106,7 @@ static bool on_line(struct conn *conn, char *line, size_t len)
 		return true;
 	}
 	struct command *cmd = command_find(m.command);
-	if (c->class->flood_enabled)
+	if (flood_limited(c))
 		c->flood_tokens -= cmd ? cmd->penalty : 1;
 	c->lines_in++;
 	command_dispatch(c, &m);
@@ -171,6 +180,7 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 		abort();
 	c->id = ++ircd.next_id;
 	c->class = &ircd.conf->classes[lc->class_index];
+	c->lstats = listener_stats_hold(lc);
 	conn_init(&c->conn, fd, ssl, &client_conn_ops);
 	c->conn.sendq_max = c->class->sendq;
 	snprintf(c->conn.ip, sizeof c->conn.ip, "%s", ip);
@@ -335,6 +345,7 @@ void client_reap(void)
 		struct client *c = dead_list;
 		dead_list = c->dead_next;
 		conn_close(&c->conn);
+		listener_stats_release(c->lstats, c->conn.bytes_in, c->conn.bytes_out);
 		connlimit_release(c->conn.ip);
 		if (c->prev)
 			c->prev->next = c->next;

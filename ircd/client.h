@@ -33,6 +33,7 @@ enum client_flag {
 /* User modes, as bits indexed by letter. */
 #define UMODE(ch) ((uint64_t)1 << ((ch) - 'A'))
 
+struct listener_stats;
 struct membership;
 struct reply_ctx;
 
@@ -44,6 +45,7 @@ struct client {
 	int cap_version;
 	uint64_t umodes;
 	const struct conf_class *class;
+	struct listener_stats *lstats; /* the counters of the listener it came in on */
 	char nick[NICK_MAX + 1];
 	char user[USER_MAX + 1];
 	char host[HOST_MAX + 1];

@@ -5,6 +5,7 @@
 #include "client.h"
 #include "ban.h"
 #include "dict.h"
+#include "help.h"
 #include "oper.h"
 #include "parse.h"
 #include "reply.h"
@@ -38,6 +39,8 @@ static struct command commands[] = {
     {"AUTHENTICATE", cmd_authenticate, 1, CMD_ANY, 1, 0},
     {"AWAY", cmd_away, 0, CMD_USER, 1, 0},
     {"CAP", cmd_cap, 1, CMD_ANY, 1, 0},
+    {"HELP", cmd_help, 0, CMD_USER, 1, 0},
+    {"HELPOP", cmd_help, 0, CMD_USER, 1, 0},
     {"INFO", cmd_info, 0, CMD_USER, 1, 0},
     {"INVITE", cmd_invite, 2, CMD_USER, 1, 0},
     {"ISON", cmd_ison, 1, CMD_USER, 1, 0},

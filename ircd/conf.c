@@ -88,6 +88,12 @@ static const struct key tls_keys[] = {
     STR("key", struct conf, tls_key, NULL),
     {0},
 };
+static const struct key sts_keys[] = {
+    INT("port", struct conf, sts_port, 1, 65535, NULL),
+    INT("duration", struct conf, sts_duration, 0, INT_MAX, "2592000"),
+    BOOL("preload", struct conf, sts_preload, "false"),
+    {0},
+};
 static const struct key log_raw_keys[] = {
     STR("level", struct conf_raw, log_level, "info"),
     STR("syslog_facility", struct conf_raw, log_facility, "daemon"),
@@ -411,6 +417,18 @@ static void load_listeners(struct ctx *x, struct conf *c, const config_setting_t
 	}
 	if (any_tls && !c->tls_cert[0])
 		error_at(x, list, "a TLS listener needs the 'tls' section (certificate, key)");
+}
+
+/* The STS port sends plaintext clients there for TLS: it must be one of our TLS
+ * listeners, or every client that honours the policy would fail to connect. */
+static void check_sts_port(struct ctx *x, const struct conf *c, const config_setting_t *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].tls && c->listeners[i].port == c->sts_port)
+			return;
+	error_at(x, s, "tls.sts.port %d is not the port of a TLS listener", c->sts_port);
 }
 
 static void load_storage(struct ctx *x, struct conf *c, struct conf_raw *raw, const config_setting_t *g)
@@ -752,8 +770,14 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	load_group(&x, config_lookup(&cfg, "limits"), "limits", limits_keys, c, NULL);
 	load_log(&x, c, &raw, config_lookup(&cfg, "log"));
 	const config_setting_t *tls = config_lookup(&cfg, "tls");
+	static const char *const tls_nested[] = {"sts", NULL};
 	if (tls)
-		load_group(&x, tls, "tls", tls_keys, c, NULL);
+		load_group(&x, tls, "tls", tls_keys, c, tls_nested);
+	const config_setting_t *sts = config_lookup(&cfg, "tls.sts");
+	if (sts) {
+		c->sts_enabled = true;
+		load_group(&x, sts, "tls.sts", sts_keys, c, NULL);
+	}
 	load_storage(&x, c, &raw, config_lookup(&cfg, "storage"));
 	load_accounts(&x, c, &raw, config_lookup(&cfg, "accounts"));
 	load_group(&x, config_lookup(&cfg, "privacy"), "privacy", privacy_keys, c, NULL);
@@ -766,6 +790,8 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 		error_at(&x, config_lookup(&cfg, "privacy"), "privacy.cloak_default needs privacy.cloak_secret");
 	load_classes(&x, c, config_lookup(&cfg, "class"));
 	load_listeners(&x, c, config_lookup(&cfg, "listen"));
+	if (sts)
+		check_sts_port(&x, c, config_setting_get_member(sts, "port"));
 	if (c->group[0] && !c->user[0])
 		error_at(&x, config_lookup(&cfg, "server.group"), "server.group needs server.user");
 	if (server && config_setting_get_member(server, "name") && !strchr(c->server_name, '.'))

@@ -75,6 +75,11 @@ struct conf {
 	struct log_config log; /* log = { level; file; syslog; syslog_facility; categories }; */
 	char tls_cert[CONF_PATH_LEN];
 	char tls_key[CONF_PATH_LEN];
+	/* IRCv3 STS (tls.sts): advertised only when the group is present */
+	bool sts_enabled;
+	int sts_port;     /* a TLS listener's port: where plaintext clients are sent */
+	int sts_duration; /* seconds TLS clients keep the policy; 0 withdraws it */
+	bool sts_preload;
 	/* storage */
 	int backend; /* 0 sqlite, 1 mariadb */
 	char schema_dir[CONF_PATH_LEN];

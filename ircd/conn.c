@@ -178,6 +178,7 @@ static void read_cb(EV_P_ ev_io *w, int revents)
 			conn_fail(c, errno == EIO ? "TLS error" : strerror(errno));
 		return;
 	}
+	c->bytes_in += (unsigned long long)n;
 	size_t len = have + (size_t)n;
 	size_t used = process_lines(c, scratch, len);
 	if (!(c->flags & CONN_DEAD))
@@ -212,6 +213,7 @@ static void flush_tls(struct conn *c)
 		}
 		c->tls_retry_len = 0;
 		sendq_consume(&c->sendq, (size_t)ret);
+		c->bytes_out += (unsigned long long)ret;
 	}
 }
 
@@ -232,6 +234,7 @@ static void flush_plain(struct conn *c)
 			return;
 		}
 		sendq_consume(&c->sendq, (size_t)w);
+		c->bytes_out += (unsigned long long)w;
 	}
 }
 

@@ -56,6 +56,7 @@ struct conn {
 	struct conn *pending_next;
 	char ip[INET6_ADDRSTRLEN + 1];
 	char certfp[65];        /* SHA-256 of the client certificate, hex; "" if none */
+	unsigned long long bytes_in, bytes_out; /* IRC bytes read and written (inside TLS) */
 };
 
 /* Takes ownership of fd (and ssl, which may be NULL) and starts reading. */

@@ -2,6 +2,7 @@
  * prepare watcher (flush pending output, then free exited clients), and signals. */
 #include "ircd.h"
 
+#include "cap.h"
 #include "channel.h"
 #include "client.h"
 #include "command.h"
@@ -102,6 +103,7 @@ static int rehash(char *err, size_t size)
 	}
 	int failed = listener_sync(nc, tls, client_accept);
 	failed += metrics_http_sync(nc) < 0;
+	cap_conf_changed(ircd.conf, nc);
 	conf_free(ircd.conf);
 	if (ircd.tls)
 		SSL_CTX_free(ircd.tls); /* connections keep their own reference */

@@ -3,11 +3,13 @@
 #include "oper.h"
 #include "audit.h"
 
+#include "ban.h"
 #include "channel.h"
 #include "client.h"
 #include "connlimit.h"
 #include "command.h"
 #include "ircd.h"
+#include "listener.h"
 #include "match.h"
 #include "outmsg.h"
 #include "parse.h"
@@ -25,12 +27,12 @@
 #include <strings.h>
 #include <time.h>
 
-/* Sends text to every +s operator, or with masked, text to those with see_hidden and
- * masked to the others. */
-static void snotice_send(const char *text, const char *masked)
+/* Sends text to every +s operator but skip (may be NULL), or with masked, text to those
+ * with see_hidden and masked to the others. */
+static void snotice_send(const char *text, const char *masked, const struct client *skip)
 {
 	for (struct client *c = ircd.clients; c; c = c->next)
-		if ((c->umodes & UMODE('o')) && (c->umodes & UMODE('s')) && !client_dead(c))
+		if ((c->umodes & UMODE('o')) && (c->umodes & UMODE('s')) && !client_dead(c) && c != skip)
 			client_sendf(c, ":%s NOTICE %s :*** %s", ircd.conf->server_name, c->nick,
 			             masked && !(c->privs & PRIV_SEE_HIDDEN) ? masked : text);
 }
@@ -44,7 +46,19 @@ void snotice(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	snotice_send(text, NULL);
+	snotice_send(text, NULL, NULL);
+}
+
+void snotice_except(const struct client *skip, const char *fmt, ...)
+{
+	if (ircd.nopers == 0)
+		return;
+	char text[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	snotice_send(text, NULL, skip);
 }
 
 static bool addr_char(char ch) { return isalnum((unsigned char)ch) || ch == '.' || ch == ':'; }
@@ -69,7 +83,7 @@ void snotice_about(const struct client *t, const char *fmt, ...)
 		}
 	}
 	masked[n < sizeof masked ? n : sizeof masked - 1] = '\0';
-	snotice_send(text, masked);
+	snotice_send(text, masked, NULL);
 }
 
 bool oper_has(struct client *c, unsigned priv)
@@ -283,7 +297,42 @@ static void stats_command(const struct command *cmd, void *arg)
 		reply((struct client *)arg, RPL_STATSCOMMANDS, cmd->name, cmd->count);
 }
 
-void server_bans_stats(struct client *c, char kind);
+/* STATS l: first the clients' live numbers go into their listeners' scratch counters
+ * (one walk over the clients, closing ones included: their bytes are not yet in the
+ * listener's totals until they are reaped), then one line per listener. */
+static void stats_zero(const struct conf_listener *lc, int port, struct listener_stats *s, void *arg)
+{
+	(void)lc, (void)port, (void)arg;
+	s->live_clients = 0;
+	s->live_sendq = 0;
+	s->live_in = s->live_out = 0;
+}
+
+static void stats_listener(const struct conf_listener *lc, int port, struct listener_stats *s, void *arg)
+{
+	char name[CONF_NAME_LEN + 16];
+	bool v6 = strchr(lc->address, ':') != NULL;
+	snprintf(name, sizeof name, "%s%s%s:%d", v6 ? "[" : "", lc->address, v6 ? "]" : "", port);
+	reply((struct client *)arg, RPL_STATSLISTENER, name, lc->tls ? "tls" : "plain", s->live_clients,
+	      s->live_sendq, s->bytes_out + s->live_out, s->bytes_in + s->live_in, s->accepted);
+}
+
+static void stats_listeners(struct client *c)
+{
+	listener_each(stats_zero, NULL);
+	for (struct client *t = ircd.clients; t; t = t->next) {
+		struct listener_stats *s = t->lstats;
+		if (!s)
+			continue;
+		s->live_in += t->conn.bytes_in;
+		s->live_out += t->conn.bytes_out;
+		if (!client_dead(t)) {
+			s->live_clients++;
+			s->live_sendq += t->conn.sendq.bytes;
+		}
+	}
+	listener_each(stats_listener, c);
+}
 
 void cmd_stats(struct client *c, struct msg *m)
 {
@@ -308,10 +357,14 @@ void cmd_stats(struct client *c, struct msg *m)
 		command_each(stats_command, c);
 		break;
 	case 'l':
+		stats_listeners(c);
+		break;
+	case 'L': /* one line per connection */
 		for (struct client *t = ircd.clients; t; t = t->next)
 			if (!client_dead(t))
-				reply(c, RPL_STATSLINKINFO, t->nick[0] ? t->nick : "*", t->conn.sendq.bytes, t->lines_out, 0ULL,
-				      t->lines_in, 0ULL, (long long)(ev_now(EV_DEFAULT) - t->connected));
+				reply(c, RPL_STATSLINKINFO, t->nick[0] ? t->nick : "*", t->conn.sendq.bytes, t->lines_out,
+				      t->conn.bytes_out / 1024, t->lines_in, t->conn.bytes_in / 1024,
+				      (long long)(ev_now(EV_DEFAULT) - t->connected));
 		break;
 	case 'k':
 	case 'K':

@@ -79,6 +79,8 @@ DEFAULT_SETTINGS = {
     "flood_rate": 10.0,
     "flood_burst": 100,
     "tls": True,  # add the TLS listener (and the tls section)
+    # tls.sts = { ... } (a dict), its port defaulting to the TLS listener's; None: no STS
+    "sts": None,
     # storage = { ... }: an SQLite database next to the config and the repository's
     # schema directory, so nothing is created in the working tree. None leaves the
     # section out (daemon defaults).
@@ -165,8 +167,11 @@ def write_config(path, tls_files=None, port=None, tls_port=None, **settings):
             raise ValueError("a TLS listener needs tls_files")
         tls_port = tls_port or free_port()
         listeners.append("  { address = %s; port = %d; tls = true; }" % (conf_str(HOST), tls_port))
-        tls_section = "tls = {\n  certificate = %s;\n  key = %s;\n};\n" % (
-            conf_str(tls_files[0]), conf_str(tls_files[1]))
+        sts = ""
+        if s["sts"] is not None:
+            sts = "  sts = %s;\n" % conf_group(dict({"port": tls_port}, **s["sts"]), "    ")
+        tls_section = "tls = {\n  certificate = %s;\n  key = %s;\n%s};\n" % (
+            conf_str(tls_files[0]), conf_str(tls_files[1]), sts)
     else:
         tls_port = None
     storage = s["storage"]
