@@ -27,6 +27,7 @@ MANDIR     := $(PREFIX)/share/man
 UNITDIR    := $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc/parley
 STATEDIR   ?= /var/lib/parley
+LOGDIR     ?= /var/log/parley
 PARLEY_USER ?= parley
 # storage.schema_dir's default: the installed migrations.
 CFLAGS  += -DPARLEY_SCHEMA_DIR='"$(DATADIR)/sql"'
@@ -95,9 +96,10 @@ install: $(DAEMON)
 	  echo "installed $$c"; fi; \
 	m=$(DESTDIR)$(SYSCONFDIR)/motd.txt; [ -e $$m ] || install -m 644 conf/motd.txt $$m
 	install -d -m 700 $(DESTDIR)$(STATEDIR)
+	install -d -m 750 $(DESTDIR)$(LOGDIR)
 	@if [ "$$(id -u)" = 0 ] && id -u $(PARLEY_USER) >/dev/null 2>&1; then \
-	  chown $(PARLEY_USER): $(DESTDIR)$(STATEDIR); \
-	else echo "note: $(STATEDIR) is not owned by $(PARLEY_USER) (no such user, or not root)"; fi
+	  chown $(PARLEY_USER): $(DESTDIR)$(STATEDIR) $(DESTDIR)$(LOGDIR); \
+	else echo "note: $(STATEDIR) and $(LOGDIR) are not owned by $(PARLEY_USER) (no such user, or not root)"; fi
 
 # Removes what install put in PREFIX; the configuration and the store stay.
 uninstall:
@@ -105,7 +107,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard docs/man/*.5))) \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard docs/man/*.8)))
-	@echo "kept $(SYSCONFDIR) and $(STATEDIR)"
+	@echo "kept $(SYSCONFDIR), $(STATEDIR) and $(LOGDIR)"
 
 # Installs missing Debian packages when run as root; otherwise prints the line to run.
 deps:
