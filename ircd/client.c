@@ -115,7 +115,25 @@ static void on_recvq_full(struct conn *conn)
 
 static void on_error(struct conn *conn, const char *reason) { client_exit(from_conn(conn), reason); }
 
-static const struct conn_ops client_conn_ops = {on_line, admit, on_too_long, on_recvq_full, on_error};
+/* A trusted WebSocket proxy named the client's address (before any IRC line): the bans
+ * and limits checked at accept against the proxy's address apply to it now, and it
+ * becomes the address bans, cloaks and limits see. The proxy's own count is returned
+ * only once the client's is taken, so a refusal leaves the counts as they were. */
+static void on_address(struct conn *conn, const char *ip)
+{
+	struct client *c = from_conn(conn);
+	char why[128];
+	if (ban_check_ip(ip, why, sizeof why) || !connlimit_admit(ip, why, sizeof why)) {
+		snprintf(c->host, sizeof c->host, "%s", ip);
+		client_exit(c, why);
+		return;
+	}
+	connlimit_release(c->conn.ip);
+	snprintf(c->conn.ip, sizeof c->conn.ip, "%s", ip);
+	snprintf(c->host, sizeof c->host, "%s", ip);
+}
+
+static const struct conn_ops client_conn_ops = {on_line, admit, on_too_long, on_recvq_full, on_error, on_address};
 
 static void format_host(const struct sockaddr_storage *addr, char *ip, size_t size)
 {
@@ -134,13 +152,13 @@ static void format_host(const struct sockaddr_storage *addr, char *ip, size_t si
 }
 
 /* Refuses a connection before any client state exists: a plain listener gets the ERROR
- * line (best effort, never blocking), a TLS one is just closed. */
-static bool refuse_early(int fd, SSL *ssl, const char *ip)
+ * line (best effort, never blocking), a TLS or WebSocket one is just closed. */
+static bool refuse_early(int fd, SSL *ssl, const char *ip, bool websocket)
 {
 	char why[128];
 	if (!ban_check_ip(ip, why, sizeof why) && connlimit_admit(ip, why, sizeof why))
 		return false;
-	if (!ssl) {
+	if (!ssl && !websocket) {
 		char line[256];
 		int n = snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)\r\n", ip, why);
 		if (write(fd, line, (size_t)n) < 0) {
@@ -156,7 +174,7 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 {
 	char ip[INET6_ADDRSTRLEN + 1];
 	format_host(addr, ip, sizeof ip);
-	if (refuse_early(fd, ssl, ip))
+	if (refuse_early(fd, ssl, ip, lc->websocket))
 		return;
 	struct client *c = calloc(1, sizeof *c);
 	if (!c)
@@ -164,6 +182,8 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 	c->id = ++ircd.next_id;
 	c->class = &ircd.conf->classes[lc->class_index];
 	conn_init(&c->conn, fd, ssl, &client_conn_ops);
+	if (lc->websocket)
+		conn_websocket(&c->conn);
 	c->conn.sendq_max = c->class->sendq;
 	snprintf(c->conn.ip, sizeof c->conn.ip, "%s", ip);
 	snprintf(c->host, sizeof c->host, "%s", ip);

@@ -108,7 +108,7 @@ static int open_one(struct listener *l)
 	ev_io_init(&l->io, accept_cb, fd, EV_READ);
 	l->io.data = l;
 	ev_io_start(EV_DEFAULT, &l->io);
-	log_info("listening on %s port %d%s", addr, l->port, l->conf.tls ? " (TLS)" : "");
+	log_info("listening on %s port %d%s%s", addr, l->port, l->conf.tls ? " (TLS)" : "", l->conf.websocket ? " (WebSocket)" : "");
 	return 0;
 }
 

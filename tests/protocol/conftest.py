@@ -85,6 +85,9 @@ DEFAULT_SETTINGS = {
     # group given here replaces the same group of HARNESS_SECTIONS.
     "sections": None,
     "extra": "",  # raw text appended to the file
+    # More listen entries, as libconfig text: '{ address = "127.0.0.1"; port = 1234; }'
+    # (the test picks their ports, e.g. with free_port()).
+    "extra_listeners": (),
 }
 
 
@@ -164,6 +167,7 @@ def write_config(path, tls_files=None, port=None, tls_port=None, **settings):
             conf_str(tls_files[0]), conf_str(tls_files[1]))
     else:
         tls_port = None
+    listeners.extend("  " + l for l in s["extra_listeners"])
     storage = s["storage"]
     if storage == "default":
         storage = {"backend": "sqlite", "schema_dir": str(ROOT / "sql"),
