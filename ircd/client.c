@@ -27,6 +27,13 @@
 
 static struct client *dead_list;
 
+/* Clients to exit at the next safe point, and why (client_exit_soon). */
+static struct {
+	uint64_t id;
+	const char *reason; /* a string literal */
+} *exit_soon;
+static size_t nexit_soon, exit_soon_cap;
+
 static struct client *from_conn(struct conn *conn) { return (struct client *)conn; }
 
 static void update_prefix(struct client *c)
@@ -338,6 +345,32 @@ void client_exit(struct client *c, const char *reason)
 	log_debug("exit %llu %s: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*", reason);
 	c->dead_next = dead_list;
 	dead_list = c;
+}
+
+void client_exit_soon(struct client *c, const char *reason)
+{
+	if (client_dead(c) || (c->flags & CLI_EXIT_SOON))
+		return;
+	c->flags |= CLI_EXIT_SOON;
+	if (nexit_soon == exit_soon_cap) {
+		exit_soon_cap = exit_soon_cap ? exit_soon_cap * 2 : 16;
+		exit_soon = realloc(exit_soon, exit_soon_cap * sizeof *exit_soon);
+		if (!exit_soon)
+			abort();
+	}
+	exit_soon[nexit_soon].id = c->id;
+	exit_soon[nexit_soon++].reason = reason;
+}
+
+void client_exit_pending(void)
+{
+	/* an exit may overflow more SendQs (its QUIT): they join the list and run here too */
+	for (size_t i = 0; i < nexit_soon; i++) {
+		struct client *c = client_by_id(exit_soon[i].id);
+		if (c)
+			client_exit(c, exit_soon[i].reason);
+	}
+	nexit_soon = 0;
 }
 
 void client_reap(void)

@@ -68,9 +68,11 @@ void client_send(struct client *c, struct msgbuf *b)
 		ctx->lines[ctx->nlines++] = msgbuf_ref(b);
 		return;
 	}
+	if (c->flags & CLI_EXIT_SOON)
+		return; /* past its SendQ already */
 	c->lines_out++;
 	if (!conn_send(&c->conn, b))
-		client_exit(c, "SendQ exceeded");
+		client_exit_soon(c, "SendQ exceeded");
 }
 
 void client_send_direct(struct client *c, struct msgbuf *b)
