@@ -92,7 +92,7 @@ void sendq_push_raw(struct sendq *q, struct msgbuf *b) { push(q, (uintptr_t)b | 
 
 int sendq_iov(const struct sendq *q, struct iovec *iov, int max)
 {
-	static unsigned char hdrs[64][HDR_MAX];
+	static unsigned char hdrs[128][HDR_MAX];
 	int n = 0;
 	for (unsigned i = 0; i < q->count && n < max; i++) {
 		uintptr_t e = q->ring[(q->head + i) & (q->cap - 1)];
@@ -104,7 +104,7 @@ int sendq_iov(const struct sendq *q, struct iovec *iov, int max)
 			continue;
 		}
 		size_t p = payload_len(b);
-		if (i >= 64 || (skip < header_len(p) && n + 2 > max))
+		if (i >= 128 || (skip < header_len(p) && n + 2 > max))
 			break; /* out of header slots, or no room for header and payload */
 		size_t h = header_make(hdrs[i], q->ws_opcode, p);
 		if (skip < h) {
