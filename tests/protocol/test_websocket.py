@@ -396,7 +396,7 @@ def test_flood_control_applies(make_server):
 
 
 def test_sendq_limit_applies(make_server):
-    srv, port = ws_server(make_server, sendq=8192)
+    srv, port = ws_server(make_server, sendq=8192, flood_enabled=False)  # the sender floods
     web = ws_client(srv, port, "web")
     web.send("JOIN #big")
     web.expect(lambda l: l.command == "366")
