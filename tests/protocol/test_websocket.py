@@ -429,6 +429,27 @@ def test_sasl_plain_over_wss(make_server):
     web.expect(":alice!alice@%s PRIVMSG alice :👍 over wss" % HOST)
 
 
+def test_wss_asks_for_no_client_certificate(make_server, client_cert):
+    # Browsers fail a handshake that asks for one (Chromium does), so a wss listener does
+    # not ask: the client's certificate is not sent, and SASL EXTERNAL finds none at once
+    # (with a certificate it would be asked for the authzid first, as on the TLS port).
+    srv, port = ws_server(make_server, tls=True)
+
+    def external(c, nick):
+        c.cap_ls()
+        c.send("CAP REQ :sasl")
+        c.expect(S + " CAP * ACK :sasl")
+        c.send("NICK " + nick)
+        c.send("USER %s 0 * :Cert" % nick)
+        c.send("AUTHENTICATE EXTERNAL")
+        return c.getline()
+
+    web = ws_client(srv, port, tls=True, cert=client_cert)
+    assert external(web, "certweb") == S + " 904 certweb :SASL authentication failed"
+    tcp = srv.client(tls=True, certfile=client_cert[0], keyfile=client_cert[1])
+    assert external(tcp, "certtcp") == "AUTHENTICATE +"
+
+
 def whois_host(c, nick):
     c.send("WHOIS " + nick)
     line = c.expect(lambda l: l.command == "311")

@@ -28,12 +28,14 @@ def ws_listeners(tls=False, **options):
             % (HOST, port, " tls = true;" if tls else "", opts)], port
 
 
-def open_socket(port, tls=False, timeout=TIMEOUT):
+def open_socket(port, tls=False, timeout=TIMEOUT, cert=None):
     sock = socket.create_connection((HOST, port), timeout=timeout)
     if tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+        if cert:
+            ctx.load_cert_chain(*cert)
         sock = ctx.wrap_socket(sock, server_hostname="localhost")
     sock.settimeout(timeout)
     return sock
@@ -132,8 +134,8 @@ class WSClient(Client):
     close is answered as RFC 6455 asks), every frame in self.frames."""
 
     def __init__(self, port, tls=False, protocols=("text.ircv3.net",), origin=None,
-                 headers=(), timeout=TIMEOUT, name=None):
-        sock = open_socket(port, tls, timeout)
+                 headers=(), timeout=TIMEOUT, name=None, cert=None):
+        sock = open_socket(port, tls, timeout, cert)
         data, key = request_text(protocols=protocols, origin=origin, headers=headers)
         sock.sendall(data)
         status, line, hdrs, rest, head = read_response(sock)
