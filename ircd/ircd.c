@@ -47,6 +47,7 @@ static void prepare_cb(EV_P_ ev_prepare *w, int revents)
 {
 	(void)w;
 	(void)revents;
+	client_exit_pending();
 	conn_flush_pending();
 	client_reap();
 	if (ircd.shutting_down)
@@ -386,6 +387,7 @@ int ircd_main(int argc, char **argv)
 	notify_send("READY=1"); /* listeners bound, store migrated and loaded */
 	ev_run(loop, 0);
 	/* Last flush of the closing ERRORs, then let the workers finish, then free. */
+	client_exit_pending();
 	conn_flush_pending();
 	client_reap();
 	history_drain();

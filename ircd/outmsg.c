@@ -161,6 +161,7 @@ static struct msgbuf *build(struct outmsg *o, int v)
 		abort();
 	b->refs = 1;
 	b->len = (unsigned)(n + o->body_len);
+	b->utf8 = MSGBUF_UTF8_UNKNOWN;
 	memcpy(b->data, tags, n);
 	memcpy(b->data + n, o->body, o->body_len);
 	b->data[b->len] = '\0';

@@ -69,10 +69,12 @@ void client_send(struct client *c, struct msgbuf *b)
 		ctx->lines[ctx->nlines++] = msgbuf_ref(b);
 		return;
 	}
+	if (c->flags & CLI_EXIT_SOON)
+		return; /* past its SendQ already */
 	c->lines_out++;
 	if (!conn_send(&c->conn, b)) {
-		metrics.sendq_exceeded += !client_dead(c);
-		client_exit(c, "SendQ exceeded");
+		metrics.sendq_exceeded++; /* once: CLI_EXIT_SOON stops further sends */
+		client_exit_soon(c, "SendQ exceeded");
 	}
 }
 

@@ -92,6 +92,9 @@ DEFAULT_SETTINGS = {
     # More settings of the server group: {"user": "nobody", "allow_root": True}.
     "server_keys": None,
     "extra": "",  # raw text appended to the file
+    # More listen entries, as libconfig text: '{ address = "127.0.0.1"; port = 1234; }'
+    # (the test picks their ports, e.g. with free_port()).
+    "extra_listeners": (),
 }
 
 
@@ -174,6 +177,7 @@ def write_config(path, tls_files=None, port=None, tls_port=None, **settings):
             conf_str(tls_files[0]), conf_str(tls_files[1]), sts)
     else:
         tls_port = None
+    listeners.extend("  " + l for l in s["extra_listeners"])
     storage = s["storage"]
     if storage == "default":
         storage = {"backend": "sqlite", "schema_dir": str(ROOT / "sql"),
