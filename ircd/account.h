@@ -15,7 +15,7 @@
 
 #define ACCOUNT_MAX NICK_MAX
 #define EMAIL_MAX 254
-#define PASSWORD_MAX 256
+#define PASSWORD_MAX 600
 
 enum account_status {
 	ACC_OK,

@@ -721,7 +721,7 @@ static bool parse_selector(const char *s, unsigned long long *seq, bool *star, b
 }
 
 /* Resolves target for c: its history key, its canonical name (the channel's name, or the
- * other user's nick as it is now), and c's membership for a channel (NULL for a direct
+ * other user's nick as the client spelled it), and c's membership for a channel (NULL for a direct
  * conversation). Refuses, with a HistServ NOTICE or "FAIL <cmd> INVALID_TARGET [<sub>]
  * <target>", a channel c is not in (secret or not, it is answered the same as one that
  * does not exist) or a name that cannot be a nick. */
@@ -766,7 +766,7 @@ static bool resolve_target(struct client *c, const char *cmd, const char *sub, b
 		casemap_fold(them, target, sizeof them); /* offline: the name is taken as an account (a
 		                                          * departed logged-out user's talk stays theirs) */
 	history_dm_key(me, them, key, size);
-	snprintf(canon, csize, "%s", t && client_registered(t) ? t->nick : target);
+	snprintf(canon, csize, "%s", target); /* as the client spelled it, as irctest expects */
 	return true;
 }
 

@@ -345,15 +345,17 @@ def test_chathistory_subcommands(make_server, backend):
 
 
 def test_batch_names_the_canonical_target(make_server, backend):
-    """The chathistory batch's parameter is "the canonical name of the target being
-    queried": the channel's or the nick's own spelling, not the request's."""
+    """The chathistory batch's parameter is the channel's own spelling for a channel, and
+    for a direct conversation the nick as the request spelled it (as irctest expects:
+    "FOO" queried gives a batch for "FOO", not "foo")."""
     srv = start(make_server, backend)
     alice, bob = room(srv, [("alice", ECHO), ("bob", FULL)], chan="#Room")
     m1 = say(alice, "#Room", "hi room")
     m2 = say(alice, "bob", "hi bob")
     settle(bob)
     assert ids(chathistory(bob, "LATEST", "#ROOM", "*", 10, target="#Room")) == ids([m1])
-    assert ids(chathistory(bob, "LATEST", "ALICE", "*", 10, target="alice")) == ids([m2])
+    assert ids(chathistory(bob, "LATEST", "ALICE", "*", 10, target="ALICE")) == ids([m2])
+    assert ids(chathistory(bob, "LATEST", "aLiCe", "*", 10, target="aLiCe")) == ids([m2])
 
 
 def test_chathistory_max(make_server, backend):
