@@ -131,8 +131,13 @@ void cmd_authenticate(struct client *c, struct msg *m)
 	}
 	size_t len = strlen(arg);
 	if (len > SASL_CHUNK || c->sasl_len + len > SASL_MAX) {
+		/* 905 is for one line over 400 bytes; a response that grows past the limit
+		 * chunk by chunk is a failed exchange */
 		sasl_reset(c);
-		reply(c, ERR_SASLTOOLONG);
+		if (len > SASL_CHUNK)
+			reply(c, ERR_SASLTOOLONG);
+		else
+			reply(c, ERR_SASLFAIL);
 		return;
 	}
 	if (strcmp(arg, "+") != 0) {
