@@ -403,6 +403,18 @@ static void enforce(struct client *c, struct channel *ch)
 
 void chanserv_joined(struct client *c, struct channel *ch) { enforce(c, ch); }
 
+enum service_admit chanserv_admits(const struct client *c, const struct channel *ch)
+{
+	const struct chanreg *r = reg_find(service_channel_name(ch));
+	if (!r)
+		return ADMIT_NONE;
+	enum level lvl = client_level(r, c);
+	if (lvl >= LVL_OP)
+		return ADMIT_ALL;
+	/* an AKICK wins over the entry: enforce() would kick at once anyway */
+	return lvl >= LVL_MEMBER && !akick_match(r, c) ? ADMIT_DOORS : ADMIT_NONE;
+}
+
 static void enforce_each(struct channel *ch, void *arg) { enforce(arg, ch); }
 
 void chanserv_account_changed(struct client *c) { service_client_each_channel(c, enforce_each, c); }

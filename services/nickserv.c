@@ -329,26 +329,62 @@ void nickserv_nick_changed(struct client *c)
 		account_nick_owner(c, service_client_nick(c), enforce_owner, NULL);
 }
 
+static void ns_logout(struct client *c, char **argv, int argc)
+{
+	(void)argv;
+	(void)argc;
+	if (!service_client_account(c)[0]) {
+		service_notice(NS, c, "You are not logged in.");
+		return;
+	}
+	service_logout(c);
+	service_notice(NS, c, "You are now logged out.");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(struct client *c, char **argv, int argc);
 	const char *help;
+	const char *detail;
 } commands[] = {
-    {"REGISTER", ns_register, "REGISTER <password> [email] - register your current nick as an account"},
-    {"IDENTIFY", ns_identify, "IDENTIFY [account] <password> - log in"},
-    {"DROP", ns_drop, "DROP <password> - delete your account"},
-    {"GHOST", ns_ghost, "GHOST <nick> - disconnect a session using a nick of your account"},
-    {"SET", ns_set, "SET PASSWORD <new password> - change your password"},
-    {"INFO", ns_info, "INFO [account] - show information about an account"},
-    {"CERT", ns_cert, "CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL"},
-    {"VERIFY", ns_verify, "VERIFY <account> <code> - confirm a registration"},
-    {"HELP", ns_help, "HELP - this list"},
+    {"REGISTER", ns_register, "REGISTER <password> [email] - register your current nick as an account",
+     "Creates an account named after your current nick and logs you in.\n"
+     "Passwords are 8 to 600 characters (accounts.min_password_length sets the minimum).\n"
+     "The email address is required when the network asks for one; with verification on,\n"
+     "a code is sent there and the account works once VERIFY confirms it."},
+    {"IDENTIFY", ns_identify, "IDENTIFY [account] <password> - log in",
+     "Logs you in to an account (your current nick's when none is named).\n"
+     "SASL does the same before registration; clients that cannot do SASL use this."},
+    {"LOGOUT", ns_logout, "LOGOUT - log out of your account",
+     "Logs you out; you keep your nick and channels."},
+    {"DROP", ns_drop, "DROP <password> - delete your account",
+     "Deletes the account you are logged in to, after checking its password. This cannot be undone."},
+    {"GHOST", ns_ghost, "GHOST <nick> - disconnect a session using a nick of your account",
+     "Disconnects another connection using a nick registered to your account, so you can take it."},
+    {"SET", ns_set, "SET PASSWORD <new password> - change your password",
+     "Changes the password of the account you are logged in to."},
+    {"INFO", ns_info, "INFO [account] - show information about an account",
+     "Shows when an account was registered and whether it is online (yours without a name)."},
+    {"CERT", ns_cert, "CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL",
+     "ADD without a fingerprint adds the certificate of your current connection.\n"
+     "A listed certificate logs you in with SASL EXTERNAL, no password needed."},
+    {"VERIFY", ns_verify, "VERIFY <account> <code> - confirm a registration",
+     "Confirms a registration with the code sent to its email address."},
+    {"HELP", ns_help, "HELP [command] - this list, or help on one command",
+     "Without a command, lists the commands; with one, shows its syntax and what it does."},
 };
 
 static void ns_help(struct client *c, char **argv, int argc)
 {
-	(void)argv;
-	(void)argc;
+	if (argc > 0) {
+		for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+			if (strcasecmp(argv[0], commands[i].name) == 0) {
+				service_help_topic(NS, c, commands[i].help, commands[i].detail);
+				return;
+			}
+		service_notice(NS, c, "No help for %s. Use HELP for a list.", argv[0]);
+		return;
+	}
 	service_notice(NS, c, "NickServ commands:");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		service_notice(NS, c, "  %s", commands[i].help);
