@@ -1106,7 +1106,7 @@ def test_histserv(make_server, backend):
 
     # Usage.
     hs(alice, "HELP")
-    lines = alice.read_until(lambda l: "DELETE" in l.params[-1])
+    lines = alice.read_until(lambda l: l.params[-1].startswith("  HELP"))
     assert lines[0] == HS + " NOTICE alice :HistServ commands:", lines
     assert all(l.source == HS[1:] and l.command == "NOTICE" for l in lines), lines
     hs(alice, "FROB")

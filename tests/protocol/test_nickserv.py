@@ -61,13 +61,14 @@ def test_help(make_server, backend):
         "NickServ commands:",
         "  REGISTER <password> [email] - register your current nick as an account",
         "  IDENTIFY [account] <password> - log in",
+        "  LOGOUT - log out of your account",
         "  DROP <password> - delete your account",
         "  GHOST <nick> - disconnect a session using a nick of your account",
         "  SET PASSWORD <new password> - change your password",
         "  INFO [account] - show information about an account",
         "  CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL",
         "  VERIFY <account> <code> - confirm a registration",
-        "  HELP - this list",
+        "  HELP [command] - this list, or help on one command",
     ]:
         c.expect_next(notice("helpme", text))
     # The service name is case-insensitive; unknown commands are answered.
