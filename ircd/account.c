@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum op { OP_REGISTER, OP_CHECK, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
+enum op { OP_REGISTER, OP_CHECK, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_SETEMAIL, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
 enum stage { ON_STORAGE, ON_CRYPTO };
 
 struct acc_job {
@@ -182,6 +182,12 @@ static void run_storage(struct acc_job *j)
 	case OP_SETPW: {
 		struct db_param p[2] = {DB_TEXT(j->hash), DB_TEXT(j->key)};
 		s = storage_exec("UPDATE accounts SET password = ? WHERE name_key = ?", p, 2, NULL, NULL);
+		j->res.status = ACC_OK;
+		break;
+	}
+	case OP_SETEMAIL: {
+		struct db_param p[2] = {DB_TEXT(j->email), DB_TEXT(j->key)};
+		s = storage_exec("UPDATE accounts SET email = ? WHERE name_key = ?", p, 2, NULL, NULL);
 		j->res.status = ACC_OK;
 		break;
 	}
@@ -441,6 +447,20 @@ void account_set_password(struct client *c, const char *name, const char *passwo
 	j->stage = ON_CRYPTO;
 	j->steps_left = 1;
 	job_start(c, j);
+}
+
+void account_set_email(struct client *c, const char *name, const char *email, account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_SETEMAIL, name, cb, arg);
+	snprintf(j->email, sizeof j->email, "%s", email);
+	job_start(c, j);
+}
+
+bool account_email_valid(const char *email)
+{
+	const char *at = strchr(email, '@');
+	return at && at != email && at[1] && !strchr(at + 1, '@') && strlen(email) <= EMAIL_MAX &&
+	       !strpbrk(email, " ,:;<>\"");
 }
 
 void account_drop(struct client *c, const char *name, account_cb cb, void *arg)

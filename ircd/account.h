@@ -61,6 +61,11 @@ void account_check_cert(struct client *c, const char *fp, account_cb cb, void *a
 void account_verify(struct client *c, const char *name, const char *code, account_cb cb, void *arg);
 
 void account_set_password(struct client *c, const char *name, const char *password, account_cb cb, void *arg);
+/* Stores email (already checked with account_email_valid) as account name's address. */
+void account_set_email(struct client *c, const char *name, const char *email, account_cb cb, void *arg);
+/* An address with one '@', something on both sides, no spaces or separators, at most
+ * EMAIL_MAX bytes. */
+bool account_email_valid(const char *email);
 void account_drop(struct client *c, const char *name, account_cb cb, void *arg);
 void account_info(struct client *c, const char *name, account_cb cb, void *arg);
 

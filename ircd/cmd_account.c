@@ -179,13 +179,6 @@ static void register_done(struct client *c, const struct account_result *r, void
 	}
 }
 
-static bool email_valid(const char *email)
-{
-	const char *at = strchr(email, '@');
-	return at && at != email && at[1] && !strchr(at + 1, '@') && strlen(email) <= EMAIL_MAX &&
-	       !strpbrk(email, " ,:;<>\"");
-}
-
 void cmd_register(struct client *c, struct msg *m)
 {
 	const struct conf *cf = ircd.conf;
@@ -210,7 +203,7 @@ void cmd_register(struct client *c, struct msg *m)
 		return;
 	}
 	bool no_email = strcmp(email, "*") == 0;
-	if ((no_email && cf->email_required) || (!no_email && !email_valid(email))) {
+	if ((no_email && cf->email_required) || (!no_email && !account_email_valid(email))) {
 		reply_standard(c, "FAIL", "REGISTER", "INVALID_EMAIL", name, "A valid email address is required");
 		return;
 	}

@@ -68,7 +68,7 @@ static void ns_register(struct client *c, char **argv, int argc)
 		service_notice(NS, c, "An email address is required: REGISTER <password> <email>");
 		return;
 	}
-	if (*email && (!strchr(email, '@') || strlen(email) > EMAIL_MAX)) {
+	if (*email && !account_email_valid(email)) {
 		service_notice(NS, c, "%s is not a valid email address.", email);
 		return;
 	}
@@ -189,12 +189,20 @@ static void done_simple(struct client *c, const struct account_result *r, void *
 static void ns_set(struct client *c, char **argv, int argc)
 {
 	const char *acct = service_client_account(c);
-	if (argc < 2 || strcasecmp(argv[0], "PASSWORD") != 0) {
-		service_notice(NS, c, "Syntax: SET PASSWORD <new password>");
+	bool email = argc >= 2 && strcasecmp(argv[0], "EMAIL") == 0;
+	if (argc < 2 || (!email && strcasecmp(argv[0], "PASSWORD") != 0)) {
+		service_notice(NS, c, "Syntax: SET PASSWORD <new password> | SET EMAIL <address>");
 		return;
 	}
 	if (!acct[0]) {
 		service_notice(NS, c, "You must be logged in.");
+		return;
+	}
+	if (email) {
+		if (!account_email_valid(argv[1]))
+			service_notice(NS, c, "%s is not a valid email address.", argv[1]);
+		else
+			account_set_email(c, acct, argv[1], done_simple, (void *)"Email address changed.");
 		return;
 	}
 	if (strlen(argv[1]) < (size_t)ircd_conf()->min_password_length || strlen(argv[1]) > PASSWORD_MAX) {
@@ -361,8 +369,9 @@ static const struct {
      "Deletes the account you are logged in to, after checking its password. This cannot be undone."},
     {"GHOST", ns_ghost, "GHOST <nick> - disconnect a session using a nick of your account",
      "Disconnects another connection using a nick registered to your account, so you can take it."},
-    {"SET", ns_set, "SET PASSWORD <new password> - change your password",
-     "Changes the password of the account you are logged in to."},
+    {"SET", ns_set, "SET PASSWORD <new password> | EMAIL <address> - change your password or email",
+     "Changes the password or the email address of the account you are logged in to.\n"
+     "INFO shows the address to you and to operators only."},
     {"INFO", ns_info, "INFO [account] - show information about an account",
      "Shows when an account was registered and whether it is online (yours without a name)."},
     {"CERT", ns_cert, "CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL",

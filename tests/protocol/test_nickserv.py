@@ -64,7 +64,7 @@ def test_help(make_server, backend):
         "  LOGOUT - log out of your account",
         "  DROP <password> - delete your account",
         "  GHOST <nick> - disconnect a session using a nick of your account",
-        "  SET PASSWORD <new password> - change your password",
+        "  SET PASSWORD <new password> | EMAIL <address> - change your password or email",
         "  INFO [account] - show information about an account",
         "  CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL",
         "  VERIFY <account> <code> - confirm a registration",
@@ -142,9 +142,9 @@ def test_set_password(make_server, backend):
     c.expect_next(logged_in("alice", "alice"))
     c.expect_next(notice("alice", "You are now identified for alice."))
     ns(c, "SET")
-    c.expect_next(notice("alice", "Syntax: SET PASSWORD <new password>"))
+    c.expect_next(notice("alice", "Syntax: SET PASSWORD <new password> | SET EMAIL <address>"))
     ns(c, "SET EMAIL x@example.org")
-    c.expect_next(notice("alice", "Syntax: SET PASSWORD <new password>"))
+    c.expect_next(notice("alice", "Email address changed."))
     ns(c, "SET PASSWORD short")
     c.expect_next(notice("alice", "Passwords must be 8 to 600 characters long."))
     ns(c, "SET PASSWORD newpassword1")
@@ -325,3 +325,33 @@ def test_cert(make_server, backend, client_cert):
     ns(c, "CERT LIST")
     c.expect_next(notice("alice", "Certificate fingerprints for alice: %s" % other_fp))
     assert sasl_result(srv, None, None, tls=True, certfile=client_cert[0], keyfile=client_cert[1]) == "904"
+
+
+def test_set_email(make_server, backend):
+    """SET EMAIL stores a checked address; INFO shows it to the owner (and operators,
+    test_info) only; it is stored, so a restart keeps it."""
+    srv = start(make_server, backend)
+    alice = srv.connect("alice")
+    ns(alice, "SET EMAIL alice@example.org")
+    alice.expect_next(notice("alice", "You must be logged in."))
+    ns(alice, "REGISTER %s" % PASSWORD)
+    alice.expect_next(notice("alice", "Account alice registered. You are now logged in."))
+    alice.expect_next(logged_in("alice", "alice"))
+    for bad in ("notanemail", "a@b@c", "@example.org", "alice@", "x" * 250 + "@example.org"):
+        ns(alice, "SET EMAIL " + bad)
+        alice.expect_next(notice("alice", "%s is not a valid email address." % bad))
+    ns(alice, "SET EMAIL")
+    alice.expect_next(notice("alice", "Syntax: SET PASSWORD <new password> | SET EMAIL <address>"))
+    ns(alice, "SET EMAIL alice@example.org")
+    alice.expect_next(notice("alice", "Email address changed."))
+    srv.stop()
+    srv.start()
+    alice = srv.client()
+    alice.register("alice", password="alice:" + PASSWORD)
+    ns(alice, "INFO")
+    lines = alice.read_until(lambda l: l.params[-1] == "End of info.")
+    assert notice("alice", "Email: alice@example.org") in lines, lines
+    bob = srv.connect("bob")
+    ns(bob, "INFO alice")
+    lines = bob.read_until(lambda l: l.params[-1] == "End of info.")
+    assert not [l for l in lines if "example.org" in l.params[-1]], lines
