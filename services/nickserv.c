@@ -337,6 +337,43 @@ void nickserv_nick_changed(struct client *c)
 		account_nick_owner(c, service_client_nick(c), enforce_owner, NULL);
 }
 
+static void done_reset(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status == ACC_OK)
+		service_notice(NS, c, "Password changed for %s. You can log in with it now.", r->name);
+	else if (r->status == ACC_BAD_CODE)
+		service_notice(NS, c, "Invalid or expired code.");
+	else
+		service_notice(NS, c, "Failed: %s", status_text(r->status));
+}
+
+/* RESETPASS <account>: the same answer whether or not the account exists or has an
+ * address, at once (the mail goes out on the storage thread afterwards). */
+static void ns_resetpass(struct client *c, char **argv, int argc)
+{
+	if (argc != 1 && argc != 3) {
+		service_notice(NS, c, "Syntax: RESETPASS <account> [<code> <new password>]");
+		return;
+	}
+	if (!ircd_conf()->mail_command[0]) {
+		service_notice(NS, c, "Password reset by email is not available on this network.");
+		return;
+	}
+	if (argc == 1) {
+		service_notice(NS, c, "If %s has an email address, a code was sent there. Within an hour, send: "
+		               "RESETPASS %s <code> <new password>", argv[0], argv[0]);
+		account_reset_request(c, argv[0]);
+		return;
+	}
+	if (strlen(argv[2]) < (size_t)ircd_conf()->min_password_length || strlen(argv[2]) > PASSWORD_MAX) {
+		service_notice(NS, c, "Passwords must be %d to %d characters long.", ircd_conf()->min_password_length,
+		               PASSWORD_MAX);
+		return;
+	}
+	account_reset_password(c, argv[0], argv[1], argv[2], done_reset, NULL);
+}
+
 static void ns_logout(struct client *c, char **argv, int argc)
 {
 	(void)argv;
@@ -377,6 +414,9 @@ static const struct {
     {"CERT", ns_cert, "CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL",
      "ADD without a fingerprint adds the certificate of your current connection.\n"
      "A listed certificate logs you in with SASL EXTERNAL, no password needed."},
+    {"RESETPASS", ns_resetpass, "RESETPASS <account> [<code> <new password>] - a forgotten password",
+     "With the account alone, mails a code to its email address (valid one hour, used once);\n"
+     "with the code, sets the new password. The answer is the same whether or not the account exists."},
     {"VERIFY", ns_verify, "VERIFY <account> <code> - confirm a registration",
      "Confirms a registration with the code sent to its email address."},
     {"HELP", ns_help, "HELP [command] - this list, or help on one command",

@@ -8,7 +8,7 @@ import re
 import ssl
 import time
 
-from conftest import (HOST, NICKSERV, SERVER_NAME, accounts_section, authenticate,
+from conftest import (HOST, NICKSERV, SERVER_NAME, accounts_section, authenticate, wait_for,
                       register_account)
 
 S = ":" + SERVER_NAME
@@ -67,6 +67,7 @@ def test_help(make_server, backend):
         "  SET PASSWORD <new password> | EMAIL <address> - change your password or email",
         "  INFO [account] - show information about an account",
         "  CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL",
+        "  RESETPASS <account> [<code> <new password>] - a forgotten password",
         "  VERIFY <account> <code> - confirm a registration",
         "  HELP [command] - this list, or help on one command",
     ]:
@@ -355,3 +356,50 @@ def test_set_email(make_server, backend):
     ns(bob, "INFO alice")
     lines = bob.read_until(lambda l: l.params[-1] == "End of info.")
     assert not [l for l in lines if "example.org" in l.params[-1]], lines
+
+
+def test_resetpass(make_server, backend, tmp_path):
+    """RESETPASS <account> answers the same for an account with an address, one without,
+    and none at all; only the first gets a mail (through accounts.mail_command, run off
+    the loop). The mailed code sets a new password once; a wrong code does nothing."""
+    mail = tmp_path / "mail.txt"
+    srv = start(make_server, backend, mail_command="/bin/sh -c 'cat >> %s'" % mail)
+    register_account(srv, "alice", PASSWORD, email="alice@example.org")
+    register_account(srv, "bob", PASSWORD)
+    c = srv.connect("forgetful")
+    answers = []
+    for name in ("nosuchaccount", "bob", "alice"):
+        ns(c, "RESETPASS " + name)
+        answers.append(c.expect_next(lambda l: l.command == "NOTICE").params[-1].replace(name, "NAME"))
+    assert answers == ["If NAME has an email address, a code was sent there. Within an hour, send: "
+                       "RESETPASS NAME <code> <new password>"] * 3
+    text = wait_for(lambda: mail.exists() and mail.read_text(), what="the reset mail")
+    ns(c, "RESETPASS alice")  # again within the minute: the same answer, no second mail
+    c.expect_next(lambda l: l.command == "NOTICE" and l.params[-1].startswith("If alice has an email address"))
+    time.sleep(0.5)
+    assert text.startswith("To: alice@example.org\nSubject: Password reset for alice\n"), text
+    m = re.search(r"RESETPASS alice ([0-9a-f]{16}) <new password>", text)
+    assert m, text
+    code = m.group(1)
+    ns(c, "RESETPASS alice %s newpassword1" % ("0" * 16))
+    c.expect_next(notice("forgetful", "Invalid or expired code."))
+    ns(c, "RESETPASS bob %s newpassword1" % code)
+    c.expect_next(notice("forgetful", "Invalid or expired code."))
+    ns(c, "RESETPASS alice %s short" % code)
+    c.expect_next(notice("forgetful", "Passwords must be 8 to 600 characters long."))
+    ns(c, "RESETPASS alice %s newpassword1" % code)
+    c.expect_next(notice("forgetful", "Password changed for alice. You can log in with it now."))
+    ns(c, "RESETPASS alice %s newpassword2" % code)  # used up
+    c.expect_next(notice("forgetful", "Invalid or expired code."))
+    assert sasl_result(srv, "alice", "newpassword1") == "903"
+    assert sasl_result(srv, "alice", PASSWORD) == "904"
+    assert mail.read_text() == text  # bob and nosuchaccount got nothing, nor alice twice
+
+
+def test_resetpass_without_mail_command(make_server, backend):
+    srv = start(make_server, backend)
+    c = srv.connect("forgetful")
+    ns(c, "RESETPASS alice")
+    c.expect_next(notice("forgetful", "Password reset by email is not available on this network."))
+    ns(c, "RESETPASS")
+    c.expect_next(notice("forgetful", "Syntax: RESETPASS <account> [<code> <new password>]"))
