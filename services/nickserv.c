@@ -1,6 +1,6 @@
 /* nickserv.c - NickServ: account registration and login for users who type commands
  * rather than use SASL, in the style Atheme, Anope and Ergo users know:
- * REGISTER, IDENTIFY, DROP, GHOST, SET PASSWORD, INFO, CERT, VERIFY, HELP. */
+ * REGISTER, IDENTIFY, LOGOUT, DROP, GHOST, SET PASSWORD|EMAIL, INFO, CERT, RESETPASS, VERIFY, HELP. */
 #include "account.h"
 #include "conf.h"
 #include "service.h"
