@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum op { OP_REGISTER, OP_CHECK, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
+enum op { OP_REGISTER, OP_CHECK, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_SETEMAIL, OP_RESET, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
 enum stage { ON_STORAGE, ON_CRYPTO };
 
 struct acc_job {
@@ -40,6 +40,7 @@ struct acc_job {
 	char password[PASSWORD_MAX + 1];
 	char hash[PASSWORD_HASH_MAX];
 	char code[24];
+	char reset[24];            /* OP_RESET: the new one-time code (code holds the stored verify code) */
 	char fp[130];
 	char ip[INET6_ADDRSTRLEN + 1];
 	char who[AUDIT_WHO_MAX];   /* the requester, for the audit log */
@@ -47,6 +48,7 @@ struct acc_job {
 	/* copies of the config the worker needs, so it never reads the live conf */
 	int n, r, p;
 	char verify_command[CONF_PATH_LEN];
+	char mail_command[CONF_PATH_LEN];
 	struct account_result res;
 };
 
@@ -93,6 +95,62 @@ static void send_verification(struct acc_job *j)
 	        j->email, j->name, j->name, j->name, j->code);
 	if (pclose(f) != 0)
 		log_warn("accounts: verify_command exited with an error");
+}
+
+/* RESETPASS: the code goes by mail, on the storage thread (popen waits for the command). */
+static void send_reset(struct acc_job *j)
+{
+	FILE *f = popen(j->mail_command, "w");
+	if (!f) {
+		log_error("accounts: cannot run mail_command");
+		return;
+	}
+	fprintf(f, "To: %s\nSubject: Password reset for %s\n\nTo choose a new password for %s within an hour, send:\n"
+	        "/msg NickServ RESETPASS %s %s <new password>\nIf you did not ask for this, ignore this mail.\n",
+	        j->res.email, j->res.name, j->res.name, j->res.name, j->reset);
+	if (pclose(f) != 0)
+		log_warn("accounts: mail_command exited with an error");
+}
+
+/* Reset codes waiting for use, in memory only (a restart forgets them: ask again). A code
+ * is 16 random hex digits, valid RESET_TTL seconds, used once; a newer request for the
+ * same account replaces it. Full, the slot expiring first is taken. */
+#define RESET_SLOTS 128
+#define RESET_TTL 3600
+static struct {
+	char key[ACCOUNT_MAX + 1];
+	char code[24];
+	time_t expires;
+} resets[RESET_SLOTS];
+
+static void reset_store(const char *key, const char *code)
+{
+	int slot = 0;
+	for (int i = 0; i < RESET_SLOTS; i++) {
+		if (strcmp(resets[i].key, key) == 0) {
+			slot = i;
+			break;
+		}
+		if (resets[i].expires < resets[slot].expires)
+			slot = i;
+	}
+	snprintf(resets[slot].key, sizeof resets[slot].key, "%s", key);
+	snprintf(resets[slot].code, sizeof resets[slot].code, "%s", code);
+	resets[slot].expires = time(NULL) + RESET_TTL;
+}
+
+static bool reset_take(const char *key, const char *code)
+{
+	for (int i = 0; i < RESET_SLOTS; i++) {
+		if (!resets[i].key[0] || strcmp(resets[i].key, key) != 0)
+			continue;
+		bool ok = resets[i].expires > time(NULL) && strlen(code) == strlen(resets[i].code) &&
+		          CRYPTO_memcmp(code, resets[i].code, strlen(code)) == 0;
+		if (ok || resets[i].expires <= time(NULL))
+			memset(&resets[i], 0, sizeof resets[i]);
+		return ok;
+	}
+	return false;
 }
 
 static enum account_status from_db(enum db_status s)
@@ -184,6 +242,19 @@ static void run_storage(struct acc_job *j)
 	case OP_SETPW: {
 		struct db_param p[2] = {DB_TEXT(j->hash), DB_TEXT(j->key)};
 		s = storage_exec("UPDATE accounts SET password = ? WHERE name_key = ?", p, 2, NULL, NULL);
+		j->res.status = ACC_OK;
+		break;
+	}
+	case OP_RESET:
+		s = load_account(j);
+		if (s == DB_OK && j->res.status == ACC_OK && j->res.email[0])
+			send_reset(j);
+		else if (s == DB_OK)
+			j->res.status = ACC_NOT_FOUND;
+		break;
+	case OP_SETEMAIL: {
+		struct db_param p[2] = {DB_TEXT(j->email), DB_TEXT(j->key)};
+		s = storage_exec("UPDATE accounts SET email = ? WHERE name_key = ?", p, 2, NULL, NULL);
 		j->res.status = ACC_OK;
 		break;
 	}
@@ -353,6 +424,16 @@ static void job_done(struct job *job)
 	if (!failed && (j->op == OP_REGISTER || j->op == OP_DROP)) /* committed: NickServ's and IRCv3's */
 		audit_as(j->who, "account %s name=%s%s", j->op == OP_DROP ? "DROP" : "REGISTER", j->res.name,
 		         j->res.status == ACC_UNVERIFIED ? " (unverified)" : "");
+	if (j->op == OP_RESET) { /* whoever asked may be gone: the code is for the mailbox */
+		if (j->res.status == ACC_OK) {
+			char key[ACCOUNT_MAX + 1];
+			casemap_fold(key, j->res.name, sizeof key);
+			reset_store(key, j->reset);
+		}
+		OPENSSL_cleanse(j->reset, sizeof j->reset);
+		free(j);
+		return;
+	}
 	struct client *c = client_by_id(j->client_id);
 	if (c && !client_dead(c)) {
 		/* the result first, then the commands that waited for it, in order */
@@ -385,6 +466,7 @@ static struct acc_job *job_new(struct client *c, enum op op, const char *name, a
 	j->r = ircd.conf->scrypt_r;
 	j->p = ircd.conf->scrypt_p;
 	snprintf(j->verify_command, sizeof j->verify_command, "%s", ircd.conf->verify_command);
+	snprintf(j->mail_command, sizeof j->mail_command, "%s", ircd.conf->mail_command);
 	j->res.status = ACC_OK;
 	return j;
 }
@@ -452,6 +534,49 @@ void account_set_password(struct client *c, const char *name, const char *passwo
 	j->stage = ON_CRYPTO;
 	j->steps_left = 1;
 	job_start(c, j);
+}
+
+void account_set_email(struct client *c, const char *name, const char *email, account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_SETEMAIL, name, cb, arg);
+	snprintf(j->email, sizeof j->email, "%s", email);
+	job_start(c, j);
+}
+
+bool account_email_valid(const char *email)
+{
+	const char *at = strchr(email, '@');
+	return at && at != email && at[1] && !strchr(at + 1, '@') && strlen(email) <= EMAIL_MAX &&
+	       !strpbrk(email, " ,:;<>\"");
+}
+
+void account_reset_request(struct client *c, const char *name)
+{
+	char key[ACCOUNT_MAX + 1];
+	casemap_fold(key, name, sizeof key);
+	for (int i = 0; i < RESET_SLOTS; i++) /* one mail a minute per account, so nobody is mail-bombed */
+		if (resets[i].key[0] && strcmp(resets[i].key, key) == 0 && resets[i].expires > time(NULL) + RESET_TTL - 60)
+			return;
+	struct acc_job *j = job_new(c, OP_RESET, name, NULL, NULL);
+	unsigned char raw[8];
+	RAND_bytes(raw, sizeof raw);
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(j->reset + 2 * i, 3, "%02x", raw[i]);
+	storage_submit(&j->job); /* not held: the answer came first and does not wait for the mail */
+}
+
+void account_reset_password(struct client *c, const char *name, const char *code, const char *password,
+                            account_cb cb, void *arg)
+{
+	char key[ACCOUNT_MAX + 1];
+	casemap_fold(key, name, sizeof key);
+	if (!reset_take(key, code)) {
+		struct account_result r = {.status = ACC_BAD_CODE};
+		snprintf(r.name, sizeof r.name, "%s", name);
+		cb(c, &r, arg);
+		return;
+	}
+	account_set_password(c, name, password, cb, arg);
 }
 
 void account_drop(struct client *c, const char *name, account_cb cb, void *arg)

@@ -19,11 +19,13 @@
 #include "oper.h"
 #include "parse.h"
 #include "reply.h"
+#include "service.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static struct client *dead_list;
@@ -91,6 +93,18 @@ static bool admit(struct conn *conn)
 	return !client_dead(c) && flood_admit(c);
 }
 
+/* A body past MSG_BODY_MAX is accepted only on a line to a service or IRCv3 REGISTER:
+ * those carry passwords, which may be 600 bytes (PASSWORD_MAX). Nothing else gets
+ * longer, so nothing relayed to other clients can exceed the 512-byte line. */
+static bool long_line_allowed(const struct msg *m)
+{
+	if (m->body_len <= MSG_BODY_MAX)
+		return true;
+	if (strcasecmp(m->command, "REGISTER") == 0)
+		return true;
+	return strcasecmp(m->command, "PRIVMSG") == 0 && m->nparams >= 1 && service_find(m->params[0]);
+}
+
 static bool on_line(struct conn *conn, char *line, size_t len)
 {
 	struct client *c = from_conn(conn);
@@ -99,9 +113,12 @@ static bool on_line(struct conn *conn, char *line, size_t len)
 	c->last_line = ev_now(EV_DEFAULT);
 	c->flags &= ~CLI_PING_SENT;
 	struct msg m;
-	switch (msg_parse(line, len, &m)) {
+	switch (msg_parse_max(line, len, &m, MSG_SERVICE_BODY_MAX)) {
 	case PARSE_OK:
-		break;
+		if (long_line_allowed(&m))
+			break;
+		reply(c, ERR_INPUTTOOLONG);
+		return true;
 	case PARSE_TOO_LONG:
 		reply(c, ERR_INPUTTOOLONG);
 		return true;

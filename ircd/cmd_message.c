@@ -87,7 +87,7 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 	const struct service *s = service_find(target);
 	if (s) {
 		if (!r->notice && !r->tagmsg) {
-			char text[512];
+			char text[MSG_SERVICE_BODY_MAX];
 			snprintf(text, sizeof text, "%s", r->text);
 			s->on_message(s, c, text);
 		}

@@ -138,6 +138,7 @@ static const struct key accounts_keys[] = {
     BOOL("registration", struct conf, registration_enabled, "true"),
     BOOL("email_required", struct conf, email_required, "false"),
     STR("verify_command", struct conf, verify_command, ""),
+    STR("mail_command", struct conf, mail_command, ""),
     INT("min_password_length", struct conf, min_password_length, 1, 256, "8"),
     INT("scrypt_n", struct conf, scrypt_n, 2, 1048576, "16384"),
     INT("scrypt_r", struct conf, scrypt_r, 1, 64, "8"),
@@ -458,7 +459,7 @@ static void load_storage(struct ctx *x, struct conf *c, struct conf_raw *raw, co
 static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, const config_setting_t *g)
 {
 	static const char *const nested[] = {"sasl_plaintext", NULL};
-	static const char *const nested_raw[] = {"registration", "email_required", "verify_command",
+	static const char *const nested_raw[] = {"registration", "email_required", "verify_command", "mail_command",
 	                                         "min_password_length", "scrypt_n", "scrypt_r", "scrypt_p",
 	                                         "nick_enforce_delay", "guest_prefix", "max_failed_logins",
 	                                         "registrations_per_ip_hour", NULL};

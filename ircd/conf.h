@@ -96,6 +96,7 @@ struct conf {
 	bool registration_enabled;
 	bool email_required;
 	char verify_command[CONF_PATH_LEN]; /* "" = no email verification */
+	char mail_command[CONF_PATH_LEN];   /* "" = no NickServ RESETPASS */
 	int min_password_length;
 	int scrypt_n, scrypt_r, scrypt_p;
 	int sasl_plaintext; /* 0 never, 1 loopback only, 2 always */

@@ -603,7 +603,28 @@ static void send_targets(struct client *c, struct query_job *q)
 		client_sendf(c, ":%s BATCH -%s", ircd.conf->server_name, id);
 }
 
-/* HistServ answers in NOTICEs any client can read: "[time] <nick> text (msgid)". */
+/* One HistServ line, as a plain client would have shown the message: "<nick> text",
+ * "* nick text" for a CTCP ACTION, "-nick- text" for a NOTICE; "(edited) " before an
+ * edited text. */
+static void send_notice_row(struct client *c, const char *hs, const char *when, const struct out_row *r)
+{
+	const char *text = r->text ? r->text : "";
+	int nick = (int)strcspn(r->sender, "!");
+	const char *mark = r->edited ? "(edited) " : "";
+	if (strncmp(text, "\001ACTION ", 8) == 0) {
+		text += 8;
+		client_sendf(c, ":%s NOTICE %s :[%s] %s * %.*s %s%.*s (%s)", hs, c->nick, when, r->target, nick, r->sender,
+		             mark, (int)strcspn(text, "\001"), text, r->msgid);
+	} else if (strcmp(r->command, "NOTICE") == 0) {
+		client_sendf(c, ":%s NOTICE %s :[%s] %s -%.*s- %s%s (%s)", hs, c->nick, when, r->target, nick, r->sender,
+		             mark, text, r->msgid);
+	} else {
+		client_sendf(c, ":%s NOTICE %s :[%s] %s <%.*s> %s%s (%s)", hs, c->nick, when, r->target, nick, r->sender,
+		             mark, text, r->msgid);
+	}
+}
+
+/* HistServ answers in NOTICEs any client can read: "[time] target <nick> text (msgid)". */
 static void send_notices(struct client *c, struct query_job *q)
 {
 	const char *hs = "HistServ!HistServ@services.";
@@ -618,13 +639,28 @@ static void send_notices(struct client *c, struct query_job *q)
 		char when[32];
 		gmtime_r(&s, &tm);
 		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-		client_sendf(c, ":%s NOTICE %s :[%s] %s <%.*s> %s (%s)", hs, c->nick, when, r->target,
-		             (int)strcspn(r->sender, "!"), r->sender, r->text ? r->text : "", r->msgid);
+		send_notice_row(c, hs, when, r);
 	}
 	if (shown)
 		client_sendf(c, ":%s NOTICE %s :End of %d message%s.", hs, c->nick, shown, shown == 1 ? "" : "s");
 	else
 		client_sendf(c, ":%s NOTICE %s :No messages found in %s.", hs, c->nick, q->target);
+}
+
+/* What a client without draft/message-redaction sees of a deletion: a NOTICE from the
+ * one who deleted, naming whose message and when (its text is not repeated: that is what
+ * was deleted), and the reason if one was given. The redactor itself is told otherwise. */
+static void redact_notice(struct outmsg *o, struct client *c, const struct query_job *q)
+{
+	const struct out_row *r = &q->rows[0];
+	time_t s = (time_t)(r->time_ms / 1000);
+	struct tm tm;
+	char when[16];
+	gmtime_r(&s, &tm);
+	strftime(when, sizeof when, "%H:%M:%S", &tm);
+	outmsg_init(o, false, NULL, ":%s NOTICE %s :(deleted a message from %.*s sent at %s UTC%s%s)", c->prefix,
+	            q->target, (int)strcspn(r->sender, "!"), r->sender, when, q->reason[0] ? ": " : "", q->reason);
+	outmsg_from(o, c);
 }
 
 static void finish_redact(struct client *c, struct query_job *q)
@@ -649,23 +685,28 @@ static void finish_redact(struct client *c, struct query_job *q)
 	else
 		outmsg_init(&o, false, NULL, ":%s REDACT %s %s", c->prefix, q->target, q->msgid);
 	outmsg_from(&o, c);
+	struct outmsg plain;
+	redact_notice(&plain, c, q);
 	struct channel *ch = q->target[0] == '#' ? channel_find(q->target) : NULL;
 	if (ch) {
 		channel_send(ch, &o, NULL, 0, CAPF(CAP_MESSAGE_REDACTION), 0);
+		channel_send(ch, &plain, c, 0, 0, CAPF(CAP_MESSAGE_REDACTION));
 	} else {
 		struct client *t = client_find(q->target);
-		if (t && t != c && client_has_cap(t, CAP_MESSAGE_REDACTION))
-			outmsg_send(&o, t);
+		if (t && t != c)
+			outmsg_send(client_has_cap(t, CAP_MESSAGE_REDACTION) ? &o : &plain, t);
 		if (client_has_cap(c, CAP_MESSAGE_REDACTION))
 			outmsg_send(&o, c);
 	}
 	outmsg_release(&o);
+	outmsg_release(&plain);
 	if (histserv)
 		client_sendf(c, ":%s NOTICE %s :Message %s deleted.", hs, c->nick, q->msgid);
 }
 
 /* Relays an accepted EDIT: "EDIT <target> <msgid> :<text>" to clients with
- * draft/message-edit, and the new text as an ordinary PRIVMSG to the others. */
+ * draft/message-edit, and the new text, marked "(edited) ", as an ordinary PRIVMSG (or
+ * NOTICE) to the others. */
 static void finish_edit(struct client *c, struct query_job *q)
 {
 	if (q->n == 0 || !q->allowed) {
@@ -676,7 +717,10 @@ static void finish_edit(struct client *c, struct query_job *q)
 	}
 	struct outmsg edit, plain;
 	outmsg_init(&edit, true, NULL, ":%s EDIT %s %s :%s", c->prefix, q->target, q->msgid, q->reason);
-	outmsg_init(&plain, true, NULL, ":%s %s %s :%s", c->prefix, q->rows[0].command, q->target, q->reason);
+	/* clients without the capability see the new text marked, inside a CTCP ACTION */
+	bool action = strncmp(q->reason, "\001ACTION ", 8) == 0;
+	outmsg_init(&plain, true, NULL, ":%s %s %s :%s(edited) %s", c->prefix, q->rows[0].command, q->target,
+	            action ? "\001ACTION " : "", action ? q->reason + 8 : q->reason);
 	outmsg_from(&edit, c);
 	outmsg_from(&plain, c);
 	struct channel *ch = q->target[0] == '#' ? channel_find(q->target) : NULL;
@@ -812,7 +856,7 @@ static bool parse_selector(const char *s, unsigned long long *seq, bool *star, b
 }
 
 /* Resolves target for c: its history key, its canonical name (the channel's name, or the
- * other user's nick as it is now), and c's membership for a channel (NULL for a direct
+ * other user's nick as the client spelled it), and c's membership for a channel (NULL for a direct
  * conversation). Refuses, with a HistServ NOTICE or "FAIL <cmd> INVALID_TARGET [<sub>]
  * <target>", a channel c is not in (secret or not, it is answered the same as one that
  * does not exist) or a name that cannot be a nick. */
@@ -857,7 +901,7 @@ static bool resolve_target(struct client *c, const char *cmd, const char *sub, b
 		casemap_fold(them, target, sizeof them); /* offline: the name is taken as an account (a
 		                                          * departed logged-out user's talk stays theirs) */
 	history_dm_key(me, them, key, size);
-	snprintf(canon, csize, "%s", t && client_registered(t) ? t->nick : target);
+	snprintf(canon, csize, "%s", target); /* as the client spelled it, as irctest expects */
 	return true;
 }
 
