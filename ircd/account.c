@@ -2,6 +2,7 @@
  * the crypto thread (scrypt), then finish on the loop. SQL text is shared by both
  * backends; names are stored with their casemapped key. */
 #include "account.h"
+#include "session.h"
 #include "audit.h"
 
 #include "cap.h"
@@ -286,6 +287,7 @@ static void throttle_settle(const struct acc_job *j)
 
 void client_hold(struct client *c)
 {
+	c = session_asker(c); /* a session's command waits on the session's input */
 	c->flags |= CLI_WAITING;
 	conn_pause(&c->conn);
 }
@@ -325,7 +327,7 @@ void client_store(struct client *c, struct storage_txn *t, client_store_cb done,
 	struct store_wait *w = calloc(1, sizeof *w);
 	if (!w)
 		abort();
-	w->client_id = c ? c->id : 0;
+	w->client_id = c ? session_asker(c)->id : 0; /* a session gets its own results */
 	if (c)
 		audit_who(c, w->who, sizeof w->who);
 	w->done = done;
@@ -372,7 +374,7 @@ static struct acc_job *job_new(struct client *c, enum op op, const char *name, a
 	j->job.run = job_run;
 	j->job.done = job_done;
 	j->op = op;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	j->cb = cb;
 	j->arg = arg;
 	snprintf(j->name, sizeof j->name, "%s", name ? name : "");

@@ -1,6 +1,7 @@
 /* oper.c - operator commands. OPER checks the block's host masks, certificate and
  * account on the loop, and the password hash on the crypto thread. */
 #include "oper.h"
+#include "session.h"
 #include "audit.h"
 
 #include "ban.h"
@@ -200,7 +201,7 @@ void cmd_oper(struct client *c, struct msg *m)
 		abort();
 	j->job.run = oper_run;
 	j->job.done = oper_done;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	j->privs = o->privs;
 	snprintf(j->name, sizeof j->name, "%s", o->name);
 	snprintf(j->ip, sizeof j->ip, "%s", c->conn.ip);
