@@ -315,7 +315,11 @@ static void store_done(enum db_status status, void *arg)
 	if (c)
 		c->flags &= ~CLI_WAITING;
 	audit_actor_set(w->who[0] ? w->who : NULL);
-	w->done(c, status, w->arg); /* may hold c again for a next step */
+	struct reply_ctx ctx;
+	struct client *u = c ? session_resume(c, &ctx) : NULL;
+	w->done(u, status, w->arg); /* may hold c again for a next step */
+	if (c)
+		session_suspend(c, u, &ctx);
 	audit_actor_set(NULL);
 	if (c && !(c->flags & CLI_WAITING) && !client_dead(c))
 		client_release(c);
@@ -359,7 +363,10 @@ static void job_done(struct job *job)
 	if (c && !client_dead(c)) {
 		/* the result first, then the commands that waited for it, in order */
 		c->flags &= ~CLI_WAITING;
-		j->cb(c, &j->res, j->arg);
+		struct reply_ctx ctx;
+		struct client *u = session_resume(c, &ctx);
+		j->cb(u, &j->res, j->arg);
+		session_suspend(c, u, &ctx);
 		if (!(c->flags & CLI_WAITING) && !client_dead(c))
 			client_release(c);
 	}

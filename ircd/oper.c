@@ -235,7 +235,7 @@ void cmd_kill(struct client *c, struct msg *m)
 	snotice("%s killed %s (%s)", c->nick, t->nick, why);
 	audit(c, "KILL target=%s (%s) reason=\"%s\"", t->prefix, t->conn.ip, why);
 	client_sendf(t, ":%s KILL %s :%s", c->prefix, t->nick, why);
-	client_exit(t, reason);
+	session_exit_user(t, reason);
 }
 
 void cmd_wallops(struct client *c, struct msg *m)

@@ -63,6 +63,20 @@ void session_dispatch(struct client *s, struct msg *m)
 	leave(s, u, &ctx);
 }
 
+struct client *session_resume(struct client *c, struct reply_ctx *ctx)
+{
+	if (!c->session_of)
+		return c;
+	enter(c, ctx, NULL);
+	return c->session_of;
+}
+
+void session_suspend(struct client *c, struct client *u, struct reply_ctx *ctx)
+{
+	if (u != c)
+		leave(c, u, ctx);
+}
+
 void session_sync(struct client *u)
 {
 	for (struct client *s = u->sessions; s; s = s->session_next) {
@@ -151,6 +165,13 @@ void session_detach(struct client *s)
 			break;
 		}
 	s->session_of = NULL;
+}
+
+void session_exit_user(struct client *u, const char *reason)
+{
+	while (u->sessions)
+		client_exit(u->sessions, reason); /* detaches it */
+	client_exit(u, reason);
 }
 
 bool session_handover(struct client *u)

@@ -31,12 +31,22 @@ bool session_attach(struct client *c);
 /* Runs a session's command on its user (reply context, caps of the session). */
 void session_dispatch(struct client *s, struct msg *m);
 
+/* A job a session started completes: its callback runs on the user, as the session's
+ * commands do (session_resume returns the client to pass it: the user, or c itself when
+ * c is no session); session_suspend ends that, given what session_resume returned. */
+struct reply_ctx;
+struct client *session_resume(struct client *c, struct reply_ctx *ctx);
+void session_suspend(struct client *c, struct client *u, struct reply_ctx *ctx);
+
 /* The connection whose command is running on c (c itself outside a session's command). */
 struct client *session_asker(struct client *c);
 
 /* After session_attach: the session's welcome is sent; now its JOIN, topic and NAMES
  * for each of the user's channels, and the account's read markers. */
 void session_start(struct client *s);
+
+/* Disconnects the user u and every session of it (KILL, services). */
+void session_exit_user(struct client *u, const char *reason);
 
 /* A session is leaving: the user and everybody else see nothing. */
 void session_detach(struct client *s);
