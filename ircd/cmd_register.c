@@ -174,7 +174,7 @@ static void register_session(struct client *c)
 
 void client_try_register(struct client *c)
 {
-	if (client_registered(c) || client_dead(c) || !c->nick[0] || !(c->flags & CLI_GOT_USER) ||
+	if (client_registered(c) || c->session_of || client_dead(c) || !c->nick[0] || !(c->flags & CLI_GOT_USER) ||
 	    (c->flags & CLI_CAP_WAIT))
 		return;
 	if (c->sasl_mech[0] || (c->flags & CLI_WAITING))

@@ -142,6 +142,7 @@ bool session_attach(struct client *c)
 	c->session_next = u->sessions;
 	u->sessions = c;
 	u->nsessions++;
+	ircd.nsessions++;
 	session_sync(u);
 	c->last_message = u->last_message;
 	log_conn("attached %llu to %s (account %s, %u sessions)", (unsigned long long)c->id, u->nick, u->account,
@@ -162,6 +163,7 @@ void session_detach(struct client *s)
 		if (*pp == s) {
 			*pp = s->session_next;
 			u->nsessions--;
+			ircd.nsessions--;
 			break;
 		}
 	s->session_of = NULL;
@@ -183,6 +185,7 @@ bool session_handover(struct client *u)
 	n->sessions = n->session_next;
 	n->session_next = NULL;
 	n->nsessions = u->nsessions - 1;
+	ircd.nsessions--;
 	for (struct client *s = n->sessions; s; s = s->session_next)
 		s->session_of = n;
 	u->sessions = NULL;
