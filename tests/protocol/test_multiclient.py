@@ -5,7 +5,8 @@ reaches the others; other users see one user, which quits when its last session 
 The session limit is accounts.max_sessions."""
 
 from chanutil import join, quiet, sync
-from conftest import SERVER_NAME, authenticate, register_account
+from conftest import SERVER_NAME, authenticate, register_account, sasl_plain
+from operutil import oper_block, oper_up, operators_text
 
 S = ":" + SERVER_NAME
 PASSWORD = "hunter2hunter2"
@@ -251,3 +252,47 @@ def test_read_marker_reaches_every_session(make_server, backend):
     a.expect_next("%s MARKREAD #room timestamp=2026-11-12T11:11:11.111Z" % S)
     b.expect_next("%s MARKREAD #room timestamp=2026-11-12T11:11:11.111Z" % S)
     quiet(a, b, c)
+
+
+def test_pipelined_registration_attaches_once(make_server):
+    """A client that sends its whole registration at once (the login completes while the
+    rest waits) is attached once: one welcome, one burst."""
+    srv = start(make_server)
+    a, bob = user_in_room(srv)
+    c = srv.client()
+    c.send_raw(("CAP LS 302\r\nCAP REQ sasl\r\nAUTHENTICATE PLAIN\r\nAUTHENTICATE %s\r\n"
+                "NICK alice\r\nUSER alice 0 * :Alice\r\nCAP END\r\n" % sasl_plain("alice", PASSWORD)).encode())
+    lines = c.read_until("%s 366 alice #room :End of /NAMES list" % S)
+    lines += sync(c)
+    assert [l.command for l in lines].count("001") == 1, lines
+    assert [l.command for l in lines].count("JOIN") == 1, lines
+    bob.send("LUSERS")
+    lusers = bob.read_until(lambda l: l.command == "266")
+    assert not [l for l in lusers if l.command == "253"], lusers  # the session is no unknown connection
+    quiet(bob, a)
+
+
+def test_pass_login_attaches(make_server):
+    srv = start(make_server)
+    a, bob = user_in_room(srv)
+    c = srv.client()
+    c.send("PASS alice:" + PASSWORD)
+    c.send("NICK alice")
+    c.send("USER alice 0 * :Alice")
+    lines = c.read_until("%s 366 alice #room :End of /NAMES list" % S)
+    assert [l.command for l in lines].count("001") == 1 and ":%s JOIN #room" % ALICE in lines
+    quiet(bob, a)
+
+
+def test_kill_disconnects_every_session(make_server):
+    srv = make_server(flood_enabled=False, sections={"accounts": {"scrypt_n": 1024}},
+                      extra=operators_text(oper_block()))
+    a, bob = user_in_room(srv)
+    b, _ = session(srv)
+    root = srv.connect("root")
+    oper_up(root)
+    root.send("KILL alice :enough")
+    for s in (a, b):
+        s.expect_closed()
+    bob.expect_next(":%s QUIT :Killed (root (enough))" % ALICE)
+    quiet(bob)
