@@ -10,6 +10,7 @@
 #include "history.h"
 #include "ircd.h"
 #include "log.h"
+#include "monitor.h"
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
@@ -207,6 +208,7 @@ bool session_handover(struct client *u)
 	n->privs = u->privs;
 	n->umodes = u->umodes;
 	n->last_message = u->last_message;
+	monitor_move(u, n);
 	if (client_find(u->nick) == u)
 		dict_put(ircd.nicks, u->nick, n);
 	log_conn("handover of %s from %llu to %llu", n->nick, (unsigned long long)u->id, (unsigned long long)n->id);

@@ -59,6 +59,9 @@ bool session_handover(struct client *u);
  * connection) already got it on, whose caps include need and none of skip. */
 void session_send_others(struct outmsg *o, struct client *u, uint32_t need, uint32_t skip);
 
+/* Iterates the connections of the user u: its own, then its sessions. */
+#define SESSION_EACH(x, u) for (struct client *x = (u); x; x = x == (u) ? (u)->sessions : x->session_next)
+
 /* Copies the user's identity (nick, user, host, prefix) to its sessions after a change. */
 void session_sync(struct client *u);
 

@@ -296,3 +296,24 @@ def test_kill_disconnects_every_session(make_server):
         s.expect_closed()
     bob.expect_next(":%s QUIT :Killed (root (enough))" % ALICE)
     quiet(bob)
+
+
+def test_monitor_reaches_every_session_and_survives_handover(make_server):
+    srv = start(make_server)
+    a, bob = user_in_room(srv)
+    b, _ = session(srv)
+    b.send("MONITOR + carol")
+    b.expect_next("%s 731 alice :carol" % S)
+    quiet(a)
+    carol = srv.connect("carol")
+    for s in (a, b):
+        s.expect_next("%s 730 alice :carol!carol@127.0.0.1" % S)
+    carol.send("QUIT")
+    carol.expect_closed()
+    for s in (a, b):
+        s.expect_next("%s 731 alice :carol" % S)
+    a.send("QUIT :bye")
+    a.expect_closed()
+    carol = srv.connect("carol")
+    b.expect_next("%s 730 alice :carol!carol@127.0.0.1" % S)
+    quiet(b, bob)
