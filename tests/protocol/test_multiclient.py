@@ -74,7 +74,7 @@ def test_messages_reach_every_session(make_server):
     srv = start(make_server)
     a, bob = user_in_room(srv)
     b, _ = session(srv, caps=["echo-message"])
-    c, _ = session(srv)
+    c, _ = session(srv, caps=["znc.in/self-message"])  # advertised; copies go to every session anyway
     # from someone else: every session
     bob.send("PRIVMSG #room :hi all")
     for s in (a, b, c):
