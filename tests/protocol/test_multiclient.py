@@ -317,3 +317,16 @@ def test_monitor_reaches_every_session_and_survives_handover(make_server):
     carol = srv.connect("carol")
     b.expect_next("%s 730 alice :carol!carol@127.0.0.1" % S)
     quiet(b, bob)
+
+
+def test_oper_from_a_session_opers_the_user(make_server):
+    srv = make_server(flood_enabled=False, sections={"accounts": {"scrypt_n": 1024}},
+                      extra=operators_text(oper_block()))
+    a, bob = user_in_room(srv)
+    b, _ = session(srv)
+    b.send("OPER root operpass123")
+    b.expect("%s 381 alice :You are now an IRC operator" % S)
+    b.expect(":%s MODE alice :+os" % ALICE)
+    bob.send("WHOIS alice")
+    whois = bob.read_until(lambda l: l.command == "318")
+    assert [l.command for l in whois].count("313") == 1, whois
