@@ -2,6 +2,7 @@
  * the crypto thread (scrypt), then finish on the loop. SQL text is shared by both
  * backends; names are stored with their casemapped key. */
 #include "account.h"
+#include "session.h"
 #include "audit.h"
 
 #include "cap.h"
@@ -357,6 +358,7 @@ static void throttle_settle(const struct acc_job *j)
 
 void client_hold(struct client *c)
 {
+	c = session_asker(c); /* a session's command waits on the session's input */
 	c->flags |= CLI_WAITING;
 	conn_pause(&c->conn);
 }
@@ -384,7 +386,11 @@ static void store_done(enum db_status status, void *arg)
 	if (c)
 		c->flags &= ~CLI_WAITING;
 	audit_actor_set(w->who[0] ? w->who : NULL);
-	w->done(c, status, w->arg); /* may hold c again for a next step */
+	struct reply_ctx ctx;
+	struct client *u = c ? session_resume(c, &ctx) : NULL;
+	w->done(u, status, w->arg); /* may hold c again for a next step */
+	if (c)
+		session_suspend(c, u, &ctx);
 	audit_actor_set(NULL);
 	if (c && !(c->flags & CLI_WAITING) && !client_dead(c))
 		client_release(c);
@@ -396,7 +402,7 @@ void client_store(struct client *c, struct storage_txn *t, client_store_cb done,
 	struct store_wait *w = calloc(1, sizeof *w);
 	if (!w)
 		abort();
-	w->client_id = c ? c->id : 0;
+	w->client_id = c ? session_asker(c)->id : 0; /* a session gets its own results */
 	if (c)
 		audit_who(c, w->who, sizeof w->who);
 	w->done = done;
@@ -438,7 +444,10 @@ static void job_done(struct job *job)
 	if (c && !client_dead(c)) {
 		/* the result first, then the commands that waited for it, in order */
 		c->flags &= ~CLI_WAITING;
-		j->cb(c, &j->res, j->arg);
+		struct reply_ctx ctx;
+		struct client *u = session_resume(c, &ctx);
+		j->cb(u, &j->res, j->arg);
+		session_suspend(c, u, &ctx);
 		if (!(c->flags & CLI_WAITING) && !client_dead(c))
 			client_release(c);
 	}
@@ -453,7 +462,7 @@ static struct acc_job *job_new(struct client *c, enum op op, const char *name, a
 	j->job.run = job_run;
 	j->job.done = job_done;
 	j->op = op;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	j->cb = cb;
 	j->arg = arg;
 	snprintf(j->name, sizeof j->name, "%s", name ? name : "");

@@ -209,8 +209,8 @@ bool ban_check_client(const struct client *c, char *reason, size_t size)
 static void apply_ban(const struct server_ban *b)
 {
 	for (struct client *c = ircd.clients; c; c = c->next) {
-		if (client_dead(c) || !client_registered(c))
-			continue;
+		if (client_dead(c) || (!client_registered(c) && !c->session_of))
+			continue; /* each session of a user is judged on its own connection */
 		bool hit = b->kind == 'k' ? kline_matches(b, c) : dline_matches(b, c->conn.ip);
 		if (!hit)
 			continue;

@@ -82,6 +82,7 @@ static const struct cap_def caps[] = {
     {"standard-replies", CAP_STANDARD_REPLIES, NULL},
     {"sts", CAP_STS, sts_value},
     {"userhost-in-names", CAP_USERHOST_IN_NAMES, NULL},
+    {"znc.in/self-message", CAP_SELF_MESSAGE, NULL},
 };
 #define NCAPS (sizeof caps / sizeof caps[0])
 

@@ -29,6 +29,7 @@ enum cap_bit {
 	CAP_SEARCH,
 	CAP_READ_MARKER,
 	CAP_MESSAGE_EDIT,
+	CAP_SELF_MESSAGE, /* znc.in/self-message: informational, copies go to every session */
 	CAP_STS, /* informational: listed, never enabled */
 	CAP_COUNT
 };

@@ -20,6 +20,7 @@
 #include "parse.h"
 #include "reply.h"
 #include "service.h"
+#include "session.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@ static struct client *from_conn(struct conn *conn) { return (struct client *)con
 static void update_prefix(struct client *c)
 {
 	snprintf(c->prefix, sizeof c->prefix, "%s!%s@%s", c->nick, c->user[0] ? c->user : "*", c->host);
+	if (c->sessions)
+		session_sync(c);
 }
 
 static void timer_cb(EV_P_ ev_timer *w, int revents);
@@ -133,7 +136,10 @@ static bool on_line(struct conn *conn, char *line, size_t len)
 	if (flood_limited(c))
 		c->flood_tokens -= cmd ? cmd->penalty : 1;
 	c->lines_in++;
-	command_dispatch(c, &m);
+	if (c->session_of)
+		session_dispatch(c, &m);
+	else
+		command_dispatch(c, &m);
 	return !client_dead(c);
 }
 
@@ -260,7 +266,7 @@ static void timer_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 	struct client *c = w->data;
 	ev_tstamp now = ev_now(loop);
-	if (!client_registered(c)) {
+	if (!client_registered(c) && !c->session_of) {
 		client_exit(c, "Registration timed out");
 		return;
 	}
@@ -352,7 +358,14 @@ void client_exit(struct client *c, const char *reason)
 	if (client_dead(c))
 		return;
 	c->flags |= CLI_DEAD;
-	if (client_registered(c)) {
+	if (c->session_of || (client_registered(c) && session_handover(c))) {
+		/* one session of a user that stays: it alone sees the user QUIT */
+		if (c->session_of)
+			session_detach(c);
+		struct msgbuf *q = msgbuf_printf(":%s QUIT :%s", c->prefix, reason);
+		conn_send_force(&c->conn, q);
+		msgbuf_unref(q);
+	} else if (client_registered(c)) {
 		snotice_about(c, "Client exiting: %s (%s@%s) [%s]", c->nick, c->user, c->conn.ip, reason);
 		channel_client_exit(c, reason);
 		monitor_offline(c->nick);

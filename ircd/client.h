@@ -29,6 +29,8 @@ enum client_flag {
 	CLI_WAITING = 1 << 7,    /* input held while a storage job for this client runs */
 	CLI_PASS_TRIED = 1 << 8, /* PASS account:password was tried */
 	CLI_EXIT_SOON = 1 << 9,  /* client_exit_soon: exits before the next flush, gets nothing more */
+	CLI_ATTACH = 1 << 10,    /* its nick is held by a logged-in user: attach at registration if the
+	                          * same account (session.c), else 433 then */
 };
 
 /* User modes, as bits indexed by letter. */
@@ -80,6 +82,13 @@ struct client {
 	struct client *next, *prev;
 	struct client *dead_next;
 	unsigned long mark; /* fan-out generation, to reach each client once */
+	/* Multiclient (session.c): a connection attached to another connection's user has
+	 * user set and is in no channel nor the nick table; the user lists its sessions. */
+	struct client *session_of;
+	struct client *sessions, *session_next;
+	unsigned nsessions;
+	uint32_t own_caps; /* the user's connection's caps while a session's command runs on it */
+	int own_cap_version;
 };
 
 /* Accepts a connection (callback for listener_open_all). */

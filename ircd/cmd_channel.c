@@ -66,6 +66,12 @@ static void send_topic(struct client *c, struct channel *ch, bool say_none)
 	reply(c, RPL_TOPICWHOTIME, ch->name, ch->topic_setter, (long long)ch->topic_time);
 }
 
+void channel_send_state(struct client *c, struct channel *ch)
+{
+	send_topic(c, ch, false);
+	channel_send_names(c, ch);
+}
+
 static bool invited(const struct channel *ch, const struct client *c)
 {
 	for (unsigned i = 0; i < ch->ninvites; i++)

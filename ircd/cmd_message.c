@@ -10,6 +10,7 @@
 #include "history.h"
 #include "metrics.h"
 #include "reply.h"
+#include "session.h"
 #include "service.h"
 
 #include <stdio.h>
@@ -161,7 +162,9 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 		bool sent = is_chan ? to_channel(c, &r, t, &o) : to_user(c, &r, t, &o);
 		metrics.relayed[tagmsg ? METRICS_TAGMSG : notice ? METRICS_NOTICE : METRICS_PRIVMSG] += sent;
 		if (sent && client_has_cap(c, CAP_ECHO_MESSAGE) && (!tagmsg || client_has_cap(c, CAP_MESSAGE_TAGS)))
-			outmsg_send(&o, c);
+			outmsg_send_one(&o, c);
+		if (sent) /* the user's other sessions get a copy whatever their caps (self-message) */
+			session_send_others(&o, c, tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0, 0);
 		outmsg_release(&o);
 	}
 }

@@ -122,10 +122,8 @@ static bool allowed(struct client *c, const struct command *cmd, const struct ms
 	return true;
 }
 
-void command_dispatch(struct client *c, struct msg *m)
+void command_run(struct client *c, struct msg *m)
 {
-	struct reply_ctx ctx;
-	reply_ctx_begin(&ctx, c, msg_tag(m, "label"));
 	struct command *cmd = command_find(m->command);
 	if (!cmd) {
 		if (client_registered(c))
@@ -136,5 +134,12 @@ void command_dispatch(struct client *c, struct msg *m)
 		cmd->count++;
 		cmd->fn(c, m);
 	}
+}
+
+void command_dispatch(struct client *c, struct msg *m)
+{
+	struct reply_ctx ctx;
+	reply_ctx_begin(&ctx, c, msg_tag(m, "label"));
+	command_run(c, m);
 	reply_ctx_end(&ctx);
 }

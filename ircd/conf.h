@@ -104,6 +104,7 @@ struct conf {
 	char guest_prefix[16];
 	int max_failed_logins; /* per account or address per minute */
 	int registrations_per_ip_hour; /* account registrations per address per hour (0: no limit) */
+	int max_sessions; /* connections sharing one logged-in user (multiclient); 1 = off */
 	/* privacy and limits */
 	char cloak_secret[128]; /* "" disables cloaking */
 	bool cloak_default;     /* +x for every new client */

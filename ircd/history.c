@@ -4,6 +4,7 @@
  * counter), so every selector is a range on the (target_key, seq) index. Writes are in
  * history_store.c. */
 #include "history.h"
+#include "session.h"
 #include "history_int.h"
 
 #include "account.h"
@@ -794,7 +795,7 @@ static struct query_job *query_new(struct client *c, enum query_kind kind)
 		abort();
 	q->job.run = query_run;
 	q->job.done = query_done;
-	q->client_id = c->id;
+	q->client_id = session_asker(c)->id; /* a session gets its own results */
 	q->kind = kind;
 	return q;
 }

@@ -19,6 +19,7 @@
  * history.direct_messages off the messages are kept only until delivered: everyone gets
  * the replay and the messages are deleted with their rows. */
 #include "history.h"
+#include "session.h"
 #include "history_int.h"
 
 #include "account.h"
@@ -176,7 +177,7 @@ bool offline_keep(struct client *c, const char *command, const char *target, con
 		abort();
 	j->job.run = keep_run;
 	j->job.done = keep_done;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	j->o = *o; /* nothing was serialized yet: the copy owns no buffer */
 	j->tags = tags ? strdup(tags) : NULL;
 	j->o.client_tags = j->tags;
@@ -339,7 +340,7 @@ void offline_deliver(struct client *c)
 		abort();
 	j->job.run = deliver_run;
 	j->job.done = deliver_done;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	j->purge = !cf->history_direct;
 	casemap_fold(j->owner, c->account, sizeof j->owner);
 	history_flush();

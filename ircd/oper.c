@@ -1,6 +1,7 @@
 /* oper.c - operator commands. OPER checks the block's host masks, certificate and
  * account on the loop, and the password hash on the crypto thread. */
 #include "oper.h"
+#include "session.h"
 #include "audit.h"
 
 #include "ban.h"
@@ -145,20 +146,23 @@ static void oper_done(struct job *job)
 		audit_as(j->who, "OPER failed name=%s reason=\"bad password\"", j->name);
 	if (c && !client_dead(c)) {
 		c->flags &= ~CLI_WAITING;
+		struct reply_ctx ctx;
+		struct client *u = session_resume(c, &ctx); /* a session's OPER opers its user */
 		if (!j->ok) {
-			reply(c, ERR_PASSWDMISMATCH);
-			snotice_about(c, "Failed OPER attempt by %s (%s) for %s: bad password", c->nick, c->conn.ip, j->name);
+			reply(u, ERR_PASSWDMISMATCH);
+			snotice_about(u, "Failed OPER attempt by %s (%s) for %s: bad password", u->nick, u->conn.ip, j->name);
 		} else {
-			if (!(c->umodes & UMODE('o')))
+			if (!(u->umodes & UMODE('o')))
 				ircd.nopers++;
-			c->umodes |= UMODE('o') | UMODE('s');
-			c->privs = j->privs;
-			snprintf(c->oper_name, sizeof c->oper_name, "%s", j->name);
-			reply(c, RPL_YOUREOPER);
-			audit(c, "OPER name=%s", j->name);
-			client_sendf(c, ":%s MODE %s :+os", c->prefix, c->nick);
-			snotice_about(c, "%s (%s) is now an operator (%s)", c->nick, c->conn.ip, j->name);
+			u->umodes |= UMODE('o') | UMODE('s');
+			u->privs = j->privs;
+			snprintf(u->oper_name, sizeof u->oper_name, "%s", j->name);
+			reply(u, RPL_YOUREOPER);
+			audit(u, "OPER name=%s", j->name);
+			client_sendf(u, ":%s MODE %s :+os", u->prefix, u->nick);
+			snotice_about(u, "%s (%s) is now an operator (%s)", u->nick, u->conn.ip, j->name);
 		}
+		session_suspend(c, u, &ctx);
 		conn_resume(&c->conn);
 	}
 	free(j);
@@ -200,7 +204,7 @@ void cmd_oper(struct client *c, struct msg *m)
 		abort();
 	j->job.run = oper_run;
 	j->job.done = oper_done;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	j->privs = o->privs;
 	snprintf(j->name, sizeof j->name, "%s", o->name);
 	snprintf(j->ip, sizeof j->ip, "%s", c->conn.ip);
@@ -234,7 +238,7 @@ void cmd_kill(struct client *c, struct msg *m)
 	snotice("%s killed %s (%s)", c->nick, t->nick, why);
 	audit(c, "KILL target=%s (%s) reason=\"%s\"", t->prefix, t->conn.ip, why);
 	client_sendf(t, ":%s KILL %s :%s", c->prefix, t->nick, why);
-	client_exit(t, reason);
+	session_exit_user(t, reason);
 }
 
 void cmd_wallops(struct client *c, struct msg *m)

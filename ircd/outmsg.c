@@ -5,6 +5,7 @@
 
 #include "cap.h"
 #include "client.h"
+#include "session.h"
 #include "metrics.h"
 #include "parse.h"
 #include "reply.h"
@@ -184,11 +185,21 @@ struct msgbuf *outmsg_for(struct outmsg *o, const struct client *to)
 	return o->variant[v];
 }
 
-void outmsg_send(struct outmsg *o, struct client *to)
+void outmsg_send_one(struct outmsg *o, struct client *to)
 {
 	client_send(to, outmsg_for(o, to));
 	metrics.deliveries += o->relayed;
 }
+
+void outmsg_send_caps(struct outmsg *o, struct client *to, uint32_t need, uint32_t skip)
+{
+	if ((to->caps & need) == need && !(to->caps & skip))
+		outmsg_send_one(o, to);
+	if (to->sessions)
+		session_send_others(o, to, need, skip);
+}
+
+void outmsg_send(struct outmsg *o, struct client *to) { outmsg_send_caps(o, to, 0, 0); }
 
 void outmsg_release(struct outmsg *o)
 {

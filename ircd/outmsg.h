@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct client;
 
@@ -46,8 +47,16 @@ void outmsg_from(struct outmsg *o, const struct client *sender);
 /* Returns the buffer for recipient to (borrowed: valid until outmsg_release). */
 struct msgbuf *outmsg_for(struct outmsg *o, const struct client *to);
 
-/* Queues the right variant to to (through its reply context and SendQ checks). */
+/* Queues the right variant to to (through its reply context and SendQ checks), and to
+ * the other sessions of its user (multiclient). */
 void outmsg_send(struct outmsg *o, struct client *to);
+
+/* The same, for those of to's connections whose caps have all of need and none of skip
+ * (each session has its own). */
+void outmsg_send_caps(struct outmsg *o, struct client *to, uint32_t need, uint32_t skip);
+
+/* Only to the connection a reply to `to` goes to (an echo to the asker). */
+void outmsg_send_one(struct outmsg *o, struct client *to);
 
 /* Drops the variants and the body. */
 void outmsg_release(struct outmsg *o);

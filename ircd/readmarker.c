@@ -10,6 +10,7 @@
  * connection only (at most GUEST_MARKERS, freed when it quits). JOIN (which sends the
  * marker before RPL_ENDOFNAMES) and reading a marker never wait for the database. */
 #include "account.h"
+#include "session.h"
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
@@ -260,7 +261,7 @@ void readmarker_login(struct client *c)
 		abort();
 	j->job.run = load_run;
 	j->job.done = load_done;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	casemap_fold(j->owner, c->account, sizeof j->owner);
 	client_hold(c);
 	storage_submit(&j->job);
@@ -301,7 +302,7 @@ void readmarker_session_start(struct client *c)
 		abort();
 	j->job.run = session_run;
 	j->job.done = session_done;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	casemap_fold(j->owner, c->account, sizeof j->owner);
 	storage_submit(&j->job);
 }
@@ -324,8 +325,20 @@ static void announce(struct client *c, const char *account, const char *target, 
 {
 	for (struct client *o = ircd.clients; o; o = o->next) {
 		bool same = o == c || (account[0] && casemap_cmp(o->account, account) == 0);
-		if (same && client_registered(o) && !client_dead(o) && client_has_cap(o, CAP_READ_MARKER))
+		if (!same || !(client_registered(o) || o->session_of) || client_dead(o))
+			continue;
+		/* a session's MARKREAD runs on its user: the user's own connection is another
+		 * session here, not the one that asked (which gets its copy in this loop too) */
+		struct reply_ctx *ctx = o->rctx;
+		if (ctx && ctx->client != o) {
+			if (o->own_caps & CAPF(CAP_READ_MARKER)) {
+				o->rctx = NULL;
+				send_marker(o, target, value);
+				o->rctx = ctx;
+			}
+		} else if (client_has_cap(o, CAP_READ_MARKER)) {
 			send_marker(o, target, value);
+		}
 	}
 }
 

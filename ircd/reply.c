@@ -59,6 +59,10 @@ void client_send(struct client *c, struct msgbuf *b)
 	if (client_dead(c))
 		return;
 	struct reply_ctx *ctx = c->rctx;
+	if (ctx && ctx->client != c) { /* a session's command runs on its user: the session asked */
+		client_send(ctx->client, b);
+		return;
+	}
 	if (ctx && ctx->label[0]) {
 		if (ctx->nlines == ctx->cap) {
 			ctx->cap = ctx->cap ? ctx->cap * 2 : 8;

@@ -1,5 +1,6 @@
 /* service.c - the service registry and the daemon-side implementation of service.h. */
 #include "service.h"
+#include "session.h"
 
 #include "account.h"
 #include "cap.h"
@@ -157,7 +158,7 @@ void service_logout_account(const char *account)
 			service_logout(c);
 }
 
-void service_disconnect(struct client *c, const char *reason) { client_exit(c, reason); }
+void service_disconnect(struct client *c, const char *reason) { session_exit_user(c, reason); }
 
 /* ---- channels ---- */
 

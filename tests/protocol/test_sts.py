@@ -18,7 +18,7 @@ BEFORE_STS = ("account-notify account-tag away-notify batch cap-notify chghost d
               "draft/account-registration=before-connect,custom-account-name echo-message "
               "extended-join extended-monitor invite-notify labeled-response message-tags "
               "multi-prefix sasl=PLAIN,EXTERNAL server-time setname soju.im/search standard-replies")
-AFTER_STS = "userhost-in-names"
+AFTER_STS = "userhost-in-names znc.in/self-message"
 
 
 def ls_302(value):
