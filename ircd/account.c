@@ -2,6 +2,8 @@
  * the crypto thread (scrypt), then finish on the loop. SQL text is shared by both
  * backends; names are stored with their casemapped key. */
 #include "account.h"
+#include "session.h"
+#include "audit.h"
 
 #include "cap.h"
 #include "casemap.h"
@@ -23,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum op { OP_REGISTER, OP_CHECK, OP_SCRAM, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
+enum op { OP_REGISTER, OP_CHECK, OP_SCRAM, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_SETEMAIL, OP_RESET, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
 enum stage { ON_STORAGE, ON_CRYPTO };
 
 struct acc_job {
@@ -43,8 +45,10 @@ struct acc_job {
 	bool scram_new;
 	int scram_iterations;
 	char code[24];
+	char reset[24];            /* OP_RESET: the new one-time code (code holds the stored verify code) */
 	char fp[130];
 	char ip[INET6_ADDRSTRLEN + 1];
+	char who[AUDIT_WHO_MAX];   /* the requester, for the audit log */
 	time_t slot_a, slot_i;     /* windows of the throttle slots taken: account, address (0: none) */
 	bool cacheable;            /* OP_CHECK: mac holds the verification cache key */
 	char account_key[ACCOUNT_MAX + 1]; /* OP_CHECK: the folded account found (name may be a nick) */
@@ -52,6 +56,7 @@ struct acc_job {
 	/* copies of the config the worker needs, so it never reads the live conf */
 	int n, r, p;
 	char verify_command[CONF_PATH_LEN];
+	char mail_command[CONF_PATH_LEN];
 	struct account_result res;
 };
 
@@ -99,6 +104,62 @@ static void send_verification(struct acc_job *j)
 	        j->email, j->name, j->name, j->name, j->code);
 	if (pclose(f) != 0)
 		log_warn("accounts: verify_command exited with an error");
+}
+
+/* RESETPASS: the code goes by mail, on the storage thread (popen waits for the command). */
+static void send_reset(struct acc_job *j)
+{
+	FILE *f = popen(j->mail_command, "w");
+	if (!f) {
+		log_error("accounts: cannot run mail_command");
+		return;
+	}
+	fprintf(f, "To: %s\nSubject: Password reset for %s\n\nTo choose a new password for %s within an hour, send:\n"
+	        "/msg NickServ RESETPASS %s %s <new password>\nIf you did not ask for this, ignore this mail.\n",
+	        j->res.email, j->res.name, j->res.name, j->res.name, j->reset);
+	if (pclose(f) != 0)
+		log_warn("accounts: mail_command exited with an error");
+}
+
+/* Reset codes waiting for use, in memory only (a restart forgets them: ask again). A code
+ * is 16 random hex digits, valid RESET_TTL seconds, used once; a newer request for the
+ * same account replaces it. Full, the slot expiring first is taken. */
+#define RESET_SLOTS 128
+#define RESET_TTL 3600
+static struct {
+	char key[ACCOUNT_MAX + 1];
+	char code[24];
+	time_t expires;
+} resets[RESET_SLOTS];
+
+static void reset_store(const char *key, const char *code)
+{
+	int slot = 0;
+	for (int i = 0; i < RESET_SLOTS; i++) {
+		if (strcmp(resets[i].key, key) == 0) {
+			slot = i;
+			break;
+		}
+		if (resets[i].expires < resets[slot].expires)
+			slot = i;
+	}
+	snprintf(resets[slot].key, sizeof resets[slot].key, "%s", key);
+	snprintf(resets[slot].code, sizeof resets[slot].code, "%s", code);
+	resets[slot].expires = time(NULL) + RESET_TTL;
+}
+
+static bool reset_take(const char *key, const char *code)
+{
+	for (int i = 0; i < RESET_SLOTS; i++) {
+		if (!resets[i].key[0] || strcmp(resets[i].key, key) != 0)
+			continue;
+		bool ok = resets[i].expires > time(NULL) && strlen(code) == strlen(resets[i].code) &&
+		          CRYPTO_memcmp(code, resets[i].code, strlen(code)) == 0;
+		if (ok || resets[i].expires <= time(NULL))
+			memset(&resets[i], 0, sizeof resets[i]);
+		return ok;
+	}
+	return false;
 }
 
 static enum account_status from_db(enum db_status s)
@@ -199,6 +260,19 @@ static void run_storage(struct acc_job *j)
 	case OP_SETPW: {
 		struct db_param p[3] = {DB_TEXT(j->hash), DB_TEXT(j->scram[0] ? j->scram : NULL), DB_TEXT(j->key)};
 		s = storage_exec("UPDATE accounts SET password = ?, scram = ? WHERE name_key = ?", p, 3, NULL, NULL);
+		j->res.status = ACC_OK;
+		break;
+	}
+	case OP_RESET:
+		s = load_account(j);
+		if (s == DB_OK && j->res.status == ACC_OK && j->res.email[0])
+			send_reset(j);
+		else if (s == DB_OK)
+			j->res.status = ACC_NOT_FOUND;
+		break;
+	case OP_SETEMAIL: {
+		struct db_param p[2] = {DB_TEXT(j->email), DB_TEXT(j->key)};
+		s = storage_exec("UPDATE accounts SET email = ? WHERE name_key = ?", p, 2, NULL, NULL);
 		j->res.status = ACC_OK;
 		break;
 	}
@@ -349,6 +423,7 @@ static void throttle_settle(struct acc_job *j)
 
 void client_hold(struct client *c)
 {
+	c = session_asker(c); /* a session's command waits on the session's input */
 	c->flags |= CLI_WAITING;
 	conn_pause(&c->conn);
 }
@@ -362,6 +437,7 @@ void client_release(struct client *c)
 
 struct store_wait {
 	uint64_t client_id;
+	char who[AUDIT_WHO_MAX]; /* the requester: done's audit lines name it even after it left */
 	client_store_cb done;
 	void *arg;
 };
@@ -374,7 +450,13 @@ static void store_done(enum db_status status, void *arg)
 		c = NULL;
 	if (c)
 		c->flags &= ~CLI_WAITING;
-	w->done(c, status, w->arg); /* may hold c again for a next step */
+	audit_actor_set(w->who[0] ? w->who : NULL);
+	struct reply_ctx ctx;
+	struct client *u = c ? session_resume(c, &ctx) : NULL;
+	w->done(u, status, w->arg); /* may hold c again for a next step */
+	if (c)
+		session_suspend(c, u, &ctx);
+	audit_actor_set(NULL);
 	if (c && !(c->flags & CLI_WAITING) && !client_dead(c))
 		client_release(c);
 	free(w);
@@ -385,7 +467,9 @@ void client_store(struct client *c, struct storage_txn *t, client_store_cb done,
 	struct store_wait *w = calloc(1, sizeof *w);
 	if (!w)
 		abort();
-	w->client_id = c ? c->id : 0;
+	w->client_id = c ? session_asker(c)->id : 0; /* a session gets its own results */
+	if (c)
+		audit_who(c, w->who, sizeof w->who);
 	w->done = done;
 	w->arg = arg;
 	if (c)
@@ -437,11 +521,27 @@ static void job_done(struct job *job)
 	throttle_settle(j);
 	cache_settle(j);
 	OPENSSL_cleanse(j->password, sizeof j->password);
+	if (!failed && (j->op == OP_REGISTER || j->op == OP_DROP)) /* committed: NickServ's and IRCv3's */
+		audit_as(j->who, "account %s name=%s%s", j->op == OP_DROP ? "DROP" : "REGISTER", j->res.name,
+		         j->res.status == ACC_UNVERIFIED ? " (unverified)" : "");
+	if (j->op == OP_RESET) { /* whoever asked may be gone: the code is for the mailbox */
+		if (j->res.status == ACC_OK) {
+			char key[ACCOUNT_MAX + 1];
+			casemap_fold(key, j->res.name, sizeof key);
+			reset_store(key, j->reset);
+		}
+		OPENSSL_cleanse(j->reset, sizeof j->reset);
+		free(j);
+		return;
+	}
 	struct client *c = client_by_id(j->client_id);
 	if (c && !client_dead(c)) {
 		/* the result first, then the commands that waited for it, in order */
 		c->flags &= ~CLI_WAITING;
-		j->cb(c, &j->res, j->arg);
+		struct reply_ctx ctx;
+		struct client *u = session_resume(c, &ctx);
+		j->cb(u, &j->res, j->arg);
+		session_suspend(c, u, &ctx);
 		if (!(c->flags & CLI_WAITING) && !client_dead(c))
 			client_release(c);
 	}
@@ -456,7 +556,7 @@ static struct acc_job *job_new(struct client *c, enum op op, const char *name, a
 	j->job.run = job_run;
 	j->job.done = job_done;
 	j->op = op;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	j->cb = cb;
 	j->arg = arg;
 	snprintf(j->name, sizeof j->name, "%s", name ? name : "");
@@ -464,11 +564,13 @@ static struct acc_job *job_new(struct client *c, enum op op, const char *name, a
 	/* failure replies name what was asked for; a found account replaces it */
 	snprintf(j->res.name, sizeof j->res.name, "%s", j->name);
 	snprintf(j->ip, sizeof j->ip, "%s", c->conn.ip);
+	audit_who(c, j->who, sizeof j->who);
 	j->n = ircd.conf->scrypt_n;
 	j->r = ircd.conf->scrypt_r;
 	j->p = ircd.conf->scrypt_p;
 	j->scram_iterations = ircd.conf->scram_iterations;
 	snprintf(j->verify_command, sizeof j->verify_command, "%s", ircd.conf->verify_command);
+	snprintf(j->mail_command, sizeof j->mail_command, "%s", ircd.conf->mail_command);
 	j->res.status = ACC_OK;
 	return j;
 }
@@ -550,6 +652,49 @@ void account_set_password(struct client *c, const char *name, const char *passwo
 	job_start(c, j);
 }
 
+void account_set_email(struct client *c, const char *name, const char *email, account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_SETEMAIL, name, cb, arg);
+	snprintf(j->email, sizeof j->email, "%s", email);
+	job_start(c, j);
+}
+
+bool account_email_valid(const char *email)
+{
+	const char *at = strchr(email, '@');
+	return at && at != email && at[1] && !strchr(at + 1, '@') && strlen(email) <= EMAIL_MAX &&
+	       !strpbrk(email, " ,:;<>\"");
+}
+
+void account_reset_request(struct client *c, const char *name)
+{
+	char key[ACCOUNT_MAX + 1];
+	casemap_fold(key, name, sizeof key);
+	for (int i = 0; i < RESET_SLOTS; i++) /* one mail a minute per account, so nobody is mail-bombed */
+		if (resets[i].key[0] && strcmp(resets[i].key, key) == 0 && resets[i].expires > time(NULL) + RESET_TTL - 60)
+			return;
+	struct acc_job *j = job_new(c, OP_RESET, name, NULL, NULL);
+	unsigned char raw[8];
+	RAND_bytes(raw, sizeof raw);
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(j->reset + 2 * i, 3, "%02x", raw[i]);
+	storage_submit(&j->job); /* not held: the answer came first and does not wait for the mail */
+}
+
+void account_reset_password(struct client *c, const char *name, const char *code, const char *password,
+                            account_cb cb, void *arg)
+{
+	char key[ACCOUNT_MAX + 1];
+	casemap_fold(key, name, sizeof key);
+	if (!reset_take(key, code)) {
+		struct account_result r = {.status = ACC_BAD_CODE};
+		snprintf(r.name, sizeof r.name, "%s", name);
+		cb(c, &r, arg);
+		return;
+	}
+	account_set_password(c, name, password, cb, arg);
+}
+
 void account_drop(struct client *c, const char *name, account_cb cb, void *arg)
 {
 	struct acc_job *j = job_new(c, OP_DROP, name, cb, arg);
@@ -594,4 +739,5 @@ void account_login(struct client *c, const char *account)
 	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
 		outmsg_send(&o, c);
 	outmsg_release(&o);
+	offline_deliver(c); /* its markers come with their loading (readmarker_login) */
 }

@@ -16,7 +16,7 @@
 
 #define ACCOUNT_MAX NICK_MAX
 #define EMAIL_MAX 254
-#define PASSWORD_MAX 256
+#define PASSWORD_MAX 600
 
 enum account_status {
 	ACC_OK,
@@ -83,6 +83,20 @@ void account_check_cert(struct client *c, const char *fp, account_cb cb, void *a
 void account_verify(struct client *c, const char *name, const char *code, account_cb cb, void *arg);
 
 void account_set_password(struct client *c, const char *name, const char *password, account_cb cb, void *arg);
+/* Stores email (already checked with account_email_valid) as account name's address. */
+void account_set_email(struct client *c, const char *name, const char *email, account_cb cb, void *arg);
+/* An address with one '@', something on both sides, no spaces or separators, at most
+ * EMAIL_MAX bytes. */
+bool account_email_valid(const char *email);
+/* RESETPASS: mails a one-time code (valid an hour, kept in memory) through
+ * accounts.mail_command, on the storage thread, if name is an account with an email
+ * address. Nothing comes back: the caller answers the same whatever happens, so the
+ * answer does not tell whether the account exists. */
+void account_reset_request(struct client *c, const char *name);
+/* Sets account name's password if code is its current reset code (used up by success);
+ * ACC_BAD_CODE otherwise. */
+void account_reset_password(struct client *c, const char *name, const char *code, const char *password,
+                            account_cb cb, void *arg);
 void account_drop(struct client *c, const char *name, account_cb cb, void *arg);
 void account_info(struct client *c, const char *name, account_cb cb, void *arg);
 

@@ -3,6 +3,7 @@
  * acknowledged, only once it is committed, so what an operator was told is what a
  * restart loads. Bans that would lock out the operator or everyone need a leading !. */
 #include "ban.h"
+#include "audit.h"
 
 #include "account.h"
 #include "client.h"
@@ -208,15 +209,16 @@ bool ban_check_client(const struct client *c, char *reason, size_t size)
 static void apply_ban(const struct server_ban *b)
 {
 	for (struct client *c = ircd.clients; c; c = c->next) {
-		if (client_dead(c) || !client_registered(c))
-			continue;
+		if (client_dead(c) || (!client_registered(c) && !c->session_of))
+			continue; /* each session of a user is judged on its own connection */
 		bool hit = b->kind == 'k' ? kline_matches(b, c) : dline_matches(b, c->conn.ip);
 		if (!hit)
 			continue;
 		reply(c, ERR_YOUREBANNEDCREEP, b->reason);
 		char why[300];
 		snprintf(why, sizeof why, "%c-lined: %s", b->kind == 'k' ? 'K' : 'D', b->reason);
-		snotice_about(c, "%s (%s) was disconnected by %c-line %s", c->nick, c->conn.ip, b->kind == 'k' ? 'K' : 'D', b->mask);
+		/* no notice of its own: the exit notice ("Client exiting: ... [K-lined: ...]")
+		 * already says who went and why, and the ban had its notice when added */
 		client_exit(c, why);
 	}
 }
@@ -292,7 +294,9 @@ static void add_done(struct client *c, enum db_status status, void *arg)
 	if (c)
 		client_sendf(c, ":%s NOTICE %s :Added %s %s%s", ircd.conf->server_name, c->nick, cmd, b->mask,
 		             ch->minutes ? " (temporary)" : "");
-	snotice("%s added %s %s (%s)%s", b->setter, cmd, b->mask, b->reason, ch->minutes ? " temporarily" : "");
+	/* one notice per ban: the setter has its reply above instead */
+	snotice_except(c, "%s added %s %s (%s)%s", b->setter, cmd, b->mask, b->reason, ch->minutes ? " temporarily" : "");
+	audit(c, "%s mask=%s minutes=%ld reason=\"%s\"", cmd, b->mask, ch->minutes, b->reason);
 	apply_ban(b);
 	free(ch);
 }
@@ -378,7 +382,8 @@ static void del_done(struct client *c, enum db_status status, void *arg)
 	}
 	if (c)
 		client_sendf(c, ":%s NOTICE %s :Removed %s", ircd.conf->server_name, c->nick, ch->ban.mask);
-	snotice("%s used %s on %s", ch->ban.setter, cmd, ch->ban.mask);
+	snotice_except(c, "%s used %s on %s", ch->ban.setter, cmd, ch->ban.mask);
+	audit(c, "%s mask=%s", cmd, ch->ban.mask);
 	free(ch);
 }
 
@@ -419,11 +424,17 @@ void server_bans_stats(struct client *c, char kind)
 		if (!live(pp))
 			continue;
 		struct server_ban *b = *pp;
-		if (b->kind == kind && kind == 'k')
-			reply(c, RPL_STATSKLINE, b->mask, b->reason);
-		else if (b->kind == kind)
-			reply(c, RPL_STATSDLINE, b->mask, b->reason);
 		pp = &b->next;
+		if (b->kind != kind)
+			continue;
+		char left[24] = "permanent";
+		if (b->expires)
+			snprintf(left, sizeof left, "%lld", (long long)(b->expires - time(NULL)));
+		const char *setter = b->setter[0] ? b->setter : "*";
+		if (kind == 'k')
+			reply(c, RPL_STATSKLINE, b->mask, left, setter, b->reason);
+		else
+			reply(c, RPL_STATSDLINE, b->mask, left, setter, b->reason);
 	}
 }
 

@@ -26,6 +26,8 @@ bool ban_check_client(const struct client *c, char *reason, size_t size);
 /* True if text is an IPv4/IPv6 address or CIDR range that matches ip. */
 bool cidr_match(const char *text, const char *ip);
 
+/* STATS k / d: one 216 (K-lines) or 225 (D-lines) per ban in force, with the seconds
+ * left (or "permanent"), the setter and the reason. */
 void server_bans_stats(struct client *c, char kind);
 
 /* parleyd -unban: deletes every stored ban whose mask is mask (any case, K or D) in one

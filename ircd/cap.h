@@ -29,6 +29,8 @@ enum cap_bit {
 	CAP_SEARCH,
 	CAP_READ_MARKER,
 	CAP_MESSAGE_EDIT,
+	CAP_SELF_MESSAGE, /* znc.in/self-message: informational, copies go to every session */
+	CAP_STS, /* informational: listed, never enabled */
 	CAP_COUNT
 };
 
@@ -39,6 +41,12 @@ struct msg;
 
 /* Ends an unfinished SASL exchange with 906 (cmd_account.c). */
 void sasl_abort(struct client *c);
+
+struct conf;
+
+/* cap-notify after REHASH, before old is freed: clients with cap-notify whose sts
+ * value changed get CAP NEW with the new value (302) or CAP DEL when it is withdrawn. */
+void cap_conf_changed(const struct conf *old, const struct conf *nc);
 
 /* The CAP command. */
 void cmd_cap(struct client *c, struct msg *m);

@@ -4,6 +4,7 @@
 #include "cap.h"
 #include "cloak.h"
 #include "dict.h"
+#include "history.h"
 #include "ircd.h"
 #include "match.h"
 #include "monitor.h"
@@ -105,6 +106,7 @@ void channel_remove(struct channel *ch, struct client *c)
 	struct membership *m = *pp;
 	if (!m)
 		return;
+	readmarker_left(c, ch); /* where a logged-in user's catch-up starts next time */
 	*pp = m->client_next;
 	c->nchannels--;
 	if (m->chan_prev)
@@ -158,9 +160,7 @@ void channel_send(struct channel *ch, struct outmsg *o, const struct client *exc
 		struct client *to = m->client;
 		if (to == except || (need && !(m->status & need)))
 			continue;
-		if ((to->caps & cap_need) != cap_need || (to->caps & cap_skip))
-			continue;
-		outmsg_send(o, to);
+		outmsg_send_caps(o, to, cap_need, cap_skip);
 	}
 }
 
@@ -171,10 +171,10 @@ void channel_send_common(struct client *c, struct outmsg *o, uint32_t cap_need)
 	for (struct membership *cm = c->channels; cm; cm = cm->client_next) {
 		for (struct membership *m = cm->chan->members; m; m = m->chan_next) {
 			struct client *to = m->client;
-			if (to->mark == gen || (to->caps & cap_need) != cap_need)
+			if (to->mark == gen)
 				continue;
 			to->mark = gen;
-			outmsg_send(o, to);
+			outmsg_send_caps(o, to, cap_need, 0);
 		}
 	}
 }

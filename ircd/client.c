@@ -13,37 +13,58 @@
 #include "dict.h"
 #include "history.h"
 #include "ircd.h"
+#include "listener.h"
 #include "log.h"
 #include "monitor.h"
 #include "oper.h"
 #include "parse.h"
 #include "reply.h"
+#include "service.h"
+#include "session.h"
 #include "sasl_scram.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static struct client *dead_list;
+
+/* Clients to exit at the next safe point, and why (client_exit_soon). */
+static struct {
+	uint64_t id;
+	const char *reason; /* a string literal */
+} *exit_soon;
+static size_t nexit_soon, exit_soon_cap;
 
 static struct client *from_conn(struct conn *conn) { return (struct client *)conn; }
 
 static void update_prefix(struct client *c)
 {
 	snprintf(c->prefix, sizeof c->prefix, "%s!%s@%s", c->nick, c->user[0] ? c->user : "*", c->host);
+	if (c->sessions)
+		session_sync(c);
 }
 
 static void timer_cb(EV_P_ ev_timer *w, int revents);
 static void flood_cb(EV_P_ ev_timer *w, int revents);
+
+/* True if c's commands are rate limited: its class has flood control and it is not an
+ * operator (opers run the server: a KLINE burst or a long STATS session must not wait;
+ * their SendQ still applies). */
+static bool flood_limited(const struct client *c)
+{
+	return c->class->flood_enabled && !(c->umodes & UMODE('o'));
+}
 
 /* Token bucket: returns true if c may run a command now; otherwise holds its input
  * and arms a timer for when a token will be there ("fakelag"). */
 static bool flood_admit(struct client *c)
 {
 	const struct conf_class *cl = c->class;
-	if (!cl->flood_enabled)
+	if (!flood_limited(c))
 		return true;
 	ev_tstamp now = ev_now(EV_DEFAULT);
 	c->flood_tokens += (now - c->flood_stamp) * cl->flood_rate;
@@ -76,6 +97,18 @@ static bool admit(struct conn *conn)
 	return !client_dead(c) && flood_admit(c);
 }
 
+/* A body past MSG_BODY_MAX is accepted only on a line to a service or IRCv3 REGISTER:
+ * those carry passwords, which may be 600 bytes (PASSWORD_MAX). Nothing else gets
+ * longer, so nothing relayed to other clients can exceed the 512-byte line. */
+static bool long_line_allowed(const struct msg *m)
+{
+	if (m->body_len <= MSG_BODY_MAX)
+		return true;
+	if (strcasecmp(m->command, "REGISTER") == 0)
+		return true;
+	return strcasecmp(m->command, "PRIVMSG") == 0 && m->nparams >= 1 && service_find(m->params[0]);
+}
+
 static bool on_line(struct conn *conn, char *line, size_t len)
 {
 	struct client *c = from_conn(conn);
@@ -84,9 +117,12 @@ static bool on_line(struct conn *conn, char *line, size_t len)
 	c->last_line = ev_now(EV_DEFAULT);
 	c->flags &= ~CLI_PING_SENT;
 	struct msg m;
-	switch (msg_parse(line, len, &m)) {
+	switch (msg_parse_max(line, len, &m, MSG_SERVICE_BODY_MAX)) {
 	case PARSE_OK:
-		break;
+		if (long_line_allowed(&m))
+			break;
+		reply(c, ERR_INPUTTOOLONG);
+		return true;
 	case PARSE_TOO_LONG:
 		reply(c, ERR_INPUTTOOLONG);
 		return true;
@@ -98,10 +134,13 @@ static bool on_line(struct conn *conn, char *line, size_t len)
 		return true;
 	}
 	struct command *cmd = command_find(m.command);
-	if (c->class->flood_enabled)
+	if (flood_limited(c))
 		c->flood_tokens -= cmd ? cmd->penalty : 1;
 	c->lines_in++;
-	command_dispatch(c, &m);
+	if (c->session_of)
+		session_dispatch(c, &m);
+	else
+		command_dispatch(c, &m);
 	return !client_dead(c);
 }
 
@@ -116,7 +155,25 @@ static void on_recvq_full(struct conn *conn)
 
 static void on_error(struct conn *conn, const char *reason) { client_exit(from_conn(conn), reason); }
 
-static const struct conn_ops client_conn_ops = {on_line, admit, on_too_long, on_recvq_full, on_error};
+/* A trusted WebSocket proxy named the client's address (before any IRC line): the bans
+ * and limits checked at accept against the proxy's address apply to it now, and it
+ * becomes the address bans, cloaks and limits see. The proxy's own count is returned
+ * only once the client's is taken, so a refusal leaves the counts as they were. */
+static void on_address(struct conn *conn, const char *ip)
+{
+	struct client *c = from_conn(conn);
+	char why[128];
+	if (ban_check_ip(ip, why, sizeof why) || !connlimit_admit(ip, why, sizeof why)) {
+		snprintf(c->host, sizeof c->host, "%s", ip);
+		client_exit(c, why);
+		return;
+	}
+	connlimit_release(c->conn.ip);
+	snprintf(c->conn.ip, sizeof c->conn.ip, "%s", ip);
+	snprintf(c->host, sizeof c->host, "%s", ip);
+}
+
+static const struct conn_ops client_conn_ops = {on_line, admit, on_too_long, on_recvq_full, on_error, on_address};
 
 static void format_host(const struct sockaddr_storage *addr, char *ip, size_t size)
 {
@@ -134,14 +191,22 @@ static void format_host(const struct sockaddr_storage *addr, char *ip, size_t si
 	snprintf(ip, size, "%s%s", buf[0] == ':' ? "0" : "", buf);
 }
 
+static unsigned remote_port(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)addr)->sin_port);
+}
+
 /* Refuses a connection before any client state exists: a plain listener gets the ERROR
- * line (best effort, never blocking), a TLS one is just closed. */
-static bool refuse_early(int fd, SSL *ssl, const char *ip)
+ * line (best effort, never blocking), a TLS or WebSocket one is just closed. */
+static bool refuse_early(int fd, SSL *ssl, const char *ip, bool websocket)
 {
 	char why[128];
 	if (!ban_check_ip(ip, why, sizeof why) && connlimit_admit(ip, why, sizeof why))
 		return false;
-	if (!ssl) {
+	log_conn("refused %s: %s", ip, why);
+	if (!ssl && !websocket) {
 		char line[256];
 		int n = snprintf(line, sizeof line, "ERROR :Closing Link: %s (%s)\r\n", ip, why);
 		if (write(fd, line, (size_t)n) < 0) {
@@ -157,14 +222,17 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 {
 	char ip[INET6_ADDRSTRLEN + 1];
 	format_host(addr, ip, sizeof ip);
-	if (refuse_early(fd, ssl, ip))
+	if (refuse_early(fd, ssl, ip, lc->websocket))
 		return;
 	struct client *c = calloc(1, sizeof *c);
 	if (!c)
 		abort();
 	c->id = ++ircd.next_id;
 	c->class = &ircd.conf->classes[lc->class_index];
+	c->lstats = listener_stats_hold(lc);
 	conn_init(&c->conn, fd, ssl, &client_conn_ops);
+	if (lc->websocket)
+		conn_websocket(&c->conn);
 	c->conn.sendq_max = c->class->sendq;
 	snprintf(c->conn.ip, sizeof c->conn.ip, "%s", ip);
 	snprintf(c->host, sizeof c->host, "%s", ip);
@@ -184,7 +252,8 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 	snprintf(idkey, sizeof idkey, "%llx", (unsigned long long)c->id);
 	dict_put(ircd.ids, idkey, c);
 	ircd.class_clients[lc->class_index]++;
-	log_debug("connection %llu from %s%s", (unsigned long long)c->id, c->conn.ip, ssl ? " (TLS)" : "");
+	log_conn("connect %llu from %s port %u to port %d%s", (unsigned long long)c->id, c->conn.ip,
+	         remote_port(addr), lc->port, ssl ? " (TLS)" : "");
 	if (ircd.shutting_down)
 		client_exit(c, "Server shutting down");
 	else if (ircd.class_clients[lc->class_index] > (unsigned)c->class->max_clients)
@@ -198,7 +267,7 @@ static void timer_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 	struct client *c = w->data;
 	ev_tstamp now = ev_now(loop);
-	if (!client_registered(c)) {
+	if (!client_registered(c) && !c->session_of) {
 		client_exit(c, "Registration timed out");
 		return;
 	}
@@ -290,7 +359,14 @@ void client_exit(struct client *c, const char *reason)
 	if (client_dead(c))
 		return;
 	c->flags |= CLI_DEAD;
-	if (client_registered(c)) {
+	if (c->session_of || (client_registered(c) && session_handover(c))) {
+		/* one session of a user that stays: it alone sees the user QUIT */
+		if (c->session_of)
+			session_detach(c);
+		struct msgbuf *q = msgbuf_printf(":%s QUIT :%s", c->prefix, reason);
+		conn_send_force(&c->conn, q);
+		msgbuf_unref(q);
+	} else if (client_registered(c)) {
 		snotice_about(c, "Client exiting: %s (%s@%s) [%s]", c->nick, c->user, c->conn.ip, reason);
 		channel_client_exit(c, reason);
 		monitor_offline(c->nick);
@@ -316,9 +392,35 @@ void client_exit(struct client *c, const char *reason)
 	conn_send_force(&c->conn, b);
 	msgbuf_unref(b);
 	conn_finish(&c->conn);
-	log_debug("exit %llu %s: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*", reason);
+	log_conn("exit %llu %s from %s: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*", c->conn.ip, reason);
 	c->dead_next = dead_list;
 	dead_list = c;
+}
+
+void client_exit_soon(struct client *c, const char *reason)
+{
+	if (client_dead(c) || (c->flags & CLI_EXIT_SOON))
+		return;
+	c->flags |= CLI_EXIT_SOON;
+	if (nexit_soon == exit_soon_cap) {
+		exit_soon_cap = exit_soon_cap ? exit_soon_cap * 2 : 16;
+		exit_soon = realloc(exit_soon, exit_soon_cap * sizeof *exit_soon);
+		if (!exit_soon)
+			abort();
+	}
+	exit_soon[nexit_soon].id = c->id;
+	exit_soon[nexit_soon++].reason = reason;
+}
+
+void client_exit_pending(void)
+{
+	/* an exit may overflow more SendQs (its QUIT): they join the list and run here too */
+	for (size_t i = 0; i < nexit_soon; i++) {
+		struct client *c = client_by_id(exit_soon[i].id);
+		if (c)
+			client_exit(c, exit_soon[i].reason);
+	}
+	nexit_soon = 0;
 }
 
 void client_reap(void)
@@ -327,6 +429,7 @@ void client_reap(void)
 		struct client *c = dead_list;
 		dead_list = c->dead_next;
 		conn_close(&c->conn);
+		listener_stats_release(c->lstats, c->conn.bytes_in, c->conn.bytes_out);
 		connlimit_release(c->conn.ip);
 		if (c->prev)
 			c->prev->next = c->next;

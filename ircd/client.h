@@ -28,11 +28,15 @@ enum client_flag {
 	CLI_FLOOD_HELD = 1 << 6, /* input paused by flood control */
 	CLI_WAITING = 1 << 7,    /* input held while a storage job for this client runs */
 	CLI_PASS_TRIED = 1 << 8, /* PASS account:password was tried */
+	CLI_EXIT_SOON = 1 << 9,  /* client_exit_soon: exits before the next flush, gets nothing more */
+	CLI_ATTACH = 1 << 10,    /* its nick is held by a logged-in user: attach at registration if the
+	                          * same account (session.c), else 433 then */
 };
 
 /* User modes, as bits indexed by letter. */
 #define UMODE(ch) ((uint64_t)1 << ((ch) - 'A'))
 
+struct listener_stats;
 struct membership;
 struct reply_ctx;
 
@@ -44,6 +48,7 @@ struct client {
 	int cap_version;
 	uint64_t umodes;
 	const struct conf_class *class;
+	struct listener_stats *lstats; /* the counters of the listener it came in on */
 	char nick[NICK_MAX + 1];
 	char user[USER_MAX + 1];
 	char host[HOST_MAX + 1];
@@ -78,6 +83,13 @@ struct client {
 	struct client *next, *prev;
 	struct client *dead_next;
 	unsigned long mark; /* fan-out generation, to reach each client once */
+	/* Multiclient (session.c): a connection attached to another connection's user has
+	 * user set and is in no channel nor the nick table; the user lists its sessions. */
+	struct client *session_of;
+	struct client *sessions, *session_next;
+	unsigned nsessions;
+	uint32_t own_caps; /* the user's connection's caps while a session's command runs on it */
+	int own_cap_version;
 };
 
 /* Accepts a connection (callback for listener_open_all). */
@@ -86,6 +98,14 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 /* Marks c to exit with reason: tells its channels (QUIT), frees its nick, sends the
  * closing ERROR. The memory is released later by client_reap. Safe to call twice. */
 void client_exit(struct client *c, const char *reason);
+
+/* Like client_exit, but from inside a fan-out (a SendQ overflow): client_exit takes c
+ * out of its channels at once, which would free the membership a channel_send loop is
+ * standing on. c gets nothing more and exits when client_exit_pending runs. */
+void client_exit_soon(struct client *c, const char *reason);
+
+/* Exits the clients marked by client_exit_soon (the loop calls it before flushing). */
+void client_exit_pending(void);
 
 /* Frees every client marked by client_exit. Called by the loop before it sleeps,
  * after the pending output was flushed. */

@@ -6,6 +6,7 @@
 #include "client.h"
 #include "command.h"
 #include "ircd.h"
+#include "metrics.h"
 #include "parse.h"
 #include "reply.h"
 #include "sasl.h"
@@ -45,6 +46,7 @@ static bool plaintext_login_allowed(const struct client *c)
 static void sasl_done(struct client *c, const struct account_result *r, void *arg)
 {
 	(void)arg;
+	metrics.logins[c->sasl_mech[0] == 'E' ? METRICS_LOGIN_EXTERNAL : METRICS_LOGIN_PLAIN][r->status == ACC_OK]++;
 	sasl_reset(c);
 	if (r->status == ACC_OK) {
 		account_login(c, r->name);
@@ -147,8 +149,13 @@ void cmd_authenticate(struct client *c, struct msg *m)
 	}
 	size_t len = strlen(arg);
 	if (len > SASL_CHUNK || c->sasl_len + len > SASL_MAX) {
+		/* 905 is for one line over 400 bytes; a response that grows past the limit
+		 * chunk by chunk is a failed exchange */
 		sasl_reset(c);
-		reply(c, ERR_SASLTOOLONG);
+		if (len > SASL_CHUNK)
+			reply(c, ERR_SASLTOOLONG);
+		else
+			reply(c, ERR_SASLFAIL);
 		return;
 	}
 	if (strcmp(arg, "+") != 0) {
@@ -190,13 +197,6 @@ static void register_done(struct client *c, const struct account_result *r, void
 	}
 }
 
-static bool email_valid(const char *email)
-{
-	const char *at = strchr(email, '@');
-	return at && at != email && at[1] && !strchr(at + 1, '@') && strlen(email) <= EMAIL_MAX &&
-	       !strpbrk(email, " ,:;<>\"");
-}
-
 void cmd_register(struct client *c, struct msg *m)
 {
 	const struct conf *cf = ircd.conf;
@@ -221,7 +221,7 @@ void cmd_register(struct client *c, struct msg *m)
 		return;
 	}
 	bool no_email = strcmp(email, "*") == 0;
-	if ((no_email && cf->email_required) || (!no_email && !email_valid(email))) {
+	if ((no_email && cf->email_required) || (!no_email && !account_email_valid(email))) {
 		reply_standard(c, "FAIL", "REGISTER", "INVALID_EMAIL", name, "A valid email address is required");
 		return;
 	}
@@ -260,6 +260,7 @@ void cmd_verify(struct client *c, struct msg *m)
 static void pass_done(struct client *c, const struct account_result *r, void *arg)
 {
 	(void)arg;
+	metrics.logins[METRICS_LOGIN_PASS][r->status == ACC_OK]++;
 	if (r->status == ACC_OK)
 		account_login(c, r->name);
 	else

@@ -66,6 +66,12 @@ static void send_topic(struct client *c, struct channel *ch, bool say_none)
 	reply(c, RPL_TOPICWHOTIME, ch->name, ch->topic_setter, (long long)ch->topic_time);
 }
 
+void channel_send_state(struct client *c, struct channel *ch)
+{
+	send_topic(c, ch, false);
+	channel_send_names(c, ch);
+}
+
 static bool invited(const struct channel *ch, const struct client *c)
 {
 	for (unsigned i = 0; i < ch->ninvites; i++)
@@ -78,19 +84,21 @@ static bool invited(const struct channel *ch, const struct client *c)
 static bool may_join(struct client *c, struct channel *ch, const char *key)
 {
 	bool inv = invited(ch, c);
-	if ((ch->modes & CMODE('i')) && !inv && !channel_list_match(ch, LIST_INVEX, c)) {
+	enum service_admit access = services_channel_admits(c, ch);
+	bool door = inv || access != ADMIT_NONE;
+	if ((ch->modes & CMODE('i')) && !door && !channel_list_match(ch, LIST_INVEX, c)) {
 		reply(c, ERR_INVITEONLYCHAN, ch->name);
 		return false;
 	}
-	if (ch->key[0] && (!key || strcmp(key, ch->key) != 0)) {
+	if (ch->key[0] && !door && (!key || strcmp(key, ch->key) != 0)) {
 		reply(c, ERR_BADCHANNELKEY, ch->name);
 		return false;
 	}
-	if (ch->limit && ch->nmembers >= ch->limit && !inv) {
+	if (ch->limit && ch->nmembers >= ch->limit && !door) {
 		reply(c, ERR_CHANNELISFULL, ch->name);
 		return false;
 	}
-	if (channel_banned(ch, c) && !inv) {
+	if (channel_banned(ch, c) && !inv && access != ADMIT_ALL) {
 		reply(c, ERR_BANNEDFROMCHAN, ch->name);
 		return false;
 	}

@@ -8,7 +8,9 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "history.h"
+#include "metrics.h"
 #include "reply.h"
+#include "session.h"
 #include "service.h"
 
 #include <stdio.h>
@@ -86,7 +88,7 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 	const struct service *s = service_find(target);
 	if (s) {
 		if (!r->notice && !r->tagmsg) {
-			char text[512];
+			char text[MSG_SERVICE_BODY_MAX];
 			snprintf(text, sizeof text, "%s", r->text);
 			s->on_message(s, c, text);
 		}
@@ -94,6 +96,10 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 	}
 	struct client *t = client_find(target);
 	if (!t || !client_registered(t)) {
+		/* kept for a registered account, the sender told once it is stored */
+		if (!r->tagmsg && client_nick_valid(target, NICK_MAX) &&
+		    offline_keep(c, r->cmd, target, o, r->text, r->tags, client_has_cap(c, CAP_ECHO_MESSAGE)))
+			return false; /* the echo and the reply come after the commit */
 		if (!r->notice)
 			reply(c, ERR_NOSUCHNICK, target);
 		return false;
@@ -154,8 +160,11 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 		outmsg_from(&o, c);
 		bool is_chan = t[0] == '#' || ((t[0] == '@' || t[0] == '+') && t[1] == '#');
 		bool sent = is_chan ? to_channel(c, &r, t, &o) : to_user(c, &r, t, &o);
+		metrics.relayed[tagmsg ? METRICS_TAGMSG : notice ? METRICS_NOTICE : METRICS_PRIVMSG] += sent;
 		if (sent && client_has_cap(c, CAP_ECHO_MESSAGE) && (!tagmsg || client_has_cap(c, CAP_MESSAGE_TAGS)))
-			outmsg_send(&o, c);
+			outmsg_send_one(&o, c);
+		if (sent) /* the user's other sessions get a copy whatever their caps (self-message) */
+			session_send_others(&o, c, tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0, 0);
 		outmsg_release(&o);
 	}
 }

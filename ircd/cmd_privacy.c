@@ -2,6 +2,8 @@
  * or account) and REPORT (users report a nick or a message to the operators), with
  * REPORTS for operators to read and close them. */
 #include "account.h"
+#include "session.h"
+#include "audit.h"
 #include "casemap.h"
 #include "channel.h"
 #include "client.h"
@@ -135,6 +137,7 @@ static void report_result(struct client *c, enum db_status status, const char *f
 		return;
 	}
 	snotice("REPORT from %s about %s: %s", from, about, reason);
+	audit(c, "REPORT target=%s about=%s reason=\"%s\"", target, about, reason);
 	if (c)
 		reply_standard(c, "NOTE", "REPORT", "RECEIVED", target, "Your report was sent to the operators");
 }
@@ -161,7 +164,7 @@ static void report_by_msgid(struct client *c, const char *msgid, const char *rea
 		abort();
 	j->job.run = report_run;
 	j->job.done = report_done;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	snprintf(j->nick, sizeof j->nick, "%s", c->nick);
 	snprintf(j->account, sizeof j->account, "%s", c->account);
 	snprintf(j->msgid, sizeof j->msgid, "%s", msgid);
@@ -291,7 +294,7 @@ void cmd_reports(struct client *c, struct msg *m)
 		abort();
 	j->job.run = reports_run;
 	j->job.done = reports_done;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	snprintf(j->closer, sizeof j->closer, "%s", c->nick);
 	j->see_hidden = (c->privs & PRIV_SEE_HIDDEN) != 0;
 	if (m->nparams >= 2 && strcasecmp(m->params[0], "CLOSE") == 0)

@@ -7,8 +7,11 @@
 #include "casemap.h"
 #include "channel.h"
 #include "client.h"
+#include "dict.h"
 #include "command.h"
+#include "history.h"
 #include "ircd.h"
+#include "log.h"
 #include "isupport.h"
 #include "mode.h"
 #include "oper.h"
@@ -16,6 +19,7 @@
 #include "parse.h"
 #include "reply.h"
 #include "service.h"
+#include "session.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -42,6 +46,16 @@ void cmd_nick(struct client *c, struct msg *m)
 		return;
 	}
 	struct client *other = client_find(nick);
+	if (other && other != c && !client_registered(c) && session_may_attach(c, nick)) {
+		/* held by a logged-in user: this may be another session of it (decided at
+		 * registration, once this client's own login is known) */
+		if (c->nick[0] && client_find(c->nick) == c)
+			dict_del(ircd.nicks, c->nick);
+		str_copy(c->nick, sizeof c->nick, nick);
+		c->flags |= CLI_ATTACH;
+		client_try_register(c);
+		return;
+	}
 	if ((other && other != c) || service_find(nick)) {
 		reply(c, ERR_NICKNAMEINUSE, nick);
 		return;
@@ -49,6 +63,7 @@ void cmd_nick(struct client *c, struct msg *m)
 	if (strcmp(c->nick, nick) == 0)
 		return;
 	if (!client_registered(c)) {
+		c->flags &= ~CLI_ATTACH;
 		client_set_nick(c, nick);
 		client_try_register(c);
 		return;
@@ -119,7 +134,7 @@ void cmd_quit(struct client *c, struct msg *m)
 		snprintf(reason, sizeof reason, "Quit: %s", text);
 	else
 		snprintf(reason, sizeof reason, "Client Quit");
-	client_exit(c, reason);
+	client_exit(session_asker(c), reason); /* a session's QUIT detaches it alone */
 }
 
 void server_send_lusers(struct client *c);
@@ -141,9 +156,25 @@ static void welcome(struct client *c)
 	server_send_motd(c);
 }
 
+/* A connection attached to a logged-in user (session.c): the user's welcome, then its
+ * channels. Not a new user: no counts, no services, no monitors. */
+static void register_session(struct client *c)
+{
+	if (c->pass) {
+		OPENSSL_cleanse(c->pass, strlen(c->pass));
+		free(c->pass);
+		c->pass = NULL;
+	}
+	client_timer_restart(c);
+	welcome(c);
+	log_conn("registered %llu %s (%s) as a session of account=%s", (unsigned long long)c->id, c->prefix, c->conn.ip,
+	         c->account);
+	session_start(c);
+}
+
 void client_try_register(struct client *c)
 {
-	if (client_registered(c) || client_dead(c) || !c->nick[0] || !(c->flags & CLI_GOT_USER) ||
+	if (client_registered(c) || c->session_of || client_dead(c) || !c->nick[0] || !(c->flags & CLI_GOT_USER) ||
 	    (c->flags & CLI_CAP_WAIT))
 		return;
 	if (c->sasl_mech[0] || (c->flags & CLI_WAITING))
@@ -161,6 +192,15 @@ void client_try_register(struct client *c)
 		reply(c, ERR_YOUREBANNEDCREEP, reason);
 		client_exit(c, why);
 		return;
+	}
+	if (c->flags & CLI_ATTACH) {
+		c->flags &= ~CLI_ATTACH;
+		if (session_attach(c)) {
+			register_session(c);
+			return;
+		}
+		if (!c->nick[0])
+			return; /* refused: it may send another NICK */
 	}
 	if (ircd.conf->cloak_default && ircd.conf->cloak_secret[0]) {
 		c->umodes |= UMODE('x');
@@ -181,6 +221,8 @@ void client_try_register(struct client *c)
 	welcome(c);
 	snotice_about(c, "Client connecting: %s (%s@%s) [%s]%s", c->nick, c->user, c->conn.ip, c->conn.ip,
 	        c->conn.ssl ? " (TLS)" : "");
+	log_conn("registered %llu %s (%s)%s%s", (unsigned long long)c->id, c->prefix, c->conn.ip, c->account[0] ? " account=" : "", c->account);
 	monitor_online(c);
 	services_nick_changed(c);
+	history_session_start(c); /* logged in during registration: markers, offline messages */
 }

@@ -29,8 +29,8 @@ void server_send_lusers(struct client *c)
 	reply(c, RPL_LUSERCLIENT, users - ircd.ninvisible, ircd.ninvisible);
 	if (ircd.nopers)
 		reply(c, RPL_LUSEROP, ircd.nopers);
-	if (ircd.nconnections > users)
-		reply(c, RPL_LUSERUNKNOWN, ircd.nconnections - users);
+	if (ircd.nconnections > users + ircd.nsessions)
+		reply(c, RPL_LUSERUNKNOWN, ircd.nconnections - users - ircd.nsessions);
 	reply(c, RPL_LUSERCHANNELS, channel_count());
 	reply(c, RPL_LUSERME, users);
 	reply(c, RPL_LOCALUSERS, users, ircd.max_users, users, ircd.max_users);

@@ -5,6 +5,7 @@
 #include "client.h"
 #include "ban.h"
 #include "dict.h"
+#include "help.h"
 #include "oper.h"
 #include "parse.h"
 #include "reply.h"
@@ -38,6 +39,8 @@ static struct command commands[] = {
     {"AUTHENTICATE", cmd_authenticate, 1, CMD_ANY, 1, 0},
     {"AWAY", cmd_away, 0, CMD_USER, 1, 0},
     {"CAP", cmd_cap, 1, CMD_ANY, 1, 0},
+    {"HELP", cmd_help, 0, CMD_USER, 1, 0},
+    {"HELPOP", cmd_help, 0, CMD_USER, 1, 0},
     {"INFO", cmd_info, 0, CMD_USER, 1, 0},
     {"INVITE", cmd_invite, 2, CMD_USER, 1, 0},
     {"ISON", cmd_ison, 1, CMD_USER, 1, 0},
@@ -119,10 +122,8 @@ static bool allowed(struct client *c, const struct command *cmd, const struct ms
 	return true;
 }
 
-void command_dispatch(struct client *c, struct msg *m)
+void command_run(struct client *c, struct msg *m)
 {
-	struct reply_ctx ctx;
-	reply_ctx_begin(&ctx, c, msg_tag(m, "label"));
 	struct command *cmd = command_find(m->command);
 	if (!cmd) {
 		if (client_registered(c))
@@ -133,5 +134,12 @@ void command_dispatch(struct client *c, struct msg *m)
 		cmd->count++;
 		cmd->fn(c, m);
 	}
+}
+
+void command_dispatch(struct client *c, struct msg *m)
+{
+	struct reply_ctx ctx;
+	reply_ctx_begin(&ctx, c, msg_tag(m, "label"));
+	command_run(c, m);
 	reply_ctx_end(&ctx);
 }

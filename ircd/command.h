@@ -36,6 +36,10 @@ struct command *command_find(const char *name);
 /* Runs one parsed message from c: access checks, handler, reply context. */
 void command_dispatch(struct client *c, struct msg *m);
 
+/* Runs m's command for c inside a reply context the caller started (session.c runs a
+ * session's commands on its user this way). */
+void command_run(struct client *c, struct msg *m);
+
 /* Calls fn for every command (STATS m, HELP). */
 void command_each(void (*fn)(const struct command *cmd, void *arg), void *arg);
 

@@ -11,6 +11,7 @@
 #include "connlimit.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,12 +49,15 @@ struct listener_raw {
 	char address[CONF_NAME_LEN];
 	int port;
 	bool tls;
+	bool websocket;
 	char class_name[CONF_NAME_LEN];
 };
 
 /* Settings given as text and converted after loading. */
 struct conf_raw {
 	char log_level[16];
+	char log_facility[16];
+	char log_categories[LOGC_COUNT][16]; /* "" = the general level */
 	char backend[16];
 	char sasl_plaintext[16];
 };
@@ -85,8 +89,27 @@ static const struct key tls_keys[] = {
     STR("key", struct conf, tls_key, NULL),
     {0},
 };
-static const struct key log_keys[] = {
+static const struct key sts_keys[] = {
+    INT("port", struct conf, sts_port, 1, 65535, NULL),
+    INT("duration", struct conf, sts_duration, 0, INT_MAX, "2592000"),
+    BOOL("preload", struct conf, sts_preload, "false"),
+    {0},
+};
+static const struct key log_raw_keys[] = {
     STR("level", struct conf_raw, log_level, "info"),
+    STR("syslog_facility", struct conf_raw, log_facility, "daemon"),
+    {0},
+};
+static const struct key log_keys[] = {
+    STR("file", struct conf, log.file, ""),
+    BOOL("syslog", struct conf, log.syslog, "false"),
+    {0},
+};
+/* log.categories: one level per category (log.h); unset ones follow log.level. */
+static const struct key log_category_keys[] = {
+    STR("audit", struct conf_raw, log_categories[LOGC_AUDIT], ""),
+    STR("connections", struct conf_raw, log_categories[LOGC_CONNECTIONS], ""),
+    STR("storage", struct conf_raw, log_categories[LOGC_STORAGE], ""),
     {0},
 };
 static const struct key storage_keys[] = {
@@ -115,6 +138,7 @@ static const struct key accounts_keys[] = {
     BOOL("registration", struct conf, registration_enabled, "true"),
     BOOL("email_required", struct conf, email_required, "false"),
     STR("verify_command", struct conf, verify_command, ""),
+    STR("mail_command", struct conf, mail_command, ""),
     INT("min_password_length", struct conf, min_password_length, 1, 256, "8"),
     INT("scrypt_n", struct conf, scrypt_n, 2, 1048576, "16384"),
     INT("scrypt_r", struct conf, scrypt_r, 1, 64, "8"),
@@ -127,6 +151,7 @@ static const struct key accounts_keys[] = {
     INT("login_cache_seconds", struct conf, login_cache_seconds, 0, 604800, "3600"),
     INT("login_cache_entries", struct conf, login_cache_entries, 4, 10000000, "65536"),
     INT("scram_iterations", struct conf, scram_iterations, 4096, 10000000, "4096"),
+    INT("max_sessions", struct conf, max_sessions, 1, 100, "5"),
     {0},
 };
 static const struct key accounts_raw_keys[] = {
@@ -155,9 +180,16 @@ static const struct key connlimit_keys[] = {
     STR("exempt", struct conf, limit_exempt, "127.0.0.1 0::1"),
     {0},
 };
+static const struct key websocket_keys[] = {
+    STR("origins", struct conf, ws_origins, ""),
+    STR("proxies", struct conf, ws_proxies, ""),
+    {0},
+};
 static const struct key history_keys[] = {
     BOOL("enabled", struct conf, history_enabled, "true"),
     BOOL("direct_messages", struct conf, history_direct, "true"),
+    BOOL("offline_messages", struct conf, history_offline, "true"),
+    INT("offline_max", struct conf, history_offline_max, 1, 10000, "100"),
     INT("replay_lines", struct conf, history_replay_lines, 0, 1000, "20"),
     INT("replay_hours", struct conf, history_replay_hours, 0, 100000, "24"),
     INT("max_age_days", struct conf, history_max_age_days, 0, 100000, "0"),
@@ -167,10 +199,18 @@ static const struct key history_keys[] = {
     STR("journal", struct conf, history_journal, "var/history.journal"),
     {0},
 };
+static const struct key metrics_keys[] = {
+    STR("address", struct conf, metrics_address, "127.0.0.1"),
+    INT("port", struct conf, metrics_port, 1, 65535, "9640"),
+    INT("timeout", struct conf, metrics_timeout, 1, 300, "10"),
+    INT("max_connections", struct conf, metrics_max_connections, 1, 1024, "16"),
+    {0},
+};
 static const struct key listener_keys[] = {
     STR("address", struct listener_raw, address, NULL),
     INT("port", struct listener_raw, port, 1, 65535, NULL),
     BOOL("tls", struct listener_raw, tls, "false"),
+    BOOL("websocket", struct listener_raw, websocket, "false"),
     STR("class", struct listener_raw, class_name, ""),
     {0},
 };
@@ -377,6 +417,7 @@ static void load_listeners(struct ctx *x, struct conf *c, const config_setting_t
 		memcpy(l->address, raw.address, sizeof l->address);
 		l->port = raw.port;
 		l->tls = raw.tls;
+		l->websocket = raw.websocket;
 		l->line = config_setting_source_line(g);
 		any_tls |= raw.tls;
 		l->class_index = 0;
@@ -390,6 +431,18 @@ static void load_listeners(struct ctx *x, struct conf *c, const config_setting_t
 	}
 	if (any_tls && !c->tls_cert[0])
 		error_at(x, list, "a TLS listener needs the 'tls' section (certificate, key)");
+}
+
+/* The STS port sends plaintext clients there for TLS: it must be one of our TLS
+ * listeners, or every client that honours the policy would fail to connect. */
+static void check_sts_port(struct ctx *x, const struct conf *c, const config_setting_t *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].tls && c->listeners[i].port == c->sts_port)
+			return;
+	error_at(x, s, "tls.sts.port %d is not the port of a TLS listener", c->sts_port);
 }
 
 static void load_storage(struct ctx *x, struct conf *c, struct conf_raw *raw, const config_setting_t *g)
@@ -411,11 +464,12 @@ static void load_storage(struct ctx *x, struct conf *c, struct conf_raw *raw, co
 static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, const config_setting_t *g)
 {
 	static const char *const nested[] = {"sasl_plaintext", NULL};
-	static const char *const nested_raw[] = {"registration", "email_required", "verify_command",
+	static const char *const nested_raw[] = {"registration", "email_required", "verify_command", "mail_command",
 	                                         "min_password_length", "scrypt_n", "scrypt_r", "scrypt_p",
 	                                         "nick_enforce_delay", "guest_prefix", "max_failed_logins",
 	                                         "registrations_per_ip_hour", "crypto_threads",
-	                                         "login_cache_seconds", "login_cache_entries", "scram_iterations", NULL};
+	                                         "login_cache_seconds", "login_cache_entries", "scram_iterations",
+	                                         "max_sessions", NULL};
 	load_group(x, g, "accounts", accounts_keys, c, nested);
 	load_group(x, g, "accounts", accounts_raw_keys, raw, nested_raw);
 	const char *modes[] = {"never", "loopback", "always"};
@@ -429,16 +483,53 @@ static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, c
 		error_at(x, g, "accounts.scrypt_n must be a power of two");
 }
 
-/* Every entry of connlimit.exempt must be an address or a CIDR range: a typo would
- * otherwise exempt nothing, or (before addresses were parsed) the wrong addresses. */
-static void check_exempt(struct ctx *x, const struct conf *c, const config_setting_t *s)
+static void load_log(struct ctx *x, struct conf *c, struct conf_raw *raw, const config_setting_t *g)
 {
-	char buf[sizeof c->limit_exempt];
-	snprintf(buf, sizeof buf, "%s", c->limit_exempt);
+	static const char *const nested[] = {"level", "syslog_facility", "categories", NULL};
+	static const char *const nested_raw[] = {"file", "syslog", "categories", NULL};
+	load_group(x, g, "log", log_keys, c, nested);
+	load_group(x, g, "log", log_raw_keys, raw, nested_raw);
+	const config_setting_t *cats = g ? config_setting_get_member(g, "categories") : NULL;
+	load_group(x, cats, "log.categories", log_category_keys, raw, NULL);
+	int general = log_level_parse(raw->log_level, false);
+	if (general < 0)
+		error_at(x, g ? config_setting_get_member(g, "level") : NULL, "log.level must be debug, info, warn or error");
+	c->log.levels[LOGC_GENERAL] = general;
+	for (int i = LOGC_GENERAL + 1; i < LOGC_COUNT; i++) {
+		const char *v = raw->log_categories[i];
+		c->log.levels[i] = v[0] ? log_level_parse(v, true) : general;
+		if (v[0] && c->log.levels[i] < 0)
+			error_at(x, config_setting_get_member(cats, log_category_name((enum log_category)i)),
+			         "log.categories.%s must be debug, info, warn, error or off", log_category_name((enum log_category)i));
+	}
+	c->log.facility = log_facility_parse(raw->log_facility);
+	if (c->log.facility < 0)
+		error_at(x, g ? config_setting_get_member(g, "syslog_facility") : NULL,
+		         "log.syslog_facility must be daemon, user, auth, authpriv or local0 to local7");
+}
+
+/* Every entry of an address list (connlimit.exempt, websocket.proxies) must be an
+ * address or a CIDR range: a typo would otherwise match nothing, or (before addresses
+ * were parsed) the wrong addresses. */
+static void check_nets(struct ctx *x, const char *list, const char *name, const config_setting_t *s)
+{
+	char buf[1024];
+	snprintf(buf, sizeof buf, "%s", list);
 	char *save;
 	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
 		if (!connlimit_net_valid(t))
-			error_at(x, s, "connlimit.exempt: '%s' is not an address or a CIDR range", t);
+			error_at(x, s, "%s: '%s' is not an address or a CIDR range", name, t);
+}
+
+/* The endpoint is on only when the group is there; its address must be an IP literal
+ * (a name would need a resolver at bind). */
+static void load_metrics(struct ctx *x, struct conf *c, const config_setting_t *g)
+{
+	load_group(x, g, "metrics", metrics_keys, c, NULL);
+	c->metrics_enabled = g != NULL;
+	unsigned char addr[sizeof(struct in6_addr)];
+	if (g && inet_pton(AF_INET, c->metrics_address, addr) != 1 && inet_pton(AF_INET6, c->metrics_address, addr) != 1)
+		error_at(x, config_setting_get_member(g, "address"), "metrics.address must be an IPv4 or IPv6 address");
 }
 
 unsigned conf_privileges_parse(const char *text, char *bad, size_t size)
@@ -591,7 +682,7 @@ static void check_top_level(struct ctx *x, config_t *cfg)
 {
 	static const char *const known[] = {"server",  "admin",    "limits",    "tls",     "log",
 	                                    "listen",  "class",    "storage",   "accounts", "operators",
-	                                    "privacy", "connlimit", "history",  NULL};
+	                                    "privacy", "connlimit", "history",  "metrics", "websocket", NULL};
 	const config_setting_t *root = config_root_setting(cfg);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
@@ -653,6 +744,7 @@ static void resolve_paths(struct ctx *x, struct conf *c, config_t *cfg, const ch
 	resolve_path(x, config_lookup(cfg, "storage.sqlite.path"), dir, c->sqlite_path, sizeof c->sqlite_path);
 	resolve_path(x, config_lookup(cfg, "storage.mariadb.socket"), dir, c->mariadb_socket, sizeof c->mariadb_socket);
 	resolve_path(x, config_lookup(cfg, "history.journal"), dir, c->history_journal, sizeof c->history_journal);
+	resolve_path(x, config_lookup(cfg, "log.file"), dir, c->log.file, sizeof c->log.file);
 }
 
 struct conf *conf_load(const char *path, char *errors, size_t size)
@@ -693,28 +785,36 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	load_group(&x, server, "server", server_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "admin"), "admin", admin_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "limits"), "limits", limits_keys, c, NULL);
-	load_group(&x, config_lookup(&cfg, "log"), "log", log_keys, &raw, NULL);
+	load_log(&x, c, &raw, config_lookup(&cfg, "log"));
 	const config_setting_t *tls = config_lookup(&cfg, "tls");
+	static const char *const tls_nested[] = {"sts", NULL};
 	if (tls)
-		load_group(&x, tls, "tls", tls_keys, c, NULL);
+		load_group(&x, tls, "tls", tls_keys, c, tls_nested);
+	const config_setting_t *sts = config_lookup(&cfg, "tls.sts");
+	if (sts) {
+		c->sts_enabled = true;
+		load_group(&x, sts, "tls.sts", sts_keys, c, NULL);
+	}
 	load_storage(&x, c, &raw, config_lookup(&cfg, "storage"));
 	load_accounts(&x, c, &raw, config_lookup(&cfg, "accounts"));
 	load_group(&x, config_lookup(&cfg, "privacy"), "privacy", privacy_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "history"), "history", history_keys, c, NULL);
 	load_group(&x, config_lookup(&cfg, "connlimit"), "connlimit", connlimit_keys, c, NULL);
-	check_exempt(&x, c, config_lookup(&cfg, "connlimit.exempt"));
+	check_nets(&x, c->limit_exempt, "connlimit.exempt", config_lookup(&cfg, "connlimit.exempt"));
+	load_group(&x, config_lookup(&cfg, "websocket"), "websocket", websocket_keys, c, NULL);
+	check_nets(&x, c->ws_proxies, "websocket.proxies", config_lookup(&cfg, "websocket.proxies"));
 	load_opers(&x, c, config_lookup(&cfg, "operators"));
+	load_metrics(&x, c, config_lookup(&cfg, "metrics"));
 	if (c->cloak_default && !c->cloak_secret[0])
 		error_at(&x, config_lookup(&cfg, "privacy"), "privacy.cloak_default needs privacy.cloak_secret");
 	load_classes(&x, c, config_lookup(&cfg, "class"));
 	load_listeners(&x, c, config_lookup(&cfg, "listen"));
+	if (sts)
+		check_sts_port(&x, c, config_setting_get_member(sts, "port"));
 	if (c->group[0] && !c->user[0])
 		error_at(&x, config_lookup(&cfg, "server.group"), "server.group needs server.user");
 	if (server && config_setting_get_member(server, "name") && !strchr(c->server_name, '.'))
 		error_at(&x, config_setting_get_member(server, "name"), "server.name must contain a '.'");
-	c->log_level = log_level_parse(raw.log_level);
-	if (c->log_level < 0)
-		error_at(&x, config_lookup(&cfg, "log.level"), "log.level must be debug, info, warn or error");
 	resolve_paths(&x, c, &cfg, dir);
 	if (c->motd_path[0] && !(c->motd = read_file(c->motd_path, NULL)))
 		error_at(&x, config_lookup(&cfg, "server.motd"), "cannot read MOTD file '%s'", c->motd_path);

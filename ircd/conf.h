@@ -3,6 +3,8 @@
 #ifndef PARLEY_CONF_H
 #define PARLEY_CONF_H
 
+#include "log.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -49,6 +51,7 @@ struct conf_listener {
 	char address[CONF_NAME_LEN];
 	int port;
 	bool tls;
+	bool websocket; /* connections start with a WebSocket upgrade (ws.c) */
 	int class_index;
 	int line; /* where it was declared, for error messages */
 };
@@ -70,9 +73,14 @@ struct conf {
 	char *isupport; /* the 005 lines' tokens, '\n'-separated; built at first use (isupport.c) */
 	int nicklen;
 	int registration_timeout;
-	int log_level;
+	struct log_config log; /* log = { level; file; syslog; syslog_facility; categories }; */
 	char tls_cert[CONF_PATH_LEN];
 	char tls_key[CONF_PATH_LEN];
+	/* IRCv3 STS (tls.sts): advertised only when the group is present */
+	bool sts_enabled;
+	int sts_port;     /* a TLS listener's port: where plaintext clients are sent */
+	int sts_duration; /* seconds TLS clients keep the policy; 0 withdraws it */
+	bool sts_preload;
 	/* storage */
 	int backend; /* 0 sqlite, 1 mariadb */
 	char schema_dir[CONF_PATH_LEN];
@@ -88,6 +96,7 @@ struct conf {
 	bool registration_enabled;
 	bool email_required;
 	char verify_command[CONF_PATH_LEN]; /* "" = no email verification */
+	char mail_command[CONF_PATH_LEN];   /* "" = no NickServ RESETPASS */
 	int min_password_length;
 	int scrypt_n, scrypt_r, scrypt_p;
 	int sasl_plaintext; /* 0 never, 1 loopback only, 2 always */
@@ -99,6 +108,7 @@ struct conf {
 	int login_cache_seconds; /* lifetime of a cached successful check (0: no cache) */
 	int login_cache_entries; /* bound of the verification cache */
 	int scram_iterations;  /* PBKDF2 rounds of new SCRAM-SHA-256 keys */
+	int max_sessions; /* connections sharing one logged-in user (multiclient); 1 = off */
 	/* privacy and limits */
 	char cloak_secret[128]; /* "" disables cloaking */
 	bool cloak_default;     /* +x for every new client */
@@ -107,9 +117,14 @@ struct conf {
 	int per_cidr_max;       /* per IPv4 /24 or IPv6 /64 */
 	int connect_rate;       /* new connections per address per 10 s; 0 = unlimited */
 	char limit_exempt[256]; /* space-separated addresses exempt from these limits */
+	/* websocket */
+	char ws_origins[1024];  /* space-separated Origin masks allowed; "" = no browser page */
+	char ws_proxies[512];   /* space-separated addresses/ranges whose X-Forwarded-For is used */
 	/* history */
 	bool history_enabled;
 	bool history_direct;      /* store direct messages too */
+	bool history_offline;     /* keep direct messages to an offline registered account */
+	int history_offline_max;  /* at most this many waiting per recipient */
 	int history_replay_lines; /* replayed on JOIN; 0 = off */
 	int history_replay_hours; /* only messages newer than this; 0 = no age bound */
 	int history_max_age_days; /* retention; 0 = keep */
@@ -117,6 +132,12 @@ struct conf {
 	int history_batch_ms;
 	int chathistory_max;      /* CHATHISTORY limit (ISUPPORT) */
 	char history_journal[CONF_PATH_LEN];
+	/* metrics: the HTTP endpoint is on when the group is present */
+	bool metrics_enabled;
+	char metrics_address[CONF_NAME_LEN];
+	int metrics_port;
+	int metrics_timeout;         /* seconds a connection has for its request and response */
+	int metrics_max_connections; /* open at once; more are answered 503 and closed */
 	struct conf_oper opers[CONF_MAX_OPERS];
 	int nopers;
 	struct conf_listener listeners[CONF_MAX_LISTENERS];

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "tls.h"
+#include "ws.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -19,7 +20,9 @@
 #include <unistd.h>
 
 #define LINE_MAX_BYTES (CONN_RECVQ / 2)
-#define IOV_BATCH 64
+/* iovecs per writev: a WebSocket line takes two (header, shared payload), so 128 keep
+ * 64 lines per call either way */
+#define IOV_BATCH 128
 #define TLS_CHUNK 16384
 
 static struct conn *pending_head;
@@ -84,7 +87,8 @@ static void keep_rest(struct conn *c, const char *buf, size_t consumed, size_t l
 		c->inlen = 0;
 		return;
 	}
-	if (!(c->flags & CONN_PAUSED) && (rest > LINE_MAX_BYTES || c->discarding)) {
+	/* (a WebSocket connection bounds its frames itself, in ws.c) */
+	if (!c->ws && !(c->flags & CONN_PAUSED) && (rest > LINE_MAX_BYTES || c->discarding)) {
 		/* No line end within the limit: drop what we have and the rest of the line,
 		 * telling the client once. */
 		if (!c->discarding)
@@ -178,8 +182,9 @@ static void read_cb(EV_P_ ev_io *w, int revents)
 			conn_fail(c, errno == EIO ? "TLS error" : strerror(errno));
 		return;
 	}
+	c->bytes_in += (unsigned long long)n;
 	size_t len = have + (size_t)n;
-	size_t used = process_lines(c, scratch, len);
+	size_t used = c->ws ? ws_input(c, scratch, len) : process_lines(c, scratch, len);
 	if (!(c->flags & CONN_DEAD))
 		keep_rest(c, scratch, used, len);
 	/* OpenSSL may hold decrypted bytes the socket will not signal again */
@@ -212,6 +217,7 @@ static void flush_tls(struct conn *c)
 		}
 		c->tls_retry_len = 0;
 		sendq_consume(&c->sendq, (size_t)ret);
+		c->bytes_out += (unsigned long long)ret;
 	}
 }
 
@@ -232,6 +238,7 @@ static void flush_plain(struct conn *c)
 			return;
 		}
 		sendq_consume(&c->sendq, (size_t)w);
+		c->bytes_out += (unsigned long long)w;
 	}
 }
 
@@ -273,14 +280,26 @@ void conn_init(struct conn *c, int fd, SSL *ssl, const struct conn_ops *ops)
 	ev_io_start(EV_DEFAULT, &c->rio);
 }
 
+void conn_websocket(struct conn *c) { ws_attach(c); }
+
+/* Queues a line: as it is on a stream, as a frame (or not at all, before the upgrade
+ * and after a close) on a WebSocket. */
+static void push_line(struct conn *c, struct msgbuf *b)
+{
+	if (c->ws)
+		ws_push(c, b);
+	else
+		sendq_push(&c->sendq, b);
+	mark_pending(c);
+}
+
 bool conn_send(struct conn *c, struct msgbuf *b)
 {
 	if (c->flags & CONN_DEAD)
 		return true;
 	if (c->sendq_max && c->sendq.bytes + b->len > c->sendq_max)
 		return false;
-	sendq_push(&c->sendq, b);
-	mark_pending(c);
+	push_line(c, b);
 	return true;
 }
 
@@ -288,8 +307,18 @@ void conn_send_force(struct conn *c, struct msgbuf *b)
 {
 	if (c->flags & CONN_DEAD)
 		return;
-	sendq_push(&c->sendq, b);
+	push_line(c, b);
+}
+
+bool conn_send_raw(struct conn *c, struct msgbuf *b)
+{
+	if (c->flags & CONN_DEAD)
+		return true;
+	if (c->sendq_max && c->sendq.bytes + b->len > c->sendq_max)
+		return false;
+	sendq_push_raw(&c->sendq, b);
 	mark_pending(c);
+	return true;
 }
 
 void conn_pause(struct conn *c) { c->flags |= CONN_PAUSED; }
@@ -306,7 +335,7 @@ void conn_resume(struct conn *c)
 		size_t len = c->inlen;
 		c->inbuf = NULL;
 		c->inlen = 0;
-		size_t used = process_lines(c, buf, len);
+		size_t used = c->ws ? ws_input(c, buf, len) : process_lines(c, buf, len);
 		if (!(c->flags & CONN_DEAD))
 			keep_rest(c, buf, used, len);
 		free(buf);
@@ -339,6 +368,7 @@ void conn_close(struct conn *c)
 		close(c->fd);
 	c->fd = -1;
 	sendq_clear(&c->sendq);
+	ws_free(c);
 	free(c->inbuf);
 	c->inbuf = NULL;
 	c->inlen = 0;
@@ -346,6 +376,8 @@ void conn_close(struct conn *c)
 
 void conn_finish(struct conn *c)
 {
+	if (c->ws && !(c->flags & CONN_DEAD))
+		ws_finish(c); /* the closing frame, after whatever was queued */
 	if (c->ssl || c->flags & (CONN_DEAD | CONN_HANDSHAKE) || c->fd < 0)
 		return; /* TLS still has its close_notify to send at close time */
 	conn_flush(c);

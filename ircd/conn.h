@@ -31,6 +31,9 @@ struct conn_ops {
 	/* The peer closed the connection or an I/O error happened; reason is readable. The
 	 * owner must not free the conn here, only mark it for freeing later. */
 	void (*on_error)(struct conn *c, const char *reason);
+	/* A WebSocket handshake from a trusted proxy named the client's address (ip, text);
+	 * may be NULL. The owner re-checks what depends on the address and sets c->ip. */
+	void (*on_address)(struct conn *c, const char *ip);
 };
 
 enum {
@@ -53,13 +56,19 @@ struct conn {
 	char *inbuf;            /* unprocessed input, NULL when there is none */
 	size_t inlen;
 	bool discarding;        /* dropping the rest of an over-long line */
+	struct ws *ws;          /* WebSocket framing state (ws.c), NULL for a plain stream */
 	struct conn *pending_next;
 	char ip[INET6_ADDRSTRLEN + 1];
 	char certfp[65];        /* SHA-256 of the client certificate, hex; "" if none */
+	unsigned long long bytes_in, bytes_out; /* IRC bytes read and written (inside TLS) */
 };
 
 /* Takes ownership of fd (and ssl, which may be NULL) and starts reading. */
 void conn_init(struct conn *c, int fd, SSL *ssl, const struct conn_ops *ops);
+
+/* Makes c a WebSocket connection (ws.c): its input starts with the HTTP upgrade
+ * request, and lines go both ways as frames. Call right after conn_init. */
+void conn_websocket(struct conn *c);
 
 /* Queues a new reference to b. Returns false, queueing nothing, if it would push the
  * sendq past sendq_max; the caller then disconnects the client. */
@@ -67,6 +76,10 @@ bool conn_send(struct conn *c, struct msgbuf *b);
 
 /* Like conn_send, ignoring the limit: for the final ERROR line. */
 void conn_send_force(struct conn *c, struct msgbuf *b);
+
+/* Queues b to be written exactly as it is, never framed (ws.c: HTTP responses and
+ * control frames). Returns false, queueing nothing, past sendq_max. */
+bool conn_send_raw(struct conn *c, struct msgbuf *b);
 
 /* Holds input: lines already read stay queued. */
 void conn_pause(struct conn *c);

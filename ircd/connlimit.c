@@ -114,15 +114,22 @@ bool connlimit_net_match(const char *net, const char *ip)
 	return true;
 }
 
-bool connlimit_exempt(const char *ip)
+static bool in_list(const char *list, const char *ip)
 {
-	char buf[256];
-	snprintf(buf, sizeof buf, "%s", ircd.conf->limit_exempt);
+	char buf[1024];
+	snprintf(buf, sizeof buf, "%s", list);
 	char *save;
 	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
 		if (connlimit_net_match(t, ip))
 			return true;
 	return false;
+}
+
+/* A trusted WebSocket proxy carries many clients; each is counted under its own
+ * address once the proxy names it (client.c). */
+bool connlimit_exempt(const char *ip)
+{
+	return in_list(ircd.conf->limit_exempt, ip) || in_list(ircd.conf->ws_proxies, ip);
 }
 
 struct sweep {

@@ -19,7 +19,7 @@ bool connlimit_net_match(const char *net, const char *ip);
 /* True if text is an address or a CIDR range connlimit_net_match understands. */
 bool connlimit_net_valid(const char *text);
 
-/* True if ip is in one of the ranges of connlimit.exempt. */
+/* True if ip is in one of the ranges of connlimit.exempt or websocket.proxies. */
 bool connlimit_exempt(const char *ip);
 
 /* Forgets a connection admitted from ip. */

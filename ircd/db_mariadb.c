@@ -274,7 +274,7 @@ static enum db_status my_exec_rows(void *p, const char *sql, const struct db_par
 			done += k;
 		} else if (code == ER_BINLOG_NON_SUPPORTED_BULK || code == CR_FUNCTION_NOT_SUPPORTED ||
 		           code == CR_NOT_IMPLEMENTED || code == ER_UNSUPPORTED_PS) {
-			log_warn("%s: writing history with multi-row INSERTs instead", err);
+			log_storage_warn("%s: writing history with multi-row INSERTs instead", err);
 			h->no_bulk = true;
 			s = DB_OK;
 		}

@@ -62,7 +62,7 @@ static int create_private(const char *path, char *err, size_t size)
 	}
 	struct stat st;
 	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
-		log_warn("storage: %s is readable by others (mode %03o); it holds password hashes and private "
+		log_storage_warn("%s is readable by others (mode %03o); it holds password hashes and private "
 		         "messages: chmod 600 it",
 		         path, (unsigned)(st.st_mode & 0777));
 	close(fd);

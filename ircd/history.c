@@ -4,6 +4,7 @@
  * counter), so every selector is a range on the (target_key, seq) index. Writes are in
  * history_store.c. */
 #include "history.h"
+#include "session.h"
 #include "history_int.h"
 
 #include "account.h"
@@ -42,23 +43,11 @@ static long long parse_time_ms(const char *t)
 
 #define SEARCH_TIME_LIMIT_MS 2000
 
-enum query_kind { Q_LATEST, Q_BEFORE, Q_AFTER, Q_AROUND, Q_BETWEEN, Q_TARGETS, Q_REPLAY, Q_SEARCH, Q_LOOKUP };
+enum query_kind { Q_LATEST, Q_BEFORE, Q_AFTER, Q_AROUND, Q_BETWEEN, Q_TARGETS, Q_REPLAY, Q_SEARCH, Q_LOOKUP, Q_CATCHUP };
 
 /* How a result is delivered: a chathistory batch, a soju.im/search batch, NOTICEs from
  * HistServ (for clients without IRCv3), or a REDACT decision. */
 enum query_output { OUT_CHATHISTORY, OUT_SEARCH, OUT_HISTSERV, OUT_REDACT, OUT_EDIT };
-
-struct out_row {
-	unsigned long long seq;
-	char msgid[24];
-	char target[CHANNEL_MAX + 1];
-	char sender[PREFIX_MAX + 1];
-	char account[NICK_MAX + 1];
-	char command[8];
-	char *tags, *text;
-	long long time_ms;
-	bool edited;
-};
 
 struct query_job {
 	struct job job;
@@ -87,11 +76,14 @@ struct query_job {
 	char sub[12];              /* CHATHISTORY subcommand, for FAIL replies */
 	char check_msgid[2][24];   /* msgid selectors that must exist in the target */
 	bool allowed;
+	char owner[HID_MAX];          /* Q_CATCHUP: the requester's folded account */
+	unsigned long long since;     /* Q_CATCHUP: the first seq it has not seen, 0 if unknown */
+	bool more;                    /* Q_CATCHUP: older unseen messages were left out */
 };
 
-static void query_row(void *arg, int ncols, const char *const *c)
+void history_row_out(void *arg, int ncols, const char *const *c)
 {
-	struct query_job *q = arg;
+	struct out_rows *q = arg;
 	if (ncols < 8)
 		return;
 	if (q->n == q->cap) {
@@ -114,7 +106,28 @@ static void query_row(void *arg, int ncols, const char *const *c)
 	r->edited = ncols > 9 && c[9] && atoi(c[9]);
 }
 
-#define SELECT_ROW "SELECT seq, msgid, target, sender, account, command, tags, text, time, edited FROM messages "
+void history_rows_free(struct out_rows *r)
+{
+	for (int i = 0; i < r->n; i++) {
+		free(r->rows[i].tags);
+		free(r->rows[i].text);
+	}
+	free(r->rows);
+	r->rows = NULL;
+	r->n = r->cap = 0;
+}
+
+static void query_row(void *arg, int ncols, const char *const *c)
+{
+	struct query_job *q = arg;
+	struct out_rows r = {q->rows, q->n, q->cap};
+	history_row_out(&r, ncols, c);
+	q->rows = r.rows;
+	q->n = r.n;
+	q->cap = r.cap;
+}
+
+#define SELECT_ROW "SELECT " HISTORY_COLUMNS " FROM messages "
 
 /* Runs SELECT_ROW + where for q. MariaDB 10.11 picks a ref lookup on target_key alone
  * for "target_key = ? AND seq < ?", then walks the channel's newer rows one by one (8,288
@@ -311,6 +324,47 @@ static unsigned long long above(unsigned long long a, unsigned long long floor)
 	return floor && floor - 1 > a ? floor - 1 : a;
 }
 
+static void row_ll(void *arg, int ncols, const char *const *cols)
+{
+	if (ncols > 0 && cols[0])
+		*(long long *)arg = atoll(cols[0]);
+}
+
+/* A logged-in user's catch-up: what it has not seen of the channel, from after its read
+ * marker or from where it last left (the later of the two), its own messages left out,
+ * the newest q->limit of them (one more is read to know whether some were left out). A
+ * user with neither gets the anonymous replay's window, its own messages left out. */
+static void catchup_run(struct query_job *q)
+{
+	long long mark = -1;
+	unsigned long long seen = 0;
+	struct db_param k[2] = {DB_TEXT(q->owner), DB_TEXT(q->key)};
+	q->status = storage_exec("SELECT time_ms FROM read_markers WHERE account_key = ? AND target_key = ?", k, 2,
+	                         row_ll, &mark);
+	if (q->status == DB_OK)
+		q->status = storage_exec("SELECT seen_before FROM last_seen WHERE account_key = ? AND target_key = ?", k, 2,
+		                         history_row_seq, &seen);
+	if (q->status != DB_OK)
+		return;
+	if (mark >= 0) /* a marker covers its whole millisecond */
+		q->since = (((unsigned long long)mark << 12) | 0xfff) + 1;
+	if (seen > q->since)
+		q->since = seen;
+	unsigned long long from = q->since ? q->since : (unsigned long long)q->since_ms << 12;
+	if (from < q->floor)
+		from = q->floor;
+	struct db_param r[4] = {DB_TEXT(q->key), DB_INT((long long)from), DB_TEXT(q->account), DB_INT(q->limit + 1)};
+	q->status = select_rows(q, "WHERE target_key = ? AND redacted = 0 AND seq >= ? AND command <> 'TAGMSG' AND "
+	                           "(account IS NULL OR account <> ?) ORDER BY seq DESC LIMIT ?",
+	                        r, 4);
+	if (q->status == DB_OK && q->n > q->limit) { /* newest first: the extra row is the oldest */
+		q->more = true;
+		q->n--;
+		free(q->rows[q->n].tags);
+		free(q->rows[q->n].text);
+	}
+}
+
 static void query_run(struct job *job)
 {
 	struct query_job *q = (struct query_job *)job;
@@ -351,6 +405,9 @@ static void query_run(struct job *job)
 			                        a, 3);
 		break;
 	}
+	case Q_CATCHUP:
+		catchup_run(q);
+		break;
 	case Q_REPLAY: {
 		/* the time bound as a seq bound (seq is the time in ms << 12): a range on the index,
 		 * not a walk through every stored message of a quiet channel */
@@ -440,9 +497,7 @@ static void query_run(struct job *job)
 	}
 }
 
-/* Sends one stored message to c, inside batch (may be NULL), with the tags c negotiated.
- * Clients without server-time get a readable time in front of the text instead. */
-static void send_row(struct client *c, const struct out_row *r, const char *batch)
+void history_send_row(struct client *c, const struct out_row *r, const char *batch)
 {
 	bool tags = client_has_cap(c, CAP_MESSAGE_TAGS), stime = client_has_cap(c, CAP_SERVER_TIME);
 	if (strcmp(r->command, "TAGMSG") == 0 && !tags)
@@ -497,9 +552,39 @@ static void send_batch(struct client *c, struct query_job *q, const char *type)
 	else if (batch)
 		client_sendf(c, ":%s BATCH +%s %s %s", ircd.conf->server_name, id, type, q->target);
 	for (int i = 0; i < q->n; i++)
-		send_row(c, &q->rows[i], batch ? id : NULL);
+		history_send_row(c, &q->rows[i], batch ? id : NULL);
 	if (batch)
 		client_sendf(c, ":%s BATCH -%s", ircd.conf->server_name, id);
+}
+
+/* "14:02" for a time today (UTC), else "2026-12-03 14:02". */
+static void format_since(long long ms, char *out, size_t size)
+{
+	time_t s = (time_t)(ms / 1000), now = time(NULL);
+	struct tm tm, today;
+	gmtime_r(&s, &tm);
+	gmtime_r(&now, &today);
+	bool same_day = tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday;
+	strftime(out, size, same_day ? "%H:%M" : "%Y-%m-%d %H:%M", &tm);
+}
+
+/* A plain client's catch-up: the messages between a header and a footer NOTICE from the
+ * server to the channel; then the account's marker moves to the last one, so the next
+ * join shows only what came after. */
+static void send_catchup(struct client *c, struct query_job *q)
+{
+	const char *srv = ircd.conf->server_name;
+	char since[32];
+	format_since(q->since ? (long long)(q->since >> 12) : q->rows[0].time_ms, since, sizeof since);
+	if (q->more)
+		client_sendf(c, ":%s NOTICE %s :— last %d messages in %s since %s UTC (more: /msg HistServ PLAY %s) —",
+		             srv, q->target, q->n, q->target, since, q->target);
+	else
+		client_sendf(c, ":%s NOTICE %s :— %d message%s in %s since %s UTC —", srv, q->target, q->n,
+		             q->n == 1 ? "" : "s", q->target, since);
+	send_batch(c, q, "chathistory"); /* a chathistory batch for a client with batch */
+	client_sendf(c, ":%s NOTICE %s :— end of catch-up in %s —", srv, q->target, q->target);
+	readmarker_advance(c, q->target, q->rows[q->n - 1].time_ms);
 }
 
 static void send_targets(struct client *c, struct query_job *q)
@@ -519,7 +604,28 @@ static void send_targets(struct client *c, struct query_job *q)
 		client_sendf(c, ":%s BATCH -%s", ircd.conf->server_name, id);
 }
 
-/* HistServ answers in NOTICEs any client can read: "[time] <nick> text (msgid)". */
+/* One HistServ line, as a plain client would have shown the message: "<nick> text",
+ * "* nick text" for a CTCP ACTION, "-nick- text" for a NOTICE; "(edited) " before an
+ * edited text. */
+static void send_notice_row(struct client *c, const char *hs, const char *when, const struct out_row *r)
+{
+	const char *text = r->text ? r->text : "";
+	int nick = (int)strcspn(r->sender, "!");
+	const char *mark = r->edited ? "(edited) " : "";
+	if (strncmp(text, "\001ACTION ", 8) == 0) {
+		text += 8;
+		client_sendf(c, ":%s NOTICE %s :[%s] %s * %.*s %s%.*s (%s)", hs, c->nick, when, r->target, nick, r->sender,
+		             mark, (int)strcspn(text, "\001"), text, r->msgid);
+	} else if (strcmp(r->command, "NOTICE") == 0) {
+		client_sendf(c, ":%s NOTICE %s :[%s] %s -%.*s- %s%s (%s)", hs, c->nick, when, r->target, nick, r->sender,
+		             mark, text, r->msgid);
+	} else {
+		client_sendf(c, ":%s NOTICE %s :[%s] %s <%.*s> %s%s (%s)", hs, c->nick, when, r->target, nick, r->sender,
+		             mark, text, r->msgid);
+	}
+}
+
+/* HistServ answers in NOTICEs any client can read: "[time] target <nick> text (msgid)". */
 static void send_notices(struct client *c, struct query_job *q)
 {
 	const char *hs = "HistServ!HistServ@services.";
@@ -534,13 +640,28 @@ static void send_notices(struct client *c, struct query_job *q)
 		char when[32];
 		gmtime_r(&s, &tm);
 		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-		client_sendf(c, ":%s NOTICE %s :[%s] %s <%.*s> %s (%s)", hs, c->nick, when, r->target,
-		             (int)strcspn(r->sender, "!"), r->sender, r->text ? r->text : "", r->msgid);
+		send_notice_row(c, hs, when, r);
 	}
 	if (shown)
 		client_sendf(c, ":%s NOTICE %s :End of %d message%s.", hs, c->nick, shown, shown == 1 ? "" : "s");
 	else
 		client_sendf(c, ":%s NOTICE %s :No messages found in %s.", hs, c->nick, q->target);
+}
+
+/* What a client without draft/message-redaction sees of a deletion: a NOTICE from the
+ * one who deleted, naming whose message and when (its text is not repeated: that is what
+ * was deleted), and the reason if one was given. The redactor itself is told otherwise. */
+static void redact_notice(struct outmsg *o, struct client *c, const struct query_job *q)
+{
+	const struct out_row *r = &q->rows[0];
+	time_t s = (time_t)(r->time_ms / 1000);
+	struct tm tm;
+	char when[16];
+	gmtime_r(&s, &tm);
+	strftime(when, sizeof when, "%H:%M:%S", &tm);
+	outmsg_init(o, false, NULL, ":%s NOTICE %s :(deleted a message from %.*s sent at %s UTC%s%s)", c->prefix,
+	            q->target, (int)strcspn(r->sender, "!"), r->sender, when, q->reason[0] ? ": " : "", q->reason);
+	outmsg_from(o, c);
 }
 
 static void finish_redact(struct client *c, struct query_job *q)
@@ -565,23 +686,28 @@ static void finish_redact(struct client *c, struct query_job *q)
 	else
 		outmsg_init(&o, false, NULL, ":%s REDACT %s %s", c->prefix, q->target, q->msgid);
 	outmsg_from(&o, c);
+	struct outmsg plain;
+	redact_notice(&plain, c, q);
 	struct channel *ch = q->target[0] == '#' ? channel_find(q->target) : NULL;
 	if (ch) {
 		channel_send(ch, &o, NULL, 0, CAPF(CAP_MESSAGE_REDACTION), 0);
+		channel_send(ch, &plain, c, 0, 0, CAPF(CAP_MESSAGE_REDACTION));
 	} else {
 		struct client *t = client_find(q->target);
-		if (t && t != c && client_has_cap(t, CAP_MESSAGE_REDACTION))
-			outmsg_send(&o, t);
+		if (t && t != c)
+			outmsg_send(client_has_cap(t, CAP_MESSAGE_REDACTION) ? &o : &plain, t);
 		if (client_has_cap(c, CAP_MESSAGE_REDACTION))
 			outmsg_send(&o, c);
 	}
 	outmsg_release(&o);
+	outmsg_release(&plain);
 	if (histserv)
 		client_sendf(c, ":%s NOTICE %s :Message %s deleted.", hs, c->nick, q->msgid);
 }
 
 /* Relays an accepted EDIT: "EDIT <target> <msgid> :<text>" to clients with
- * draft/message-edit, and the new text as an ordinary PRIVMSG to the others. */
+ * draft/message-edit, and the new text, marked "(edited) ", as an ordinary PRIVMSG (or
+ * NOTICE) to the others. */
 static void finish_edit(struct client *c, struct query_job *q)
 {
 	if (q->n == 0 || !q->allowed) {
@@ -592,7 +718,10 @@ static void finish_edit(struct client *c, struct query_job *q)
 	}
 	struct outmsg edit, plain;
 	outmsg_init(&edit, true, NULL, ":%s EDIT %s %s :%s", c->prefix, q->target, q->msgid, q->reason);
-	outmsg_init(&plain, true, NULL, ":%s %s %s :%s", c->prefix, q->rows[0].command, q->target, q->reason);
+	/* clients without the capability see the new text marked, inside a CTCP ACTION */
+	bool action = strncmp(q->reason, "\001ACTION ", 8) == 0;
+	outmsg_init(&plain, true, NULL, ":%s %s %s :%s(edited) %s", c->prefix, q->rows[0].command, q->target,
+	            action ? "\001ACTION " : "", action ? q->reason + 8 : q->reason);
 	outmsg_from(&edit, c);
 	outmsg_from(&plain, c);
 	struct channel *ch = q->target[0] == '#' ? channel_find(q->target) : NULL;
@@ -615,7 +744,8 @@ static void query_done(struct job *job)
 	struct query_job *q = (struct query_job *)job;
 	struct client *c = client_by_id(q->client_id);
 	if (c && !client_dead(c)) {
-		if (q->status != DB_OK && q->kind != Q_REPLAY) {
+		bool quiet = q->kind == Q_REPLAY || q->kind == Q_CATCHUP; /* nobody asked: no reply owed */
+		if (q->status != DB_OK && !quiet) {
 			if (q->output == OUT_HISTSERV || (q->output == OUT_REDACT && q->words[0] == 'H'))
 				client_sendf(c, ":HistServ!HistServ@services. NOTICE %s :History is temporarily unavailable.",
 				             c->nick);
@@ -629,6 +759,9 @@ static void query_done(struct job *job)
 			}
 		} else if (q->status != DB_OK) {
 			/* a replay that failed is simply skipped */
+		} else if (q->kind == Q_CATCHUP) {
+			if (q->n)
+				send_catchup(c, q);
 		} else if (q->output == OUT_REDACT) {
 			finish_redact(c, q);
 		} else if (q->output == OUT_EDIT) {
@@ -642,7 +775,7 @@ static void query_done(struct job *job)
 		} else if (q->n || q->kind != Q_REPLAY) {
 			send_batch(c, q, "chathistory");
 		}
-		if (q->kind != Q_REPLAY)
+		if (!quiet)
 			client_release(c);
 	}
 	for (int i = 0; i < q->n; i++) {
@@ -662,7 +795,7 @@ static struct query_job *query_new(struct client *c, enum query_kind kind)
 		abort();
 	q->job.run = query_run;
 	q->job.done = query_done;
-	q->client_id = c->id;
+	q->client_id = session_asker(c)->id; /* a session gets its own results */
 	q->kind = kind;
 	return q;
 }
@@ -670,7 +803,7 @@ static struct query_job *query_new(struct client *c, enum query_kind kind)
 static void query_submit(struct client *c, struct query_job *q)
 {
 	history_flush(); /* the read must see every message relayed before it */
-	if (q->kind != Q_REPLAY)
+	if (q->kind != Q_REPLAY && q->kind != Q_CATCHUP)
 		client_hold(c);
 	storage_submit(&q->job);
 }
@@ -683,7 +816,10 @@ void history_replay_join(struct client *c, struct channel *ch)
 		lines = cf->history_replay_lines;
 	if (!cf->history_enabled || !lines || client_has_cap(c, CAP_CHATHISTORY))
 		return;
-	struct query_job *q = query_new(c, Q_REPLAY);
+	/* logged in: what it missed since it last saw the room; a guest: the last lines */
+	struct query_job *q = query_new(c, c->account[0] ? Q_CATCHUP : Q_REPLAY);
+	casemap_fold(q->owner, c->account, sizeof q->owner);
+	snprintf(q->account, sizeof q->account, "%s", c->account);
 	casemap_fold(q->key, ch->name, sizeof q->key);
 	q->floor = ch->history_floor;
 	snprintf(q->target, sizeof q->target, "%s", ch->name);
@@ -721,7 +857,7 @@ static bool parse_selector(const char *s, unsigned long long *seq, bool *star, b
 }
 
 /* Resolves target for c: its history key, its canonical name (the channel's name, or the
- * other user's nick as it is now), and c's membership for a channel (NULL for a direct
+ * other user's nick as the client spelled it), and c's membership for a channel (NULL for a direct
  * conversation). Refuses, with a HistServ NOTICE or "FAIL <cmd> INVALID_TARGET [<sub>]
  * <target>", a channel c is not in (secret or not, it is answered the same as one that
  * does not exist) or a name that cannot be a nick. */
@@ -766,7 +902,7 @@ static bool resolve_target(struct client *c, const char *cmd, const char *sub, b
 		casemap_fold(them, target, sizeof them); /* offline: the name is taken as an account (a
 		                                          * departed logged-out user's talk stays theirs) */
 	history_dm_key(me, them, key, size);
-	snprintf(canon, csize, "%s", t && client_registered(t) ? t->nick : target);
+	snprintf(canon, csize, "%s", target); /* as the client spelled it, as irctest expects */
 	return true;
 }
 

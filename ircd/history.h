@@ -16,6 +16,15 @@ struct msg;
 void history_record(const struct outmsg *o, const struct client *sender, const char *command, const char *target,
                     const struct client *to, const char *text, const char *tags);
 
+/* c (logged in) sent command (PRIVMSG or NOTICE) o to target, a nick nobody is using:
+ * if target is a registered account's, o is kept for its next login (offline.c), and c
+ * gets the echo (when echo) and a 301 once it is stored, or 401 when target is no
+ * account. Returns false, having done nothing, when offline messages do not apply (c
+ * not logged in, history or offline_messages off): the caller answers 401 itself.
+ * Holds c's input until the answer. */
+bool offline_keep(struct client *c, const char *command, const char *target, const struct outmsg *o,
+                  const char *text, const char *tags, bool echo);
+
 /* Replays recent history of ch to c after it joined (unless c handles CHATHISTORY). */
 void history_replay_join(struct client *c, struct channel *ch);
 
@@ -32,6 +41,10 @@ void history_start(void);
 /* Hands the pending batch to the storage thread now (a read must be queued after every
  * message relayed before it). */
 void history_flush(void);
+
+/* Rows relayed and not yet written or journaled: the open batch and those handed to the
+ * storage thread (metrics). */
+long history_queued_rows(void);
 
 /* At shutdown, before storage_stop: queues the pending batch and a replay of the journal,
  * and has the storage thread write everything still queued to the database (when it is
@@ -50,6 +63,28 @@ void readmarker_joined(struct client *c, const struct channel *ch);
 
 /* Loads the markers of c's account after it logged in. */
 void readmarker_login(struct client *c);
+/* c is registered and logged in at the end of its welcome: sends it the account's
+ * stored markers (draft/read-marker), without waiting. */
+void readmarker_session_start(struct client *c);
+
+/* c's session starts logged in (the end of its welcome): its markers and the offline
+ * messages kept for its account. */
+void history_session_start(struct client *c);
+
+/* c (registered, logged in) is sent the offline messages kept for its account. */
+void offline_deliver(struct client *c);
+/* Moves c's account's marker for target forward to ms, as if c had sent MARKREAD (its
+ * sessions with draft/read-marker are told once it is stored); nothing waits for it. */
+void readmarker_advance(const struct client *c, const char *target, long long ms);
+
+/* c, logged in, is leaving ch (PART, KICK, QUIT): stores where its next catch-up there
+ * starts. Fire and forget. */
+void readmarker_left(const struct client *c, const struct channel *ch);
+
+/* Submits the departures readmarker_left collected this loop iteration now (at shutdown,
+ * from history_drain, before the storage thread stops). */
+void readmarker_flush_seen(void);
+
 /* Forgets c's markers as a guest (c is quitting). */
 void readmarker_client_exit(struct client *c);
 void cmd_redact(struct client *c, struct msg *m);

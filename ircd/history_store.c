@@ -22,6 +22,7 @@
 #include "ircd.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "oper.h"
 #include "outmsg.h"
 #include "parse.h"
@@ -136,6 +137,7 @@ static enum db_status insert_rows(const struct hist_row *rows, int n)
 		q[9] = DB_INT(r->time_ms);
 	}
 	enum db_status s = DB_UNAVAILABLE;
+	unsigned long long start = metrics_clock();
 	if (n == 1) {
 		s = storage_exec_rows(sql, p, ROW_FIELDS, 1);
 	} else if (storage_begin() == DB_OK) {
@@ -144,6 +146,9 @@ static enum db_status insert_rows(const struct hist_row *rows, int n)
 		if (s == DB_OK)
 			s = e;
 	}
+	metrics_write_done(start);
+	if (s == DB_OK)
+		METRICS_ADD(history_rows_written, n);
 	free(p);
 	return s;
 }
@@ -204,7 +209,7 @@ static bool journal_append(const char *path, const struct hist_row *rows, int n)
 		const char *f[ROW_FIELDS] = {seq,      tm,         r->msgid, r->target_key, r->target, r->sender,
 		                             r->account[0] ? r->account : NULL, r->command, r->tags, r->text};
 		if (!journal_encode(&jb, f, ROW_FIELDS)) /* cannot happen: a line is far shorter */
-			log_error("history: message %s too long for the journal, not kept", r->msgid);
+			log_storage_error("history: message %s too long for the journal, not kept", r->msgid);
 	}
 	int fd = privfile_open(path, O_WRONLY | O_APPEND);
 	if (fd < 0) {
@@ -217,10 +222,12 @@ static bool journal_append(const char *path, const struct hist_row *rows, int n)
 	off_t before = fstat(fd, &st) == 0 ? st.st_size : -1;
 	bool ok = write_all(fd, jb.data, jb.len) && fsync(fd) == 0 && (before != 0 || fsync_dir_of(path));
 	int e = errno;
+	if (ok)
+		METRICS_SET(journal_bytes, (before > 0 ? (size_t)before : 0) + jb.len);
 	if (!ok && before == 0)
 		unlink(path); /* no journal rather than an empty one */
 	else if (!ok && before > 0 && ftruncate(fd, before) < 0)
-		log_debug("history: journal %s not cut back (%s): replay will skip the torn record", path, strerror(errno));
+		log_storage_debug("history: journal %s not cut back (%s): replay will skip the torn record", path, strerror(errno));
 	close(fd);
 	journal_buf_free(&jb);
 	errno = e;
@@ -294,7 +301,7 @@ static bool replay_record(void *arg, char **fields, int n)
 	struct replay *r = arg;
 	(void)n; /* the decoder delivers exactly ROW_FIELDS */
 	if (!row_from_fields(&r->rows[r->n], fields)) {
-		log_warn("history: journal %s: skipped a record with a missing or malformed field (msgid %.30s)", r->path,
+		log_storage_warn("history: journal %s: skipped a record with a missing or malformed field (msgid %.30s)", r->path,
 		         fields[2] ? fields[2] : "none");
 		r->skipped++;
 		return true;
@@ -305,7 +312,7 @@ static bool replay_record(void *arg, char **fields, int n)
 static void replay_bad(void *arg, unsigned long long offset, size_t len, const char *why)
 {
 	struct replay *r = arg;
-	log_warn("history: journal %s: skipped %zu damaged bytes at offset %llu (%s)", r->path, len, offset, why);
+	log_storage_warn("history: journal %s: skipped %zu damaged bytes at offset %llu (%s)", r->path, len, offset, why);
 	r->skipped++;
 }
 
@@ -317,9 +324,12 @@ static bool journal_replay(const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno != ENOENT)
-			log_error("history: journal %s not readable: %s", path, strerror(errno));
+			log_storage_error("history: journal %s not readable: %s", path, strerror(errno));
 		return true;
 	}
+	struct stat st;
+	if (fstat(fd, &st) == 0) /* a journal left by an earlier run, too */
+		METRICS_SET(journal_bytes, st.st_size);
 	/* storage thread only: static, so the 64 KiB scanner and the buffer stay off its stack */
 	static struct journal_scan scan;
 	static char buf[2 * JOURNAL_RECORD_MAX];
@@ -334,12 +344,12 @@ static bool journal_replay(const char *path)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			log_error("history: journal %s: read failed: %s", path, strerror(errno));
+			log_storage_error("history: journal %s: read failed: %s", path, strerror(errno));
 			read_failed = true;
 			break;
 		}
 		if (scan.offset == 0 && have == 0 && got > 0 && buf[0] != JOURNAL_RS)
-			log_info("history: journal %s is in the line format of an earlier version: replaying its complete "
+			log_storage_info("history: journal %s is in the line format of an earlier version: replaying its complete "
 			         "lines",
 			         path);
 		eof = got == 0;
@@ -358,12 +368,13 @@ static bool journal_replay(const char *path)
 	if (r.failed || read_failed)
 		return false;
 	unlink(path);
+	METRICS_SET(journal_bytes, 0);
 	if (!r.stored && !r.skipped)
 		return true; /* an empty journal: nothing to say */
 	if (r.skipped)
-		log_info("history: replayed %ld journaled messages; skipped %ld damaged records", r.stored, r.skipped);
+		log_storage_info("history: replayed %ld journaled messages; skipped %ld damaged records", r.stored, r.skipped);
 	else
-		log_info("history: replayed %ld journaled messages", r.stored);
+		log_storage_info("history: replayed %ld journaled messages", r.stored);
 	return true;
 }
 
@@ -406,7 +417,7 @@ static void loss_begins(struct batch_job *b, bool behind)
 		return;
 	losing = true;
 	b->loss = LOSS_BEGAN;
-	log_error("history: database %s and journal %s not writable (%s): messages are being lost; the count follows "
+	log_storage_error("history: database %s and journal %s not writable (%s): messages are being lost; the count follows "
 	          "when one is kept again",
 	          behind ? "behind" : "down", b->journal, b->loss_why);
 }
@@ -415,7 +426,7 @@ static void loss_ends(struct batch_job *b, const char *why)
 {
 	if (!losing)
 		return;
-	log_warn("history: %ld messages lost while the journal was not writable (%s)", lost, why);
+	log_storage_warn("history: %ld messages lost while the journal was not writable (%s)", lost, why);
 	b->loss = LOSS_ENDED;
 	b->lost = lost;
 	losing = false;
@@ -444,13 +455,15 @@ static void batch_run(struct job *job)
 	}
 	__atomic_store_n(&journal_pending, 1, __ATOMIC_RELAXED);
 	if (!spilling)
-		log_warn("history: database %s; messages go to the journal %s until it takes them",
+		log_storage_warn("history: database %s; messages go to the journal %s until it takes them",
 		         behind ? "behind" : "failing", b->journal);
 	spilling = true;
-	if (journal_append(b->journal, b->rows, b->n))
+	if (journal_append(b->journal, b->rows, b->n)) {
+		METRICS_ADD(history_rows_journaled, b->n);
 		loss_ends(b, "the journal takes them again");
-	else
+	} else {
 		loss_begins(b, behind);
+	}
 }
 
 static void batch_done(struct job *job)
@@ -487,6 +500,8 @@ void history_flush(void)
 	npending = cap_pending = 0;
 	storage_submit(&b->job);
 }
+
+long history_queued_rows(void) { return npending + __atomic_load_n(&queued_rows, __ATOMIC_RELAXED); }
 
 static void flush_cb(EV_P_ ev_timer *w, int revents)
 {
@@ -590,7 +605,7 @@ static void purge_done(struct job *job)
 {
 	struct purge_job *p = (struct purge_job *)job;
 	if (p->deleted)
-		log_info("history: purged about %ld expired messages", p->deleted);
+		log_storage_info("history: purged about %ld expired messages", p->deleted);
 	free(p);
 }
 
@@ -645,6 +660,7 @@ static void journal_cb(EV_P_ ev_timer *w, int revents)
 void history_drain(void)
 {
 	__atomic_store_n(&draining, 1, __ATOMIC_RELAXED);
+	readmarker_flush_seen(); /* the departures of the last iteration (QUIT at shutdown) */
 	history_flush();
 	if (ircd.conf->history_enabled)
 		submit_journal_replay(); /* whatever was diverted while the database was behind */

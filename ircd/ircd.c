@@ -2,6 +2,7 @@
  * prepare watcher (flush pending output, then free exited clients), and signals. */
 #include "ircd.h"
 
+#include "cap.h"
 #include "channel.h"
 #include "client.h"
 #include "command.h"
@@ -9,9 +10,11 @@
 #include "conn.h"
 #include "dict.h"
 #include "listener.h"
+#include "audit.h"
 #include "ban.h"
 #include "history.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "oper.h"
 #include "password.h"
 #include "service.h"
@@ -23,6 +26,7 @@
 #include "storelock.h"
 #include "tls.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +47,7 @@ static void prepare_cb(EV_P_ ev_prepare *w, int revents)
 {
 	(void)w;
 	(void)revents;
+	client_exit_pending();
 	conn_flush_pending();
 	client_reap();
 	if (ircd.shutting_down)
@@ -98,12 +103,14 @@ static int rehash(char *err, size_t size)
 			ircd.class_clients[c->class - nc->classes]++;
 	}
 	int failed = listener_sync(nc, tls, client_accept);
+	failed += metrics_http_sync(nc) < 0;
+	cap_conf_changed(ircd.conf, nc);
 	conf_free(ircd.conf);
 	if (ircd.tls)
 		SSL_CTX_free(ircd.tls); /* connections keep their own reference */
 	ircd.conf = nc;
 	ircd.tls = tls;
-	log_set_level((enum log_level)nc->log_level);
+	log_configure(&nc->log); /* the file reopened too: REHASH after logrotate works */
 	log_info("configuration reloaded from %s%s", nc->file, failed ? " (some listeners failed)" : "");
 	ban_reload(); /* bans edited in the store meanwhile (parleyd -unban) */
 	return 0;
@@ -123,10 +130,14 @@ static void sighup_cb(EV_P_ ev_signal *w, int revents)
 	(void)w;
 	(void)revents;
 	char err[4096];
-	if (ircd_rehash(err, sizeof err) < 0)
+	log_reopen(); /* logrotate's postrotate, even when the new configuration is broken */
+	if (ircd_rehash(err, sizeof err) < 0) {
 		log_error("REHASH (SIGHUP) failed, old configuration kept:\n%s", err);
-	else
+		audit_as("SIGHUP", "REHASH failed");
+	} else {
 		snotice("Configuration reloaded (SIGHUP)");
+		audit_as("SIGHUP", "REHASH");
+	}
 }
 
 /* parleyd -mkpasswd [password]: prints an operator password hash (reads the password
@@ -320,16 +331,27 @@ int ircd_main(int argc, char **argv)
 	}
 	ircd.conf = conf;
 	ircd.tls = tls;
-	log_set_level((enum log_level)conf->log_level);
+	if (log_start(&conf->log, err, sizeof err) < 0) {
+		fprintf(stderr, "parleyd: %s\n", err);
+		cleanup();
+		return 1;
+	}
+	/* Opened as root (its directory may be root's), written as server.user: the file is
+	 * handed over so the writer can keep appending; reopening after logrotate needs the
+	 * directory writable by that user (the unit's LogsDirectory). */
+	if (conf->log.file[0] && privs_own(&privs, conf->log.file) < 0)
+		log_warn("cannot give %s to %s: %s", conf->log.file, privs.user, strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file past RLIMIT_FSIZE fails its write (EFBIG) instead of killing us */
 	struct ev_loop *loop = EV_DEFAULT;
 	/* Bound now, served once the loop runs: connections wait in the backlog meanwhile. */
-	if (listener_open_all(conf, tls, client_accept) > 0) {
+	if (listener_open_all(conf, tls, client_accept) > 0 || metrics_http_open(conf) < 0) {
+		log_stop();
 		cleanup();
 		return 1;
 	}
 	if (privs_drop(&privs, err, sizeof err) < 0 || storage_open(conf, err, sizeof err) < 0) {
+		log_stop();
 		fprintf(stderr, "parleyd: %s\n", err);
 		cleanup();
 		return 1;
@@ -365,19 +387,23 @@ int ircd_main(int argc, char **argv)
 	notify_send("READY=1"); /* listeners bound, store migrated and loaded */
 	ev_run(loop, 0);
 	/* Last flush of the closing ERRORs, then let the workers finish, then free. */
+	client_exit_pending();
 	conn_flush_pending();
 	client_reap();
 	history_drain();
 	storage_stop();
 	workq_drain();
 	listener_close_all();
+	metrics_http_close();
 	cleanup();
 	if (restart_requested) {
 		log_info("restarting");
+		log_stop(); /* every line written before the new process opens the log again */
 		execv("/proc/self/exe", argv);
 		log_error("restart failed");
 		return 1;
 	}
 	log_info("stopped");
+	log_stop();
 	return 0;
 }

@@ -23,6 +23,7 @@ struct ircd {
 	struct client *clients;   /* every connection, registered or not */
 	unsigned nconnections;    /* entries in clients that are not dead */
 	unsigned nusers;          /* registered clients */
+	unsigned nsessions;       /* connections attached to one of them (session.c) */
 	unsigned ninvisible;      /* registered clients with +i */
 	unsigned nopers;
 	unsigned max_users;

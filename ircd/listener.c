@@ -25,6 +25,7 @@ struct listener {
 	SSL_CTX *tls;
 	struct conf_listener conf;
 	listener_accept_fn fn;
+	struct listener_stats *stats;
 };
 
 static struct listener listeners[CONF_MAX_LISTENERS];
@@ -61,9 +62,58 @@ static void accept_cb(EV_P_ ev_io *w, int revents)
 				close(fd);
 				continue;
 			}
+			/* A browser asked for a client certificate on a WebSocket has no way to
+			 * answer in a script and fails the handshake (Chromium does): no request
+			 * there, so no CertFP for web clients. */
+			if (l->conf.websocket)
+				SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 		}
 		l->fn(fd, &addr, ssl, &l->conf);
 	}
+}
+
+static struct listener_stats *stats_new(void)
+{
+	struct listener_stats *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	s->refs = 1;
+	return s;
+}
+
+static void stats_unref(struct listener_stats *s)
+{
+	if (s && --s->refs == 0)
+		free(s);
+}
+
+struct listener_stats *listener_stats_hold(const struct conf_listener *lc)
+{
+	for (int i = 0; i < nlisteners; i++) {
+		struct listener *l = &listeners[i];
+		if (&l->conf == lc) {
+			l->stats->refs++;
+			l->stats->accepted++;
+			return l->stats;
+		}
+	}
+	return NULL;
+}
+
+void listener_stats_release(struct listener_stats *s, unsigned long long bytes_in, unsigned long long bytes_out)
+{
+	if (!s)
+		return;
+	s->bytes_in += bytes_in;
+	s->bytes_out += bytes_out;
+	stats_unref(s);
+}
+
+void listener_each(void (*fn)(const struct conf_listener *lc, int port, struct listener_stats *s, void *arg),
+                   void *arg)
+{
+	for (int i = 0; i < nlisteners; i++)
+		fn(&listeners[i].conf, listeners[i].port, listeners[i].stats, arg);
 }
 
 static int open_one(struct listener *l)
@@ -105,10 +155,11 @@ static int open_one(struct listener *l)
 	l->port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
 	                                            : ((struct sockaddr_in6 *)&bound)->sin6_port);
 	l->fd = fd;
+	l->stats = stats_new();
 	ev_io_init(&l->io, accept_cb, fd, EV_READ);
 	l->io.data = l;
 	ev_io_start(EV_DEFAULT, &l->io);
-	log_info("listening on %s port %d%s", addr, l->port, l->conf.tls ? " (TLS)" : "");
+	log_info("listening on %s port %d%s%s", addr, l->port, l->conf.tls ? " (TLS)" : "", l->conf.websocket ? " (WebSocket)" : "");
 	return 0;
 }
 
@@ -146,6 +197,7 @@ int listener_sync(const struct conf *conf, SSL_CTX *tls, listener_accept_fn fn)
 		if (!nl) {
 			log_info("listener %s port %d closed", l->conf.address, l->port);
 			close(l->fd);
+			stats_unref(l->stats);
 			continue;
 		}
 		struct listener *k = &listeners[kept++];
@@ -181,6 +233,7 @@ void listener_close_all(void)
 	for (int i = 0; i < nlisteners; i++) {
 		ev_io_stop(EV_DEFAULT, &listeners[i].io);
 		close(listeners[i].fd);
+		stats_unref(listeners[i].stats);
 	}
 	nlisteners = 0;
 }

@@ -6,6 +6,7 @@
 #include "casemap.h"
 #include "client.h"
 #include "dict.h"
+#include "session.h"
 #include "ircd.h"
 #include "outmsg.h"
 #include "parse.h"
@@ -78,6 +79,13 @@ static void watch_del(struct client *c, unsigned index)
 	memmove(c->monitors[index], c->monitors[--c->nmonitors], NICK_MAX + 1);
 }
 
+void monitor_move(struct client *from, struct client *to)
+{
+	for (unsigned i = 0; i < from->nmonitors; i++)
+		if (!client_watching(to, from->monitors[i], NULL))
+			watch_add(to, from->monitors[i]);
+}
+
 void monitor_forget(struct client *c)
 {
 	while (c->nmonitors)
@@ -90,7 +98,8 @@ void monitor_online(struct client *c)
 {
 	struct watch *w = dict_get(watches, c->nick);
 	for (unsigned i = 0; w && i < w->n; i++)
-		reply(w->watchers[i], RPL_MONONLINE, c->prefix);
+		SESSION_EACH(x, w->watchers[i])
+			reply(x, RPL_MONONLINE, c->prefix);
 }
 
 void monitor_send_extended(struct client *c, struct outmsg *o, uint32_t cap_need, unsigned long gen)
@@ -109,7 +118,8 @@ void monitor_offline(const char *nick)
 {
 	struct watch *w = dict_get(watches, nick);
 	for (unsigned i = 0; w && i < w->n; i++)
-		reply(w->watchers[i], RPL_MONOFFLINE, nick);
+		SESSION_EACH(x, w->watchers[i])
+			reply(x, RPL_MONOFFLINE, nick);
 }
 
 /* Sends the online and offline status of each nick in list, batched per numeric. */

@@ -20,6 +20,10 @@ void monitor_offline(const char *nick);
 /* Forgets every watch c holds (on exit). */
 void monitor_forget(struct client *c);
 
+/* Gives to the nicks from watches (a multiclient user handed over to another session;
+ * from is forgotten when it exits). */
+void monitor_move(struct client *from, struct client *to);
+
 /* Sends o to the clients that monitor c and have every capability in cap_need, except
  * those already reached in fan-out generation gen (their mark equals gen). */
 struct outmsg;

@@ -11,6 +11,7 @@ struct msgbuf *msgbuf_new(const char *data, size_t len)
 		abort();
 	b->refs = 1;
 	b->len = (unsigned)len;
+	b->utf8 = MSGBUF_UTF8_UNKNOWN;
 	memcpy(b->data, data, len);
 	b->data[len] = '\0';
 	return b;

@@ -8,8 +8,11 @@
 struct msgbuf {
 	unsigned refs;
 	unsigned len;
+	unsigned char utf8; /* MSGBUF_UTF8_*: checked once, for WebSocket text frames */
 	char data[];
 };
+
+enum { MSGBUF_UTF8_UNKNOWN, MSGBUF_UTF8_VALID, MSGBUF_UTF8_INVALID };
 
 /* Returns a new buffer (one reference, owned by the caller) holding a copy of data. */
 struct msgbuf *msgbuf_new(const char *data, size_t len);

@@ -69,11 +69,19 @@
 #define RPL_WHOISHOST "378", "%s :is connecting from *@%s %s"
 #define RPL_WHOISMODES "379", "%s :is using modes %s"
 #define RPL_WHOISSECURE "671", "%s :is using a secure connection"
+#define RPL_HELPSTART "704", "%s :%s"
+#define RPL_HELPTXT "705", "%s :%s"
+#define RPL_ENDOFHELP "706", "%s :%s"
+#define ERR_HELPNOTFOUND "524", "%s :No help available on this topic"
 #define RPL_STATSLINKINFO "211", "%s %zu %llu %llu %llu %llu :%lld"
+/* STATS l, one per listener: address:port, plain|tls, clients now, their SendQ bytes,
+ * bytes sent, bytes received (all clients since it opened), clients accepted */
+#define RPL_STATSLISTENER "211", "%s %s %u %zu %llu %llu :%llu accepted"
 #define RPL_STATSCOMMANDS "212", "%s %lu 0 0"
-#define RPL_STATSKLINE "216", "K %s * * :%s"
+/* STATS k / d: mask, seconds left or "permanent", setter, reason */
+#define RPL_STATSKLINE "216", "K %s %s %s :%s"
 #define RPL_ENDOFSTATS "219", "%c :End of /STATS report"
-#define RPL_STATSDLINE "225", "D %s :%s"
+#define RPL_STATSDLINE "225", "D %s %s %s :%s"
 #define RPL_STATSUPTIME "242", ":Server Up %lld days %lld:%02lld:%02lld"
 #define RPL_STATSOLINE "243", "O %s * %s :%s"
 #define RPL_SILELIST "271", "%s"

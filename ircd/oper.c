@@ -1,12 +1,16 @@
 /* oper.c - operator commands. OPER checks the block's host masks, certificate and
  * account on the loop, and the password hash on the crypto thread. */
 #include "oper.h"
+#include "session.h"
+#include "audit.h"
 
+#include "ban.h"
 #include "channel.h"
 #include "client.h"
 #include "connlimit.h"
 #include "command.h"
 #include "ircd.h"
+#include "listener.h"
 #include "match.h"
 #include "outmsg.h"
 #include "parse.h"
@@ -24,12 +28,12 @@
 #include <strings.h>
 #include <time.h>
 
-/* Sends text to every +s operator, or with masked, text to those with see_hidden and
- * masked to the others. */
-static void snotice_send(const char *text, const char *masked)
+/* Sends text to every +s operator but skip (may be NULL), or with masked, text to those
+ * with see_hidden and masked to the others. */
+static void snotice_send(const char *text, const char *masked, const struct client *skip)
 {
 	for (struct client *c = ircd.clients; c; c = c->next)
-		if ((c->umodes & UMODE('o')) && (c->umodes & UMODE('s')) && !client_dead(c))
+		if ((c->umodes & UMODE('o')) && (c->umodes & UMODE('s')) && !client_dead(c) && c != skip)
 			client_sendf(c, ":%s NOTICE %s :*** %s", ircd.conf->server_name, c->nick,
 			             masked && !(c->privs & PRIV_SEE_HIDDEN) ? masked : text);
 }
@@ -43,7 +47,19 @@ void snotice(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	snotice_send(text, NULL);
+	snotice_send(text, NULL, NULL);
+}
+
+void snotice_except(const struct client *skip, const char *fmt, ...)
+{
+	if (ircd.nopers == 0)
+		return;
+	char text[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	snotice_send(text, NULL, skip);
 }
 
 static bool addr_char(char ch) { return isalnum((unsigned char)ch) || ch == '.' || ch == ':'; }
@@ -68,7 +84,7 @@ void snotice_about(const struct client *t, const char *fmt, ...)
 		}
 	}
 	masked[n < sizeof masked ? n : sizeof masked - 1] = '\0';
-	snotice_send(text, masked);
+	snotice_send(text, masked, NULL);
 }
 
 bool oper_has(struct client *c, unsigned priv)
@@ -86,6 +102,7 @@ struct oper_job {
 	char password[256];
 	char hash[160];
 	char ip[64];
+	char who[AUDIT_WHO_MAX];
 	unsigned privs;
 	bool ok;
 	time_t slot_o, slot_i; /* windows of the throttle slots taken: operator, address */
@@ -125,21 +142,27 @@ static void oper_done(struct job *job)
 		throttle_put_back(&oper_failures, "i", j->ip, j->slot_i);
 	}
 	struct client *c = client_by_id(j->client_id);
+	if (!j->ok)
+		audit_as(j->who, "OPER failed name=%s reason=\"bad password\"", j->name);
 	if (c && !client_dead(c)) {
 		c->flags &= ~CLI_WAITING;
+		struct reply_ctx ctx;
+		struct client *u = session_resume(c, &ctx); /* a session's OPER opers its user */
 		if (!j->ok) {
-			reply(c, ERR_PASSWDMISMATCH);
-			snotice_about(c, "Failed OPER attempt by %s (%s) for %s: bad password", c->nick, c->conn.ip, j->name);
+			reply(u, ERR_PASSWDMISMATCH);
+			snotice_about(u, "Failed OPER attempt by %s (%s) for %s: bad password", u->nick, u->conn.ip, j->name);
 		} else {
-			if (!(c->umodes & UMODE('o')))
+			if (!(u->umodes & UMODE('o')))
 				ircd.nopers++;
-			c->umodes |= UMODE('o') | UMODE('s');
-			c->privs = j->privs;
-			snprintf(c->oper_name, sizeof c->oper_name, "%s", j->name);
-			reply(c, RPL_YOUREOPER);
-			client_sendf(c, ":%s MODE %s :+os", c->prefix, c->nick);
-			snotice_about(c, "%s (%s) is now an operator (%s)", c->nick, c->conn.ip, j->name);
+			u->umodes |= UMODE('o') | UMODE('s');
+			u->privs = j->privs;
+			snprintf(u->oper_name, sizeof u->oper_name, "%s", j->name);
+			reply(u, RPL_YOUREOPER);
+			audit(u, "OPER name=%s", j->name);
+			client_sendf(u, ":%s MODE %s :+os", u->prefix, u->nick);
+			snotice_about(u, "%s (%s) is now an operator (%s)", u->nick, u->conn.ip, j->name);
 		}
+		session_suspend(c, u, &ctx);
 		conn_resume(&c->conn);
 	}
 	free(j);
@@ -172,6 +195,7 @@ void cmd_oper(struct client *c, struct msg *m)
 	                                                                                 : NULL;
 	if (why) {
 		reply(c, ERR_NOOPERHOST);
+		audit(c, "OPER failed name=%s reason=\"%s\"", m->params[0], why);
 		snotice_about(c, "Failed OPER attempt by %s (%s) for %s: %s", c->nick, c->conn.ip, m->params[0], why);
 		return;
 	}
@@ -180,13 +204,15 @@ void cmd_oper(struct client *c, struct msg *m)
 		abort();
 	j->job.run = oper_run;
 	j->job.done = oper_done;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	j->privs = o->privs;
 	snprintf(j->name, sizeof j->name, "%s", o->name);
 	snprintf(j->ip, sizeof j->ip, "%s", c->conn.ip);
+	audit_who(c, j->who, sizeof j->who);
 	if (!oper_reserve(j)) {
 		free(j);
 		reply(c, ERR_PASSWDMISMATCH);
+		audit(c, "OPER failed name=%s reason=\"too many failed attempts\"", o->name);
 		snotice_about(c, "Failed OPER attempt by %s (%s) for %s: too many failed attempts", c->nick, c->conn.ip, o->name);
 		return;
 	}
@@ -210,8 +236,9 @@ void cmd_kill(struct client *c, struct msg *m)
 	char reason[400];
 	snprintf(reason, sizeof reason, "Killed (%s (%s))", c->nick, why);
 	snotice("%s killed %s (%s)", c->nick, t->nick, why);
+	audit(c, "KILL target=%s (%s) reason=\"%s\"", t->prefix, t->conn.ip, why);
 	client_sendf(t, ":%s KILL %s :%s", c->prefix, t->nick, why);
-	client_exit(t, reason);
+	session_exit_user(t, reason);
 }
 
 void cmd_wallops(struct client *c, struct msg *m)
@@ -233,6 +260,7 @@ static void stop_server(struct client *c, bool restart)
 	char reason[128];
 	snprintf(reason, sizeof reason, "Server %s by %s", restart ? "restarting" : "terminating", c->nick);
 	snotice("%s", reason);
+	audit(c, "%s", restart ? "RESTART" : "DIE");
 	ircd_shutdown(reason, restart);
 }
 
@@ -257,9 +285,11 @@ void cmd_rehash(struct client *c, struct msg *m)
 	char err[4096];
 	if (ircd_rehash(err, sizeof err) == 0) {
 		snotice("%s is rehashing the server configuration", c->nick);
+		audit(c, "REHASH");
 		return;
 	}
 	snotice("REHASH by %s failed; the old configuration stays in force", c->nick);
+	audit(c, "REHASH failed");
 	char *save;
 	for (char *line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		client_sendf(c, ":%s NOTICE %s :REHASH: %s", ircd.conf->server_name, c->nick, line);
@@ -271,7 +301,42 @@ static void stats_command(const struct command *cmd, void *arg)
 		reply((struct client *)arg, RPL_STATSCOMMANDS, cmd->name, cmd->count);
 }
 
-void server_bans_stats(struct client *c, char kind);
+/* STATS l: first the clients' live numbers go into their listeners' scratch counters
+ * (one walk over the clients, closing ones included: their bytes are not yet in the
+ * listener's totals until they are reaped), then one line per listener. */
+static void stats_zero(const struct conf_listener *lc, int port, struct listener_stats *s, void *arg)
+{
+	(void)lc, (void)port, (void)arg;
+	s->live_clients = 0;
+	s->live_sendq = 0;
+	s->live_in = s->live_out = 0;
+}
+
+static void stats_listener(const struct conf_listener *lc, int port, struct listener_stats *s, void *arg)
+{
+	char name[CONF_NAME_LEN + 16];
+	bool v6 = strchr(lc->address, ':') != NULL;
+	snprintf(name, sizeof name, "%s%s%s:%d", v6 ? "[" : "", lc->address, v6 ? "]" : "", port);
+	reply((struct client *)arg, RPL_STATSLISTENER, name, lc->tls ? "tls" : "plain", s->live_clients,
+	      s->live_sendq, s->bytes_out + s->live_out, s->bytes_in + s->live_in, s->accepted);
+}
+
+static void stats_listeners(struct client *c)
+{
+	listener_each(stats_zero, NULL);
+	for (struct client *t = ircd.clients; t; t = t->next) {
+		struct listener_stats *s = t->lstats;
+		if (!s)
+			continue;
+		s->live_in += t->conn.bytes_in;
+		s->live_out += t->conn.bytes_out;
+		if (!client_dead(t)) {
+			s->live_clients++;
+			s->live_sendq += t->conn.sendq.bytes;
+		}
+	}
+	listener_each(stats_listener, c);
+}
 
 void cmd_stats(struct client *c, struct msg *m)
 {
@@ -296,10 +361,14 @@ void cmd_stats(struct client *c, struct msg *m)
 		command_each(stats_command, c);
 		break;
 	case 'l':
+		stats_listeners(c);
+		break;
+	case 'L': /* one line per connection */
 		for (struct client *t = ircd.clients; t; t = t->next)
 			if (!client_dead(t))
-				reply(c, RPL_STATSLINKINFO, t->nick[0] ? t->nick : "*", t->conn.sendq.bytes, t->lines_out, 0ULL,
-				      t->lines_in, 0ULL, (long long)(ev_now(EV_DEFAULT) - t->connected));
+				reply(c, RPL_STATSLINKINFO, t->nick[0] ? t->nick : "*", t->conn.sendq.bytes, t->lines_out,
+				      t->conn.bytes_out / 1024, t->lines_in, t->conn.bytes_in / 1024,
+				      (long long)(ev_now(EV_DEFAULT) - t->connected));
 		break;
 	case 'k':
 	case 'K':
@@ -345,6 +414,7 @@ void cmd_sajoin(struct client *c, struct msg *m)
 	if (!t)
 		return;
 	snotice("%s used SAJOIN to make %s join %s", c->nick, t->nick, m->params[1]);
+	audit(c, "SAJOIN target=%s channel=%s", t->nick, m->params[1]);
 	channel_join_forced(t, m->params[1]);
 }
 
@@ -354,6 +424,7 @@ void cmd_sapart(struct client *c, struct msg *m)
 	if (!t)
 		return;
 	snotice("%s used SAPART to make %s leave %s", c->nick, t->nick, m->params[1]);
+	audit(c, "SAPART target=%s channel=%s", t->nick, m->params[1]);
 	channel_part_forced(t, m->params[1]);
 }
 
@@ -373,6 +444,7 @@ void cmd_sanick(struct client *c, struct msg *m)
 		return;
 	}
 	snotice("%s used SANICK to change %s to %s", c->nick, t->nick, nick);
+	audit(c, "SANICK target=%s nick=%s", t->nick, nick);
 	char old[PREFIX_MAX + 1];
 	memcpy(old, t->prefix, sizeof old);
 	client_set_nick(t, nick);

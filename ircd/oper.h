@@ -11,6 +11,10 @@ struct msg;
 /* Sends "*** text" as a NOTICE to every operator with user mode +s. */
 void snotice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* snotice to every operator but skip (NULL: none): for an operator's own action, which
+ * its command's reply already reports to it. */
+void snotice_except(const struct client *skip, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* snotice about the client t: operators without see_hidden get t's displayed host (its
  * cloak) wherever the text has t's real address. */
 void snotice_about(const struct client *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -5,6 +5,8 @@
 
 #include "cap.h"
 #include "client.h"
+#include "session.h"
+#include "metrics.h"
 #include "parse.h"
 #include "reply.h"
 
@@ -85,6 +87,7 @@ static void start(struct outmsg *o, bool with_msgid, const char *client_tags)
 		new_msgid(o);
 	o->account[0] = '\0';
 	o->bot = false;
+	o->relayed = false;
 	o->client_tags = client_tags && *client_tags ? client_tags : NULL;
 	memset(o->variant, 0, sizeof o->variant);
 }
@@ -116,6 +119,7 @@ void outmsg_init_msg(struct outmsg *o, const char *client_tags, const char *pref
                      const char *target, const char *text)
 {
 	start(o, true, client_tags);
+	o->relayed = true;
 	const size_t cap = sizeof o->body;
 	size_t len = str_put(o->body, cap, 0, ":");
 	len = str_put(o->body, cap, len, prefix);
@@ -158,6 +162,7 @@ static struct msgbuf *build(struct outmsg *o, int v)
 		abort();
 	b->refs = 1;
 	b->len = (unsigned)(n + o->body_len);
+	b->utf8 = MSGBUF_UTF8_UNKNOWN;
 	memcpy(b->data, tags, n);
 	memcpy(b->data + n, o->body, o->body_len);
 	b->data[b->len] = '\0';
@@ -180,7 +185,21 @@ struct msgbuf *outmsg_for(struct outmsg *o, const struct client *to)
 	return o->variant[v];
 }
 
-void outmsg_send(struct outmsg *o, struct client *to) { client_send(to, outmsg_for(o, to)); }
+void outmsg_send_one(struct outmsg *o, struct client *to)
+{
+	client_send(to, outmsg_for(o, to));
+	metrics.deliveries += o->relayed;
+}
+
+void outmsg_send_caps(struct outmsg *o, struct client *to, uint32_t need, uint32_t skip)
+{
+	if ((to->caps & need) == need && !(to->caps & skip))
+		outmsg_send_one(o, to);
+	if (to->sessions)
+		session_send_others(o, to, need, skip);
+}
+
+void outmsg_send(struct outmsg *o, struct client *to) { outmsg_send_caps(o, to, 0, 0); }
 
 void outmsg_release(struct outmsg *o)
 {

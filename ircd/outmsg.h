@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct client;
 
@@ -19,6 +20,7 @@ struct outmsg {
 	char msgid[20];         /* "" if the message carries none */
 	char account[72];       /* account-tag value, "" when not logged in */
 	bool bot;               /* sender has +B: tag "bot" */
+	bool relayed;           /* PRIVMSG/NOTICE/TAGMSG: each copy sent counts as a delivery */
 	const char *client_tags; /* escaped "+a=b;+c" client-only tags, or NULL */
 	size_t body_len;
 	struct msgbuf *variant[OUTMSG_VARIANTS];
@@ -45,8 +47,16 @@ void outmsg_from(struct outmsg *o, const struct client *sender);
 /* Returns the buffer for recipient to (borrowed: valid until outmsg_release). */
 struct msgbuf *outmsg_for(struct outmsg *o, const struct client *to);
 
-/* Queues the right variant to to (through its reply context and SendQ checks). */
+/* Queues the right variant to to (through its reply context and SendQ checks), and to
+ * the other sessions of its user (multiclient). */
 void outmsg_send(struct outmsg *o, struct client *to);
+
+/* The same, for those of to's connections whose caps have all of need and none of skip
+ * (each session has its own). */
+void outmsg_send_caps(struct outmsg *o, struct client *to, uint32_t need, uint32_t skip);
+
+/* Only to the connection a reply to `to` goes to (an echo to the asker). */
+void outmsg_send_one(struct outmsg *o, struct client *to);
 
 /* Drops the variants and the body. */
 void outmsg_release(struct outmsg *o);

@@ -67,9 +67,15 @@ static enum parse_result parse_tags(char *tags, struct msg *msg)
 
 enum parse_result msg_parse(char *line, size_t len, struct msg *msg)
 {
+	return msg_parse_max(line, len, msg, MSG_BODY_MAX);
+}
+
+enum parse_result msg_parse_max(char *line, size_t len, struct msg *msg, size_t body_max)
+{
 	msg->ntags = 0;
 	msg->tags_len = 0;
 	msg->nparams = 0;
+	msg->body_len = 0;
 	msg->source = NULL;
 	msg->command = NULL;
 	char *p = line;
@@ -90,7 +96,8 @@ enum parse_result msg_parse(char *line, size_t len, struct msg *msg)
 	while (*p == ' ')
 		p++; /* tolerate leading spaces before the source or command */
 	/* The body limit counts the CRLF the client sent (or would have sent). */
-	if ((size_t)(line + len - p) + 2 > MSG_BODY_MAX)
+	msg->body_len = (size_t)(line + len - p) + 2;
+	if (msg->body_len > body_max)
 		return PARSE_TOO_LONG;
 	if (tags && parse_tags(tags, msg) != PARSE_OK)
 		return PARSE_BAD_TAGS;

@@ -13,6 +13,9 @@
 #define MSG_BODY_MAX 512  /* source .. CRLF */
 #define CLIENT_TAG_DATA_MAX 4094 /* what a client may send in its tag section */
 #define MSG_LINE_MAX (MSG_TAGS_MAX + MSG_BODY_MAX)
+/* The longest body a client may send to a service (a 600-byte password in NickServ
+ * REGISTER or IRCv3 REGISTER does not fit in 512); client.c decides which lines may. */
+#define MSG_SERVICE_BODY_MAX 1024
 
 struct msg_tag {
 	const char *key;
@@ -27,6 +30,7 @@ struct msg {
 	const char *command;
 	const char *params[MSG_MAX_PARAMS];
 	int nparams;
+	size_t body_len; /* bytes from the source (or command) to the CRLF, CRLF included */
 };
 
 enum parse_result {
@@ -41,6 +45,9 @@ enum parse_result {
  * it, so the line must outlive msg. len is the line's length; line[len] must be
  * writable (a NUL is stored there). */
 enum parse_result msg_parse(char *line, size_t len, struct msg *msg);
+
+/* msg_parse with a body limit of body_max bytes (CRLF included) instead of MSG_BODY_MAX. */
+enum parse_result msg_parse_max(char *line, size_t len, struct msg *msg, size_t body_max);
 
 /* Returns the value of tag key in msg, "" for a tag without value, or NULL if absent. */
 const char *msg_tag(const struct msg *msg, const char *key);

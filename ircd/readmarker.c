@@ -10,6 +10,7 @@
  * connection only (at most GUEST_MARKERS, freed when it quits). JOIN (which sends the
  * marker before RPL_ENDOFNAMES) and reading a marker never wait for the database. */
 #include "account.h"
+#include "session.h"
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "parse.h"
 #include "reply.h"
+#include "outmsg.h"
 #include "storage.h"
 
 #include <stdio.h>
@@ -28,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <ev.h>
 
 #define CACHE_MAX 200000 /* accounts' markers kept in memory at most */
 #define GUEST_MARKERS 128 /* one guest's markers at most: the least recently set goes first */
@@ -172,14 +175,16 @@ static void send_marker(struct client *c, const char *target, const long long *m
 
 /* ---- loading an account's markers at login ---- */
 
+struct marker_row {
+	char target[CHANNEL_MAX + 1];
+	long long ms;
+};
+
 struct load_job {
 	struct job job;
 	uint64_t client_id;
 	char owner[NICK_MAX + 1];
-	struct {
-		char target[CHANNEL_MAX + 1];
-		long long ms;
-	} *rows;
+	struct marker_row *rows;
 	int n, cap;
 };
 
@@ -205,6 +210,29 @@ static void load_run(struct job *job)
 	storage_exec("SELECT target_key, time_ms FROM read_markers WHERE account_key = ?", &k, 1, load_row, j);
 }
 
+#define MARKERS_AT_LOGIN 100
+
+static int cmp_newest(const void *x, const void *y)
+{
+	long long a = ((const struct marker_row *)x)->ms, b = ((const struct marker_row *)y)->ms;
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* Tells c (with draft/read-marker) its account's markers: the MARKERS_AT_LOGIN most
+ * recently set, newest first, each as the cache has it now (a newer one may have been
+ * set meanwhile). */
+static void send_session_markers(struct client *c, struct load_job *j)
+{
+	if (!client_has_cap(c, CAP_READ_MARKER))
+		return;
+	if (j->n > 1)
+		qsort(j->rows, (size_t)j->n, sizeof *j->rows, cmp_newest);
+	for (int i = 0; i < j->n && i < MARKERS_AT_LOGIN; i++) {
+		long long *have = marker_of(c, j->rows[i].target);
+		send_marker(c, j->rows[i].target, have && *have > j->rows[i].ms ? have : &j->rows[i].ms);
+	}
+}
+
 static void load_done(struct job *job)
 {
 	struct load_job *j = (struct load_job *)job;
@@ -217,6 +245,8 @@ static void load_done(struct job *job)
 	}
 	struct client *c = client_by_id(j->client_id);
 	if (c && !client_dead(c)) {
+		if (client_registered(c)) /* a login after registration: told before its next command */
+			send_session_markers(c, j);
 		client_release(c); /* commands that came after the login see the markers */
 		client_try_register(c); /* a login during registration waited for this too */
 	}
@@ -231,9 +261,49 @@ void readmarker_login(struct client *c)
 		abort();
 	j->job.run = load_run;
 	j->job.done = load_done;
-	j->client_id = c->id;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
 	casemap_fold(j->owner, c->account, sizeof j->owner);
 	client_hold(c);
+	storage_submit(&j->job);
+}
+
+/* ---- a session's markers ----
+ *
+ * A session is told its account's markers when it logs in (load_done, before its next
+ * command) or, logged in during registration, right after its welcome (read again here:
+ * the cache is keyed for lookups, not listing; nothing waits for it): a reconnecting
+ * client learns what its other devices read while it was gone, even for channels it has
+ * not rejoined yet. */
+
+static void session_run(struct job *job)
+{
+	struct load_job *j = (struct load_job *)job;
+	struct db_param k[2] = {DB_TEXT(j->owner), DB_INT(MARKERS_AT_LOGIN)};
+	storage_exec("SELECT target_key, time_ms FROM read_markers WHERE account_key = ? ORDER BY time_ms DESC LIMIT ?",
+	             k, 2, load_row, j);
+}
+
+static void session_done(struct job *job)
+{
+	struct load_job *j = (struct load_job *)job;
+	struct client *c = client_by_id(j->client_id);
+	if (c && !client_dead(c))
+		send_session_markers(c, j);
+	free(j->rows);
+	free(j);
+}
+
+void readmarker_session_start(struct client *c)
+{
+	if (!c->account[0] || !client_has_cap(c, CAP_READ_MARKER))
+		return;
+	struct load_job *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->job.run = session_run;
+	j->job.done = session_done;
+	j->client_id = session_asker(c)->id; /* a session gets its own results */
+	casemap_fold(j->owner, c->account, sizeof j->owner);
 	storage_submit(&j->job);
 }
 
@@ -255,8 +325,20 @@ static void announce(struct client *c, const char *account, const char *target, 
 {
 	for (struct client *o = ircd.clients; o; o = o->next) {
 		bool same = o == c || (account[0] && casemap_cmp(o->account, account) == 0);
-		if (same && client_registered(o) && !client_dead(o) && client_has_cap(o, CAP_READ_MARKER))
+		if (!same || !(client_registered(o) || o->session_of) || client_dead(o))
+			continue;
+		/* a session's MARKREAD runs on its user: the user's own connection is another
+		 * session here, not the one that asked (which gets its copy in this loop too) */
+		struct reply_ctx *ctx = o->rctx;
+		if (ctx && ctx->client != o) {
+			if (o->own_caps & CAPF(CAP_READ_MARKER)) {
+				o->rctx = NULL;
+				send_marker(o, target, value);
+				o->rctx = ctx;
+			}
+		} else if (client_has_cap(o, CAP_READ_MARKER)) {
 			send_marker(o, target, value);
+		}
 	}
 }
 
@@ -280,17 +362,10 @@ static void mark_done(struct client *c, enum db_status status, void *arg)
 	free(k);
 }
 
-/* Stores c's marker for target in one transaction, then replies (mark_done). The
- * UPDATE moves a stored marker only forward, whatever order sessions commit in. */
-static void store(struct client *c, const char *owner, const char *target, long long ms)
+/* The statements moving owner's marker for target forward to ms (a stored marker only
+ * moves forward, whatever order sessions commit in). */
+static struct storage_txn *marker_txn(const char *owner, const char *target, long long ms)
 {
-	struct mark *k = calloc(1, sizeof *k);
-	if (!k)
-		abort();
-	snprintf(k->owner, sizeof k->owner, "%s", owner);
-	snprintf(k->account, sizeof k->account, "%s", c->account);
-	snprintf(k->target, sizeof k->target, "%s", target);
-	k->ms = ms;
 	char t[CHANNEL_MAX + 1];
 	casemap_fold(t, target, sizeof t);
 	struct storage_txn *txn = storage_txn_new();
@@ -304,7 +379,21 @@ static void store(struct client *c, const char *owner, const char *target, long 
 	else
 		storage_txn_add(txn, "INSERT OR IGNORE INTO read_markers (account_key, target_key, time_ms) VALUES (?, ?, ?)",
 		                i, 3);
-	client_store(c, txn, mark_done, k);
+	return txn;
+}
+
+/* Stores c's marker for target in one transaction, then replies (mark_done). The
+ * UPDATE moves a stored marker only forward, whatever order sessions commit in. */
+static void store(struct client *c, const char *owner, const char *target, long long ms)
+{
+	struct mark *k = calloc(1, sizeof *k);
+	if (!k)
+		abort();
+	snprintf(k->owner, sizeof k->owner, "%s", owner);
+	snprintf(k->account, sizeof k->account, "%s", c->account);
+	snprintf(k->target, sizeof k->target, "%s", target);
+	k->ms = ms;
+	client_store(c, marker_txn(owner, target, ms), mark_done, k);
 }
 
 void readmarker_joined(struct client *c, const struct channel *ch)
@@ -364,4 +453,92 @@ void cmd_markread(struct client *c, struct msg *m)
 	}
 	guest_put(c, target, want);
 	announce(c, "", target, &want);
+}
+
+/* ---- markers the server moves: after a catch-up or an offline delivery ---- */
+
+static void advance_done(enum db_status status, void *arg)
+{
+	struct mark *k = arg;
+	if (status == DB_OK) { /* like a MARKREAD, minus the reply: every session hears of it */
+		char key[2 * CHANNEL_MAX + 4];
+		cache_key(k->owner, k->target, key, sizeof key);
+		long long *have = cache_get(key);
+		if (!have || *have < k->ms)
+			cache_put(key, k->ms);
+		have = cache_get(key);
+		announce(NULL, k->account, k->target, have ? have : &k->ms);
+	}
+	/* a failure only means the next catch-up shows these messages again */
+	free(k);
+}
+
+void readmarker_advance(const struct client *c, const char *target, long long ms)
+{
+	if (!c->account[0])
+		return;
+	long long *have = marker_of(c, target);
+	if (have && *have >= ms)
+		return;
+	struct mark *k = calloc(1, sizeof *k);
+	if (!k)
+		abort();
+	casemap_fold(k->owner, c->account, sizeof k->owner);
+	snprintf(k->account, sizeof k->account, "%s", c->account);
+	snprintf(k->target, sizeof k->target, "%s", target);
+	k->ms = ms;
+	storage_txn_submit(marker_txn(k->owner, target, ms), advance_done, k);
+}
+
+/* ---- last seen: where a logged-in member left a channel ----
+ *
+ * Written behind the PART/KICK/QUIT, fire and forget (a lost write only makes the next
+ * catch-up start earlier). Every departure of one loop iteration goes in one transaction
+ * (a QUIT from fifty channels is one commit, not fifty), submitted by a zero timer. */
+
+static struct storage_txn *seen_txn;
+static ev_timer seen_timer;
+
+void readmarker_flush_seen(void)
+{
+	if (!seen_txn)
+		return;
+	ev_timer_stop(EV_DEFAULT, &seen_timer);
+	storage_txn_submit(seen_txn, NULL, NULL);
+	seen_txn = NULL;
+}
+
+static void seen_flush(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	readmarker_flush_seen();
+}
+
+void readmarker_left(const struct client *c, const struct channel *ch)
+{
+	if (!c->account[0] || !client_registered(c) || !ircd.conf->history_enabled)
+		return;
+	char owner[NICK_MAX + 2], t[CHANNEL_MAX + 1];
+	casemap_fold(owner, c->account, sizeof owner);
+	casemap_fold(t, ch->name, sizeof t);
+	/* every message relayed to it so far has a smaller seq: the catch-up starts here */
+	long long seen = (long long)outmsg_seq_floor();
+	if (!seen_txn) {
+		seen_txn = storage_txn_new();
+		ev_timer_init(&seen_timer, seen_flush, 0, 0);
+		ev_timer_start(EV_DEFAULT, &seen_timer);
+	}
+	struct db_param u[4] = {DB_INT(seen), DB_TEXT(owner), DB_TEXT(t), DB_INT(seen)};
+	storage_txn_add(seen_txn, "UPDATE last_seen SET seen_before = ? WHERE account_key = ? AND target_key = ? AND "
+	                          "seen_before < ?",
+	                u, 4);
+	struct db_param i[3] = {DB_TEXT(owner), DB_TEXT(t), DB_INT(seen)};
+	if (strcmp(storage_insert_ignore(), "INSERT IGNORE") == 0)
+		storage_txn_add(seen_txn, "INSERT IGNORE INTO last_seen (account_key, target_key, seen_before) VALUES (?, ?, ?)",
+		                i, 3);
+	else
+		storage_txn_add(seen_txn,
+		                "INSERT OR IGNORE INTO last_seen (account_key, target_key, seen_before) VALUES (?, ?, ?)", i, 3);
 }

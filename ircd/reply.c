@@ -4,6 +4,7 @@
 #include "cap.h"
 #include "client.h"
 #include "ircd.h"
+#include "metrics.h"
 #include "parse.h"
 
 #include <stdarg.h>
@@ -58,6 +59,10 @@ void client_send(struct client *c, struct msgbuf *b)
 	if (client_dead(c))
 		return;
 	struct reply_ctx *ctx = c->rctx;
+	if (ctx && ctx->client != c) { /* a session's command runs on its user: the session asked */
+		client_send(ctx->client, b);
+		return;
+	}
 	if (ctx && ctx->label[0]) {
 		if (ctx->nlines == ctx->cap) {
 			ctx->cap = ctx->cap ? ctx->cap * 2 : 8;
@@ -68,9 +73,13 @@ void client_send(struct client *c, struct msgbuf *b)
 		ctx->lines[ctx->nlines++] = msgbuf_ref(b);
 		return;
 	}
+	if (c->flags & CLI_EXIT_SOON)
+		return; /* past its SendQ already */
 	c->lines_out++;
-	if (!conn_send(&c->conn, b))
-		client_exit(c, "SendQ exceeded");
+	if (!conn_send(&c->conn, b)) {
+		metrics.sendq_exceeded++; /* once: CLI_EXIT_SOON stops further sends */
+		client_exit_soon(c, "SendQ exceeded");
+	}
 }
 
 void client_send_direct(struct client *c, struct msgbuf *b)

@@ -160,7 +160,7 @@ static int migrate(const struct conf *conf, char *err, size_t size)
 			snprintf(err, size, "migration %s failed: %s", m[i].path, e);
 			return -1;
 		}
-		log_info("storage: applied migration %s", m[i].path);
+		log_storage_info("applied migration %s", m[i].path);
 	}
 	return 0;
 }
@@ -182,7 +182,7 @@ int storage_open(const struct conf *conf, char *err, size_t size)
 		db = NULL;
 		return -1;
 	}
-	log_info("storage: %s, schema version %d", where, known_version);
+	log_storage_info("%s, schema version %d", where, known_version);
 	return 0;
 }
 
@@ -204,7 +204,7 @@ enum db_status storage_query_now(const char *sql, const struct db_param *params,
 	char e[512] = "";
 	enum db_status s = driver->exec(db, sql, params, n, fn, arg, e, sizeof e);
 	if (s != DB_OK)
-		log_error("storage: %s", e);
+		log_storage_error("%s", e);
 	return s;
 }
 
@@ -231,6 +231,8 @@ void storage_stop(void)
 
 void storage_submit(struct job *j) { workq_submit(&storage_queue, j); }
 
+unsigned storage_queue_length(void) { return workq_length(&storage_queue); }
+
 static bool ensure_connected(void)
 {
 	if (db)
@@ -246,14 +248,14 @@ static bool ensure_connected(void)
 		 * timed out (a frozen server) is not tried again for RECONNECT_MS */
 		retry_at = now - began >= SLOW_FAILURE_MS ? now + RECONNECT_MS : 0;
 		if (!down || now - warned_at >= 60000) { /* one line a minute while it lasts */
-			log_warn("storage: reconnect failed (%s); trying again before the next statement", e);
+			log_storage_warn("reconnect failed (%s); trying again before the next statement", e);
 			warned_at = now;
 		}
 		down = true;
 		return false;
 	}
 	if (down)
-		log_info("storage: reconnected");
+		log_storage_info("reconnected");
 	/* else a new connection right after a failed statement (SQLite reopened on a full
 	 * disk, a MariaDB connection closed while idle): part of that failure's episode */
 	down = false;
@@ -267,14 +269,14 @@ static void failure(const char *e)
 	if (failing)
 		return;
 	failing = true;
-	log_warn("storage: %s; further failures are counted until the database works again", e);
+	log_storage_warn("%s; further failures are counted until the database works again", e);
 }
 
 static void answered(void)
 {
 	if (!failing || mono_ms() - failed_at < EPISODE_QUIET_MS)
 		return;
-	log_info("storage: the database works again; %ld attempts failed since the first error", failed_attempts);
+	log_storage_info("the database works again; %ld attempts failed since the first error", failed_attempts);
 	failing = false;
 	failed_attempts = 0;
 }
@@ -350,7 +352,7 @@ static enum db_status run(const struct call *c)
 		if (s != DB_UNAVAILABLE) {
 			answered();
 			if (s == DB_ERROR)
-				log_error("storage: %s", e);
+				log_storage_error("%s", e);
 			return s;
 		}
 		/* the connection died: drop it and try once more on a fresh one at once, unless

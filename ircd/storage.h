@@ -26,6 +26,9 @@ void storage_stop(void);
 /* Queues a job whose run() calls storage_exec (takes ownership of j). */
 void storage_submit(struct job *j);
 
+/* Jobs waiting for the storage thread (metrics). */
+unsigned storage_queue_length(void);
+
 /* On the storage thread only: runs one statement. When the connection is down it tries
  * to reconnect (not for half a second after a timeout); returns DB_UNAVAILABLE while it
  * cannot. */

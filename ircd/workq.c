@@ -65,6 +65,7 @@ static void *worker(void *arg)
 		struct job *j = q->head;
 		if (j) {
 			q->head = j->next;
+			q->len--;
 			if (!q->head)
 				q->tail = NULL;
 		}
@@ -92,6 +93,7 @@ void workq_start(struct workq *q)
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->wake, NULL);
 	q->head = q->tail = NULL;
+	q->len = 0;
 	q->stopping = false;
 	int n = q->nthreads < 1 ? 1 : q->nthreads > WORKQ_MAX_THREADS ? WORKQ_MAX_THREADS : q->nthreads;
 	for (q->running = 0; q->running < n; q->running++)
@@ -110,6 +112,7 @@ void workq_submit(struct workq *q, struct job *j)
 	else
 		q->head = j;
 	q->tail = j;
+	q->len++;
 	pthread_cond_signal(&q->wake);
 	pthread_mutex_unlock(&q->lock);
 }
@@ -129,3 +132,13 @@ void workq_stop(struct workq *q)
 }
 
 unsigned workq_pending(void) { return pending; }
+
+unsigned workq_length(struct workq *q)
+{
+	if (!q->started)
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	unsigned n = q->len;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}

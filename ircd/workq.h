@@ -28,6 +28,7 @@ struct workq {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct job *head, *tail;
+	unsigned len;                /* jobs in the list (under lock) */
 	bool stopping, started;
 	void (*thread_init)(void);   /* runs first on each worker thread (may be NULL) */
 	void (*thread_exit)(void);
@@ -49,6 +50,9 @@ void workq_stop(struct workq *q);
 /* Runs every pending completion on the loop thread (the async callback does this; also
  * called at shutdown). */
 void workq_drain(void);
+
+/* Jobs waiting in q, not yet started (takes q's lock briefly). */
+unsigned workq_length(struct workq *q);
 
 /* Jobs submitted and not yet completed, across all queues. */
 unsigned workq_pending(void);

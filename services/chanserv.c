@@ -9,6 +9,7 @@
  * behind it; one that could not be stored marks the room, whose whole lists and topic
  * are written again every RESYNC_SECONDS until the database takes them. */
 #include "account.h"
+#include "audit.h"
 #include "casemap.h"
 #include "conf.h"
 #include "dict.h"
@@ -403,6 +404,18 @@ static void enforce(struct client *c, struct channel *ch)
 
 void chanserv_joined(struct client *c, struct channel *ch) { enforce(c, ch); }
 
+enum service_admit chanserv_admits(const struct client *c, const struct channel *ch)
+{
+	const struct chanreg *r = reg_find(service_channel_name(ch));
+	if (!r)
+		return ADMIT_NONE;
+	enum level lvl = client_level(r, c);
+	if (lvl >= LVL_OP)
+		return ADMIT_ALL;
+	/* an AKICK wins over the entry: enforce() would kick at once anyway */
+	return lvl >= LVL_MEMBER && !akick_match(r, c) ? ADMIT_DOORS : ADMIT_NONE;
+}
+
 static void enforce_each(struct channel *ch, void *arg) { enforce(arg, ch); }
 
 void chanserv_account_changed(struct client *c) { service_client_each_channel(c, enforce_each, c); }
@@ -555,6 +568,7 @@ static void register_done(struct client *c, enum db_status status, void *arg)
 		}
 		if (c)
 			service_notice(CS, c, "%s is now registered to %s.", r->name, r->founder);
+		audit(c, "ChanServ REGISTER channel=%s founder=%s", r->name, r->founder);
 	}
 	free(ch);
 }
@@ -639,6 +653,7 @@ static void drop_done(struct client *c, enum db_status status, void *arg)
 	if (r) {
 		if (c)
 			service_notice(CS, c, "%s has been dropped.", r->name);
+		audit(c, "ChanServ DROP channel=%s", r->name);
 		dict_del(regs, r->name);
 		struct channel *chan = service_channel_find(r->name);
 		free_reg(r);
@@ -1002,6 +1017,7 @@ static void transfer_done(struct client *c, enum db_status status, void *arg)
 		memcpy(r->founder, ch->set.founder, sizeof r->founder);
 		if (c)
 			service_notice(CS, c, "%s now belongs to %s.", r->name, r->founder);
+		audit(c, "ChanServ TRANSFER channel=%s founder=%s", r->name, r->founder);
 	}
 	free(ch);
 }
@@ -1049,26 +1065,54 @@ static const struct {
 	const char *name;
 	void (*fn)(struct client *c, char **argv, int argc);
 	const char *help;
+	const char *detail;
 } commands[] = {
-    {"REGISTER", cs_register, "REGISTER <#channel> [description] - register a channel you operate"},
-    {"DROP", cs_drop, "DROP <#channel> - unregister a channel (founder)"},
-    {"INFO", cs_info, "INFO <#channel> - founder, registration, description, settings"},
-    {"ACCESS", cs_access, "ACCESS <#channel> LIST | ADD <account> <op|voice|member> | DEL <account>"},
-    {"OP", cs_op, "OP <#channel> [nick] - give +o"},
-    {"DEOP", cs_deop, "DEOP <#channel> [nick] - take +o"},
-    {"VOICE", cs_voice, "VOICE <#channel> [nick] - give +v"},
-    {"DEVOICE", cs_devoice, "DEVOICE <#channel> [nick] - take +v"},
-    {"INVITE", cs_invite, "INVITE <#channel> - invite yourself (members of the access list)"},
-    {"AKICK", cs_akick, "AKICK <#channel> ADD <mask|account> [reason] | DEL <mask|account> | LIST"},
-    {"SET", cs_set, "SET <#channel> DESCRIPTION|MLOCK|TOPICLOCK|KEEPTOPIC|RESTRICTED <value> (founder)"},
-    {"TRANSFER", cs_transfer, "TRANSFER <#channel> <account> - give the channel to another account"},
-    {"HELP", cs_help, "HELP - this list"},
+    {"REGISTER", cs_register, "REGISTER <#channel> [description] - register a channel you operate",
+     "You must be logged in and a channel operator there; your account becomes its founder.\n"
+     "A registered channel keeps its modes, lists and topic while empty and across restarts."},
+    {"DROP", cs_drop, "DROP <#channel> - unregister a channel (founder)",
+     "Forgets the registration, its access and AKICK lists and its settings."},
+    {"INFO", cs_info, "INFO <#channel> - founder, registration, description, settings",
+     "Anyone may ask."},
+    {"ACCESS", cs_access, "ACCESS <#channel> LIST | ADD <account> <op|voice|member> | DEL <account>",
+     "op: +o on join, may use OP/DEOP/VOICE/DEVOICE/INVITE/AKICK and manage voice and member entries.\n"
+     "voice: +v on join. member: on the list, nothing given on join (counts for SET RESTRICTED).\n"
+     "Any entry lets its account join past +i, +k and +l, unless an AKICK matches it;\n"
+     "op entries pass bans (+b) too. Founders change every entry; ops the ones below op."},
+    {"OP", cs_op, "OP <#channel> [nick] - give +o", "Without a nick, to yourself. Needs op access."},
+    {"DEOP", cs_deop, "DEOP <#channel> [nick] - take +o", "Without a nick, from yourself. Needs op access."},
+    {"VOICE", cs_voice, "VOICE <#channel> [nick] - give +v",
+     "Without a nick, to yourself (voice access), to another nick with op access."},
+    {"DEVOICE", cs_devoice, "DEVOICE <#channel> [nick] - take +v",
+     "Without a nick, from yourself (voice access), from another nick with op access."},
+    {"INVITE", cs_invite, "INVITE <#channel> - invite yourself (members of the access list)",
+     "Sends you an INVITE to the channel, for clients that want one before joining."},
+    {"AKICK", cs_akick, "AKICK <#channel> ADD <mask|account> [reason] | DEL <mask|account> | LIST",
+     "A bare name is an account ($a:name); a mask is nick!user@host with wildcards.\n"
+     "Matching users are kicked on ADD and on join, whatever their access entry, unless it is op."},
+    {"SET", cs_set,
+     "SET <#channel> DESCRIPTION|MLOCK|TOPICLOCK|KEEPTOPIC|RESTRICTED|REPLAY|RETENTION <value> (founder)",
+     "DESCRIPTION <text>: shown in INFO and LIST. MLOCK <+modes-modes>: modes ChanServ keeps set or unset.\n"
+     "TOPICLOCK ON|OFF: only ops may change the topic. KEEPTOPIC ON|OFF: the topic is kept across restarts.\n"
+     "RESTRICTED ON|OFF: only accounts on the access list may stay.\n"
+     "REPLAY <lines|DEFAULT>: history lines replayed on join. RETENTION <days|DEFAULT>: days of history kept."},
+    {"TRANSFER", cs_transfer, "TRANSFER <#channel> <account> - give the channel to another account",
+     "The new founder must be a registered account; you lose founder access."},
+    {"HELP", cs_help, "HELP [command] - this list, or help on one command",
+     "Without a command, lists the commands; with one, shows its syntax and what it does."},
 };
 
 static void cs_help(struct client *c, char **argv, int argc)
 {
-	(void)argv;
-	(void)argc;
+	if (argc > 0) {
+		for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+			if (strcasecmp(argv[0], commands[i].name) == 0) {
+				service_help_topic(CS, c, commands[i].help, commands[i].detail);
+				return;
+			}
+		service_notice(CS, c, "No help for %s. Use HELP for a list.", argv[0]);
+		return;
+	}
 	service_notice(CS, c, "ChanServ commands (levels: founder, op, voice, member):");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		service_notice(CS, c, "  %s", commands[i].help);

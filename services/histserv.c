@@ -14,12 +14,36 @@ static void hs_message(const struct service *s, struct client *from, char *text)
 const struct service histserv = {"HistServ", "Message history", hs_message};
 #define HS (&histserv)
 
-static void hs_help(struct client *c)
+/* The dispatch below is by hand (each command takes its arguments differently); this
+ * table is what HELP shows, and the test walks it. */
+static const struct {
+	const char *name, *help, *detail;
+} commands[] = {
+    {"PLAY", "PLAY <#channel|nick> [count] - the last messages (20 by default)",
+     "Sends the channel's or the conversation's last messages as NOTICEs, oldest first.\n"
+     "Edited lines are marked (edited); actions show as * nick text, notices as -nick- text."},
+    {"SEARCH", "SEARCH <#channel|nick|*> <words> - messages containing the words",
+     "Searches a channel you are in, a conversation, or (*) all of them, newest first."},
+    {"DELETE", "DELETE <#channel|nick> <msgid> - delete a message you sent (or, as a channel operator, any)",
+     "The msgid is the one PLAY and SEARCH show in parentheses."},
+    {"HELP", "HELP [command] - this list, or help on one command",
+     "Without a command, lists the commands; with one, shows its syntax and what it does."},
+};
+
+static void hs_help(struct client *c, const char *topic)
 {
+	if (topic) {
+		for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+			if (strcasecmp(topic, commands[i].name) == 0) {
+				service_help_topic(HS, c, commands[i].help, commands[i].detail);
+				return;
+			}
+		service_notice(HS, c, "No help for %s. Use HELP for a list.", topic);
+		return;
+	}
 	service_notice(HS, c, "HistServ commands:");
-	service_notice(HS, c, "  PLAY <#channel|nick> [count] - the last messages (20 by default)");
-	service_notice(HS, c, "  SEARCH <#channel|nick|*> <words> - messages containing the words");
-	service_notice(HS, c, "  DELETE <#channel|nick> <msgid> - delete a message you sent (or, as a channel operator, any)");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		service_notice(HS, c, "  %s", commands[i].help);
 }
 
 static void hs_message(const struct service *s, struct client *from, char *text)
@@ -32,7 +56,7 @@ static void hs_message(const struct service *s, struct client *from, char *text)
 	while (rest && *rest == ' ')
 		rest++;
 	if (!cmd || strcasecmp(cmd, "HELP") == 0) {
-		hs_help(from);
+		hs_help(from, target);
 	} else if (strcasecmp(cmd, "PLAY") == 0 && target) {
 		history_histserv_play(from, target, rest && *rest ? atoi(rest) : 20);
 	} else if (strcasecmp(cmd, "SEARCH") == 0 && target && rest && *rest) {

@@ -1,6 +1,6 @@
 /* nickserv.c - NickServ: account registration and login for users who type commands
  * rather than use SASL, in the style Atheme, Anope and Ergo users know:
- * REGISTER, IDENTIFY, DROP, GHOST, SET PASSWORD, INFO, CERT, VERIFY, HELP. */
+ * REGISTER, IDENTIFY, LOGOUT, DROP, GHOST, SET PASSWORD|EMAIL, INFO, CERT, RESETPASS, VERIFY, HELP. */
 #include "account.h"
 #include "conf.h"
 #include "service.h"
@@ -68,7 +68,7 @@ static void ns_register(struct client *c, char **argv, int argc)
 		service_notice(NS, c, "An email address is required: REGISTER <password> <email>");
 		return;
 	}
-	if (*email && (!strchr(email, '@') || strlen(email) > EMAIL_MAX)) {
+	if (*email && !account_email_valid(email)) {
 		service_notice(NS, c, "%s is not a valid email address.", email);
 		return;
 	}
@@ -189,12 +189,20 @@ static void done_simple(struct client *c, const struct account_result *r, void *
 static void ns_set(struct client *c, char **argv, int argc)
 {
 	const char *acct = service_client_account(c);
-	if (argc < 2 || strcasecmp(argv[0], "PASSWORD") != 0) {
-		service_notice(NS, c, "Syntax: SET PASSWORD <new password>");
+	bool email = argc >= 2 && strcasecmp(argv[0], "EMAIL") == 0;
+	if (argc < 2 || (!email && strcasecmp(argv[0], "PASSWORD") != 0)) {
+		service_notice(NS, c, "Syntax: SET PASSWORD <new password> | SET EMAIL <address>");
 		return;
 	}
 	if (!acct[0]) {
 		service_notice(NS, c, "You must be logged in.");
+		return;
+	}
+	if (email) {
+		if (!account_email_valid(argv[1]))
+			service_notice(NS, c, "%s is not a valid email address.", argv[1]);
+		else
+			account_set_email(c, acct, argv[1], done_simple, (void *)"Email address changed.");
 		return;
 	}
 	if (strlen(argv[1]) < (size_t)ircd_conf()->min_password_length || strlen(argv[1]) > PASSWORD_MAX) {
@@ -329,26 +337,103 @@ void nickserv_nick_changed(struct client *c)
 		account_nick_owner(c, service_client_nick(c), enforce_owner, NULL);
 }
 
+static void done_reset(struct client *c, const struct account_result *r, void *arg)
+{
+	(void)arg;
+	if (r->status == ACC_OK)
+		service_notice(NS, c, "Password changed for %s. You can log in with it now.", r->name);
+	else if (r->status == ACC_BAD_CODE)
+		service_notice(NS, c, "Invalid or expired code.");
+	else
+		service_notice(NS, c, "Failed: %s", status_text(r->status));
+}
+
+/* RESETPASS <account>: the same answer whether or not the account exists or has an
+ * address, at once (the mail goes out on the storage thread afterwards). */
+static void ns_resetpass(struct client *c, char **argv, int argc)
+{
+	if (argc != 1 && argc != 3) {
+		service_notice(NS, c, "Syntax: RESETPASS <account> [<code> <new password>]");
+		return;
+	}
+	if (!ircd_conf()->mail_command[0]) {
+		service_notice(NS, c, "Password reset by email is not available on this network.");
+		return;
+	}
+	if (argc == 1) {
+		service_notice(NS, c, "If %s has an email address, a code was sent there. Within an hour, send: "
+		               "RESETPASS %s <code> <new password>", argv[0], argv[0]);
+		account_reset_request(c, argv[0]);
+		return;
+	}
+	if (strlen(argv[2]) < (size_t)ircd_conf()->min_password_length || strlen(argv[2]) > PASSWORD_MAX) {
+		service_notice(NS, c, "Passwords must be %d to %d characters long.", ircd_conf()->min_password_length,
+		               PASSWORD_MAX);
+		return;
+	}
+	account_reset_password(c, argv[0], argv[1], argv[2], done_reset, NULL);
+}
+
+static void ns_logout(struct client *c, char **argv, int argc)
+{
+	(void)argv;
+	(void)argc;
+	if (!service_client_account(c)[0]) {
+		service_notice(NS, c, "You are not logged in.");
+		return;
+	}
+	service_logout(c);
+	service_notice(NS, c, "You are now logged out.");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(struct client *c, char **argv, int argc);
 	const char *help;
+	const char *detail;
 } commands[] = {
-    {"REGISTER", ns_register, "REGISTER <password> [email] - register your current nick as an account"},
-    {"IDENTIFY", ns_identify, "IDENTIFY [account] <password> - log in"},
-    {"DROP", ns_drop, "DROP <password> - delete your account"},
-    {"GHOST", ns_ghost, "GHOST <nick> - disconnect a session using a nick of your account"},
-    {"SET", ns_set, "SET PASSWORD <new password> - change your password"},
-    {"INFO", ns_info, "INFO [account] - show information about an account"},
-    {"CERT", ns_cert, "CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL"},
-    {"VERIFY", ns_verify, "VERIFY <account> <code> - confirm a registration"},
-    {"HELP", ns_help, "HELP - this list"},
+    {"REGISTER", ns_register, "REGISTER <password> [email] - register your current nick as an account",
+     "Creates an account named after your current nick and logs you in.\n"
+     "Passwords are 8 to 600 characters (accounts.min_password_length sets the minimum).\n"
+     "The email address is required when the network asks for one; with verification on,\n"
+     "a code is sent there and the account works once VERIFY confirms it."},
+    {"IDENTIFY", ns_identify, "IDENTIFY [account] <password> - log in",
+     "Logs you in to an account (your current nick's when none is named).\n"
+     "SASL does the same before registration; clients that cannot do SASL use this."},
+    {"LOGOUT", ns_logout, "LOGOUT - log out of your account",
+     "Logs you out; you keep your nick and channels."},
+    {"DROP", ns_drop, "DROP <password> - delete your account",
+     "Deletes the account you are logged in to, after checking its password. This cannot be undone."},
+    {"GHOST", ns_ghost, "GHOST <nick> - disconnect a session using a nick of your account",
+     "Disconnects another connection using a nick registered to your account, so you can take it."},
+    {"SET", ns_set, "SET PASSWORD <new password> | EMAIL <address> - change your password or email",
+     "Changes the password or the email address of the account you are logged in to.\n"
+     "INFO shows the address to you and to operators only."},
+    {"INFO", ns_info, "INFO [account] - show information about an account",
+     "Shows when an account was registered and whether it is online (yours without a name)."},
+    {"CERT", ns_cert, "CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL",
+     "ADD without a fingerprint adds the certificate of your current connection.\n"
+     "A listed certificate logs you in with SASL EXTERNAL, no password needed."},
+    {"RESETPASS", ns_resetpass, "RESETPASS <account> [<code> <new password>] - a forgotten password",
+     "With the account alone, mails a code to its email address (valid one hour, used once);\n"
+     "with the code, sets the new password. The answer is the same whether or not the account exists."},
+    {"VERIFY", ns_verify, "VERIFY <account> <code> - confirm a registration",
+     "Confirms a registration with the code sent to its email address."},
+    {"HELP", ns_help, "HELP [command] - this list, or help on one command",
+     "Without a command, lists the commands; with one, shows its syntax and what it does."},
 };
 
 static void ns_help(struct client *c, char **argv, int argc)
 {
-	(void)argv;
-	(void)argc;
+	if (argc > 0) {
+		for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+			if (strcasecmp(argv[0], commands[i].name) == 0) {
+				service_help_topic(NS, c, commands[i].help, commands[i].detail);
+				return;
+			}
+		service_notice(NS, c, "No help for %s. Use HELP for a list.", argv[0]);
+		return;
+	}
 	service_notice(NS, c, "NickServ commands:");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		service_notice(NS, c, "  %s", commands[i].help);

@@ -1,5 +1,6 @@
 /* service.c - the service registry and the daemon-side implementation of service.h. */
 #include "service.h"
+#include "session.h"
 
 #include "account.h"
 #include "cap.h"
@@ -109,6 +110,18 @@ void service_notice(const struct service *s, struct client *c, const char *fmt, 
 	client_sendf(c, ":%s!%s@services. NOTICE %s :%s", s->nick, s->nick, reply_target(c), text);
 }
 
+void service_help_topic(const struct service *s, struct client *c, const char *help, const char *detail)
+{
+	const char *dash = strstr(help, " - ");
+	service_notice(s, c, "Syntax: %.*s", dash ? (int)(dash - help) : (int)strlen(help), help);
+	while (detail && *detail) {
+		const char *nl = strchr(detail, '\n');
+		int len = nl ? (int)(nl - detail) : (int)strlen(detail);
+		service_notice(s, c, "%.*s", len, detail);
+		detail += len + (nl ? 1 : 0);
+	}
+}
+
 const char *service_client_nick(const struct client *c) { return c->nick; }
 const char *service_client_account(const struct client *c) { return c->account; }
 const char *service_client_certfp(const struct client *c) { return c->conn.certfp; }
@@ -145,7 +158,7 @@ void service_logout_account(const char *account)
 			service_logout(c);
 }
 
-void service_disconnect(struct client *c, const char *reason) { client_exit(c, reason); }
+void service_disconnect(struct client *c, const char *reason) { session_exit_user(c, reason); }
 
 /* ---- channels ---- */
 
@@ -318,3 +331,7 @@ void services_channel_list_changed(struct client *by, struct channel *ch, char k
 void services_channel_topic_changed(struct client *by, struct channel *ch) { chanserv_topic_changed(by, ch); }
 const char *services_channel_description(const struct channel *ch) { return chanserv_description(ch); }
 void services_load(void) { chanserv_load(); }
+enum service_admit services_channel_admits(const struct client *c, const struct channel *ch)
+{
+	return ch->registered && c->account[0] ? chanserv_admits(c, ch) : ADMIT_NONE;
+}

@@ -105,12 +105,22 @@ void service_channel_each_member(struct channel *ch, void (*fn)(struct client *c
 /* Calls fn for every channel c is in. */
 void service_client_each_channel(struct client *c, void (*fn)(struct channel *ch, void *arg), void *arg);
 
+/* HELP <command>: "Syntax: " and the part of help before " - ", then each line of detail
+ * (lines separated by '\n'). Every service's command table holds both, so the list and
+ * the per-command help come from the same entry. */
+void service_help_topic(const struct service *s, struct client *c, const char *help, const char *detail);
+
 /* Hooks the daemon calls (service.c dispatches them to the services). */
 void services_channel_joined(struct client *c, struct channel *ch);
 void services_account_changed(struct client *c);
 void services_channel_modes_changed(struct client *by, struct channel *ch);
 void services_channel_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask);
 void services_channel_topic_changed(struct client *by, struct channel *ch);
+/* Which of a channel's entry modes c passes by its ChanServ access entry: none; +i, +k
+ * and +l (a member, voice or op entry, not AKICKed: like an invite exception); or those
+ * and +b too (op and founder entries, who could lift the ban through ChanServ anyway). */
+enum service_admit { ADMIT_NONE, ADMIT_DOORS, ADMIT_ALL };
+enum service_admit services_channel_admits(const struct client *c, const struct channel *ch);
 /* Text ChanServ adds to LIST for registered channels (its description), or NULL. */
 const char *services_channel_description(const struct channel *ch);
 /* Loads saved state at start (before the storage thread runs). */
@@ -128,6 +138,7 @@ void chanserv_modes_changed(struct client *by, struct channel *ch);
 void chanserv_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask);
 void chanserv_topic_changed(struct client *by, struct channel *ch);
 const char *chanserv_description(const struct channel *ch);
+enum service_admit chanserv_admits(const struct client *c, const struct channel *ch);
 
 /* A registered channel's REPLAY (retention false) or RETENTION setting, -1 if none. */
 int chanserv_history_setting(const char *name, bool retention);

@@ -43,6 +43,11 @@
  * - --quickack sets TCP_QUICKACK after each read: on loopback (64 KiB MSS) a server without
  *   TCP_NODELAY otherwise waits for this client's delayed ACKs between small writes.
  *
+ * - --ws speaks WebSocket (RFC 6455, text.ircv3.net) instead of a byte stream: an HTTP upgrade
+ *   after connect (and TLS), then every line is one masked frame each way. Lines are still
+ *   built as text in the output buffer; the flush wraps each complete line in a frame (a copy
+ *   on the generator's side only), and reads split frames instead of lines.
+ *
  * Output: a readable summary, then one line "RESULT key=value ..." for scripts. The exit
  * status is 0 when the run completed with no loss, reordering or unexpected disconnection. */
 #ifndef _GNU_SOURCE
@@ -93,6 +98,7 @@ enum cstate {
 	ST_IDLE,        /* no socket */
 	ST_CONNECTING,  /* connect() in progress */
 	ST_TLS,         /* TLS handshake */
+	ST_UPGRADING,   /* WebSocket upgrade request sent, waiting for the 101 */
 	ST_REGISTERING, /* NICK/USER sent, waiting for 001 */
 	ST_REGISTERED,  /* got 001 */
 	ST_QUITTING,    /* QUIT sent, waiting for the server to close */
@@ -115,6 +121,7 @@ struct opts {
 	const char *host;
 	int port;
 	bool tls;
+	bool ws;
 	const char *label;
 	pid_t pid;
 	enum scenario sc;
@@ -166,6 +173,8 @@ struct conn {
 	uint32_t inlen;
 	char *out;
 	uint32_t outlen, outoff, outcap;
+	char *wout; /* --ws: frames made from out's complete lines, not yet written */
+	uint32_t woutlen, woutoff, woutcap;
 	char in[INLINE_IN];
 };
 
@@ -438,17 +447,68 @@ static void out_printf(struct conn *c, const char *fmt, ...)
 		out_append(c, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+/* --ws: moves every complete line of out into wout as one masked text frame. The mask key
+ * is fixed (the server must unmask whatever the key; randomness protects browsers' peers,
+ * not a benchmark). */
+static void ws_frame_lines(struct conn *c)
+{
+	static const unsigned char key[4] = {0x5a, 0x3c, 0xa5, 0xc3};
+	char *p = c->out + c->outoff, *end = c->out + c->outlen, *nl;
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		size_t len = (size_t)(nl - p);
+		if (len && p[len - 1] == '\r')
+			len--;
+		uint32_t need = (uint32_t)len + 8;
+		if (c->woutoff && c->woutoff == c->woutlen)
+			c->woutoff = c->woutlen = 0;
+		if (c->woutlen + need > c->woutcap) {
+			uint32_t cap = c->woutcap ? c->woutcap : 512;
+			while (cap < c->woutlen + need)
+				cap *= 2;
+			c->wout = realloc(c->wout, cap);
+			if (!c->wout)
+				die("out of memory");
+			c->woutcap = cap;
+		}
+		unsigned char *f = (unsigned char *)c->wout + c->woutlen;
+		size_t h = 2;
+		f[0] = 0x81;
+		if (len < 126) {
+			f[1] = (unsigned char)(0x80 | len);
+		} else {
+			f[1] = 0x80 | 126;
+			f[2] = (unsigned char)(len >> 8);
+			f[3] = (unsigned char)len;
+			h = 4;
+		}
+		memcpy(f + h, key, 4);
+		for (size_t i = 0; i < len; i++)
+			f[h + 4 + i] = (unsigned char)p[i] ^ key[i & 3];
+		c->woutlen += (uint32_t)(h + 4 + len);
+		p = nl + 1;
+	}
+	c->outoff = (uint32_t)(p - c->out);
+	if (c->outoff == c->outlen)
+		c->outoff = c->outlen = 0;
+}
+
 /* Writes what the output buffer holds; arms EPOLLOUT only while something is left. */
 static void conn_flush(struct conn *c)
 {
 	if (c->fd < 0 || c->dead || c->state == ST_CONNECTING || c->state == ST_TLS)
 		return;
-	while (c->outoff < c->outlen) {
+	/* in --ws mode, the bytes written are the frames; the upgrade request is sent as is */
+	bool framed = o.ws && c->state != ST_UPGRADING;
+	if (framed)
+		ws_frame_lines(c);
+	char **bufp = framed ? &c->wout : &c->out;
+	uint32_t *offp = framed ? &c->woutoff : &c->outoff, *lenp = framed ? &c->woutlen : &c->outlen;
+	while (*offp < *lenp) {
 		ssize_t n;
-		size_t len = c->outlen - c->outoff;
+		size_t len = *lenp - *offp;
 		if (c->ssl) {
 			ERR_clear_error();
-			int r = SSL_write(c->ssl, c->out + c->outoff, (int)(len > 1 << 30 ? 1 << 30 : len));
+			int r = SSL_write(c->ssl, *bufp + *offp, (int)(len > 1 << 30 ? 1 << 30 : len));
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
@@ -458,7 +518,7 @@ static void conn_flush(struct conn *c)
 			}
 			n = r;
 		} else {
-			n = write(c->fd, c->out + c->outoff, len);
+			n = write(c->fd, *bufp + *offp, len);
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EINTR)
 					break;
@@ -466,11 +526,11 @@ static void conn_flush(struct conn *c)
 				return;
 			}
 		}
-		c->outoff += (uint32_t)n;
+		*offp += (uint32_t)n;
 	}
-	bool left = c->outoff < c->outlen;
+	bool left = *offp < *lenp;
 	if (!left)
-		c->outoff = c->outlen = 0;
+		*offp = *lenp = 0;
 	if (left != c->want_out)
 		ep_set(c, left);
 }
@@ -478,6 +538,22 @@ static void conn_flush(struct conn *c)
 static void b64(const void *in, size_t n, char *out)
 {
 	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+/* After connect (and TLS): --ws sends the upgrade request first, conn_register follows
+ * the 101. */
+static void conn_register(struct conn *c);
+static void conn_start(struct conn *c)
+{
+	if (!o.ws) {
+		conn_register(c);
+		return;
+	}
+	c->state = ST_UPGRADING;
+	out_printf(c, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		   "Sec-WebSocket-Key: aXJjYmVuY2gta2V5LTAwMA==\r\nSec-WebSocket-Version: 13\r\n"
+		   "Sec-WebSocket-Protocol: text.ircv3.net\r\n\r\n", o.host);
+	conn_flush(c);
 }
 
 static void conn_register(struct conn *c)
@@ -604,6 +680,7 @@ static void conn_launch(struct conn *c, uint64_t now)
 	c->t_launch = now;
 	c->inlen = 0;
 	c->outlen = c->outoff = 0;
+	c->woutlen = c->woutoff = 0;
 	c->dead = c->joined = false;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
@@ -911,6 +988,57 @@ static void process_lines(struct conn *c, char *buf, size_t *have, uint64_t now)
 	*have = left;
 }
 
+/* --ws: the 101 response, then frames (server frames are not masked); each text or binary
+ * frame is one line. Moves the unfinished tail to the front like process_lines. */
+static void process_frames(struct conn *c, char *buf, size_t *have, uint64_t now)
+{
+	char *p = buf, *end = buf + *have;
+	if (c->state == ST_UPGRADING) {
+		char *e = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+		if (!e) {
+			if (*have >= INLINE_IN)
+				conn_kill(c);
+			return;
+		}
+		if (memcmp(p, "HTTP/1.1 101 ", 13) != 0) {
+			c->w->errors++;
+			conn_kill(c);
+			return;
+		}
+		p = e + 4;
+		conn_register(c);
+	}
+	while (!c->dead && end - p >= 2) {
+		unsigned char op = (unsigned char)p[0] & 0x0f;
+		size_t len = (unsigned char)p[1] & 0x7f, h = 2;
+		if (len == 126) {
+			if (end - p < 4)
+				break;
+			len = (size_t)(unsigned char)p[2] << 8 | (unsigned char)p[3];
+			h = 4;
+		} else if (len == 127) {
+			c->w->overflows++; /* never for IRC lines */
+			conn_kill(c);
+			return;
+		}
+		if ((size_t)(end - p) < h + len)
+			break;
+		if (op == 1 || op == 2)
+			handle_line(c, p + h, len, now);
+		else if (op == 8)
+			conn_kill(c);
+		p += h + len;
+	}
+	size_t left = (size_t)(end - p);
+	if (left >= INLINE_IN) {
+		c->w->overflows++;
+		left = 0;
+	}
+	if (p != buf && left)
+		memmove(buf, p, left);
+	*have = left;
+}
+
 static void conn_readable(struct conn *c)
 {
 	char *buf = c->w->rbuf;
@@ -927,7 +1055,10 @@ static void conn_readable(struct conn *c)
 				break;
 			}
 			have += (size_t)r;
-			process_lines(c, buf, &have, now_ns());
+			if (o.ws)
+				process_frames(c, buf, &have, now_ns());
+			else
+				process_lines(c, buf, &have, now_ns());
 			if (c->dead)
 				break;
 		}
@@ -941,7 +1072,10 @@ static void conn_readable(struct conn *c)
 				setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 			}
 			have += (size_t)r;
-			process_lines(c, buf, &have, now_ns());
+			if (o.ws)
+				process_frames(c, buf, &have, now_ns());
+			else
+				process_lines(c, buf, &have, now_ns());
 		}
 	}
 	if (!c->dead) {
@@ -955,7 +1089,7 @@ static void tls_step(struct conn *c)
 	ERR_clear_error();
 	int r = SSL_connect(c->ssl);
 	if (r == 1) {
-		conn_register(c);
+		conn_start(c);
 		if (!c->dead && c->outoff == c->outlen && c->want_out)
 			ep_set(c, false);
 		return;
@@ -991,7 +1125,7 @@ static void conn_event(struct conn *c, uint32_t events)
 			tls_step(c);
 			return;
 		}
-		conn_register(c);
+		conn_start(c);
 		if (!c->dead && c->outoff == c->outlen && c->want_out)
 			ep_set(c, false);
 		return;
@@ -1292,6 +1426,7 @@ static void usage(void)
 {
 	fputs("usage: ircbench --scenario idle|fanout|direct|connect [options]\n"
 	      "  --host H --port P --tls        server address (default 127.0.0.1:6667)\n"
+	      "  --ws                           WebSocket (text.ircv3.net) instead of a byte stream\n"
 	      "  --label NAME --pid PID         server name for RESULT; its PID for CPU and VmRSS\n"
 	      "  --clients N                    idle: clients; fanout: channel members (100)\n"
 	      "  --per-channel N                idle: clients per channel (50)\n"
@@ -1319,7 +1454,7 @@ static void usage(void)
 static void parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"host", 1, 0, 'h'},      {"port", 1, 0, 'p'},           {"tls", 0, 0, 'T'},
+		{"host", 1, 0, 'h'},      {"port", 1, 0, 'p'},           {"tls", 0, 0, 'T'}, {"ws", 0, 0, 'V'},
 		{"label", 1, 0, 'l'},     {"pid", 1, 0, 'P'},            {"scenario", 1, 0, 's'},
 		{"clients", 1, 0, 'n'},   {"per-channel", 1, 0, 'c'},    {"senders", 1, 0, 'k'},
 		{"pairs", 1, 0, 'a'},     {"inflight", 1, 0, 'w'},       {"rate", 1, 0, 'r'},
@@ -1337,6 +1472,7 @@ static void parse_args(int argc, char **argv)
 		case 'h': o.host = optarg; break;
 		case 'p': o.port = atoi(optarg); break;
 		case 'T': o.tls = true; break;
+		case 'V': o.ws = true; break;
 		case 'l': o.label = optarg; break;
 		case 'P': o.pid = (pid_t)atoi(optarg); break;
 		case 's':
@@ -1558,7 +1694,7 @@ int main(int argc, char **argv)
 	    failure);
 	if (*mode)
 		ADD(" %s", mode);
-	ADD(" tls=%d threads=%d", o.tls, o.threads);
+	ADD(" tls=%d ws=%d threads=%d", o.tls, o.ws, o.threads);
 	switch (o.sc) {
 	case SC_IDLE: {
 		double reg_s = last_reg > first_launch ? (double)(last_reg - first_launch) / 1e9 : 0;

@@ -44,6 +44,21 @@ SCENARIOS = [
         ("srv_ns_per_delivery", "server CPU per delivery, ns", "low"),
         ("p99_ms", "latency p99, ms", "low"),
     ]),
+    ("ws-fanout-w16", "fanout-w16 with every client on WebSocket (Parley only)", [
+        ("deliveries_per_s", "deliveries/s", "high"),
+        ("srv_ns_per_delivery", "server CPU per delivery, ns", "low"),
+        ("p99_ms", "latency p99, ms", "low"),
+    ]),
+    ("ws-fanout-w64", "fanout-w64 with every client on WebSocket (Parley only)", [
+        ("deliveries_per_s", "deliveries/s", "high"),
+        ("srv_ns_per_delivery", "server CPU per delivery, ns", "low"),
+        ("p99_ms", "latency p99, ms", "low"),
+    ]),
+    ("ws-fanout-rate", "fanout-rate with every client on WebSocket (Parley only)", [
+        ("p50_ms", "latency p50, ms", "low"),
+        ("p99_ms", "latency p99, ms", "low"),
+        ("max_ms", "latency max, ms", "low"),
+    ]),
     ("fanout-w16-history", "fanout-w16 with Parley's message history on (SQLite)", [
         ("deliveries_per_s", "deliveries/s", "high"),
         ("srv_ns_per_delivery", "server CPU per delivery, ns", "low"),

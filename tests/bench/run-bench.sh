@@ -117,11 +117,12 @@ start_server() {
 	mkdir -p "$dir"
 	chmod 777 "$dir" # ngIRCd writes its PID file after dropping to the irc user
 	case $name in
-	parley | parley-history | parley-tls)
+	parley | parley-history | parley-tls | parley-ws)
 		# Like the peers: no cloaking, no connection limits; message history off unless
 		# the scenario measures it. The database and journal live in the run directory.
 		local history=false tls="" tlsconf=""
 		[ "$name" = parley-history ] && history=true
+		[ "$name" = parley-ws ] && tls="websocket = true; " # ws://, the IRCv3 WebSocket transport
 		if [ "$name" = parley-tls ]; then
 			tls="tls = true; "
 			tlsconf="tls = { certificate = \"$TMP/tls.crt\"; key = \"$TMP/tls.key\"; };"
@@ -208,6 +209,7 @@ run() {
 	grep -q "^$id " "$TMP/commands.txt" 2>/dev/null ||
 		echo "$id ircbench --port PORT --pid PID --label $name --setup-inflight $(setup_inflight "$name") $*" >>"$TMP/commands.txt"
 	local label=${name%-history}
+	label=${label%-ws}
 	"$GEN" --port "$SPORT" --pid "$SPID" --label "${label%-tls}" --setup-inflight "$(setup_inflight "$name")" \
 		--extra "id=$id round=$round" "$@" >"$out" 2>&1
 	local alive=1
@@ -232,12 +234,16 @@ COMMON=(--duration "$DURATION" --warmup 1)
 # have a core. --quickack makes the generator's sockets acknowledge at once: on loopback
 # (64 KiB MSS) a server that does not set TCP_NODELAY (ngIRCd, InspIRCd) otherwise waits
 # for the client's delayed ACKs (see the report). fanout-w16-history is Parley with message
-# history on (SQLite), to compare with its fanout-w16.
+# history on (SQLite), to compare with its fanout-w16; ws-* are Parley's fan-out scenarios
+# with every client on WebSocket (ircbench --ws), to compare with the same ids without ws-.
 SCENARIOS=(
 	"idle|all|--scenario idle --clients $IDLE_N --per-channel 50 --settle 2 --setup-timeout 120"
 	"fanout-w16|all|--scenario fanout --clients 100 --senders 10 --inflight 16 --quickack ${COMMON[*]}"
 	"fanout-w64|all|--scenario fanout --clients 100 --senders 10 --inflight 64 --quickack ${COMMON[*]}"
 	"fanout-w16-noqa|all|--scenario fanout --clients 100 --senders 10 --inflight 16 ${COMMON[*]}"
+	"ws-fanout-w16|parley-ws|--ws --scenario fanout --clients 100 --senders 10 --inflight 16 --quickack ${COMMON[*]}"
+	"ws-fanout-w64|parley-ws|--ws --scenario fanout --clients 100 --senders 10 --inflight 64 --quickack ${COMMON[*]}"
+	"ws-fanout-rate|parley-ws|--ws --scenario fanout --clients 100 --senders 10 --rate 1000 --threads 1 --quickack ${COMMON[*]}"
 	"fanout-w16-history|parley-history|--scenario fanout --clients 100 --senders 10 --inflight 16 --quickack ${COMMON[*]}"
 	"fanout-rate|all|--scenario fanout --clients 100 --senders 10 --rate 1000 --threads 1 --quickack ${COMMON[*]}"
 	"direct-w16|all|--scenario direct --pairs 50 --inflight 16 --quickack ${COMMON[*]}"
@@ -280,7 +286,7 @@ for round in $(seq "$ROUNDS"); do
 			k=$(((round - 1) % ${#list[@]}))
 			who="${list[*]:k} ${list[*]:0:k}"
 		fi
-		case " $SERVERS " in *" parley "*) ;; *) who=${who//parley-history/} ;; esac
+		case " $SERVERS " in *" parley "*) ;; *) who=${who//parley-history/}; who=${who//parley-ws/} ;; esac
 		for name in $who; do
 			run "$id" "$round" "$name" "${args[@]}"
 		done

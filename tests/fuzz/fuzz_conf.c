@@ -57,7 +57,11 @@ static void check_conf(const struct conf *c)
 	TERMINATED(c->cloak_secret);
 	TERMINATED(c->history_journal);
 	CHECK(strchr(c->server_name, '.'));
-	CHECK(c->log_level >= 0);
+	CHECK(c->log.levels[LOGC_GENERAL] >= 0 && c->log.levels[LOGC_GENERAL] < LOG_OFF);
+	for (int i = 0; i < LOGC_COUNT; i++)
+		CHECK(c->log.levels[i] >= 0 && c->log.levels[i] <= LOG_OFF);
+	CHECK(c->log.facility >= 0);
+	CHECK(memchr(c->log.file, 0, sizeof c->log.file) != NULL);
 	CHECK(c->backend == 0 || c->backend == 1);
 	CHECK(c->sasl_plaintext >= 0 && c->sasl_plaintext <= 2);
 	CHECK(c->nclasses >= 1 && c->nclasses <= CONF_MAX_CLASSES);

@@ -8,7 +8,7 @@ Everything a protocol test needs lives here:
   ports. ``DEFAULT_SETTINGS`` lists every setting; ``HARNESS_SECTIONS`` the groups
   every test config gets (no host cloaking, so replies show 127.0.0.1).
 * ``Server`` runs one parleyd process (``parleyd -f CONFIG``, stderr captured to a
-  file). ``Server.stop()`` sends SIGTERM and asserts a clean exit: status 0 within
+  file; a configured ``log.file`` is read by ``Server.log()``). ``Server.stop()`` sends SIGTERM and asserts a clean exit: status 0 within
   5 s and no sanitizer report on stderr.
 * Fixtures: ``server`` (a server with the default settings), ``make_server``
   (factory: ``make_server(ping_frequency=1, motd="hi")``), ``tls_files`` (the
@@ -68,6 +68,9 @@ DEFAULT_SETTINGS = {
     "nicklen": 30,
     "registration_timeout": 10,
     "log_level": "info",
+    # More settings of the log group: {"file": "parley.log", "categories": {...}}. A log
+    # file is read like stderr by Server.log() (and for the "started" line).
+    "log": None,
     "sendq": 1048576,
     "ping_frequency": 120,
     "ping_timeout": 60,
@@ -76,6 +79,8 @@ DEFAULT_SETTINGS = {
     "flood_rate": 10.0,
     "flood_burst": 100,
     "tls": True,  # add the TLS listener (and the tls section)
+    # tls.sts = { ... } (a dict), its port defaulting to the TLS listener's; None: no STS
+    "sts": None,
     # storage = { ... }: an SQLite database next to the config and the repository's
     # schema directory, so nothing is created in the working tree. None leaves the
     # section out (daemon defaults).
@@ -87,6 +92,9 @@ DEFAULT_SETTINGS = {
     # More settings of the server group: {"user": "nobody", "allow_root": True}.
     "server_keys": None,
     "extra": "",  # raw text appended to the file
+    # More listen entries, as libconfig text: '{ address = "127.0.0.1"; port = 1234; }'
+    # (the test picks their ports, e.g. with free_port()).
+    "extra_listeners": (),
 }
 
 
@@ -162,10 +170,14 @@ def write_config(path, tls_files=None, port=None, tls_port=None, **settings):
             raise ValueError("a TLS listener needs tls_files")
         tls_port = tls_port or free_port()
         listeners.append("  { address = %s; port = %d; tls = true; }" % (conf_str(HOST), tls_port))
-        tls_section = "tls = {\n  certificate = %s;\n  key = %s;\n};\n" % (
-            conf_str(tls_files[0]), conf_str(tls_files[1]))
+        sts = ""
+        if s["sts"] is not None:
+            sts = "  sts = %s;\n" % conf_group(dict({"port": tls_port}, **s["sts"]), "    ")
+        tls_section = "tls = {\n  certificate = %s;\n  key = %s;\n%s};\n" % (
+            conf_str(tls_files[0]), conf_str(tls_files[1]), sts)
     else:
         tls_port = None
+    listeners.extend("  " + l for l in s["extra_listeners"])
     storage = s["storage"]
     if storage == "default":
         storage = {"backend": "sqlite", "schema_dir": str(ROOT / "sql"),
@@ -195,6 +207,7 @@ def write_config(path, tls_files=None, port=None, tls_port=None, **settings):
         "};\n"
         "log = {\n"
         "  level = %(log_level)s;\n"
+        "%(log_more)s"
         "};\n"
         "%(tls)s"
         "listen = (\n%(listeners)s\n);\n"
@@ -227,6 +240,7 @@ def write_config(path, tls_files=None, port=None, tls_port=None, **settings):
         "nicklen": s["nicklen"],
         "regtimeout": s["registration_timeout"],
         "log_level": conf_str(s["log_level"]),
+        "log_more": "".join("  %s = %s;\n" % (k, conf_value(v, "    ")) for k, v in (s["log"] or {}).items()),
         "tls": tls_section,
         "listeners": ",\n".join(listeners),
         "sendq": s["sendq"],
@@ -326,6 +340,7 @@ class Server:
         self.clients = []
         self._settings = settings
         self.returncode = None
+        self.wrapper = []  # a command (and arguments) that runs parleyd, e.g. in a namespace
 
     # -- lifetime ----------------------------------------------------------------
 
@@ -334,7 +349,7 @@ class Server:
             self.conf_text, self.port, self.tls_port = write_config(
                 self.conf_path, self.tls_files, **self._settings)
             with open(self.stderr_path, "wb") as err:
-                self.proc = subprocess.Popen([PARLEYD, "-f", str(self.conf_path)], cwd=str(self.dir),
+                self.proc = subprocess.Popen(self.wrapper + [PARLEYD, "-f", str(self.conf_path)], cwd=str(self.dir),
                                              stdin=subprocess.DEVNULL, stdout=err, stderr=err)
             if self._wait_ready():
                 return self
@@ -351,7 +366,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            text = self.stderr()
+            text = self.stderr() + self.log()
             if " started (" in text:
                 return True
             if self.settings["log_level"] not in ("debug", "info"):
@@ -369,6 +384,19 @@ class Server:
     def stderr(self):
         try:
             return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_path(self):
+        """The configured log.file (relative to the config's directory), or None."""
+        name = (self.settings["log"] or {}).get("file")
+        return None if not name else self.dir / name
+
+    def log(self):
+        """The log file's text ("" without one, or when it is not a regular file)."""
+        path = self.log_path()
+        try:
+            return path.read_text(errors="replace") if path and path.is_file() else ""
         except FileNotFoundError:
             return ""
 

@@ -89,7 +89,7 @@ def test_register_errors(make_server, backend):
     for email in ("notanemail", "@example.org", "bob@", "a@b@c"):
         bob.send("REGISTER bob %s %s" % (email, PASSWORD))
         bob.expect_next(fail("INVALID_EMAIL", "bob", "A valid email address is required"))
-    bob.send("REGISTER bob bob@example.org " + "p" * 257)
+    bob.send("REGISTER bob bob@example.org " + "p" * 601)
     bob.expect_next(fail("UNACCEPTABLE_PASSWORD", "bob", "Password too long"))
     assert whois_account(bob, "bob") is None
     # Taken names, case-insensitively (rfc1459: [] and {} are the same letters).

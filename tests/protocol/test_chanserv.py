@@ -318,8 +318,9 @@ def test_invite(make_server, backend):
     cs(alice, "ACCESS #room ADD bob member")
     alice.expect_next(cs_notice(alice, "bob added to the access list of #room as member."))
     bob = user(srv, "bob", "bob")
-    bob.send("JOIN #room")
-    bob.expect_next("%s 473 bob #room :Cannot join channel (+i)" % S)
+    # the access entry alone lets bob in (test_access_entry_passes_invite_key_and_limit);
+    # INVITE is still there for clients that want an invitation first
+    enters(bob, "#room", alice)
     cs(bob, "INVITE #room")
     bob.expect_next(":%s INVITE bob #room" % CHANSERV)
     bob.expect_next(cs_notice(bob, "You have been invited to #room."))
@@ -798,3 +799,70 @@ def test_keeptopic_off(make_server, backend):
     bob.expect_next("%s 331 bob #room :No topic is set" % S)
     info = ask(bob, "INFO #room")
     assert info[4] == "Settings: MLOCK (none), TOPICLOCK OFF, KEEPTOPIC OFF, RESTRICTED OFF", info
+
+
+# --------------------------------------------------------------------------------------
+# Access entries open doors
+
+
+def refused(c, numeric, chan, letter):
+    c.send("JOIN " + chan)
+    c.expect_next("%s %s %s %s :Cannot join channel (+%s)" % (S, numeric, c.nick, chan, letter))
+
+
+def enters(c, chan, *members):
+    """c joins chan past its modes, then leaves again."""
+    join(c, chan, *members)
+    c.send("PART " + chan)
+    for m in (c,) + members:
+        m.expect(lambda l: l.command == "PART" and l.nick == c.nick)
+
+
+def set_mode(op, chan, modes, *others):
+    op.send("MODE %s %s" % (chan, modes))
+    for c in (op,) + others:
+        c.expect(lambda l: l.command == "MODE" and l.params[0] == chan)
+
+
+def test_access_entry_passes_invite_key_and_limit(make_server, backend):
+    """An access entry (member and up) lets its logged-in account through +i, +k and +l,
+    like an invite exception; the same nick without the account is refused, and an AKICK
+    on the account still refuses. Bans still apply to member and voice entries; op
+    entries (who could lift the ban through ChanServ anyway) pass them too."""
+    srv = start(make_server, backend)
+    accounts(srv, "alice", "dave", "mal", "olga")
+    alice = founded(srv)
+    for name, level in (("dave", "member"), ("mal", "member"), ("olga", "op")):
+        cs(alice, "ACCESS #room ADD %s %s" % (name, level))
+        alice.expect_next(cs_notice(alice, "%s added to the access list of #room as %s." % (name, level)))
+    cs(alice, "AKICK #room ADD mal")
+    alice.expect_next(cs_notice(alice, "$a:mal added to the AKICK list of #room."))
+    dave = user(srv, "dave", "dave")
+    mal = user(srv, "mal", "mal")
+    olga = user(srv, "olga", "olga")
+    anon = user(srv, "dave_")
+    set_mode(alice, "#room", "+i")
+    enters(dave, "#room", alice)
+    refused(anon, "473", "#room", "i")
+    refused(mal, "473", "#room", "i")
+    set_mode(alice, "#room", "-i+k sesame")
+    enters(dave, "#room", alice)
+    refused(anon, "475", "#room", "k")
+    refused(mal, "475", "#room", "k")
+    set_mode(alice, "#room", "-k+l sesame 1")
+    enters(dave, "#room", alice)
+    refused(anon, "471", "#room", "l")
+    refused(mal, "471", "#room", "l")
+    # logged out, dave is like anyone else
+    dave.send("PRIVMSG NickServ :LOGOUT")
+    dave.expect_next("%s 901 dave %s :You are now logged out" % (S, mask("dave")))
+    dave.expect_next(":NickServ!NickServ@services. NOTICE dave :You are now logged out.")
+    refused(dave, "471", "#room", "l")
+    set_mode(alice, "#room", "-l+b dav*!*@*")
+    set_mode(alice, "#room", "+b olga!*@*")
+    dave2 = user(srv, "dave2", "dave")
+    refused(dave2, "474", "#room", "b")
+    join(olga, "#room", alice)
+    for c in (alice, olga):
+        c.expect(cs_mode("#room", "+o olga"))
+    quiet(alice, dave, dave2, mal, olga, anon)

@@ -325,7 +325,7 @@ def test_sendq_exceeded_cuts_only_the_slow_client(make_server):
         time.sleep(0.001)
     assert cut, "the client that never reads was not disconnected"
     wait_for(lambda: "SendQ exceeded" in srv.stderr(), what="'SendQ exceeded' in the log")
-    assert re.search(r"exit \d+ victim: SendQ exceeded", srv.stderr())
+    assert re.search(r"info connections: exit \d+ victim from 127\.0\.0\.1: SendQ exceeded", srv.stderr())
     victim.expect_closed(timeout=5)
     # The other client keeps working, and the victim is gone.
     other.send("PING after")
@@ -351,7 +351,7 @@ def test_sendq_exceeded_by_messages_from_another_client(make_server):
             if line.command == "401" or "SendQ exceeded" in srv.stderr():
                 break
     wait_for(lambda: "SendQ exceeded" in srv.stderr(), what="'SendQ exceeded' in the log")
-    assert re.search(r"exit \d+ victim: SendQ exceeded", srv.stderr())
+    assert re.search(r"info connections: exit \d+ victim from 127\.0\.0\.1: SendQ exceeded", srv.stderr())
     sender.drain(0.1)
     sender.send("PRIVMSG victim :are you there?")
     sender.expect(S + " 401 sender victim :No such nick/channel")
@@ -516,3 +516,21 @@ def test_sigint_also_shuts_down(server):
     server.signal(signal.SIGINT)
     a.expect_error_close("Server shutting down")
     assert server.wait_exit(5) == 0
+
+
+def test_sendq_overflow_inside_a_channel_fanout(make_server):
+    # A member whose SendQ overflows while a channel message is being fanned out exits
+    # after the loop, not inside it (it used to free the membership the loop stood on:
+    # a use-after-free under ASan).
+    srv = make_server(sendq=8192, flood_enabled=False)
+    slow = srv.connect("slow")
+    slow.send("JOIN #big")
+    slow.expect(lambda l: l.command == "366")
+    sender = srv.connect("sender")
+    sender.send("JOIN #big")
+    sender.expect(lambda l: l.command == "366")
+    for i in range(3000):  # slow reads nothing: the kernel's buffers fill, then its SendQ
+        sender.send("PRIVMSG #big :" + "z" * 400)
+    sender.expect(":slow!slow@%s QUIT :SendQ exceeded" % HOST, timeout=10)
+    sender.send("PING :alive")
+    sender.expect(S + " PONG %s :alive" % SERVER_NAME, timeout=10)

@@ -340,7 +340,7 @@ def outage_under_load(make_server, backend, tmp_path, down, up, seconds):
     before = (sum(1 for _, _, t in load.got[0] if t < came_back)
               + sum(1 for a, _ in load.pairs for _, _, t in load.dm[a.nick] if t < came_back))
     caught_up = next((t for t, n in samples if n >= before), stored_at)
-    assert "history: replayed" in srv.stderr(), "the outage never sent history to the journal"
+    wait_for(lambda: "history: replayed" in srv.stderr(), what="the outage sending history to the journal")
     rows = backend.query("SELECT msgid, COUNT(*) FROM messages GROUP BY msgid")
     counts = {m: int(n) for m, n in rows}
     assert sorted(counts) == sorted(seen), "stored msgids differ from those relayed: %d stored, %d relayed" % (

@@ -117,11 +117,29 @@ def derived_config(dest, port, tls_port):
     """The installed example with its paths moved into DESTDIR and its listeners on free
     ports: what an operator would run, in a box."""
     text = (dest / "etc/parley/parley.conf").read_text()
-    text = text.replace('"/etc/parley/', '"%s/etc/parley/' % dest).replace('"/var/lib/parley/',
-                                                                          '"%s/var/lib/parley/' % dest)
+    for d in ("/etc/parley/", "/var/lib/parley/", "/var/log/parley/"):
+        text = text.replace('"%s' % d, '"%s%s' % (dest, d))
     listen = ('listen = (\n  { address = "0.0.0.0"; port = %d; },\n'
               '  { address = "0.0.0.0"; port = %d; tls = true; }\n);' % (port, tls_port))
     text, n = re.subn(r"listen = \(.*?\n\);", listen, text, flags=re.S)
+    assert n == 1
+    return text
+
+
+def installed_operator(text, daemon):
+    """The example's operator block filled in as the comment says (parleyd -mkpasswd)."""
+    r = subprocess.run([daemon, "-mkpasswd"], input="oper-secret\n", capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    block = '  { name = "admin"; password = "%s"; hosts = "*@*"; }\n' % r.stdout.strip()
+    text, n = re.subn(r"(operators = \(\n)", lambda m: m.group(1) + block, text)
+    assert n == 1
+    return text
+
+
+def metrics_port(text, port):
+    text, n = re.subn(r"(metrics = \{.*?port = )\d+;", lambda m: "%s%d;" % (m.group(1), port), text,
+                      flags=re.S)
     assert n == 1
     return text
 
@@ -140,6 +158,8 @@ def test_installed_daemon_serves_tls_as_unprivileged_user(installed):
     r = subprocess.run([daemon, "-f", str(conf)], cwd="/", capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
     assert "cannot read schema directory /usr/share/parley/sql/sqlite" in r.stderr, r.stderr
+    mport = free_port()
+    text = metrics_port(installed_operator(text, daemon), mport)
     conf.write_text(text.replace('backend = "sqlite";', 'backend = "sqlite";\n  schema_dir = "%s";'
                                  % (dest / "usr/share/parley/sql"), 1))
     r = subprocess.run([daemon, "-t", "-f", str(conf)], cwd="/", capture_output=True, text=True, timeout=30)
@@ -150,8 +170,10 @@ def test_installed_daemon_serves_tls_as_unprivileged_user(installed):
                                 stderr=out)
     clients = []
     try:
-        wait_for(lambda: proc.poll() is not None or " started (" in log.read_text(), timeout=30,
-                 what="the installed parleyd to start")
+        # the installed configuration logs to /var/log/parley/parley.log, not stderr
+        plog = dest / "var/log/parley/parley.log"
+        wait_for(lambda: proc.poll() is not None or (plog.exists() and " started (" in plog.read_text()),
+                 timeout=30, what="the installed parleyd to start")
         assert proc.poll() is None, log.read_text()
         uid, gid = pwd.getpwnam(USER).pw_uid, pwd.getpwnam(USER).pw_gid
         status = Path("/proc/%d/status" % proc.pid).read_text()
@@ -169,6 +191,27 @@ def test_installed_daemon_serves_tls_as_unprivileged_user(installed):
             assert con.execute("SELECT name FROM accounts").fetchall() == [("alice",)]
         finally:
             con.close()
+        # an OPER failure reaches the installed audit log, written as the unprivileged user
+        c.send("OPER admin wrong-password")
+        c.expect(lambda l: l.command == "464")
+        audit = dest / "var/log/parley/parley.log"
+        wait_for(lambda: re.search(r"^\S+Z info audit: OPER failed name=admin reason=\"bad password\" from alice!",
+                                   audit.read_text(), re.M), timeout=10, what="the audit line")
+        assert os.stat(audit).st_uid == uid and os.stat(audit).st_mode & 0o777 == 0o600
+        # the metrics endpoint of the installed configuration passes promtool
+        with socket.create_connection(("127.0.0.1", mport), timeout=10) as m:
+            m.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            body = b""
+            while chunk := m.recv(65536):
+                body += chunk
+        head, _, text = body.decode().partition("\r\n\r\n")
+        assert head.startswith("HTTP/1.0 200") or head.startswith("HTTP/1.1 200"), head
+        assert re.search(r'^parley_clients\{[^}]*registered="true",tls="true"[^}]*\} 1$', text, re.M) or \
+            re.search(r'^parley_clients\{[^}]*tls="true"[^}]*registered="true"[^}]*\} 1$', text, re.M), text
+        promtool = shutil.which("promtool")
+        assert promtool, "promtool (Debian package prometheus) is needed"
+        r = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
     finally:
         for c in clients:
             c.close()

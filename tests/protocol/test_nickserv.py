@@ -8,7 +8,7 @@ import re
 import ssl
 import time
 
-from conftest import (HOST, NICKSERV, SERVER_NAME, accounts_section, authenticate,
+from conftest import (HOST, NICKSERV, SERVER_NAME, accounts_section, authenticate, wait_for,
                       register_account)
 
 S = ":" + SERVER_NAME
@@ -61,13 +61,15 @@ def test_help(make_server, backend):
         "NickServ commands:",
         "  REGISTER <password> [email] - register your current nick as an account",
         "  IDENTIFY [account] <password> - log in",
+        "  LOGOUT - log out of your account",
         "  DROP <password> - delete your account",
         "  GHOST <nick> - disconnect a session using a nick of your account",
-        "  SET PASSWORD <new password> - change your password",
+        "  SET PASSWORD <new password> | EMAIL <address> - change your password or email",
         "  INFO [account] - show information about an account",
         "  CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL",
+        "  RESETPASS <account> [<code> <new password>] - a forgotten password",
         "  VERIFY <account> <code> - confirm a registration",
-        "  HELP - this list",
+        "  HELP [command] - this list, or help on one command",
     ]:
         c.expect_next(notice("helpme", text))
     # The service name is case-insensitive; unknown commands are answered.
@@ -83,7 +85,7 @@ def test_register(make_server, backend):
     ns(alice, "REGISTER")
     alice.expect_next(notice("alice", "Syntax: REGISTER <password> [email]"))
     ns(alice, "REGISTER short")
-    alice.expect_next(notice("alice", "Passwords must be 8 to 256 characters long."))
+    alice.expect_next(notice("alice", "Passwords must be 8 to 600 characters long."))
     ns(alice, "REGISTER %s notanemail" % PASSWORD)
     alice.expect_next(notice("alice", "notanemail is not a valid email address."))
     ns(alice, "REGISTER %s alice@example.org" % PASSWORD)
@@ -141,11 +143,11 @@ def test_set_password(make_server, backend):
     c.expect_next(logged_in("alice", "alice"))
     c.expect_next(notice("alice", "You are now identified for alice."))
     ns(c, "SET")
-    c.expect_next(notice("alice", "Syntax: SET PASSWORD <new password>"))
+    c.expect_next(notice("alice", "Syntax: SET PASSWORD <new password> | SET EMAIL <address>"))
     ns(c, "SET EMAIL x@example.org")
-    c.expect_next(notice("alice", "Syntax: SET PASSWORD <new password>"))
+    c.expect_next(notice("alice", "Email address changed."))
     ns(c, "SET PASSWORD short")
-    c.expect_next(notice("alice", "Passwords must be 8 to 256 characters long."))
+    c.expect_next(notice("alice", "Passwords must be 8 to 600 characters long."))
     ns(c, "SET PASSWORD newpassword1")
     c.expect_next(notice("alice", "Password changed."))
     d = srv.connect("dora")
@@ -324,3 +326,80 @@ def test_cert(make_server, backend, client_cert):
     ns(c, "CERT LIST")
     c.expect_next(notice("alice", "Certificate fingerprints for alice: %s" % other_fp))
     assert sasl_result(srv, None, None, tls=True, certfile=client_cert[0], keyfile=client_cert[1]) == "904"
+
+
+def test_set_email(make_server, backend):
+    """SET EMAIL stores a checked address; INFO shows it to the owner (and operators,
+    test_info) only; it is stored, so a restart keeps it."""
+    srv = start(make_server, backend)
+    alice = srv.connect("alice")
+    ns(alice, "SET EMAIL alice@example.org")
+    alice.expect_next(notice("alice", "You must be logged in."))
+    ns(alice, "REGISTER %s" % PASSWORD)
+    alice.expect_next(notice("alice", "Account alice registered. You are now logged in."))
+    alice.expect_next(logged_in("alice", "alice"))
+    for bad in ("notanemail", "a@b@c", "@example.org", "alice@", "x" * 250 + "@example.org"):
+        ns(alice, "SET EMAIL " + bad)
+        alice.expect_next(notice("alice", "%s is not a valid email address." % bad))
+    ns(alice, "SET EMAIL")
+    alice.expect_next(notice("alice", "Syntax: SET PASSWORD <new password> | SET EMAIL <address>"))
+    ns(alice, "SET EMAIL alice@example.org")
+    alice.expect_next(notice("alice", "Email address changed."))
+    srv.stop()
+    srv.start()
+    alice = srv.client()
+    alice.register("alice", password="alice:" + PASSWORD)
+    ns(alice, "INFO")
+    lines = alice.read_until(lambda l: l.params[-1] == "End of info.")
+    assert notice("alice", "Email: alice@example.org") in lines, lines
+    bob = srv.connect("bob")
+    ns(bob, "INFO alice")
+    lines = bob.read_until(lambda l: l.params[-1] == "End of info.")
+    assert not [l for l in lines if "example.org" in l.params[-1]], lines
+
+
+def test_resetpass(make_server, backend, tmp_path):
+    """RESETPASS <account> answers the same for an account with an address, one without,
+    and none at all; only the first gets a mail (through accounts.mail_command, run off
+    the loop). The mailed code sets a new password once; a wrong code does nothing."""
+    mail = tmp_path / "mail.txt"
+    srv = start(make_server, backend, mail_command="/bin/sh -c 'cat >> %s'" % mail)
+    register_account(srv, "alice", PASSWORD, email="alice@example.org")
+    register_account(srv, "bob", PASSWORD)
+    c = srv.connect("forgetful")
+    answers = []
+    for name in ("nosuchaccount", "bob", "alice"):
+        ns(c, "RESETPASS " + name)
+        answers.append(c.expect_next(lambda l: l.command == "NOTICE").params[-1].replace(name, "NAME"))
+    assert answers == ["If NAME has an email address, a code was sent there. Within an hour, send: "
+                       "RESETPASS NAME <code> <new password>"] * 3
+    text = wait_for(lambda: mail.exists() and mail.read_text(), what="the reset mail")
+    ns(c, "RESETPASS alice")  # again within the minute: the same answer, no second mail
+    c.expect_next(lambda l: l.command == "NOTICE" and l.params[-1].startswith("If alice has an email address"))
+    time.sleep(0.5)
+    assert text.startswith("To: alice@example.org\nSubject: Password reset for alice\n"), text
+    m = re.search(r"RESETPASS alice ([0-9a-f]{16}) <new password>", text)
+    assert m, text
+    code = m.group(1)
+    ns(c, "RESETPASS alice %s newpassword1" % ("0" * 16))
+    c.expect_next(notice("forgetful", "Invalid or expired code."))
+    ns(c, "RESETPASS bob %s newpassword1" % code)
+    c.expect_next(notice("forgetful", "Invalid or expired code."))
+    ns(c, "RESETPASS alice %s short" % code)
+    c.expect_next(notice("forgetful", "Passwords must be 8 to 600 characters long."))
+    ns(c, "RESETPASS alice %s newpassword1" % code)
+    c.expect_next(notice("forgetful", "Password changed for alice. You can log in with it now."))
+    ns(c, "RESETPASS alice %s newpassword2" % code)  # used up
+    c.expect_next(notice("forgetful", "Invalid or expired code."))
+    assert sasl_result(srv, "alice", "newpassword1") == "903"
+    assert sasl_result(srv, "alice", PASSWORD) == "904"
+    assert mail.read_text() == text  # bob and nosuchaccount got nothing, nor alice twice
+
+
+def test_resetpass_without_mail_command(make_server, backend):
+    srv = start(make_server, backend)
+    c = srv.connect("forgetful")
+    ns(c, "RESETPASS alice")
+    c.expect_next(notice("forgetful", "Password reset by email is not available on this network."))
+    ns(c, "RESETPASS")
+    c.expect_next(notice("forgetful", "Syntax: RESETPASS <account> [<code> <new password>]"))

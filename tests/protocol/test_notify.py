@@ -103,7 +103,9 @@ def test_ready_only_after_listeners_and_migrated_store(tmp_path, notify_socket):
         holder.execute("ROLLBACK")
         assert notify_socket.next() == "READY=1"
         assert reader.execute("SELECT MAX(version) FROM schema_version").fetchall() == [(last_migration(),)]
-        assert " started (" in (tmp_path / "stderr.log").read_text()
+        # the log has its own writer thread: the line follows READY=1 closely, not before it
+        wait_for(lambda: " started (" in (tmp_path / "stderr.log").read_text(), timeout=5,
+                 what="the started line")
         c = Client(port)
         c.register("alice")
         c.close()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import SERVER_NAME, accounts_section, register_account
-from operutil import (CHANSERV, S, connect_from, cs, join, oper_block, oper_up, operators_text, quiet, sync,
+from operutil import (CHANSERV, S, connect_from, cs, join, oper_block, oper_up, operators_text, quiet, snotice, sync,
                       whois)
 
 SECRET = "correct horse battery staple"
@@ -146,8 +146,9 @@ def test_server_notices_hide_address_from_opers_without_see_hidden(make_server):
 def test_kline_notice_hides_address_from_opers_without_see_hidden(make_server):
     plain, root, alice, cloak = opers_and_far_alice(make_server)
     root.send("KLINE *@%s :go" % cloak)
-    root.expect(lambda l: "alice (%s) was disconnected by K-line *@%s" % (FAR, cloak) in l)
-    plain.expect(lambda l: "alice (%s) was disconnected by K-line *@%s" % (cloak, cloak) in l)
+    plain.expect(snotice("plainop", "root added KLINE *@%s (go)" % cloak))
+    root.expect(snotice("root", "Client exiting: alice (alice@%s) [K-lined: go]" % FAR))
+    plain.expect(snotice("plainop", "Client exiting: alice (alice@%s) [K-lined: go]" % cloak))
     sync(plain)
     assert not any(FAR in l for l in plain.history), [l for l in plain.history if FAR in l]
 

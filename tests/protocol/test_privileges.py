@@ -279,3 +279,43 @@ def test_second_instance_on_the_same_store_stops_before_opening_it(backend, make
     assert first.running()
     register_account(first, "bob", "secret-pass")
     assert sorted(backend.query("SELECT name FROM accounts")) == [("alice",), ("bob",)]
+
+
+@needs_root
+def test_log_file_opened_as_root_is_written_and_rotated_as_the_user(open_dir, tls_files):
+    # The log is opened before the switch (its directory may be root's) and handed over,
+    # so the writer keeps appending as nobody; after logrotate moves it, SIGHUP makes a
+    # new file in a directory nobody can write (the unit's LogsDirectory).
+    import signal
+    from conftest import wait_for
+    nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+    shutil.copytree(ROOT / "sql", open_dir / "sql")
+    tls = (str(open_dir / "tls.crt"), str(open_dir / "tls.key"))  # readable by nobody at REHASH
+    for src, dst in zip(tls_files, tls):
+        shutil.copy(src, dst)
+        os.chown(dst, nobody, nogroup)
+    logs = open_dir / "logs"
+    logs.mkdir(mode=0o700)
+    os.chown(logs, nobody, nogroup)
+    store = open_dir / "store"
+    srv = Server(open_dir / "run", tls, server_keys={"user": "nobody"},
+                 log={"file": str(logs / "parley.log")},
+                 storage={"backend": "sqlite", "schema_dir": str(open_dir / "sql"),
+                          "sqlite": {"path": str(store / "parley.db")}},
+                 sections={"history": {"journal": str(store / "history.journal")}})
+    srv.start()
+    try:
+        st = os.stat(logs / "parley.log")
+        assert (st.st_uid, st.st_mode & 0o777) == (nobody, 0o600)
+        os.rename(logs / "parley.log", logs / "parley.log.1")
+        srv.proc.send_signal(signal.SIGHUP)
+        new = logs / "parley.log"
+        wait_for(lambda: new.exists() and "info audit: REHASH from SIGHUP" in new.read_text(),
+                 timeout=5, what="the reopened log")
+        assert os.stat(new).st_uid == nobody
+        assert "REHASH" not in (logs / "parley.log.1").read_text()
+        c = srv.connect("alice")
+        c.close()
+        wait_for(lambda: "registered" in new.read_text(), timeout=5, what="a connection line in the new file")
+    finally:
+        srv.stop()

@@ -153,14 +153,16 @@ def test_too_long(make_server, backend):
     c.expect_next("AUTHENTICATE +")
     c.send("AUTHENTICATE " + "QUFB" * 100 + "QQ==")
     c.expect_next("%s 905 erin :SASL message too long" % S)
-    # 400-byte chunks adding up past the limit (8 KiB): 905 at the chunk that passes it.
+    # 400-byte chunks adding up past the limit (8 KiB): 904 (the exchange failed; 905 is
+    # for one line over 400 bytes, and irctest's testPlainInfiniteMessages wants 904) at
+    # the chunk that passes it.
     c.send("AUTHENTICATE PLAIN")
     c.expect_next("AUTHENTICATE +")
     for _ in range(20):  # 8000 bytes: still within the limit, nothing said
         c.send("AUTHENTICATE " + "QUFB" * 100)
     c.assert_silent(0.3)
     c.send("AUTHENTICATE " + "QUFB" * 100)
-    c.expect_next("%s 905 erin :SASL message too long" % S)
+    c.expect_next(fail_904("erin"))
     c.assert_silent(0.2)
     # The exchange was reset: a normal one works.
     assert authenticate(c, "alice", PASSWORD) == "%s 903 erin :SASL authentication successful" % S
@@ -322,3 +324,42 @@ def test_disconnect_during_login(make_server, backend):
         c.close()
     d = sasl_client(srv, "after")
     assert authenticate(d, "alice", PASSWORD) == "%s 903 after :SASL authentication successful" % S
+
+
+def test_600_byte_passwords(make_server, backend):
+    """Passwords of up to 600 bytes: registered through NickServ or IRCv3 REGISTER (a line
+    to a service or REGISTER may have a body past 512 bytes, up to 1024; nothing else may)
+    and used with SASL PLAIN in two 400-byte chunks and a third, as irctest's
+    testPlainLarge800 does."""
+    srv = start(make_server, backend, min_password_length=1)
+    pw = "x" * 592
+    c = srv.connect("foo")
+    c.send("PRIVMSG NickServ :REGISTER %s foo@example.org" % pw)
+    c.expect(":NickServ!NickServ@services. NOTICE foo :Account foo registered. You are now logged in.")
+    c.expect_next(logged_in("foo", "foo"))
+    c.send("PRIVMSG NickServ :SET PASSWORD %s" % ("y" * 601))
+    c.expect_next(":NickServ!NickServ@services. NOTICE foo :Passwords must be 1 to 600 characters long.")
+    # A channel message that long is still refused.
+    c.send("PRIVMSG #room :%s" % ("z" * 600))
+    c.expect_next("%s 417 foo :Input line was too long" % S)
+    r = srv.connect("reg")
+    r.send("REGISTER other * %s" % ("w" * 600))
+    r.expect("%s REGISTER SUCCESS other :Account successfully registered" % S)
+    r.expect_next("%s 900 reg reg!reg@%s other :You are now logged in as other" % (S, HOST))
+    r2 = srv.connect("reg2")
+    r2.send("REGISTER other2 * %s" % ("w" * 601))
+    r2.expect("%s FAIL REGISTER UNACCEPTABLE_PASSWORD other2 :Password too long" % S)
+    r2.assert_silent(0.1)
+    payload = sasl_plain("foo", pw, authzid="foo")
+    assert len(payload) == 800
+    d = sasl_client(srv, "dora")
+    d.send("AUTHENTICATE PLAIN")
+    d.expect_next("AUTHENTICATE +")
+    d.send("AUTHENTICATE " + payload[:400])
+    d.send("AUTHENTICATE " + payload[400:])
+    d.assert_silent(0.2)
+    d.send("AUTHENTICATE +")
+    d.expect_next(logged_in("dora", "foo"))
+    d.expect_next("%s 903 dora :SASL authentication successful" % S)
+    e = sasl_client(srv, "erin")
+    assert authenticate(e, "other", "w" * 600) == "%s 903 erin :SASL authentication successful" % S

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from conftest import (HOST, NICKSERV, PARLEYD, ROOT, SERVER_NAME, accounts_section, authenticate,
-                      free_port, mariadb_storage, register_account, sasl_plain, write_config)
+                      free_port, mariadb_storage, register_account, sasl_plain, wait_for, write_config)
 
 S = ":" + SERVER_NAME
 NS = ":" + NICKSERV
@@ -216,7 +216,7 @@ def test_mariadb_outage_and_recovery(make_server, mariadb_backend):
     p3.expect_next(lambda l: l.command == "900")
     p1.send("PRIVMSG p2 :all good")
     p2.expect_next(":p1!p1@%s PRIVMSG p2 :all good" % HOST)
-    assert "reconnected" in srv.stderr()
+    wait_for(lambda: "reconnected" in srv.stderr(), what="the reconnection logged")
 
 
 def test_mariadb_outage_replies_name_the_account(make_server, mariadb_backend):

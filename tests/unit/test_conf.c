@@ -141,7 +141,12 @@ static void test_minimal_defaults(void **state)
 	assert_string_equal(c->admin_email, "admin@localhost");
 	assert_int_equal(c->nicklen, 30);
 	assert_int_equal(c->registration_timeout, 30);
-	assert_int_equal(c->log_level, LOG_INFO);
+	assert_int_equal(c->log.levels[LOGC_GENERAL], LOG_INFO);
+	for (int i = 0; i < LOGC_COUNT; i++)
+		assert_int_equal(c->log.levels[i], LOG_INFO);
+	assert_string_equal(c->log.file, ""); /* stderr */
+	assert_false(c->log.syslog);
+	assert_int_equal(c->log.facility, log_facility_parse("daemon"));
 	assert_string_equal(c->tls_cert, "");
 	assert_string_equal(c->tls_key, "");
 
@@ -184,7 +189,8 @@ static void test_full_config(void **state)
 	         "};\n"
 	         "admin = { location = \"Here\"; location2 = \"There\"; email = \"root@test.org\"; };\n"
 	         "limits = { nicklen = 16; registration_timeout = 10; };\n"
-	         "log = { level = \"debug\"; };\n"
+	         "log = { level = \"debug\"; file = \"logs/p.log\"; syslog = true; syslog_facility = \"local5\";"
+	         " categories = { audit = \"info\"; storage = \"off\"; }; };\n"
 	         "tls = { certificate = \"cert.pem\"; key = \"key.pem\"; };\n"
 	         "listen = (\n"
 	         "  { address = \"0.0.0.0\"; port = 6667; },\n"
@@ -212,7 +218,14 @@ static void test_full_config(void **state)
 	assert_string_equal(c->admin_email, "root@test.org");
 	assert_int_equal(c->nicklen, 16);
 	assert_int_equal(c->registration_timeout, 10);
-	assert_int_equal(c->log_level, LOG_DEBUG);
+	assert_int_equal(c->log.levels[LOGC_GENERAL], LOG_DEBUG);
+	assert_int_equal(c->log.levels[LOGC_AUDIT], LOG_INFO);
+	assert_int_equal(c->log.levels[LOGC_CONNECTIONS], LOG_DEBUG); /* unset: log.level */
+	assert_int_equal(c->log.levels[LOGC_STORAGE], LOG_OFF);
+	assert_in_dir(f, c->log.file, "logs/p.log");
+	assert_true(c->log.syslog);
+	assert_int_equal(c->log.facility, log_facility_parse("local5"));
+	assert_int_not_equal(c->log.facility, log_facility_parse("daemon"));
 	assert_in_dir(f, c->tls_cert, "cert.pem"); /* relative: against the file's directory */
 	assert_in_dir(f, c->tls_key, "key.pem");
 
@@ -278,7 +291,7 @@ static void test_range_boundaries_accepted(void **state)
 	if (!c)
 		fail_msg("nicklen 64 rejected:\n%s", f->errors);
 	assert_int_equal(c->nicklen, 64);
-	assert_int_equal(c->log_level, LOG_ERROR);
+	assert_int_equal(c->log.levels[LOGC_GENERAL], LOG_ERROR);
 }
 
 static void test_motd_large_file(void **state)
@@ -352,7 +365,9 @@ static void test_unknown_in_groups(void **state)
 	expect_error(f, MINIMAL "limits = {\n  nicklen = 30;\n  topiclen = 300;\n};\n", 5,
 	             "limits: unknown setting 'topiclen'");
 	expect_error(f, MINIMAL "admin = { mail = \"x\"; };\n", 3, "admin: unknown setting 'mail'");
-	expect_error(f, MINIMAL "log = { file = \"x\"; };\n", 3, "log: unknown setting 'file'");
+	expect_error(f, MINIMAL "log = { colour = \"x\"; };\n", 3, "log: unknown setting 'colour'");
+	expect_error(f, MINIMAL "log = { categories = {\n audit = \"info\";\n history = \"info\"; }; };\n", 5,
+	             "log.categories: unknown setting 'history'");
 	expect_error(f, MINIMAL "tls = { certificate = \"c\"; key = \"k\"; ca = \"x\"; };\n", 3,
 	             "tls: unknown setting 'ca'");
 	expect_error(f, "server = { name = \"a.b\"; };\n"

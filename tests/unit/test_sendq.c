@@ -123,8 +123,9 @@ static void test_sendq_push_shared(void **state)
 	/* the caller's reference is independent of the queue's */
 	msgbuf_unref(b);
 	assert_int_equal(q3.count, 1);
-	assert_int_equal(q3.ring[q3.head]->refs, 1);
-	assert_memory_equal(q3.ring[q3.head]->data, ":n!u@h PRIVMSG #c :hi\r\n", 23);
+	struct msgbuf *head = (struct msgbuf *)q3.ring[q3.head]; /* a plain entry: no tag bit */
+	assert_int_equal(head->refs, 1);
+	assert_memory_equal(head->data, ":n!u@h PRIVMSG #c :hi\r\n", 23);
 	sendq_clear(&q3); /* last reference: freed */
 	sendq_clear(&q1);
 }
@@ -457,6 +458,83 @@ static void test_sendq_clear_with_offset(void **state)
 	msgbuf_unref(b);
 }
 
+/* ---- WebSocket frame mode ---- */
+
+/* A framed line: a 2-byte header and the shared bytes without CRLF, not a copy. */
+static void test_sendq_ws_frames_share_the_buffer(void **state)
+{
+	(void)state;
+	struct sendq text = {.ws_opcode = 1}, bin = {.ws_opcode = 2};
+	struct msgbuf *b = buf("PING :x\r\n");
+	sendq_push(&text, b);
+	sendq_push(&bin, b);
+	assert_int_equal(text.bytes, 2 + 7);
+	struct iovec iov[4];
+	assert_int_equal(sendq_iov(&text, iov, 4), 2);
+	assert_int_equal(iov[0].iov_len, 2);
+	assert_memory_equal(iov[0].iov_base, "\x81\x07", 2);
+	assert_ptr_equal(iov[1].iov_base, b->data);
+	assert_int_equal(iov[1].iov_len, 7);
+	char out[64];
+	size_t n = gather(&bin, 4, out, sizeof out);
+	assert_int_equal(n, 9);
+	assert_memory_equal(out, "\x82\x07PING :x", 9);
+	sendq_clear(&text);
+	sendq_clear(&bin);
+	assert_int_equal(b->refs, 1);
+	msgbuf_unref(b);
+}
+
+/* A write that stops inside a header or a payload resumes at the right byte. */
+static void test_sendq_ws_partial_writes(void **state)
+{
+	(void)state;
+	struct sendq q = {.ws_opcode = 1};
+	struct msgbuf *a = buf("AB\r\n"), *b = buf("CDE\r\n");
+	sendq_push(&q, a);
+	sendq_push(&q, b);
+	assert_int_equal(q.bytes, 4 + 5);
+	char out[64];
+	sendq_consume(&q, 1); /* half of a's header */
+	size_t n = gather(&q, 8, out, sizeof out);
+	assert_int_equal(n, 8);
+	assert_memory_equal(out, "\x02" "AB\x81\x03" "CDE", 8);
+	sendq_consume(&q, 3); /* the rest of a */
+	assert_int_equal(q.count, 1);
+	sendq_consume(&q, 3); /* b's header and C */
+	n = gather(&q, 8, out, sizeof out);
+	assert_int_equal(n, 2);
+	assert_memory_equal(out, "DE", 2);
+	sendq_consume(&q, 2);
+	assert_int_equal(q.count, 0);
+	assert_null(q.ring);
+	msgbuf_unref(a);
+	msgbuf_unref(b);
+}
+
+/* Raw entries go out as they are; payloads past 125 bytes get a 16-bit length. */
+static void test_sendq_ws_raw_and_long(void **state)
+{
+	(void)state;
+	struct sendq q = {.ws_opcode = 1};
+	struct msgbuf *raw = buf("HTTP/1.1 101\r\n\r\n");
+	char line[302];
+	memset(line, 'x', 300);
+	memcpy(line + 300, "\r\n", 2);
+	struct msgbuf *big = msgbuf_new(line, sizeof line);
+	sendq_push_raw(&q, raw);
+	sendq_push(&q, big);
+	assert_int_equal(q.bytes, raw->len + 4 + 300);
+	char out[512];
+	size_t n = gather(&q, 8, out, sizeof out);
+	assert_int_equal(n, raw->len + 4 + 300);
+	assert_memory_equal(out, "HTTP/1.1 101\r\n\r\n\x81\x7e\x01\x2c", raw->len + 4);
+	sendq_consume(&q, n);
+	assert_int_equal(q.bytes, 0);
+	msgbuf_unref(raw);
+	msgbuf_unref(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +550,9 @@ int main(void)
 	    cmocka_unit_test(test_sendq_drained_frees_ring),
 	    cmocka_unit_test(test_sendq_writev_simulation),
 	    cmocka_unit_test(test_sendq_clear_with_offset),
+	    cmocka_unit_test(test_sendq_ws_frames_share_the_buffer),
+	    cmocka_unit_test(test_sendq_ws_partial_writes),
+	    cmocka_unit_test(test_sendq_ws_raw_and_long),
 	};
 	return cmocka_run_group_tests_name("sendq", tests, NULL, NULL);
 }
