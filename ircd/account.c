@@ -12,6 +12,7 @@
 #include "history.h"
 #include "ircd.h"
 #include "log.h"
+#include "logincache.h"
 #include "outmsg.h"
 #include "reply.h"
 #include "service.h"
@@ -24,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum op { OP_REGISTER, OP_CHECK, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_SETEMAIL, OP_RESET, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
+enum op { OP_REGISTER, OP_CHECK, OP_SCRAM, OP_CERT_LOOKUP, OP_VERIFY, OP_SETPW, OP_SETEMAIL, OP_RESET, OP_DROP, OP_INFO, OP_CERT, OP_OWNER };
 enum stage { ON_STORAGE, ON_CRYPTO };
 
 struct acc_job {
@@ -40,12 +41,18 @@ struct acc_job {
 	char email[EMAIL_MAX + 1];
 	char password[PASSWORD_MAX + 1];
 	char hash[PASSWORD_HASH_MAX];
+	char scram[SCRAM_STORED_MAX]; /* stored SCRAM keys ("" none); OP_CHECK: new ones when scram_new */
+	bool scram_new;
+	int scram_iterations;
 	char code[24];
 	char reset[24];            /* OP_RESET: the new one-time code (code holds the stored verify code) */
 	char fp[130];
 	char ip[INET6_ADDRSTRLEN + 1];
 	char who[AUDIT_WHO_MAX];   /* the requester, for the audit log */
 	time_t slot_a, slot_i;     /* windows of the throttle slots taken: account, address (0: none) */
+	bool cacheable;            /* OP_CHECK: mac holds the verification cache key */
+	char account_key[ACCOUNT_MAX + 1]; /* OP_CHECK: the folded account found (name may be a nick) */
+	unsigned char mac[LOGINCACHE_MAC_LEN];
 	/* copies of the config the worker needs, so it never reads the live conf */
 	int n, r, p;
 	char verify_command[CONF_PATH_LEN];
@@ -66,10 +73,11 @@ static void row_account(void *arg, int ncols, const char *const *cols)
 	j->res.created = cols[3] ? (time_t)atoll(cols[3]) : 0;
 	j->res.verified = cols[4] && atoi(cols[4]);
 	snprintf(j->code, sizeof j->code, "%s", cols[5] ? cols[5] : "");
+	snprintf(j->scram, sizeof j->scram, "%s", ncols > 6 && cols[6] ? cols[6] : "");
 	j->res.status = ACC_OK;
 }
 
-#define ACCOUNT_COLUMNS "a.name, a.email, a.password, a.created, a.verified, a.verify_code"
+#define ACCOUNT_COLUMNS "a.name, a.email, a.password, a.created, a.verified, a.verify_code, a.scram"
 
 /* Loads the account named (or owning the nick) j->key into j->res / j->hash. */
 static enum db_status load_account(struct acc_job *j)
@@ -169,12 +177,12 @@ static void run_register(struct acc_job *j)
 			snprintf(j->code + 2 * i, 3, "%02x", raw[i]);
 	}
 	/* the primary keys on name_key and nick_key turn a taken name into DB_DUPLICATE */
-	struct db_param p[7] = {DB_TEXT(j->key), DB_TEXT(j->name), DB_TEXT(j->email[0] ? j->email : NULL),
+	struct db_param p[8] = {DB_TEXT(j->key), DB_TEXT(j->name), DB_TEXT(j->email[0] ? j->email : NULL),
 	                        DB_TEXT(j->hash), DB_INT(time(NULL)), DB_INT(verify ? 0 : 1),
-	                        DB_TEXT(verify ? j->code : NULL)};
-	enum db_status s = storage_exec("INSERT INTO accounts (name_key, name, email, password, created, verified, verify_code) "
-		                                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-		                                p, 7, NULL, NULL);
+	                        DB_TEXT(verify ? j->code : NULL), DB_TEXT(j->scram[0] ? j->scram : NULL)};
+	enum db_status s = storage_exec("INSERT INTO accounts (name_key, name, email, password, created, verified, "
+	                                "verify_code, scram) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	                                p, 8, NULL, NULL);
 	struct db_param n[3] = {DB_TEXT(j->key), DB_TEXT(j->name), DB_TEXT(j->key)};
 	if (s == DB_OK) {
 		s = storage_exec("INSERT INTO account_nicks (nick_key, nick, account_key) VALUES (?, ?, ?)", n, 3, NULL, NULL);
@@ -210,6 +218,15 @@ static void run_storage(struct acc_job *j)
 		run_register(j);
 		return;
 	case OP_CHECK:
+		if (j->scram_new) {
+			/* keys derived after a right password: stored unless the password changed
+			 * meanwhile; a failure only delays them to the next login */
+			struct db_param p[3] = {DB_TEXT(j->scram), DB_TEXT(j->account_key), DB_TEXT(j->hash)};
+			storage_exec("UPDATE accounts SET scram = ? WHERE name_key = ? AND password = ?", p, 3, NULL, NULL);
+			return;
+		}
+		/* fall through */
+	case OP_SCRAM:
 	case OP_INFO:
 	case OP_OWNER:
 		s = load_account(j);
@@ -241,8 +258,8 @@ static void run_storage(struct acc_job *j)
 		}
 		break;
 	case OP_SETPW: {
-		struct db_param p[2] = {DB_TEXT(j->hash), DB_TEXT(j->key)};
-		s = storage_exec("UPDATE accounts SET password = ? WHERE name_key = ?", p, 2, NULL, NULL);
+		struct db_param p[3] = {DB_TEXT(j->hash), DB_TEXT(j->scram[0] ? j->scram : NULL), DB_TEXT(j->key)};
+		s = storage_exec("UPDATE accounts SET password = ?, scram = ? WHERE name_key = ?", p, 3, NULL, NULL);
 		j->res.status = ACC_OK;
 		break;
 	}
@@ -285,6 +302,25 @@ static void run_storage(struct acc_job *j)
 		j->res.status = from_db(s);
 }
 
+/* True if the stored SCRAM keys are missing or use another iteration count than the
+ * configured one: a right password then derives new ones. */
+static bool scram_stale(const struct acc_job *j)
+{
+	struct scram_keys k;
+	return !scram_parse(j->scram, &k) || k.iterations != j->scram_iterations;
+}
+
+/* New SCRAM keys for j->password into j->scram ("" if that failed: no keys is better
+ * than no account or no login). PBKDF2 of accounts.scram_iterations rounds. */
+static void derive_scram(struct acc_job *j)
+{
+	struct scram_keys k;
+	j->scram[0] = '\0';
+	if (scram_derive(j->password, j->scram_iterations, &k) == 0)
+		scram_format(&k, j->scram);
+	OPENSSL_cleanse(&k, sizeof k);
+}
+
 static void run_crypto(struct acc_job *j)
 {
 	if (j->op == OP_CHECK) {
@@ -292,8 +328,16 @@ static void run_crypto(struct acc_job *j)
 			j->res.status = ACC_BAD_PASSWORD;
 		else if (!j->res.verified)
 			j->res.status = ACC_UNVERIFIED;
+		if (j->res.status != ACC_BAD_PASSWORD && scram_stale(j)) {
+			derive_scram(j);
+			j->scram_new = j->scram[0] != '\0';
+			if (j->scram_new)
+				j->steps_left = 1; /* back to storage to store them */
+		}
 	} else if (password_hash(j->password, j->n, j->r, j->p, j->hash, sizeof j->hash) < 0) {
 		j->res.status = ACC_ERROR;
+	} else {
+		derive_scram(j); /* REGISTER, SET PASSWORD: keys for the new password */
 	}
 	OPENSSL_cleanse(j->password, sizeof j->password);
 }
@@ -344,11 +388,32 @@ static bool register_reserve(struct acc_job *j)
 	return j->slot_i != 0;
 }
 
+void account_scram_settle(const struct login_ticket *t, bool success)
+{
+	if (!success)
+		return;
+	throttle_put_back(&logins, "a", t->key, t->slot_a);
+	throttle_put_back(&logins, "i", t->ip, t->slot_i);
+}
+
 /* On completion: a wrong password keeps its login slots, a created account its
  * registration slot; anything else gives them back. */
-static void throttle_settle(const struct acc_job *j)
+static void throttle_settle(struct acc_job *j)
 {
-	if (j->op == OP_CHECK && j->res.status != ACC_BAD_PASSWORD) {
+	if (j->op == OP_SCRAM) {
+		/* keys to check a proof against: the slots stay taken until account_scram_settle */
+		if (j->res.status == ACC_OK && j->res.verified && scram_parse(j->scram, &j->res.scram)) {
+			j->res.has_scram = true;
+			j->res.ticket = (struct login_ticket){.slot_a = j->slot_a, .slot_i = j->slot_i};
+			snprintf(j->res.ticket.key, sizeof j->res.ticket.key, "%s", j->key);
+			snprintf(j->res.ticket.ip, sizeof j->res.ticket.ip, "%s", j->ip);
+		} else {
+			if (j->res.status == ACC_OK && !j->res.verified)
+				j->res.status = ACC_UNVERIFIED;
+			throttle_put_back(&logins, "a", j->key, j->slot_a);
+			throttle_put_back(&logins, "i", j->ip, j->slot_i);
+		}
+	} else if (j->op == OP_CHECK && j->res.status != ACC_BAD_PASSWORD) {
 		throttle_put_back(&logins, "a", j->key, j->slot_a);
 		throttle_put_back(&logins, "i", j->ip, j->slot_i);
 	} else if (j->op == OP_REGISTER && j->res.status != ACC_OK && j->res.status != ACC_UNVERIFIED) {
@@ -412,10 +477,38 @@ void client_store(struct client *c, struct storage_txn *t, client_store_cb done,
 	storage_txn_submit(t, store_done, w);
 }
 
+/* After a login's storage stage: true if the verification cache knows this account,
+ * stored hash and password, which then need no scrypt (the outcome is set as
+ * run_crypto would). Loop thread; an HMAC, a few microseconds. */
+static bool check_cached(struct acc_job *j)
+{
+	if (j->op != OP_CHECK || j->stage != ON_STORAGE)
+		return false;
+	casemap_fold(j->account_key, j->res.name, sizeof j->account_key);
+	j->cacheable = logincache_key(j->account_key, j->hash, j->password, j->mac);
+	/* missing SCRAM keys are derived from a checked password: check it */
+	if (!j->cacheable || scram_stale(j) || !logincache_hit(j->mac))
+		return false;
+	if (!j->res.verified)
+		j->res.status = ACC_UNVERIFIED;
+	return true;
+}
+
+/* On completion: a right password is remembered; a changed or dropped account forgets. */
+static void cache_settle(const struct acc_job *j)
+{
+	if (j->op == OP_CHECK && j->cacheable && (j->res.status == ACC_OK || j->res.status == ACC_UNVERIFIED))
+		logincache_put(j->account_key, j->mac);
+	else if ((j->op == OP_SETPW || j->op == OP_DROP) && j->res.status == ACC_OK)
+		logincache_forget(j->key);
+}
+
 static void job_done(struct job *job)
 {
 	struct acc_job *j = (struct acc_job *)job;
 	bool failed = j->res.status != ACC_OK && j->res.status != ACC_UNVERIFIED;
+	if (j->steps_left > 0 && !failed && check_cached(j))
+		j->steps_left = 0;
 	if (j->steps_left > 0 && !failed) {
 		j->steps_left--;
 		j->stage = j->stage == ON_CRYPTO ? ON_STORAGE : ON_CRYPTO;
@@ -426,6 +519,7 @@ static void job_done(struct job *job)
 		return;
 	}
 	throttle_settle(j);
+	cache_settle(j);
 	OPENSSL_cleanse(j->password, sizeof j->password);
 	if (!failed && (j->op == OP_REGISTER || j->op == OP_DROP)) /* committed: NickServ's and IRCv3's */
 		audit_as(j->who, "account %s name=%s%s", j->op == OP_DROP ? "DROP" : "REGISTER", j->res.name,
@@ -474,6 +568,7 @@ static struct acc_job *job_new(struct client *c, enum op op, const char *name, a
 	j->n = ircd.conf->scrypt_n;
 	j->r = ircd.conf->scrypt_r;
 	j->p = ircd.conf->scrypt_p;
+	j->scram_iterations = ircd.conf->scram_iterations;
 	snprintf(j->verify_command, sizeof j->verify_command, "%s", ircd.conf->verify_command);
 	snprintf(j->mail_command, sizeof j->mail_command, "%s", ircd.conf->mail_command);
 	j->res.status = ACC_OK;
@@ -519,6 +614,18 @@ void account_check_password(struct client *c, const char *name, const char *pass
 	snprintf(j->password, sizeof j->password, "%s", password);
 	j->stage = ON_STORAGE;
 	j->steps_left = 1;
+	job_start(c, j);
+}
+
+void account_scram_lookup(struct client *c, const char *name, account_cb cb, void *arg)
+{
+	struct acc_job *j = job_new(c, OP_SCRAM, name, cb, arg);
+	if (!login_reserve(j)) {
+		j->res.status = ACC_THROTTLED;
+		cb(c, &j->res, arg);
+		free(j);
+		return;
+	}
 	job_start(c, j);
 }
 

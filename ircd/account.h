@@ -9,6 +9,7 @@
 #include "client.h"
 #include "db.h"
 #include "password.h"
+#include "scram.h"
 
 #include <stdint.h>
 #include <time.h>
@@ -29,6 +30,13 @@ enum account_status {
 	ACC_ERROR,
 };
 
+/* The login throttle slots a SCRAM exchange holds until its proof is checked. */
+struct login_ticket {
+	time_t slot_a, slot_i;
+	char key[ACCOUNT_MAX + 1];
+	char ip[INET6_ADDRSTRLEN + 1];
+};
+
 struct account_result {
 	enum account_status status;
 	char name[ACCOUNT_MAX + 1];  /* canonical account name */
@@ -37,6 +45,9 @@ struct account_result {
 	bool verified;
 	char certs[1024];            /* CERT LIST: space-separated fingerprints */
 	char nicks[512];             /* INFO: registered nicks */
+	bool has_scram;              /* account_scram_lookup: scram holds the account's keys */
+	struct scram_keys scram;
+	struct login_ticket ticket;  /* account_scram_lookup with keys: pass to account_scram_settle */
 };
 
 /* Runs on the loop thread with the client that asked (never a gone one). arg is the
@@ -53,6 +64,17 @@ void account_register(struct client *c, const char *name, const char *email, con
  * are counted per account and per address and refused past accounts.max_failed_logins
  * a minute. */
 void account_check_password(struct client *c, const char *name, const char *password, account_cb cb, void *arg);
+
+/* Loads the SCRAM-SHA-256 keys of name (an account or a nick registered to one) for an
+ * exchange: ACC_OK with has_scram set, then the attempt holds a login throttle slot
+ * until account_scram_settle(&r->ticket, ...) says how the proof went. ACC_THROTTLED
+ * when the throttle refuses; ACC_OK without keys for an account that has none yet
+ * (derived at its next password login), ACC_UNVERIFIED, ACC_NOT_FOUND... hold nothing. */
+void account_scram_lookup(struct client *c, const char *name, account_cb cb, void *arg);
+
+/* Ends a SCRAM attempt: a right proof gives its throttle slots back; a wrong one keeps
+ * them, like a wrong password. */
+void account_scram_settle(const struct login_ticket *t, bool success);
 
 /* Finds the account holding certificate fingerprint fp. */
 void account_check_cert(struct client *c, const char *fp, account_cb cb, void *arg);

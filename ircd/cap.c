@@ -22,7 +22,7 @@ struct cap_def {
 static const char *sasl_value(const struct client *c)
 {
 	(void)c;
-	return "PLAIN,EXTERNAL";
+	return "PLAIN,EXTERNAL,SCRAM-SHA-256";
 }
 
 static const char *registration_value(const struct client *c)

@@ -21,6 +21,7 @@
 #include "reply.h"
 #include "service.h"
 #include "session.h"
+#include "sasl_scram.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -438,6 +439,7 @@ void client_reap(void)
 			c->next->prev = c->prev;
 		free(c->away);
 		free(c->sasl_buf);
+		sasl_scram_free(c);
 		free(c->silence);
 		free(c->pass);
 		free(c);

@@ -64,7 +64,8 @@ struct client {
 	char (*silence)[PREFIX_MAX + 16]; /* SILENCE masks */
 	unsigned nsilence;
 	unsigned long long lines_in, lines_out;
-	char sasl_mech[12];   /* mechanism of a SASL exchange in progress, "" if none */
+	char sasl_mech[16];   /* mechanism of a SASL exchange in progress, "" if none */
+	struct sasl_scram *scram; /* a SCRAM-SHA-256 exchange's state (sasl_scram.c), or NULL */
 	char *sasl_buf;       /* base64 received so far */
 	size_t sasl_len;
 	ev_timer timer;       /* registration timeout, then ping */

@@ -1,5 +1,5 @@
 /* cmd_account.c - logging in and registering from the client protocol: AUTHENTICATE
- * (SASL PLAIN and EXTERNAL, IRCv3 sasl 3.1/3.2), REGISTER and VERIFY
+ * (SASL PLAIN, EXTERNAL and SCRAM-SHA-256 (sasl_scram.c), IRCv3 sasl 3.1/3.2), REGISTER and VERIFY
  * (draft/account-registration), and PASS account:password for clients without SASL. */
 #include "account.h"
 #include "cap.h"
@@ -10,6 +10,7 @@
 #include "parse.h"
 #include "reply.h"
 #include "sasl.h"
+#include "sasl_scram.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ static void sasl_reset(struct client *c)
 	c->sasl_buf = NULL;
 	c->sasl_len = 0;
 	c->sasl_mech[0] = '\0';
+	sasl_scram_free(c);
 }
 
 static bool plaintext_login_allowed(const struct client *c)
@@ -72,6 +74,17 @@ static void sasl_finish(struct client *c)
 		return;
 	}
 	raw[n] = '\0';
+	if (strcmp(c->sasl_mech, "SCRAM-SHA-256") == 0) {
+		/* one message of the exchange: the next one starts a new buffer */
+		OPENSSL_cleanse(c->sasl_buf, c->sasl_len);
+		free(c->sasl_buf);
+		c->sasl_buf = NULL;
+		c->sasl_len = 0;
+		sasl_scram_step(c, raw, (size_t)n);
+		OPENSSL_cleanse(raw, (size_t)n);
+		free(raw);
+		return;
+	}
 	if (strcmp(c->sasl_mech, "EXTERNAL") == 0) {
 		free(raw);
 		account_check_cert(c, c->conn.certfp, sasl_done, NULL);
@@ -96,9 +109,12 @@ static void sasl_start(struct client *c, const char *mech)
 		snprintf(c->sasl_mech, sizeof c->sasl_mech, "PLAIN");
 	} else if (strcasecmp(mech, "EXTERNAL") == 0 && c->conn.certfp[0]) {
 		snprintf(c->sasl_mech, sizeof c->sasl_mech, "EXTERNAL");
+	} else if (strcasecmp(mech, "SCRAM-SHA-256") == 0 && plaintext_login_allowed(c)) {
+		snprintf(c->sasl_mech, sizeof c->sasl_mech, "SCRAM-SHA-256");
 	} else {
-		if (strcasecmp(mech, "PLAIN") != 0 && strcasecmp(mech, "EXTERNAL") != 0)
-			reply(c, RPL_SASLMECHS, "PLAIN,EXTERNAL");
+		if (strcasecmp(mech, "PLAIN") != 0 && strcasecmp(mech, "EXTERNAL") != 0 &&
+		    strcasecmp(mech, "SCRAM-SHA-256") != 0)
+			reply(c, RPL_SASLMECHS, "PLAIN,EXTERNAL,SCRAM-SHA-256");
 		reply(c, ERR_SASLFAIL);
 		return;
 	}

@@ -147,6 +147,10 @@ static const struct key accounts_keys[] = {
     STR("guest_prefix", struct conf, guest_prefix, "Guest"),
     INT("max_failed_logins", struct conf, max_failed_logins, 1, 1000, "5"),
     INT("registrations_per_ip_hour", struct conf, registrations_per_ip_hour, 0, 100000, "3"),
+    INT("crypto_threads", struct conf, crypto_threads, 0, 64, "0"),
+    INT("login_cache_seconds", struct conf, login_cache_seconds, 0, 604800, "3600"),
+    INT("login_cache_entries", struct conf, login_cache_entries, 4, 10000000, "65536"),
+    INT("scram_iterations", struct conf, scram_iterations, 4096, 10000000, "4096"),
     INT("max_sessions", struct conf, max_sessions, 1, 100, "5"),
     {0},
 };
@@ -463,7 +467,9 @@ static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, c
 	static const char *const nested_raw[] = {"registration", "email_required", "verify_command", "mail_command",
 	                                         "min_password_length", "scrypt_n", "scrypt_r", "scrypt_p",
 	                                         "nick_enforce_delay", "guest_prefix", "max_failed_logins",
-	                                         "registrations_per_ip_hour", "max_sessions", NULL};
+	                                         "registrations_per_ip_hour", "crypto_threads",
+	                                         "login_cache_seconds", "login_cache_entries", "scram_iterations",
+	                                         "max_sessions", NULL};
 	load_group(x, g, "accounts", accounts_keys, c, nested);
 	load_group(x, g, "accounts", accounts_raw_keys, raw, nested_raw);
 	const char *modes[] = {"never", "loopback", "always"};

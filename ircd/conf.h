@@ -104,6 +104,10 @@ struct conf {
 	char guest_prefix[16];
 	int max_failed_logins; /* per account or address per minute */
 	int registrations_per_ip_hour; /* account registrations per address per hour (0: no limit) */
+	int crypto_threads;    /* password-hashing threads (0: one per online CPU); read at start */
+	int login_cache_seconds; /* lifetime of a cached successful check (0: no cache) */
+	int login_cache_entries; /* bound of the verification cache */
+	int scram_iterations;  /* PBKDF2 rounds of new SCRAM-SHA-256 keys */
 	int max_sessions; /* connections sharing one logged-in user (multiclient); 1 = off */
 	/* privacy and limits */
 	char cloak_secret[128]; /* "" disables cloaking */

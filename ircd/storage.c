@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_MIGRATIONS 64
 
@@ -211,6 +212,10 @@ enum db_status storage_query_now(const char *sql, const struct db_param *params,
 
 void storage_start(void)
 {
+	/* scrypt is CPU-bound: one thread per core lets a login storm use the whole machine */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = storage_conf && storage_conf->crypto_threads ? storage_conf->crypto_threads : cpus > 0 ? (int)cpus : 1;
+	crypto_queue.nthreads = n < WORKQ_MAX_THREADS ? n : WORKQ_MAX_THREADS;
 	workq_start(&storage_queue);
 	workq_start(&crypto_queue);
 }

@@ -1,9 +1,10 @@
-/* workq.c - job queues served by one thread each, and a single completion list drained
+/* workq.c - job queues served by one thread or a pool of threads each, and a single completion list drained
  * on the loop through one ev_async (libev's "queueing" pattern: the async watcher may
  * coalesce many sends, so the callback always drains the whole list). */
 #include "workq.h"
 
 #include <ev.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 
@@ -53,6 +54,8 @@ static void *worker(void *arg)
 	struct sched_param normal = {0};
 	sched_setscheduler(0, SCHED_BATCH, &normal);
 #endif
+	/* named for ps/top and the tests that count a pool's threads (15 bytes at most) */
+	pthread_setname_np(pthread_self(), q->name);
 	if (q->thread_init)
 		q->thread_init();
 	for (;;) {
@@ -92,8 +95,10 @@ void workq_start(struct workq *q)
 	q->head = q->tail = NULL;
 	q->len = 0;
 	q->stopping = false;
-	if (pthread_create(&q->thread, NULL, worker, q) != 0)
-		abort();
+	int n = q->nthreads < 1 ? 1 : q->nthreads > WORKQ_MAX_THREADS ? WORKQ_MAX_THREADS : q->nthreads;
+	for (q->running = 0; q->running < n; q->running++)
+		if (pthread_create(&q->threads[q->running], NULL, worker, q) != 0)
+			abort();
 	q->started = true;
 }
 
@@ -118,9 +123,11 @@ void workq_stop(struct workq *q)
 		return;
 	pthread_mutex_lock(&q->lock);
 	q->stopping = true;
-	pthread_cond_signal(&q->wake);
+	pthread_cond_broadcast(&q->wake);
 	pthread_mutex_unlock(&q->lock);
-	pthread_join(q->thread, NULL);
+	for (int i = 0; i < q->running; i++)
+		pthread_join(q->threads[i], NULL);
+	q->running = 0;
 	q->started = false;
 }
 

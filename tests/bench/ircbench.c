@@ -12,6 +12,12 @@
  *   connect  --parallel slots each looping connect, NICK/USER, wait for 001, QUIT, wait for
  *            the server to close; reports cycles/s and the connect-to-001 latency.
  *
+ * With --sasl PASSWORD each client logs in during registration as account L<index> (a login
+ * storm when --setup-inflight covers every client): SASL PLAIN pipelined with CAP REQ,
+ * NICK/USER and CAP END, or with --scram a full SCRAM-SHA-256 exchange (the client's PBKDF2
+ * is computed once per salt and reused: the server's cost is what is measured). A 904 counts
+ * as an error; the idle scenario's setup time is then the time for every client to log in.
+ *
  * DESIGN
  * - Worker threads (--threads, default 2), each with its own epoll set, own disjoint sets of
  *   connections; the main thread only orchestrates (phases in one atomic, an eventfd per
@@ -72,6 +78,9 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "hist.h"
@@ -124,6 +133,8 @@ struct opts {
 	double rate;
 	int parallel;
 	int setup_inflight;
+	const char *sasl_password; /* --sasl: log in as L<index> with this password */
+	bool scram;
 	int threads;
 	double duration, warmup, settle, drain, setup_timeout;
 	int pad;
@@ -152,6 +163,8 @@ struct conn {
 	bool on_dead;  /* queued on w->dead */
 	SSL *ssl;
 	char nick[16];
+	uint8_t sasl_stage;    /* --scram: 0 mechanism sent, 1 client-first sent, 2 final sent */
+	char *scram_first;     /* --scram: client-first-message-bare, until the exchange ends */
 	const char *chan;      /* channel to join after 001, or NULL */
 	struct stream *stream; /* the stream this connection sends, or NULL */
 	struct rxslot *rx;     /* receive state for streams rx_base .. rx_base + rx_n - 1 */
@@ -522,6 +535,11 @@ static void conn_flush(struct conn *c)
 		ep_set(c, left);
 }
 
+static void b64(const void *in, size_t n, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
 /* After connect (and TLS): --ws sends the upgrade request first, conn_register follows
  * the 101. */
 static void conn_register(struct conn *c);
@@ -541,7 +559,102 @@ static void conn_start(struct conn *c)
 static void conn_register(struct conn *c)
 {
 	c->state = ST_REGISTERING;
-	out_printf(c, "NICK %s\r\nUSER u 0 * :ircbench\r\n", c->nick);
+	if (!o.sasl_password) {
+		out_printf(c, "NICK %s\r\nUSER u 0 * :ircbench\r\n", c->nick);
+	} else if (!o.scram) {
+		/* the server holds CAP END until the login completes: all of it in one write */
+		char raw[300], enc[420];
+		int n = snprintf(raw, sizeof raw, "%cL%d%c%s", 0, c->idx, 0, o.sasl_password);
+		b64(raw, (size_t)n, enc);
+		out_printf(c, "CAP REQ :sasl\r\nNICK %s\r\nUSER u 0 * :ircbench\r\nAUTHENTICATE PLAIN\r\n"
+		              "AUTHENTICATE %s\r\nCAP END\r\n", c->nick, enc);
+	} else {
+		c->sasl_stage = 0;
+		free(c->scram_first);
+		c->scram_first = NULL;
+		out_printf(c, "CAP REQ :sasl\r\nNICK %s\r\nUSER u 0 * :ircbench\r\nAUTHENTICATE SCRAM-SHA-256\r\n",
+		           c->nick);
+	}
+	conn_flush(c);
+}
+
+/* SaltedPassword for the last salt and iteration count seen, per thread (one PBKDF2 per
+ * salt: the accounts of a benchmark share theirs). */
+static _Thread_local unsigned char scram_salted[32];
+static _Thread_local char scram_salt_seen[64];
+static _Thread_local int scram_iter_seen;
+
+static void hmac256(const unsigned char *key, size_t klen, const void *msg, size_t n, unsigned char *out)
+{
+	unsigned len;
+	HMAC(EVP_sha256(), key, (int)klen, msg, n, out, &len);
+}
+
+/* The client side of SCRAM-SHA-256 for an AUTHENTICATE line's argument arg. */
+static void scram_step(struct conn *c, const char *arg, size_t n)
+{
+	char msg[1024], enc[1400];
+	if (c->sasl_stage == 0 && n == 1 && arg[0] == '+') {
+		unsigned char r[18];
+		char nonce[32];
+		RAND_bytes(r, sizeof r);
+		b64(r, sizeof r, nonce);
+		snprintf(msg, sizeof msg, "n=L%d,r=%s", c->idx, nonce);
+		c->scram_first = strdup(msg);
+		snprintf(msg, sizeof msg, "n,,n=L%d,r=%s", c->idx, nonce);
+		b64(msg, strlen(msg), enc);
+		out_printf(c, "AUTHENTICATE %s\r\n", enc);
+		c->sasl_stage = 1;
+	} else if (c->sasl_stage == 1 && n < sizeof enc) {
+		char server_first[1024];
+		int m = EVP_DecodeBlock((unsigned char *)server_first, (const unsigned char *)arg, (int)n);
+		if (m <= 0 || !c->scram_first) {
+			c->w->errors++;
+			return;
+		}
+		server_first[m] = '\0';
+		char *rr = strstr(server_first, "r="), *ss = strstr(server_first, ",s="), *ii = strstr(server_first, ",i=");
+		if (!rr || !ss || !ii) {
+			c->w->errors++;
+			return;
+		}
+		char nonce[300], salt64[64];
+		snprintf(nonce, sizeof nonce, "%.*s", (int)(ss - rr - 2), rr + 2);
+		snprintf(salt64, sizeof salt64, "%.*s", (int)(ii - ss - 3), ss + 3);
+		int iter = atoi(ii + 3);
+		if (iter != scram_iter_seen || strcmp(salt64, scram_salt_seen) != 0) {
+			unsigned char salt[64];
+			int sl = EVP_DecodeBlock(salt, (const unsigned char *)salt64, (int)strlen(salt64));
+			for (size_t k = strlen(salt64); k > 0 && salt64[k - 1] == '='; k--)
+				sl--;
+			PKCS5_PBKDF2_HMAC(o.sasl_password, (int)strlen(o.sasl_password), salt, sl, iter, EVP_sha256(), 32,
+			                  scram_salted);
+			snprintf(scram_salt_seen, sizeof scram_salt_seen, "%s", salt64);
+			scram_iter_seen = iter;
+		}
+		char without[400];
+		snprintf(without, sizeof without, "c=biws,r=%s", nonce);
+		char auth[1500];
+		int al = snprintf(auth, sizeof auth, "%s,%s,%s", c->scram_first, server_first, without);
+		unsigned char ck[32], sk[32], sig[32], proof[32];
+		hmac256(scram_salted, 32, "Client Key", 10, ck);
+		EVP_Digest(ck, 32, sk, NULL, EVP_sha256(), NULL);
+		hmac256(sk, 32, auth, (size_t)al, sig);
+		for (int k = 0; k < 32; k++)
+			proof[k] = ck[k] ^ sig[k];
+		char p64[48];
+		b64(proof, 32, p64);
+		snprintf(msg, sizeof msg, "%s,p=%s", without, p64);
+		b64(msg, strlen(msg), enc);
+		out_printf(c, "AUTHENTICATE %s\r\n", enc);
+		c->sasl_stage = 2;
+	} else if (c->sasl_stage == 2) {
+		/* server-final (v=...): acknowledge, then end CAP negotiation */
+		out_printf(c, "AUTHENTICATE +\r\nCAP END\r\n");
+		c->sasl_stage = 3;
+		free(c->scram_first);
+		c->scram_first = NULL;
+	}
 	conn_flush(c);
 }
 
@@ -828,6 +941,15 @@ static void handle_line(struct conn *c, const char *l, size_t n, uint64_t now)
 		c->w->foreign++; /* not ours: another run's message, e.g. replayed history */
 	} else if (cl == 3 && memcmp(cmd, "001", 3) == 0) {
 		on_registered(c, now);
+	} else if (o.scram && cl == 12 && memcmp(cmd, "AUTHENTICATE", 12) == 0 && ce < e) {
+		scram_step(c, ce + 1, (size_t)(e - ce - 1));
+	} else if (cl == 3 && memcmp(cmd, "904", 3) == 0) {
+		c->w->errors++; /* a failed login: registration still completes (CAP END) */
+		if (o.scram && c->sasl_stage < 3) {
+			c->sasl_stage = 3;
+			out_printf(c, "CAP END\r\n");
+			conn_flush(c);
+		}
 	} else if (cl == 3 && memcmp(cmd, "366", 3) == 0) {
 		if (!c->joined && c->chan) {
 			c->joined = true;
@@ -1322,6 +1444,8 @@ static void usage(void)
 	      "  --src-ips N                    spread connections over 127.0.0.1..N (1)\n"
 	      "  --quickack                     TCP_QUICKACK after each read (no delayed ACKs)\n"
 	      "  --busy-poll                    poll without sleeping while measuring\n"
+	      "  --sasl PASSWORD                log in during registration as account L<index>\n"
+	      "  --scram                        with --sasl: SCRAM-SHA-256 instead of PLAIN\n"
 	      "  --extra 'k=v ...'              appended to the RESULT line\n",
 	      stderr);
 	exit(2);
@@ -1338,7 +1462,8 @@ static void parse_args(int argc, char **argv)
 		{"duration", 1, 0, 'd'},  {"warmup", 1, 0, 'W'},         {"settle", 1, 0, 'e'},
 		{"drain", 1, 0, 'D'},     {"setup-timeout", 1, 0, 'O'},  {"pad", 1, 0, 'x'},
 		{"src-ips", 1, 0, 'i'},   {"extra", 1, 0, 'X'},          {"quickack", 0, 0, 'Q'},
-		{"busy-poll", 0, 0, 'B'}, {"help", 0, 0, '?'},
+		{"busy-poll", 0, 0, 'B'}, {"help", 0, 0, '?'},          {"sasl", 1, 0, 'A'},
+		{"scram", 0, 0, 'M'},
 		{0, 0, 0, 0},
 	};
 	int ch;
@@ -1379,6 +1504,8 @@ static void parse_args(int argc, char **argv)
 		case 'X': o.extra = optarg; break;
 		case 'Q': o.quickack = true; break;
 		case 'B': o.busy = true; break;
+		case 'A': o.sasl_password = optarg; break;
+		case 'M': o.scram = true; break;
 		default: usage();
 		}
 	}

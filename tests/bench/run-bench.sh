@@ -11,7 +11,8 @@
 #   bash tests/bench/run-bench.sh           # full run, about 11 minutes
 #   QUICK=1 bash tests/bench/run-bench.sh   # one short round, about 2 minutes
 #
-# Then runs tests/bench/history-bench.sh (message history; docs/HISTORY-BENCHMARKS.md).
+# Then runs tests/bench/history-bench.sh (message history; docs/HISTORY-BENCHMARKS.md) and
+# tests/bench/login-bench.sh (login storms over TLS; docs/LOGIN-BENCHMARKS.md).
 #
 # Environment: QUICK=1; ROUNDS (3); DURATION (3 s per measuring window); SERVERS
 # ("parley ngircd inspircd", those installed); HOLD_SERVERS (servers for the 19,000-client
@@ -335,5 +336,19 @@ if [ "${HISTORY_BENCH:-1}" = 1 ]; then
 		report_dir=$(dirname "$REPORT")
 		[ "$REPORT" = "-" ] && hreport=- || hreport=$report_dir/HISTORY-BENCHMARKS.md
 		ROUNDS=${HISTORY_ROUNDS:-5} DURATION=${HISTORY_DURATION:-5} REPORT=$hreport bash "$BENCH/history-bench.sh"
+	fi
+fi
+
+# Login storms (SASL over TLS, cold and warm verification cache, SCRAM): its own script
+# and report. LOGIN_BENCH=0 skips it; QUICK=1 uses 2,000 clients.
+if [ "${LOGIN_BENCH:-1}" = 1 ]; then
+	trap - EXIT
+	cleanup 2>/dev/null
+	if [ "$QUICK" = 1 ]; then
+		LOGIN_N=${LOGIN_N:-2000} REPORT=- bash "$BENCH/login-bench.sh"
+	else
+		report_dir=$(dirname "$REPORT")
+		[ "$REPORT" = "-" ] && lreport=- || lreport=$report_dir/LOGIN-BENCHMARKS.md
+		REPORT=$lreport bash "$BENCH/login-bench.sh"
 	fi
 fi

@@ -189,7 +189,7 @@ def test_registration_disabled(make_server, backend):
     c = srv.client()
     caps = c.cap_ls()
     assert "draft/account-registration" not in caps, caps
-    assert caps["sasl"] == "PLAIN,EXTERNAL"
+    assert caps["sasl"] == "PLAIN,EXTERNAL,SCRAM-SHA-256"
     c.send("CAP END")
     c.register("gina")
     c.send("REGISTER * * " + PASSWORD)

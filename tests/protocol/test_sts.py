@@ -17,7 +17,7 @@ BEFORE_STS = ("account-notify account-tag away-notify batch cap-notify chghost d
               "draft/message-edit draft/message-redaction draft/read-marker "
               "draft/account-registration=before-connect,custom-account-name echo-message "
               "extended-join extended-monitor invite-notify labeled-response message-tags "
-              "multi-prefix sasl=PLAIN,EXTERNAL server-time setname soju.im/search standard-replies")
+              "multi-prefix sasl=PLAIN,EXTERNAL,SCRAM-SHA-256 server-time setname soju.im/search standard-replies")
 AFTER_STS = "userhost-in-names znc.in/self-message"
 
 
