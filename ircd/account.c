@@ -2,6 +2,7 @@
  * the crypto thread (scrypt), then finish on the loop. SQL text is shared by both
  * backends; names are stored with their casemapped key. */
 #include "account.h"
+#include "alwayson.h"
 #include "session.h"
 #include "audit.h"
 
@@ -731,6 +732,8 @@ void account_login(struct client *c, const char *account)
 	reply(c, RPL_LOGGEDIN, prefix, c->account, c->account);
 	readmarker_login(c);
 	if (!client_registered(c))
+		return;
+	if (alwayson_reattach(c)) /* IDENTIFY to an account that stayed on: c becomes that user */
 		return;
 	services_account_changed(c);
 	struct outmsg o;

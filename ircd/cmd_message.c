@@ -111,6 +111,16 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 	}
 	if (client_silences(t, c))
 		return true; /* dropped without telling the sender */
+	if ((t->flags & CLI_GHOST) && !r->tagmsg) {
+		/* an always-on user without a connection: kept like an offline DM, whose rules
+		 * apply (only from logged-in users); never accepted and then lost */
+		if (offline_keep_for(c, r->cmd, t->nick, t->account, t->away, o, r->text, r->tags,
+		                     client_has_cap(c, CAP_ECHO_MESSAGE)))
+			return false;
+		if (!r->notice)
+			reply(c, ERR_NEEDREGGEDNICKMSG, t->nick);
+		return false;
+	}
 	if (t == c && (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS)))
 		client_send_direct(c, outmsg_for(o, c)); /* the echo below is the labeled copy */
 	else if (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS))

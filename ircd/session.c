@@ -1,6 +1,7 @@
 /* session.c - multiclient: extra connections of a logged-in user (see session.h). */
 #include "session.h"
 
+#include "alwayson.h"
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
@@ -211,6 +212,7 @@ bool session_handover(struct client *u)
 	monitor_move(u, n);
 	if (client_find(u->nick) == u)
 		dict_put(ircd.nicks, u->nick, n);
+	alwayson_touch(n); /* its stored presence follows the new id */
 	log_conn("handover of %s from %llu to %llu", n->nick, (unsigned long long)u->id, (unsigned long long)n->id);
 	return true;
 }
