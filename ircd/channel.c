@@ -124,6 +124,24 @@ void channel_remove(struct channel *ch, struct client *c)
 	channel_free_if_empty(ch);
 }
 
+struct invite_move {
+	uint64_t from, to;
+};
+
+static void move_invites(struct channel *ch, void *arg)
+{
+	const struct invite_move *mv = arg;
+	for (unsigned i = 0; i < ch->ninvites; i++)
+		if (ch->invites[i] == mv->from)
+			ch->invites[i] = mv->to;
+}
+
+void channel_invites_move(uint64_t from, uint64_t to)
+{
+	struct invite_move mv = {from, to};
+	channel_each(move_invites, &mv);
+}
+
 void channel_free_if_empty(struct channel *ch)
 {
 	if (ch->nmembers == 0 && !ch->registered)

@@ -151,7 +151,7 @@ static void on_recvq_full(struct conn *conn)
 {
 	struct client *c = from_conn(conn);
 	if (c->flags & CLI_FLOOD_HELD)
-		client_exit(c, "Excess Flood");
+		client_leave(c, "Excess Flood");
 }
 
 static void on_error(struct conn *conn, const char *reason) { client_leave(from_conn(conn), reason); }

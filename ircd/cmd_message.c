@@ -173,7 +173,9 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 		metrics.relayed[tagmsg ? METRICS_TAGMSG : notice ? METRICS_NOTICE : METRICS_PRIVMSG] += sent;
 		if (sent && client_has_cap(c, CAP_ECHO_MESSAGE) && (!tagmsg || client_has_cap(c, CAP_MESSAGE_TAGS)))
 			outmsg_send_one(&o, c);
-		if (sent) /* the user's other sessions get a copy whatever their caps (self-message) */
+		/* the user's other sessions get a copy whatever their caps (self-message); not of a
+		 * line to a service, which may carry a password */
+		if (sent && (is_chan || !service_find(t)))
 			session_send_others(&o, c, tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0, 0);
 		outmsg_release(&o);
 	}

@@ -11,6 +11,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "session.h"
 #include "service.h"
 
 #include <stdio.h>
@@ -290,7 +291,9 @@ static void announce_line(const char *line, void *arg)
 static void user_mode_line(const char *line, void *arg)
 {
 	struct client *c = arg;
-	client_sendf(c, ":%s MODE %s :%s", c->prefix, c->nick, line);
+	struct msgbuf *b = msgbuf_printf(":%s MODE %s :%s", c->prefix, c->nick, line);
+	session_send_all(c, b); /* every session of the user sees its modes change */
+	msgbuf_unref(b);
 }
 
 static bool is_list_query(struct msg *m)

@@ -88,6 +88,7 @@ void session_sync(struct client *u)
 		memcpy(s->realname, u->realname, sizeof s->realname);
 		memcpy(s->prefix, u->prefix, sizeof s->prefix);
 		s->umodes = u->umodes;
+		memcpy(s->account, u->account, sizeof s->account);
 		s->nick_since = u->nick_since;
 	}
 }
@@ -210,11 +211,38 @@ bool session_handover(struct client *u)
 	n->umodes = u->umodes;
 	n->last_message = u->last_message;
 	monitor_move(u, n);
+	channel_invites_move(u->id, n->id);
 	if (client_find(u->nick) == u)
 		dict_put(ircd.nicks, u->nick, n);
 	alwayson_touch(n); /* its stored presence follows the new id */
 	log_conn("handover of %s from %llu to %llu", n->nick, (unsigned long long)u->id, (unsigned long long)n->id);
 	return true;
+}
+
+void session_each_other(struct client *c, void (*fn)(struct client *x, void *arg), void *arg)
+{
+	struct client *u = c->session_of ? c->session_of : c;
+	struct client *asker = session_asker(u);
+	if (asker != u) { /* the user's own connection, outside the session's command */
+		struct reply_ctx *ctx = u->rctx;
+		uint32_t caps = u->caps;
+		u->rctx = NULL;
+		u->caps = u->own_caps;
+		fn(u, arg);
+		u->caps = caps;
+		u->rctx = ctx;
+	}
+	for (struct client *s = u->sessions; s; s = s->session_next)
+		if (s != asker)
+			fn(s, arg);
+}
+
+static void send_line(struct client *x, void *arg) { client_send(x, arg); }
+
+void session_send_all(struct client *u, struct msgbuf *b)
+{
+	client_send(u, b); /* the asker, through its reply context */
+	session_each_other(u, send_line, b);
 }
 
 void session_send_others(struct outmsg *o, struct client *c, uint32_t need, uint32_t skip)

@@ -136,11 +136,21 @@ struct client *service_client_find(const char *nick)
 
 void service_login(struct client *c, const char *account) { account_login(c, account); }
 
+static void logged_out(struct client *x, void *arg)
+{
+	(void)arg;
+	reply(x, RPL_LOGGEDOUT, x->prefix);
+}
+
 void service_logout(struct client *c)
 {
 	alwayson_gone(c); /* a logged-out user does not stay */
 	c->account[0] = '\0';
 	reply(c, RPL_LOGGEDOUT, c->prefix);
+	if (c->sessions) {
+		session_sync(c);
+		session_each_other(c, logged_out, NULL);
+	}
 	struct outmsg o;
 	outmsg_init(&o, false, NULL, ":%s ACCOUNT *", c->prefix);
 	channel_send_common_monitored(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));

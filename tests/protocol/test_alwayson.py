@@ -282,3 +282,57 @@ def test_kline_while_down_prevents_restore(make_server, backend):
     bob.send("WHOIS alice")
     assert bob.read_until(lambda l: l.command == "318")[0].split()[1] == "401"
     assert int(backend.query("SELECT COUNT(*) FROM always_on_users")[0][0]) == 0
+
+
+# ---- multiclient: what one session changes reaches the others ----
+
+def two_sessions(srv):
+    register(srv, always_on=False).close()
+    a, _ = login(srv)
+    b, _ = login(srv)
+    sync(a)
+    sync(b)
+    return a, b
+
+
+def test_user_modes_and_away_reach_every_session(make_server, backend):
+    srv = start(make_server, backend)
+    a, b = two_sessions(srv)
+    b.send("MODE alice +B")
+    for s in (a, b):
+        s.expect(":%s MODE alice :+B" % ALICE)
+    b.send("AWAY :lunch")
+    for s in (a, b):
+        s.expect("%s 306 alice :You have been marked as being away" % S)
+    a.send("AWAY")
+    for s in (a, b):
+        s.expect("%s 305 alice :You are no longer marked as being away" % S)
+    quiet(a, b)
+
+
+def test_login_changes_reach_every_session(make_server, backend):
+    srv = start(make_server, backend)
+    a, b = two_sessions(srv)
+    ns(b, "LOGOUT")
+    for s in (a, b):
+        s.expect("%s 901 alice %s :You are now logged out" % (S, ALICE))
+    ns(b, "IDENTIFY alice " + PASSWORD)
+    for s in (a, b):
+        s.expect("%s 900 alice %s alice :You are now logged in as alice" % (S, ALICE))
+    sync(b)
+    quiet(a)  # nor did a see b's lines to NickServ (a password)
+
+
+def test_invites_move_with_the_handover(make_server, backend):
+    srv = start(make_server, backend)
+    a, b = two_sessions(srv)
+    bob = srv.connect("bob")
+    join(bob, "#secret")
+    bob.send("MODE #secret +i")
+    bob.expect(":bob!bob@127.0.0.1 MODE #secret +i")
+    bob.send("INVITE alice #secret")
+    bob.expect("%s 341 bob alice #secret" % S)
+    leave(a)  # the first connection leaves: b carries the user, and the invitation
+    sync(b)
+    b.send("JOIN #secret")
+    b.expect(":%s JOIN #secret" % ALICE)
