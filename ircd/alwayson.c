@@ -12,7 +12,8 @@
  * fire and forget, in the storage thread's order. A lost write only makes a restart
  * restore an older presence. Restored memberships are trusted as stored (bans and +i
  * set while the server was down do not apply); K-lines do: a K-lined ghost is not
- * restored. */
+ * restored. A channel recreated for a ghost keeps its stored history floor: the ghost
+ * kept that lifetime of the channel going, and its members may read its history. */
 #include "alwayson.h"
 
 #include "account.h"
@@ -89,10 +90,11 @@ static void save(const struct client *u)
 	for (const struct membership *m = u->channels; m; m = m->client_next) {
 		char ck[CHANNEL_MAX + 1];
 		casemap_fold(ck, m->chan->name, sizeof ck);
-		struct db_param c[4] = {DB_TEXT(key), DB_TEXT(ck), DB_TEXT(m->chan->name), DB_INT(m->status)};
-		storage_txn_add(t, "INSERT INTO always_on_channels (account_key, channel_key, channel, status) "
-		                   "VALUES (?, ?, ?, ?)",
-		                c, 4);
+		struct db_param c[5] = {DB_TEXT(key), DB_TEXT(ck), DB_TEXT(m->chan->name), DB_INT(m->status),
+		                        DB_INT((long long)m->chan->history_floor)};
+		storage_txn_add(t, "INSERT INTO always_on_channels (account_key, channel_key, channel, status, "
+		                   "history_floor) VALUES (?, ?, ?, ?, ?)",
+		                c, 5);
 	}
 	storage_txn_submit(t, NULL, NULL);
 }
@@ -246,6 +248,18 @@ void alwayson_ghost_exit(struct client *g)
 		dict_del(ghosts, g->account);
 }
 
+/* Operator status is not kept by a ghost: the account's next login must not inherit it
+ * without OPER. */
+static void drop_oper(struct client *g)
+{
+	if (!(g->umodes & UMODE('o')))
+		return;
+	g->umodes &= ~(UMODE('o') | UMODE('s'));
+	g->privs = 0;
+	g->oper_name[0] = '\0';
+	ircd.nopers--;
+}
+
 /* x becomes the only session of u, so that u's exit hands u over to it. */
 static void attach_as_session(struct client *x, struct client *u)
 {
@@ -262,15 +276,16 @@ bool alwayson_keep(struct client *c, const char *reason)
 	if (ircd.shutting_down || !client_registered(c) || c->session_of || c->sessions || !c->account[0] ||
 	    !alwayson_enabled(c->account) || alwayson_ghost(c->account))
 		return false;
+	/* the catch-up at its return starts where its last connection left */
+	for (struct membership *m = c->channels; m; m = m->client_next)
+		readmarker_left(c, m->chan);
 	struct client *g = client_ghost_new(c->class);
 	memcpy(g->account, c->account, sizeof g->account);
 	memcpy(g->conn.ip, c->conn.ip, sizeof g->conn.ip);
 	attach_as_session(g, c);
 	client_exit(c, reason); /* the handover: g is the user now */
 	index_ghost(g);
-	/* the catch-up at its return starts where its last connection left */
-	for (struct membership *m = g->channels; m; m = m->client_next)
-		readmarker_left(g, m->chan);
+	drop_oper(g);
 	auto_away(g);
 	alwayson_touch(g);
 	log_conn("%s (account %s) stays always-on after: %s", g->nick, g->account, reason);
@@ -426,8 +441,11 @@ static void row_channel(void *arg, int ncols, const char *const *cols)
 	if (!g || !channel_name_valid(cols[1]) || g->nchannels >= CHANNELS_PER_CLIENT)
 		return;
 	struct channel *ch = channel_find(cols[1]);
-	if (!ch)
+	if (!ch) { /* the lifetime the ghost kept going: its history stays readable */
 		ch = channel_create(cols[1]);
+		if (ncols > 3 && cols[3])
+			ch->history_floor = strtoull(cols[3], NULL, 10);
+	}
 	if (!channel_member(ch, g))
 		channel_add(ch, g, (unsigned)(cols[2] ? atoi(cols[2]) : 0) & (MEMBER_OP | MEMBER_VOICE));
 }
@@ -439,7 +457,8 @@ void alwayson_load(void)
 	storage_query_now("SELECT u.account_key, a.name, u.nick, u.username, u.host, u.ip, u.realname, u.away, u.umodes "
 	                  "FROM always_on_users u JOIN accounts a ON a.name_key = u.account_key",
 	                  NULL, 0, row_user, NULL);
-	storage_query_now("SELECT account_key, channel, status FROM always_on_channels", NULL, 0, row_channel, NULL);
+	storage_query_now("SELECT account_key, channel, status, history_floor FROM always_on_channels", NULL, 0,
+	                  row_channel, NULL);
 	for (size_t i = 0; i < nrefused; i++) {
 		struct db_param k = DB_TEXT(refused[i]);
 		storage_query_now("DELETE FROM always_on_users WHERE account_key = ?", &k, 1, NULL, NULL);

@@ -101,7 +101,7 @@ static int rehash(char *err, size_t size)
 		const struct conf_class *cl = conf_class_find(nc, c->class->name);
 		c->class = cl ? cl : &nc->classes[0];
 		c->conn.sendq_max = c->class->sendq;
-		if (!client_dead(c))
+		if (!client_dead(c) && !(c->flags & CLI_GHOST)) /* a ghost is no connection */
 			ircd.class_clients[c->class - nc->classes]++;
 	}
 	int failed = listener_sync(nc, tls, client_accept);

@@ -18,11 +18,14 @@ CREATE TABLE always_on_users (
   away        VARCHAR(400),
   umodes      BIGINT NOT NULL DEFAULT 0
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
--- Its channels, with its status there (MEMBER_* bits).
+-- Its channels, with its status there (MEMBER_* bits) and the channel's history floor:
+-- the ghost kept the channel's lifetime going, so a channel recreated at start keeps its
+-- history readable from the same seq.
 CREATE TABLE always_on_channels (
   account_key VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   channel_key VARCHAR(140) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   channel     VARCHAR(140) NOT NULL,
   status      INT NOT NULL DEFAULT 0,
+  history_floor BIGINT UNSIGNED NOT NULL DEFAULT 0,
   PRIMARY KEY (account_key, channel_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -18,11 +18,14 @@ CREATE TABLE always_on_users (
   away        TEXT,
   umodes      INTEGER NOT NULL DEFAULT 0
 );
--- Its channels, with its status there (MEMBER_* bits).
+-- Its channels, with its status there (MEMBER_* bits) and the channel's history floor:
+-- the ghost kept the channel's lifetime going, so a channel recreated at start keeps its
+-- history readable from the same seq.
 CREATE TABLE always_on_channels (
   account_key TEXT NOT NULL,
   channel_key TEXT NOT NULL,
   channel     TEXT NOT NULL,
   status      INTEGER NOT NULL DEFAULT 0,
+  history_floor INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (account_key, channel_key)
 );

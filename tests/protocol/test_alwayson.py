@@ -181,6 +181,19 @@ def test_kill_and_kline_remove_the_ghost(make_server, backend):
     bob.expect(lambda l: l.command == "QUIT" and l.nick == "carol")
 
 
+def test_operator_status_is_not_kept(make_server, backend):
+    srv = start(make_server, backend)
+    alice, bob = in_room(srv)
+    oper_up(alice)
+    leave(alice)
+    bob.send("WHOIS alice")
+    assert not any(l.split()[1] == "313" for l in bob.read_until(lambda l: l.command == "318"))
+    a, _ = login(srv)
+    sync(a)
+    a.send("KILL bob :x")
+    a.expect("%s 481 alice :Permission Denied- You're not an IRC operator" % S)
+
+
 def test_logout_and_off_quit_as_usual(make_server, backend):
     srv = start(make_server, backend)
     alice, bob = in_room(srv)
@@ -246,8 +259,8 @@ def test_info_and_server_default(make_server, backend):
 def test_restored_after_restart(make_server, backend):
     srv = start(make_server, backend)
     alice, bob = in_room(srv)
-    bob.send("MODE #room +o alice")  # bob is no op: nothing happens; alice keeps @
     leave(alice)
+    bob.send("PRIVMSG #room :before the restart")
     sync(bob)
     srv.stop()
     srv = start(make_server, backend)
@@ -262,8 +275,9 @@ def test_restored_after_restart(make_server, backend):
     bob.expect("%s 301 bob alice :%s" % (S, AWAY))
     a, _ = login(srv)
     a.expect(":%s JOIN #room" % ALICE)
-    tail = a.read_until(lambda l: l.endswith(" after the restart"))
-    assert tail
+    # the catch-up starts where her connection left, not at the shutdown
+    a.expect(lambda l: l.startswith(":bob!bob@127.0.0.1 PRIVMSG #room :") and l.endswith(" before the restart"))
+    a.expect(lambda l: l.startswith(":bob!bob@127.0.0.1 PRIVMSG alice :") and l.endswith(" after the restart"))
 
 
 def test_kline_while_down_prevents_restore(make_server, backend):
