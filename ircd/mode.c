@@ -2,6 +2,8 @@
  * what took effect is collected into one MODE message announced to the channel. */
 #include "mode.h"
 
+#include "alwayson.h"
+
 #include "casemap.h"
 #include "channel.h"
 #include "cloak.h"
@@ -162,6 +164,7 @@ static void member_change(struct client *c, struct channel *ch, int dir, char mo
 		m->status |= bit;
 	else
 		m->status &= ~bit;
+	alwayson_touch(t); /* an always-on user's status is restored at start */
 	change_add(cs, dir, mode, t->nick);
 }
 

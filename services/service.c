@@ -256,6 +256,7 @@ void service_channel_member_mode(const struct service *s, struct channel *ch, st
 	if (!m || ((m->status & bit) != 0) == on)
 		return;
 	m->status ^= bit;
+	alwayson_touch(c);
 	char text[NICK_MAX + 8];
 	snprintf(text, sizeof text, "%c%c %s", on ? '+' : '-', mode, c->nick);
 	announce_mode(s, ch, text);

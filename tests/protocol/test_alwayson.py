@@ -181,6 +181,25 @@ def test_kill_and_kline_remove_the_ghost(make_server, backend):
     bob.expect(lambda l: l.command == "QUIT" and l.nick == "carol")
 
 
+def test_ghost_of_own_account_takes_it_over(make_server, backend):
+    """A second user logged in to the same account under another nick (before alice left)
+    uses GHOST on the always-on nick: it becomes that user instead of disconnecting it."""
+    srv = start(make_server, backend)
+    alice, bob = in_room(srv)
+    other, _ = login(srv, nick="alice2")
+    other.nick = "alice2"
+    sync(other)
+    leave(alice)
+    quiet(bob)
+    ns(other, "GHOST alice")
+    other.expect(":%s NOTICE alice2 :alice is your always-on session; you are now using it." % NICKSERV)
+    other.expect(":alice2!alice2@127.0.0.1 NICK :alice")
+    other.expect(":%s JOIN #room" % ALICE)
+    other.nick = "alice"
+    other.send("PRIVMSG #room :it is me")
+    bob.expect(":%s PRIVMSG #room :it is me" % ALICE)
+
+
 def test_operator_status_is_not_kept(make_server, backend):
     srv = start(make_server, backend)
     alice, bob = in_room(srv)
@@ -259,10 +278,13 @@ def test_info_and_server_default(make_server, backend):
 def test_restored_after_restart(make_server, backend):
     srv = start(make_server, backend)
     alice, bob = in_room(srv)
+    alice.send("MODE #room +v bob")  # status changes are stored too
+    bob.expect(":%s MODE #room +v bob" % ALICE)
     leave(alice)
     bob.send("PRIVMSG #room :before the restart")
     sync(bob)
     srv.stop()
+    assert sorted(backend.query("SELECT channel, status FROM always_on_channels")) == [("#room", "1")]
     srv = start(make_server, backend)
     bob = srv.connect("bob")
     ns(bob, "IDENTIFY " + PASSWORD)
