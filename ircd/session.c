@@ -24,7 +24,10 @@ void channel_send_state(struct client *c, struct channel *ch); /* cmd_channel.c 
 bool session_may_attach(const struct client *c, const char *nick)
 {
 	const struct client *u = client_find(nick);
-	if (ircd.conf->max_sessions < 2 || !u || u == c || !client_registered(u) || !u->account[0])
+	if (!u || u == c || !client_registered(u) || !u->account[0])
+		return false;
+	/* an always-on user without a connection is taken over, multiclient or not */
+	if (ircd.conf->max_sessions < 2 && !(u->flags & CLI_GHOST))
 		return false;
 	/* only a client that can still log in before registering: SASL (CAP) or PASS */
 	return c->account[0] || (c->flags & CLI_CAP_WAIT) || c->sasl_mech[0] || c->pass;

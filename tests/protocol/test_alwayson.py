@@ -131,6 +131,17 @@ def test_dm_kept_and_delivered_on_login_with_channels(make_server, backend):
     bob.expect(":%s PRIVMSG #room :back" % ALICE)
 
 
+def test_takeover_without_multiclient(make_server, backend):
+    """With accounts.max_sessions = 1 the always-on nick is still taken back at login."""
+    srv = start(make_server, backend, max_sessions=1)
+    alice, bob = in_room(srv)
+    leave(alice)
+    a, lines = login(srv)
+    assert not any(l.split()[1] == "433" for l in lines), lines
+    assert lines[0].startswith("%s 001 alice " % S)
+    a.expect(":%s JOIN #room" % ALICE)
+
+
 def test_login_with_another_nick_takes_the_user_over(make_server, backend):
     srv = start(make_server, backend)
     alice, bob = in_room(srv)
