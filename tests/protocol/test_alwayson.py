@@ -98,10 +98,35 @@ def test_last_connection_leaves_user_stays(make_server, backend):
     mallory.send("NICK alice")
     mallory.expect("%s 433 * alice :Nickname is already in use" % S)
     mallory.close()
-    # channel ops work on it
-    bob.send("MODE #room +v alice")
-    bob.expect(lambda l: l.command in ("482", "MODE"))
+    bob.send("MONITOR + alice")
+    bob.expect("%s 730 bob :alice!alice@127.0.0.1" % S)
     quiet(bob)
+
+
+def test_dropped_connection_kick_and_modes(make_server, backend):
+    """A connection that just drops leaves the user too; channel modes and KICK work on
+    it, and the KICK is stored (nothing to restore in #room)."""
+    srv = start(make_server, backend)
+    alice, bob = in_room(srv)
+    alice.send("MODE #room +o bob")
+    bob.expect(":%s MODE #room +o bob" % ALICE)
+    sync(alice)
+    alice.close()  # no QUIT: a read error
+
+    def away():
+        bob.send("WHOIS alice")
+        return "%s 301 bob alice :%s" % (S, AWAY) in bob.read_until(lambda l: l.command == "318")
+    wait_for(away, what="alice marked away")
+    bob.send("MODE #room -o alice")
+    bob.expect(":bob!bob@127.0.0.1 MODE #room -o alice")
+    wait_for(lambda: backend.query("SELECT status FROM always_on_channels") == [("0",)],
+             what="the status change stored")
+    bob.send("KICK #room alice :out")
+    bob.expect(":bob!bob@127.0.0.1 KICK #room alice :out")
+    wait_for(lambda: backend.query("SELECT COUNT(*) FROM always_on_channels") == [("0",)],
+             what="the KICK stored")
+    bob.send("WHOIS alice")  # still there, in no channel
+    assert "%s 301 bob alice :%s" % (S, AWAY) in bob.read_until(lambda l: l.command == "318")
 
 
 def test_dm_kept_and_delivered_on_login_with_channels(make_server, backend):
