@@ -29,6 +29,7 @@
 #include "monitor.h"
 #include "outmsg.h"
 #include "reply.h"
+#include "service.h"
 #include "session.h"
 #include "storage.h"
 
@@ -405,7 +406,7 @@ static void row_user(void *arg, int ncols, const char *const *cols)
 	(void)arg;
 	if (ncols < 9 || !cols[0] || !cols[1] || !cols[2] || !alwayson_enabled(cols[1]))
 		return;
-	if (client_find(cols[2]) || !client_nick_valid(cols[2], NICK_MAX))
+	if (client_find(cols[2]) || service_find(cols[2]) || !client_nick_valid(cols[2], NICK_MAX))
 		return;
 	static struct client probe;
 	memset(&probe, 0, sizeof probe);
