@@ -129,6 +129,20 @@ def test_dropped_connection_kick_and_modes(make_server, backend):
     assert "%s 301 bob alice :%s" % (S, AWAY) in bob.read_until(lambda l: l.command == "318")
 
 
+def test_ping_timeout_leaves_the_user(make_server, backend):
+    """A connection that stops answering: after the ping timeout the user stays."""
+    srv = make_server(backend=backend, flood_enabled=False, ping_frequency=1, ping_timeout=1,
+                      sections={"accounts": {"scrypt_n": 1024}})
+    alice, bob = in_room(srv)
+
+    def away():  # bob's WHOIS also keeps bob's own connection alive
+        bob.send("WHOIS alice")
+        return "%s 301 bob alice :%s" % (S, AWAY) in bob.read_until(lambda l: l.command == "318")
+    wait_for(away, timeout=8, interval=0.2, what="alice left by ping timeout and marked away")
+    assert not any(l.startswith(":alice!") and " QUIT " in l for l in bob.history)
+    alice.expect_error_close("Ping timeout: 1 seconds")
+
+
 def test_dm_kept_and_delivered_on_login_with_channels(make_server, backend):
     srv = start(make_server, backend)
     alice, bob = in_room(srv)
