@@ -338,7 +338,7 @@ void alwayson_burst(struct client *c)
 static void drop_own_presence(struct client *c)
 {
 	for (struct membership *m = c->channels; m; m = m->client_next)
-		client_sendf(c, ":%s PART %s :Reattached to %s", c->prefix, m->chan->name, c->nick);
+		client_sendf(c, ":%s PART %s :Taking over your always-on session", c->prefix, m->chan->name);
 	channel_client_exit(c, "Reattached to another session");
 	monitor_offline(c->nick);
 	ircd.nusers--;
