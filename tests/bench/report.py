@@ -106,6 +106,12 @@ SCENARIOS = [
         ("srv_us_per_cycle", "server CPU per handshake (cycle), us", "low"),
         ("reg_p99_ms", "connect to 001, p99 ms", "low"),
     ]),
+    ("tls-connect-p50-resume", "TLS connect, resuming an earlier connection's session (ticket); 50 cycles in flight", [
+        ("cycles_per_s", "handshakes (cycles)/s", "high"),
+        ("srv_us_per_cycle", "server CPU per handshake (cycle), us", "low"),
+        ("resumed_pct", "handshakes resumed, %", None),
+        ("reg_p99_ms", "connect to 001, p99 ms", "low"),
+    ]),
     ("tls-connect-p50-ecdsa", "TLS connect, Parley only, ECDSA P-256 certificate; 50 cycles in flight", [
         ("cycles_per_s", "handshakes (cycles)/s", "high"),
         ("srv_us_per_cycle", "server CPU per handshake (cycle), us", "low"),
@@ -124,7 +130,8 @@ SCENARIOS = [
 
 # Figures set by InspIRCd's one-second registration tick, not by its engine: no ratio.
 TICK_BOUND = {("connect-p10", "inspircd"), ("connect-p50", "inspircd"), ("tls-connect-p10", "inspircd"),
-              ("tls-connect-p50", "inspircd"), ("idle", "inspircd", "registrations_per_s"),
+              ("tls-connect-p50", "inspircd"), ("tls-connect-p50-resume", "inspircd"),
+              ("idle", "inspircd", "registrations_per_s"),
               ("tls-idle", "inspircd", "registrations_per_s"), ("hold", "inspircd", "setup_s")}
 
 
@@ -136,12 +143,17 @@ PEER_NAMES = {"parley": "Parley", "ngircd": "ngIRCd", "inspircd": "InspIRCd"}
 
 
 def parse(path):
-    runs = []
     with open(path) as f:
-        for line in f:
+        return parse_lines(f)
+
+
+def parse_lines(lines):
+    runs = []
+    if True:
+        for line in lines:
             if not line.startswith("RESULT "):
                 continue
-            d = {}
+            d = {"_line": line.rstrip()}
             for tok in line.split()[1:]:
                 if "=" in tok:
                     k, v = tok.split("=", 1)
@@ -163,6 +175,9 @@ def derive(d):
     rate = num(d.get("cycles_per_s"))
     if rate:
         d["srv_us_per_cycle"] = str(cpu / rate * 1e6)
+    hs = num(d.get("tls_handshakes"))
+    if hs:
+        d["resumed_pct"] = str(100.0 * (num(d.get("tls_resumed")) or 0) / hs)
     rate = num(d.get("registrations_per_s"))
     if rate:
         d["srv_us_per_registration"] = str(cpu / rate * 1e6)
@@ -296,7 +311,28 @@ def targets(runs, servers):
     return rows
 
 
+def kept_runs(path, runs):
+    """RESULT lines of an earlier report (its raw section) for the scenarios this run did not
+    measure, and that report's header lines: a TLS=only run refreshes the tls-* rows and keeps
+    the rest, saying which run each row comes from."""
+    if not path or not os.path.exists(path):
+        return [], {}
+    with open(path) as f:
+        lines = f.read().splitlines()
+    ids = {r.get("id") for r in runs}
+    old = [r for r in parse_lines(l for l in lines if l.startswith("RESULT ")) if r.get("id") not in ids]
+    head = {}
+    for l in lines:
+        for k in ("Date", "Servers", "Command"):
+            if l.startswith(f"- {k}: ") and k not in head:
+                head[k] = l[len(k) + 4:]
+    return old, head
+
+
 def report(args, runs):
+    new_runs = runs
+    old, oldhead = kept_runs(args.keep_from, runs)
+    runs = runs + old
     servers = args.servers.split()
     peers = [s for s in servers if s != "parley"]
     out = []
@@ -311,12 +347,23 @@ def report(args, runs):
       "is measured by `tests/bench/history-bench.sh`, which `make bench` runs after this: see "
       "[HISTORY-BENCHMARKS.md](HISTORY-BENCHMARKS.md).")
     w("")
-    w(f"- Date: {now}")
-    w(f"- Machine: {machine()}")
-    w(f"- Servers: {args.versions}")
-    w(f"- Command: `cd /work/main && make && {args.command}` "
-      f"({args.rounds} round{'' if str(args.rounds) == '1' else 's'}, {args.duration} s measuring windows, "
-      f"{int(float(args.elapsed)) // 60} min {int(float(args.elapsed)) % 60} s in all)")
+    if old:
+        kept = ", ".join(sorted({r.get("id", "?") for r in old}))
+        w(f"- Date: {oldhead.get('Date', '?')}; the rows of "
+          + ", ".join(sorted({r.get("id", "?") for r in new_runs})) + f": {now}")
+        w(f"- Machine: {machine()}")
+        w(f"- Servers: {oldhead.get('Servers', '?')}; then {args.versions}")
+        w(f"- Command: {oldhead.get('Command', '?')}; then `cd /work/main && make && {args.command}` "
+          f"({args.rounds} round{'' if str(args.rounds) == '1' else 's'}, {args.duration} s measuring windows, "
+          f"{int(float(args.elapsed)) // 60} min {int(float(args.elapsed)) % 60} s in all), which measured "
+          f"only the scenarios it names and kept the earlier rows ({kept}) from the report")
+    else:
+        w(f"- Date: {now}")
+        w(f"- Machine: {machine()}")
+        w(f"- Servers: {args.versions}")
+        w(f"- Command: `cd /work/main && make && {args.command}` "
+          f"({args.rounds} round{'' if str(args.rounds) == '1' else 's'}, {args.duration} s measuring windows, "
+          f"{int(float(args.elapsed)) // 60} min {int(float(args.elapsed)) % 60} s in all)")
     w("")
     w("## How it was measured")
     w("")
@@ -443,6 +490,8 @@ def report(args, runs):
     w("<details><summary>Raw RESULT lines</summary>")
     w("")
     w("```")
+    for r in old:
+        w(r["_line"])
     with open(args.results) as f:
         for line in f:
             if line.startswith("RESULT "):
@@ -481,6 +530,7 @@ def main():
     ap.add_argument("--idle-n", default="?")
     ap.add_argument("--hold-n", default="?")
     ap.add_argument("--tls-idle-n", default="?")
+    ap.add_argument("--keep-from", default="", help="an earlier report whose other scenarios' rows to keep")
     ap.add_argument("--versions", default="")
     ap.add_argument("--command", default="bash tests/bench/run-bench.sh")
     ap.add_argument("--commands", default="")

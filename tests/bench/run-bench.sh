@@ -19,7 +19,9 @@
 # run; default "parley inspircd": ngIRCd needs about 110 s to register 19,000 clients);
 # REPORT (docs/BENCHMARKS.md; "-" for none, the default with QUICK=1); KEEP=1 keeps the
 # temporary directory; TLS=0 skips the TLS runs (tls-* scenarios), TLS=only runs nothing else;
-# TLS_IDLE_N (5,000; 2,000 with QUICK=1) idle TLS clients; ONLY="id ..." runs only those
+# TLS_IDLE_N (5,000; 2,000 with QUICK=1) idle TLS clients; NGIRCD and INSPIRCD name the
+# peers' binaries (default: those on PATH; e.g. an ngircd unpacked with `dpkg -x` from its
+# .deb when an installed package conflicts with it); ONLY="id ..." runs only those
 # scenarios; WAIT_QUIET=S waits up to S seconds for other work on the machine to stop (under
 # 0.25 cores busy) before starting.
 set -u -o pipefail
@@ -56,7 +58,9 @@ make -s -C "$BENCH" || exit 1
 
 # --- peers -----------------------------------------------------------------------------
 have() { command -v "$1" >/dev/null 2>&1; }
-if ! have ngircd || ! have inspircd; then
+NGIRCD=${NGIRCD:-ngircd}
+INSPIRCD=${INSPIRCD:-inspircd}
+if ! have "$NGIRCD" || ! have "$INSPIRCD"; then
 	if [ "$(id -u)" = 0 ] && have apt-get; then
 		log "installing ngircd and inspircd"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ngircd inspircd >/dev/null 2>&1 ||
@@ -87,8 +91,8 @@ stop_system_instance inspircd
 
 if [ -z "${SERVERS:-}" ]; then
 	SERVERS=parley
-	have ngircd && SERVERS="$SERVERS ngircd"
-	have inspircd && SERVERS="$SERVERS inspircd"
+	have "$NGIRCD" && SERVERS="$SERVERS ngircd"
+	have "$INSPIRCD" && SERVERS="$SERVERS inspircd"
 fi
 
 TMP=$(mktemp -d /tmp/parley-bench.XXXXXX)
@@ -97,8 +101,8 @@ chmod 755 "$TMP"
 # those of the start.
 cp "$PARLEYD" "$TMP/parleyd" && PARLEYD=$TMP/parleyd
 versions="parley $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- ircd services sql 2>/dev/null || echo ' with uncommitted changes')"
-have ngircd && versions="$versions; $(ngircd --version 2>/dev/null | head -1)"
-have inspircd && versions="$versions; $(inspircd --version 2>/dev/null | head -1)"
+have "$NGIRCD" && versions="$versions; $("$NGIRCD" --version 2>/dev/null | head -1)"
+have "$INSPIRCD" && versions="$versions; $("$INSPIRCD" --version 2>/dev/null | head -1)"
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
 SPID=""
@@ -158,14 +162,14 @@ start_server() {
 		;;
 	ngircd)
 		sed -e "s|@PORT@|$SPORT|g" -e "s|@DIR@|$dir|g" "$BENCH/peers/ngircd.conf" >"$dir/ngircd.conf"
-		ngircd -n -f "$dir/ngircd.conf" >"$dir/out.log" 2>&1 &
+		"$NGIRCD" -n -f "$dir/ngircd.conf" >"$dir/out.log" 2>&1 &
 		;;
 	ngircd-tls)
 		# TLS on the measured port (its GnuTLS build); the plaintext listener moves to another
 		sed -e "s|@PORT@|$(free_port)|g" -e "s|@DIR@|$dir|g" "$BENCH/peers/ngircd.conf" >"$dir/ngircd.conf"
 		printf '[SSL]\n\tCertFile = %s\n\tKeyFile = %s\n\tDHFile = %s\n\tPorts = %s\n' \
 			"$TMP/tls.crt" "$TMP/tls.key" "$TMP/dh.pem" "$SPORT" >>"$dir/ngircd.conf"
-		ngircd -n -f "$dir/ngircd.conf" >"$dir/out.log" 2>&1 &
+		"$NGIRCD" -n -f "$dir/ngircd.conf" >"$dir/out.log" 2>&1 &
 		;;
 	inspircd | inspircd-tls)
 		sed -e "s|@PORT@|$SPORT|g" -e "s|@DIR@|$dir|g" "$BENCH/peers/inspircd.conf" >"$dir/inspircd.conf"
@@ -175,7 +179,9 @@ start_server() {
 			printf '<module name="ssl_gnutls">\n<sslprofile name="Clients" provider="gnutls" certfile="%s" keyfile="%s">\n' \
 				"$TMP/tls.crt" "$TMP/tls.key" >>"$dir/inspircd.conf"
 		fi
-		inspircd --config "$dir/inspircd.conf" --nofork --nopid --runasroot >"$dir/out.log" 2>&1 &
+		# from its run directory: a core file it leaves (Debian's GnuTLS module crashes at
+		# exit) lands there, not in the repository
+		(cd "$dir" && exec "$INSPIRCD" --config "$dir/inspircd.conf" --nofork --nopid --runasroot >"$dir/out.log" 2>&1) &
 		;;
 	esac
 	SPID=$!
@@ -272,12 +278,15 @@ SCENARIOS=(
 	"tls-idle|all-tls|--tls --scenario idle --clients $TLS_IDLE_N --per-channel 50 --settle 2 --setup-timeout 120"
 	"tls-connect-p10|all-tls|--tls --scenario connect --parallel 10 ${COMMON[*]}"
 	"tls-connect-p50|all-tls|--tls --scenario connect --parallel 50 ${COMMON[*]}"
+	"tls-connect-p50-resume|all-tls|--tls --resume --scenario connect --parallel 50 ${COMMON[*]}"
 	"tls-connect-p50-ecdsa|parley-tls-ecdsa|--tls --scenario connect --parallel 50 ${COMMON[*]}"
 	"tls-fanout-w16|parley-tls|--tls --scenario fanout --clients 100 --senders 10 --inflight 16 --quickack ${COMMON[*]}"
 )
 # tls-*: every server with TLS on its client port and the same certificate, RSA 2048
 # self-signed as `make cert` makes (InspIRCd and ngIRCd through GnuTLS, as Debian builds
-# them); tls-connect-p50-ecdsa is Parley with an ECDSA P-256 certificate instead.
+# them); tls-connect-p50-resume reconnects with the session (ticket) of an earlier connection,
+# as clients coming back after a network blip can; tls-connect-p50-ecdsa is Parley with an
+# ECDSA P-256 certificate instead.
 if [ "${TLS:-1}" != 0 ]; then
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
 		-keyout "$TMP/tls.key" -out "$TMP/tls.crt" >/dev/null 2>&1 &&
@@ -347,8 +356,11 @@ ELAPSED=$(($(date +%s) - START))
 log "done in $ELAPSED s"
 
 # --- report ----------------------------------------------------------------------------
+# TLS=only refreshes the tls-* rows of an existing report and keeps its other rows.
+keep=()
+[ "${TLS:-1}" = only ] && [ "$REPORT" != "-" ] && [ -f "$REPORT" ] && keep=(--keep-from "$REPORT")
 if [ "$REPORT" != "-" ]; then
-	/usr/bin/python3 "$BENCH/report.py" "$RESULTS" --commands "$TMP/commands.txt" \
+	/usr/bin/python3 "$BENCH/report.py" "$RESULTS" "${keep[@]}" --commands "$TMP/commands.txt" \
 		--servers "$SERVERS" --rounds "$ROUNDS" --duration "$DURATION" --elapsed "$ELAPSED" \
 		--quick "$QUICK" --idle-n "$IDLE_N" --tls-idle-n "$TLS_IDLE_N" --hold-n "$HOLD_N" --versions "$versions" \
 		--command "$( [ "$QUICK" = 1 ] && echo 'QUICK=1 ')bash tests/bench/run-bench.sh" >"$REPORT.tmp" &&
