@@ -22,6 +22,7 @@
 #include "service.h"
 #include "session.h"
 #include "sasl_scram.h"
+#include "uid.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -378,6 +379,7 @@ void client_exit(struct client *c, const char *reason)
 	}
 	if (c->nick[0] && client_find(c->nick) == c)
 		dict_del(ircd.nicks, c->nick);
+	uid_del(c);
 	monitor_forget(c);
 	readmarker_client_exit(c);
 	char idkey[24];

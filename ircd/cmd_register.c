@@ -20,6 +20,7 @@
 #include "reply.h"
 #include "service.h"
 #include "session.h"
+#include "uid.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -212,6 +213,8 @@ void client_try_register(struct client *c)
 		c->pass = NULL;
 	}
 	c->flags |= CLI_REGISTERED;
+	c->nick_ts = time(NULL);
+	uid_assign(c, ircd.conf->sid);
 	ircd.nusers++;
 	if (ircd.nusers > ircd.max_users)
 		ircd.max_users = ircd.nusers;
