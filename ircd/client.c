@@ -1,5 +1,7 @@
 /* client.c - client lifetime: accept, input to commands (with flood control), the
  * registration and ping timer, exit and reaping. */
+#include "route.h"
+#include "server.h"
 #include "client.h"
 
 #include "channel.h"
@@ -359,6 +361,10 @@ void client_exit(struct client *c, const char *reason)
 {
 	if (client_dead(c))
 		return;
+	if (c->server) { /* a remote user: KILLed across the network */
+		server_user_kill(c, reason);
+		return;
+	}
 	c->flags |= CLI_DEAD;
 	if (c->session_of || (client_registered(c) && session_handover(c))) {
 		/* one session of a user that stays: it alone sees the user QUIT */
@@ -369,6 +375,8 @@ void client_exit(struct client *c, const char *reason)
 		msgbuf_unref(q);
 	} else if (client_registered(c)) {
 		snotice_about(c, "Client exiting: %s (%s@%s) [%s]", c->nick, c->user, c->conn.ip, reason);
+		if (!ircd.shutting_down) /* the links close with us: a split, not QUITs */
+			route_quit(c, reason);
 		channel_client_exit(c, reason);
 		monitor_offline(c->nick);
 		ircd.nusers--;

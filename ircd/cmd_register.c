@@ -1,5 +1,6 @@
 /* cmd_register.c - connection registration and the commands every connection may
  * use: PASS, NICK, USER, PING, PONG, QUIT, and the welcome burst. */
+#include "route.h"
 #include "account.h"
 #include "ban.h"
 #include "cloak.h"
@@ -73,7 +74,9 @@ void cmd_nick(struct client *c, struct msg *m)
 	memcpy(old, c->prefix, sizeof old);
 	memcpy(old_nick, c->nick, sizeof old_nick);
 	client_set_nick(c, nick);
+	c->nick_ts = time(NULL);
 	channel_nick_change(c, old, nick);
+	route_nick(c);
 	if (casemap_cmp(old_nick, nick) != 0) {
 		monitor_offline(old_nick);
 		monitor_online(c);
@@ -222,6 +225,7 @@ void client_try_register(struct client *c)
 	c->last_message = ev_now(EV_DEFAULT);
 	client_timer_restart(c);
 	welcome(c);
+	route_introduce(c);
 	snotice_about(c, "Client connecting: %s (%s@%s) [%s]%s", c->nick, c->user, c->conn.ip, c->conn.ip,
 	        c->conn.ssl ? " (TLS)" : "");
 	log_conn("registered %llu %s (%s)%s%s", (unsigned long long)c->id, c->prefix, c->conn.ip, c->account[0] ? " account=" : "", c->account);
