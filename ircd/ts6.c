@@ -645,10 +645,8 @@ void ts6_dispatch(struct server *link, struct msg *m)
 		const struct ts6_command *t = &table[i];
 		if (strcasecmp(t->name, m->command) != 0)
 			continue;
-		if (link->state != SRV_LINKED && !t->before_link) {
-			server_drop(link, "Command before the handshake completed");
-			return;
-		}
+		if (link->state != SRV_LINKED && !t->before_link)
+			return; /* (the peer's notices to an unknown connection, say) */
 		if (m->nparams < t->min_params)
 			return;
 		t->fn(link, m);

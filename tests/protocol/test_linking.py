@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -147,7 +148,7 @@ admin { name = "t"; description = "t"; email = "t@t"; };
 class { name = "users"; ping_time = 90 seconds; max_number = 100; sendq = 100 kbytes; number_per_ip_local = 50; };
 class { name = "server"; ping_time = 90 seconds; connectfreq = 1 seconds; max_number = 5; sendq = 2 megabytes; };
 listen { host = "127.0.0.1"; port = %(port)d; };
-auth { user = "*@*"; class = "users"; flags = need_ident_not; };
+auth { user = "*@*"; class = "users"; };
 connect {
 	name = "a.parley.test";
 	host = "127.0.0.1";
@@ -170,11 +171,11 @@ log { use_logging = no; };
 
 
 class Hybrid:
-    def __init__(self, directory, parley_port):
+    def __init__(self, directory, parley_port, port):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o777)
-        self.port = free_port()
+        self.port = port
         (self.dir / "motd").write_text("hybrid\n")
         conf = HYBRID_CONF % {"port": self.port, "parley_port": parley_port, "dir": self.dir}
         (self.dir / "ircd.conf").write_text(conf)
@@ -207,17 +208,23 @@ class Hybrid:
 
 
 @pytest.fixture
-def hybrid_factory(tmp_path):
+def hybrid_factory():
     made = []
+    # not under pytest's tmp_path: ircd-hybrid runs as nobody when the tests run as root,
+    # and pytest's directories are private to their owner
+    top = Path(tempfile.mkdtemp(prefix="parley-hybrid-"))
+    os.chmod(top, 0o755)
+    tmp_path = top
 
-    def factory(parley_port):
+    def factory(parley_port, port):
         assert os.path.exists(HYBRID), "ircd-hybrid is not installed (make deps installs it)"
-        h = Hybrid(tmp_path / ("hybrid%d" % len(made)), parley_port)
+        h = Hybrid(tmp_path / ("hybrid%d" % len(made)), parley_port, port)
         made.append(h)
         return h
     yield factory
     for h in made:
         h.stop()
+    shutil.rmtree(top, ignore_errors=True)
 
 
 def test_hybrid_interop(make_server, hybrid_factory):
@@ -225,9 +232,7 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hyb_port = free_port()
     p = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
                     extra=connect_block("hybrid.test", hyb_port, True, send="h-pw", accept="a-pw"))
-    h = hybrid_factory(p.port)
-    h.port = hyb_port
-    h.start()
+    h = hybrid_factory(p.port, hyb_port).start()
     alice = p.connect("alice")
     alice.send("JOIN #mix")
     alice.expect(lambda l: l.command == "366")
@@ -250,9 +255,7 @@ def test_hybrid_interop(make_server, hybrid_factory):
     q = alice.expect(lambda l: l.command == "QUIT", timeout=20)
     assert q.source.startswith("hank!") and q.params == ["*.net *.split"]
     # re-link: parley reconnects to a new hybrid, which gets the burst (alice in #mix)
-    h2 = hybrid_factory(p.port)
-    h2.port = hyb_port
-    h2.start()
+    h2 = hybrid_factory(p.port, hyb_port).start()
     hc2 = Client(h2.port)
     hc2.register("hank2", timeout=15)
     wait_whois(hc2, "alice", timeout=15)
