@@ -83,6 +83,7 @@ static const struct help_entry entries[] = {
                          "Become an IRC operator with the operators block <name>. The block may also",
                          "require a host mask, a client certificate or an account. Failed attempts are",
                          "limited per name and per address (accounts.max_failed_logins a minute).")},
+    {"LINKS", false, LINES("LINKS", "The servers of the network: name, uplink, hops, description.")},
     {"PART", false, LINES("PART <#channel>[,...] [:<reason>]", "Leave channels.")},
     {"PASS", false, LINES("PASS <password> | PASS <account>:<password>",
                           "Before registration: the server password, or a login to your account.")},

@@ -80,15 +80,31 @@ void route_user_message(struct client *c, const char *cmd, struct client *t, con
 	server_send(t->server->via, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
 }
 
-void route_mode(struct client *c, struct channel *ch, const char *modes, const char *const *args, int nargs)
+void route_mode(struct client *c, struct channel *ch, const char *change)
 {
 	if (!ircd_links)
 		return;
-	char line[512];
+	char copy[600];
+	snprintf(copy, sizeof copy, "%s", change);
+	char *save, *modes = strtok_r(copy, " ", &save);
+	if (!modes)
+		return;
+	char line[700];
 	int n = snprintf(line, sizeof line, ":%s TMODE %lld %s %s", c->uid, (long long)ch->created, ch->name, modes);
-	for (int i = 0; i < nargs && n > 0 && (size_t)n < sizeof line; i++) {
-		const struct client *t = client_find(args[i]);
-		n += snprintf(line + n, sizeof line - (size_t)n, " %s", t && t->uid[0] ? t->uid : args[i]);
+	bool add = true;
+	for (const char *p = modes; *p && n > 0 && (size_t)n < sizeof line; p++) {
+		if (*p == '+' || *p == '-') {
+			add = *p == '+';
+			continue;
+		}
+		/* which letters take a parameter, as mode.c announces them */
+		if (!strchr("ovkbeI", *p) && !(*p == 'l' && add))
+			continue;
+		const char *arg = strtok_r(NULL, " ", &save);
+		if (!arg)
+			break;
+		const struct client *t = (*p == 'o' || *p == 'v') ? client_find(arg) : NULL;
+		n += snprintf(line + n, sizeof line - (size_t)n, " %s", t && t->uid[0] ? t->uid : arg);
 	}
 	server_send_all(NULL, "%s", line);
 }

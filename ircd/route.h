@@ -20,8 +20,8 @@ void route_away(struct client *c);
 void route_channel_message(struct client *c, const char *cmd, struct channel *ch, const char *target,
                            const char *text);
 void route_user_message(struct client *c, const char *cmd, struct client *t, const char *text);
-/* A channel MODE change as applied: letters with signs, and their arguments (nicks
- * already turned into UIDs by the caller is not required: see route.c). */
-void route_mode(struct client *c, struct channel *ch, const char *modes, const char *const *args, int nargs);
+/* A channel MODE change as announced to our members ("+ov-k alice bob key"): sent as
+ * TMODE, with the nicks of o/v turned into UIDs. */
+void route_mode(struct client *c, struct channel *ch, const char *change);
 
 #endif

@@ -163,11 +163,13 @@ void server_user_exit(struct client *c, const char *reason)
 	free(c);
 }
 
-unsigned server_count_users(void)
+unsigned server_count_users(unsigned *invisible)
 {
 	unsigned n = 0;
-	for (struct client *c = remote_users; c; c = c->next)
+	for (struct client *c = remote_users; c; c = c->next) {
 		n++;
+		*invisible += (c->umodes & UMODE('i')) != 0;
+	}
 	return n;
 }
 

@@ -93,8 +93,9 @@ void server_list_add(struct server *s);
 /* An operator or service removes a remote user: KILL to every link, then its exit. */
 void server_user_kill(struct client *c, const char *reason);
 
-/* Counts for LUSERS: remote users and servers other than us. */
-unsigned server_count_users(void);
+/* Counts for LUSERS: remote users (adding the invisible ones to *invisible) and
+ * servers other than us. */
+unsigned server_count_users(unsigned *invisible);
 unsigned server_count(void);
 
 /* Calls fn for every known server (LINKS). */

@@ -75,6 +75,24 @@ def test_two_parley_nodes(make_server):
     bob.send("PRIVMSG alice :hi alice")
     m = alice.expect(lambda l: l.command == "PRIVMSG")
     assert m.source.startswith("bob!") and m.params == ["alice", "hi alice"]
+    # channel modes both ways: alice ops bob (TMODE), then bob, an operator on b, sets +m
+    alice.send("MODE #net +o bob")
+    mo = bob.expect(lambda l: l.command == "MODE" and l.params[0] == "#net")
+    assert mo.source.startswith("alice!") and mo.params == ["#net", "+o", "bob"]
+    bob.send("MODE #net +m")
+    mo = alice.expect(lambda l: l.command == "MODE" and l.params[1:] == ["+m"])
+    assert mo.source.startswith("bob!") and mo.params[0] == "#net"
+    # LUSERS and LINKS count the network
+    alice.drain()
+    alice.send("LUSERS")
+    lu = alice.read_until(lambda l: l.command == "266")
+    assert next(l for l in lu if l.command == "251").params[-1] == "There are 2 users and 0 invisible on 2 servers"
+    assert next(l for l in lu if l.command == "255").params[-1] == "I have 1 clients and 1 servers"
+    alice.send("LINKS")
+    li = alice.read_until(lambda l: l.command == "365")
+    assert [l.params[1:] for l in li if l.command == "364"] == [
+        ["a.parley.test", "a.parley.test", "0 Parley test server"],
+        ["b.parley.test", "a.parley.test", "1 Parley test server"]]
     # topic and nick changes travel; the remote WHOIS is answered from the burst state
     alice.send("TOPIC #net :the net")
     t = bob.expect(lambda l: l.command == "TOPIC")
@@ -250,6 +268,16 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hc.send("PRIVMSG #mix :hello parley")
     m = alice.expect(lambda l: l.command == "PRIVMSG", timeout=10)
     assert m.source.startswith("hank!") and m.params == ["#mix", "hello parley"]
+    # modes both ways: alice ops hank, hank (an operator on hybrid now) sets +m
+    alice.send("MODE #mix +o hank")
+    mo = hc.expect(lambda l: l.command == "MODE", timeout=10)
+    assert mo.source.startswith("alice!") and mo.params == ["#mix", "+o", "hank"]
+    hc.send("MODE #mix +m")
+    mo = alice.expect(lambda l: l.command == "MODE" and l.params[1:] == ["+m"], timeout=10)
+    assert mo.source.startswith("hank!") and mo.params[0] == "#mix"
+    hc.send("TOPIC #mix :mixed")
+    t = alice.expect(lambda l: l.command == "TOPIC", timeout=10)
+    assert t.source.startswith("hank!") and t.params == ["#mix", "mixed"]
     # split: hybrid dies; hank QUITs on parley
     h.stop()
     q = alice.expect(lambda l: l.command == "QUIT", timeout=20)
