@@ -2,6 +2,7 @@
  * the crypto thread (scrypt), then finish on the loop. SQL text is shared by both
  * backends; names are stored with their casemapped key. */
 #include "account.h"
+#include "alwayson.h"
 #include "session.h"
 #include "audit.h"
 
@@ -724,13 +725,25 @@ bool account_name_valid(const char *name)
 	return client_nick_valid(name, ircd.conf->nicklen) && strcmp(name, "*") != 0;
 }
 
+static void logged_in(struct client *x, void *arg)
+{
+	(void)arg;
+	reply(x, RPL_LOGGEDIN, x->prefix, x->account, x->account);
+}
+
 void account_login(struct client *c, const char *account)
 {
 	snprintf(c->account, sizeof c->account, "%s", account);
 	const char *prefix = c->prefix[0] ? c->prefix : "*";
 	reply(c, RPL_LOGGEDIN, prefix, c->account, c->account);
+	if (c->sessions || c->session_of) { /* a session's IDENTIFY: every session is logged in */
+		session_sync(c->session_of ? c->session_of : c);
+		session_each_other(c, logged_in, NULL);
+	}
 	readmarker_login(c);
 	if (!client_registered(c))
+		return;
+	if (alwayson_reattach(c)) /* IDENTIFY to an account that stayed on: c becomes that user */
 		return;
 	services_account_changed(c);
 	struct outmsg o;

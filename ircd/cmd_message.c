@@ -117,6 +117,16 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 			route_user_message(c, r->cmd, t, r->text);
 	} else if (client_silences(t, c))
 		return true; /* dropped without telling the sender */
+	if ((t->flags & CLI_GHOST) && !r->tagmsg) {
+		/* an always-on user without a connection: kept like an offline DM, whose rules
+		 * apply (only from logged-in users); never accepted and then lost */
+		if (offline_keep_for(c, r->cmd, t->nick, t->account, t->away, o, r->text, r->tags,
+		                     client_has_cap(c, CAP_ECHO_MESSAGE)))
+			return false;
+		if (!r->notice)
+			reply(c, ERR_NEEDREGGEDNICKMSG, t->nick);
+		return false;
+	}
 	if (t == c && (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS)))
 		client_send_direct(c, outmsg_for(o, c)); /* the echo below is the labeled copy */
 	else if (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS))
@@ -169,7 +179,9 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 		metrics.relayed[tagmsg ? METRICS_TAGMSG : notice ? METRICS_NOTICE : METRICS_PRIVMSG] += sent;
 		if (sent && client_has_cap(c, CAP_ECHO_MESSAGE) && (!tagmsg || client_has_cap(c, CAP_MESSAGE_TAGS)))
 			outmsg_send_one(&o, c);
-		if (sent) /* the user's other sessions get a copy whatever their caps (self-message) */
+		/* the user's other sessions get a copy whatever their caps (self-message); not of a
+		 * line to a service, which may carry a password */
+		if (sent && (is_chan || !service_find(t)))
 			session_send_others(&o, c, tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0, 0);
 		outmsg_release(&o);
 	}

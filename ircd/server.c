@@ -62,6 +62,8 @@ struct server *server_find(const char *key)
 	return NULL;
 }
 
+static struct msgbuf *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static struct msgbuf *vformat(const char *fmt, va_list ap)
 {
 	char line[MSG_LINE_MAX + 2];

@@ -291,3 +291,66 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hl = hc2.read_until(lambda l: l.command == "366")
     assert "@alice" in next(l for l in hl if l.command == "353").params[-1].split()
     alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("hank2!"), timeout=10)
+
+
+# ---- accounts: several sessions, always-on ------------------------------------------
+
+PASSWORD = "hunter2hunter2"
+
+
+def sasl_session(srv, nick, caps=()):
+    """A connection logged in to account nick with SASL PLAIN, registered as nick (a
+    session of the user when nick is already in use by the account)."""
+    from conftest import authenticate
+    c = srv.client()
+    c.cap_ls()
+    c.send("CAP REQ :" + " ".join(("sasl",) + tuple(caps)))
+    c.expect(lambda l: l.command == "CAP" and l.params[1] == "ACK")
+    assert authenticate(c, nick, PASSWORD).command == "903"
+    c.send("NICK " + nick)
+    c.send("USER %s 0 * :%s" % (nick, nick))
+    c.send("CAP END")
+    c.read_until(lambda l: l.command in ("376", "422"))
+    c.nick = nick
+    return c
+
+
+def test_session_handover_and_always_on_keep_the_user_on_the_network(make_server):
+    a, start_b = start_pair(make_server)
+    first = a.connect("alice")
+    first.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    first.expect(lambda l: l.command == "900")
+    first.send("JOIN #net")
+    first.expect(lambda l: l.command == "366")
+    second = sasl_session(a, "alice")
+    b = start_b()
+    bob = b.connect("bob", caps=["away-notify"])
+    wait_whois(bob, "alice")
+    bob.send("JOIN #net")
+    bob.read_until(lambda l: l.command == "366")
+    first.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"))
+    # the first connection leaves: the user stays (the other session takes it over),
+    # bob sees no QUIT, and the network still reaches the user by its UID
+    first.send("QUIT :one of two")
+    first.expect_closed()
+    second.send("PRIVMSG #net :still here")
+    m = bob.expect_next(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.source.startswith("alice!") and m.params == ["#net", "still here"]
+    bob.send("PRIVMSG alice :are you?")
+    m = second.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.source.startswith("bob!") and m.params == ["alice", "are you?"]
+    # always-on: the last connection leaves, bob sees the user go away, not quit
+    second.send("PRIVMSG NickServ :SET ALWAYS-ON ON")
+    second.expect(lambda l: l.command == "NOTICE" and "Always-on is now on" in l.params[-1])
+    second.send("QUIT :gone for the night")
+    second.expect_closed()
+    aw = bob.expect_next(lambda l: l.command == "AWAY", timeout=10)
+    assert aw.source.startswith("alice!") and aw.params == ["Always-on (disconnected)"]
+    # the account's next login takes the user back: bob sees it come back from away
+    third = sasl_session(a, "alice")
+    aw = bob.expect_next(lambda l: l.command == "AWAY", timeout=10)
+    assert aw.source.startswith("alice!") and aw.params == []
+    third.send("PRIVMSG #net :back")
+    m = bob.expect_next(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.params == ["#net", "back"]
+
