@@ -41,11 +41,13 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-config \
         openssl python3-pytest python3-pytest-timeout libcmocka-dev mariadb-server mariadb-client \
-        clang libclang-rt-14-dev systemd strace groff-base prometheus
+        clang libclang-rt-14-dev systemd strace groff-base prometheus ircd-hybrid
 # (systemd ships systemd-analyze, with which the tests verify conf/parleyd.service; strace
 # shows a second daemon does not open a locked store; groff checks the manual pages;
 # prometheus brings promtool, which checks the metrics endpoint's output, and the server
-# test_metrics.py scrapes it with)
+# test_metrics.py scrapes it with; ircd-hybrid is the TS6 peer tests/protocol/test_linking.py
+# links with. Debian's ircd-hybrid and ngircd conflict: tests/bench/run-bench.sh installs
+# ngircd as a benchmark peer, which removes ircd-hybrid until the next `make deps`)
 # (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes)
 
 .PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress install uninstall test-web web-deps

@@ -29,13 +29,16 @@
 #include "monitor.h"
 #include "outmsg.h"
 #include "reply.h"
+#include "route.h"
 #include "service.h"
 #include "session.h"
 #include "storage.h"
+#include "uid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void channel_send_state(struct client *c, struct channel *ch); /* cmd_channel.c */
 
@@ -228,6 +231,7 @@ static void announce_away(struct client *u)
 	outmsg_from(&o, u);
 	channel_send_common_monitored(u, &o, CAPF(CAP_AWAY_NOTIFY));
 	outmsg_release(&o);
+	route_away(u); /* the network sees it too */
 }
 
 static void auto_away(struct client *g)
@@ -339,6 +343,9 @@ static void drop_own_presence(struct client *c)
 {
 	for (struct membership *m = c->channels; m; m = m->client_next)
 		client_sendf(c, ":%s PART %s :Taking over your always-on session", c->prefix, m->chan->name);
+	route_quit(c, "Reattached to another session");
+	uid_del(c); /* it takes the always-on user's id */
+	c->uid[0] = '\0';
 	channel_client_exit(c, "Reattached to another session");
 	monitor_offline(c->nick);
 	ircd.nusers--;
@@ -424,6 +431,8 @@ static void row_user(void *arg, int ncols, const char *const *cols)
 	if (cols[7] && !(g->away = strdup(cols[7])))
 		abort();
 	g->flags |= CLI_REGISTERED;
+	g->nick_ts = time(NULL);
+	uid_assign(g, ircd.conf->sid);
 	ircd.nusers++;
 	if (ircd.nusers > ircd.max_users)
 		ircd.max_users = ircd.nusers;

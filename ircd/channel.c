@@ -90,6 +90,7 @@ struct membership *channel_add(struct channel *ch, struct client *c, unsigned st
 		ch->members->chan_prev = m;
 	ch->members = m;
 	ch->nmembers++;
+	ch->nremote += c->server != NULL;
 	m->client_next = c->channels;
 	c->channels = m;
 	c->nchannels++;
@@ -120,6 +121,7 @@ void channel_remove(struct channel *ch, struct client *c)
 	if (m->chan_next)
 		m->chan_next->chan_prev = m->chan_prev;
 	ch->nmembers--;
+	ch->nremote -= c->server != NULL;
 	free(m);
 	channel_free_if_empty(ch);
 }

@@ -56,6 +56,7 @@ struct channel {
 	unsigned ninvites;
 	struct membership *members;
 	unsigned nmembers;
+	unsigned nremote;  /* members on other servers: 0 keeps server routing off the path */
 	bool registered; /* kept by ChanServ: exists while empty */
 	/* The seq (msgid value) this lifetime of the channel starts at: history before it
 	 * belongs to earlier occupants of the name and is never shown (0 for a room ChanServ

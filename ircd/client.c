@@ -1,5 +1,7 @@
 /* client.c - client lifetime: accept, input to commands (with flood control), the
  * registration and ping timer, exit and reaping. */
+#include "route.h"
+#include "server.h"
 #include "client.h"
 
 #include "channel.h"
@@ -22,6 +24,7 @@
 #include "service.h"
 #include "session.h"
 #include "sasl_scram.h"
+#include "uid.h"
 #include "alwayson.h"
 
 #include <arpa/inet.h>
@@ -359,6 +362,10 @@ void client_exit(struct client *c, const char *reason)
 {
 	if (client_dead(c))
 		return;
+	if (c->server) { /* a remote user: KILLed across the network */
+		server_user_kill(c, reason);
+		return;
+	}
 	c->flags |= CLI_DEAD;
 	if (c->session_of || (client_registered(c) && session_handover(c))) {
 		/* one session of a user that stays: it alone sees the user QUIT */
@@ -370,6 +377,8 @@ void client_exit(struct client *c, const char *reason)
 	} else if (client_registered(c)) {
 		snotice_about(c, "Client exiting: %s (%s@%s) [%s]", c->nick, c->user, c->conn.ip, reason);
 		alwayson_gone(c); /* really gone: its stored presence too */
+		if (!ircd.shutting_down) /* the links close with us: a split, not QUITs */
+			route_quit(c, reason);
 		channel_client_exit(c, reason);
 		monitor_offline(c->nick);
 		ircd.nusers--;
@@ -380,6 +389,7 @@ void client_exit(struct client *c, const char *reason)
 	}
 	if (c->nick[0] && client_find(c->nick) == c)
 		dict_del(ircd.nicks, c->nick);
+	uid_del(c);
 	monitor_forget(c);
 	readmarker_client_exit(c);
 	char idkey[24];

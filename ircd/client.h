@@ -11,6 +11,7 @@
 #include <ev.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define NICK_MAX 64
 #define USER_MAX 10
@@ -39,6 +40,7 @@ enum client_flag {
 #define UMODE(ch) ((uint64_t)1 << ((ch) - 'A'))
 
 struct listener_stats;
+struct server;
 struct membership;
 struct reply_ctx;
 
@@ -52,6 +54,9 @@ struct client {
 	const struct conf_class *class;
 	struct listener_stats *lstats; /* the counters of the listener it came in on */
 	char nick[NICK_MAX + 1];
+	char uid[10];           /* TS6 id: server.sid + 6 characters (uid.c), from registration */
+	struct server *server;  /* a remote user: the server it is on (server.c); NULL for ours */
+	time_t nick_ts;         /* TS6 nick timestamp: when this nick was taken */
 	char user[USER_MAX + 1];
 	char host[HOST_MAX + 1];
 	char realname[REALNAME_MAX + 1];

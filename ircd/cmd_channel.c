@@ -1,4 +1,5 @@
 /* cmd_channel.c - JOIN, PART, TOPIC, NAMES, LIST, INVITE, KICK. */
+#include "route.h"
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
@@ -144,6 +145,7 @@ static void join_one(struct client *c, const char *name, const char *key)
 		return;
 	}
 	unsigned status = 0;
+	bool created = !ch;
 	if (!ch) {
 		ch = channel_create(name);
 		status = MEMBER_OP;
@@ -153,6 +155,7 @@ static void join_one(struct client *c, const char *name, const char *key)
 	if (ch->nmembers == 0 && ch->registered)
 		status = 0; /* ChanServ decides who gets +o in a registered room */
 	channel_add(ch, c, status);
+	route_join(c, ch, created || (ch->nmembers == 1 && status));
 	announce_join(c, ch);
 	send_topic(c, ch, false);
 	names_lines(c, ch);
@@ -173,6 +176,7 @@ static void part_one(struct client *c, struct channel *ch, const char *reason)
 	outmsg_from(&o, c);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	route_part(c, ch, reason);
 	channel_remove(ch, c);
 }
 
@@ -188,6 +192,7 @@ void channel_join_forced(struct client *c, const char *name)
 	if (!ch)
 		ch = channel_create(name);
 	channel_add(ch, c, status);
+	route_join(c, ch, status != 0);
 	announce_join(c, ch);
 	send_topic(c, ch, false);
 	channel_send_names(c, ch);
@@ -287,6 +292,7 @@ void cmd_topic(struct client *c, struct msg *m)
 	outmsg_from(&o, c);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	route_topic(c, ch);
 	services_channel_topic_changed(c, ch);
 }
 
@@ -473,6 +479,7 @@ static void kick_one(struct client *c, const char *chan, const char *nick, const
 	outmsg_from(&o, c);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	route_kick(c, ch, t, reason);
 	channel_remove(ch, t);
 }
 

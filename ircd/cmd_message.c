@@ -1,5 +1,6 @@
 /* cmd_message.c - PRIVMSG, NOTICE and TAGMSG to channels and users. Each message gets
  * one msgid and one timestamp, shared by every recipient and the echo to the sender. */
+#include "route.h"
 #include "cap.h"
 #include "channel.h"
 #include "client.h"
@@ -78,6 +79,8 @@ static bool to_channel(struct client *c, const struct relay *r, const char *targ
 		return false;
 	}
 	channel_send(ch, o, c, need, r->tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0, 0);
+	if (ch->nremote && !r->tagmsg)
+		route_channel_message(c, r->cmd, ch, target, r->text);
 	if (!need) /* STATUSMSG is for a few members only: not channel history */
 		history_record(o, c, r->cmd, ch->name, NULL, r->text, r->tags);
 	return true;
@@ -109,7 +112,10 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 			reply(c, ERR_NEEDREGGEDNICKMSG, t->nick);
 		return false;
 	}
-	if (client_silences(t, c))
+	if (t->server) {
+		if (!r->tagmsg)
+			route_user_message(c, r->cmd, t, r->text);
+	} else if (client_silences(t, c))
 		return true; /* dropped without telling the sender */
 	if ((t->flags & CLI_GHOST) && !r->tagmsg) {
 		/* an always-on user without a connection: kept like an offline DM, whose rules

@@ -1,5 +1,7 @@
 /* cmd_query.c - questions about users, and the user's own presence: WHO (with WHOX),
  * WHOIS, ISON, USERHOST, AWAY, SETNAME. */
+#include "route.h"
+#include "server.h"
 #include "cap.h"
 #include "channel.h"
 #include "client.h"
@@ -163,7 +165,10 @@ void cmd_whois(struct client *c, struct msg *m)
 	}
 	reply(c, RPL_WHOISUSER, t->nick, t->user, t->host, t->realname);
 	whois_channels(c, t);
-	reply(c, RPL_WHOISSERVER, t->nick, ircd.conf->server_name, ircd.conf->description);
+	if (t->server)
+		reply(c, RPL_WHOISSERVER, t->nick, t->server->name, t->server->desc);
+	else
+		reply(c, RPL_WHOISSERVER, t->nick, ircd.conf->server_name, ircd.conf->description);
 	if (t->umodes & UMODE('o'))
 		reply(c, RPL_WHOISOPERATOR, t->nick);
 	if (t->away)
@@ -257,6 +262,7 @@ void cmd_away(struct client *c, struct msg *m)
 	outmsg_from(&o, c);
 	channel_send_common_monitored(c, &o, CAPF(CAP_AWAY_NOTIFY));
 	outmsg_release(&o);
+	route_away(c);
 }
 
 void cmd_setname(struct client *c, struct msg *m)

@@ -1,5 +1,6 @@
 /* cmd_register.c - connection registration and the commands every connection may
  * use: PASS, NICK, USER, PING, PONG, QUIT, and the welcome burst. */
+#include "route.h"
 #include "account.h"
 #include "alwayson.h"
 #include "ban.h"
@@ -21,6 +22,7 @@
 #include "reply.h"
 #include "service.h"
 #include "session.h"
+#include "uid.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -73,7 +75,9 @@ void cmd_nick(struct client *c, struct msg *m)
 	memcpy(old, c->prefix, sizeof old);
 	memcpy(old_nick, c->nick, sizeof old_nick);
 	client_set_nick(c, nick);
+	c->nick_ts = time(NULL);
 	channel_nick_change(c, old, nick);
+	route_nick(c);
 	alwayson_touch(c);
 	if (casemap_cmp(old_nick, nick) != 0) {
 		monitor_offline(old_nick);
@@ -234,6 +238,8 @@ void client_try_register(struct client *c)
 		c->pass = NULL;
 	}
 	c->flags |= CLI_REGISTERED;
+	c->nick_ts = time(NULL);
+	uid_assign(c, ircd.conf->sid);
 	ircd.nusers++;
 	if (ircd.nusers > ircd.max_users)
 		ircd.max_users = ircd.nusers;
@@ -241,6 +247,7 @@ void client_try_register(struct client *c)
 	c->last_message = ev_now(EV_DEFAULT);
 	client_timer_restart(c);
 	welcome(c);
+	route_introduce(c);
 	snotice_about(c, "Client connecting: %s (%s@%s) [%s]%s", c->nick, c->user, c->conn.ip, c->conn.ip,
 	        c->conn.ssl ? " (TLS)" : "");
 	log_conn("registered %llu %s (%s)%s%s", (unsigned long long)c->id, c->prefix, c->conn.ip, c->account[0] ? " account=" : "", c->account);

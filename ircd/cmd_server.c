@@ -1,4 +1,5 @@
 /* cmd_server.c - information about the server: MOTD, LUSERS, VERSION, TIME, INFO, ADMIN. */
+#include "server.h"
 #include "channel.h"
 #include "client.h"
 #include "command.h"
@@ -25,16 +26,35 @@ static bool is_me(struct client *c, struct msg *m)
 
 void server_send_lusers(struct client *c)
 {
-	unsigned users = ircd.nusers;
-	reply(c, RPL_LUSERCLIENT, users - ircd.ninvisible, ircd.ninvisible);
+	unsigned users = ircd.nusers, rinvisible = 0;
+	unsigned remote = server_count_users(&rinvisible), servers = server_count();
+	unsigned invisible = ircd.ninvisible + rinvisible, global = users + remote;
+	reply(c, RPL_LUSERCLIENT, global - invisible, invisible, servers + 1);
 	if (ircd.nopers)
 		reply(c, RPL_LUSEROP, ircd.nopers);
 	if (ircd.nconnections > users + ircd.nsessions)
 		reply(c, RPL_LUSERUNKNOWN, ircd.nconnections - users - ircd.nsessions);
 	reply(c, RPL_LUSERCHANNELS, channel_count());
-	reply(c, RPL_LUSERME, users);
+	reply(c, RPL_LUSERME, users, ircd_links);
 	reply(c, RPL_LOCALUSERS, users, ircd.max_users, users, ircd.max_users);
-	reply(c, RPL_GLOBALUSERS, users, ircd.max_users, users, ircd.max_users);
+	unsigned max = global > ircd.max_users ? global : ircd.max_users;
+	reply(c, RPL_GLOBALUSERS, global, max, global, max);
+}
+
+static void links_line(const struct server *s, void *arg)
+{
+	unsigned hops = 1;
+	for (const struct server *u = s->uplink; u; u = u->uplink)
+		hops++;
+	reply(arg, RPL_LINKS, s->name, s->uplink ? s->uplink->name : ircd.conf->server_name, hops, s->desc);
+}
+
+void cmd_links(struct client *c, struct msg *m)
+{
+	(void)m;
+	reply(c, RPL_LINKS, ircd.conf->server_name, ircd.conf->server_name, 0u, ircd.conf->description);
+	server_each(links_line, c);
+	reply(c, RPL_ENDOFLINKS, "*");
 }
 
 void server_send_motd(struct client *c)

@@ -1,5 +1,6 @@
 /* command.c - the command table and dispatch. Adding a command is one line here and a
  * handler in the cmd_*.c file of its family. */
+#include "server.h"
 #include "command.h"
 
 #include "client.h"
@@ -56,6 +57,9 @@ static struct command commands[] = {
     {"NOTICE", cmd_notice, 0, CMD_USER, 1, 0},
     {"PART", cmd_part, 1, CMD_USER, 1, 0},
     {"PASS", cmd_pass, 1, CMD_UNREG, 1, 0},
+    {"SERVER", cmd_server, 1, CMD_UNREG, 1, 0},
+    {"LINKS", cmd_links, 0, CMD_USER, 1, 0},
+    {"CAPAB", cmd_capab, 0, CMD_UNREG, 0, 0},
     {"PING", cmd_ping, 1, CMD_ANY, 1, 0},
     {"PONG", cmd_pong, 0, CMD_ANY, 0, 0},
     {"PRIVMSG", cmd_privmsg, 0, CMD_USER, 1, 0},

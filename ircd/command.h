@@ -53,6 +53,7 @@ void cmd_quit(struct client *, struct msg *);
 void cmd_cap(struct client *, struct msg *);
 void cmd_motd(struct client *, struct msg *);
 void cmd_lusers(struct client *, struct msg *);
+void cmd_links(struct client *, struct msg *);
 void cmd_version(struct client *, struct msg *);
 void cmd_time(struct client *, struct msg *);
 void cmd_info(struct client *, struct msg *);

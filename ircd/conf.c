@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <libconfig.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <strings.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,7 @@ struct conf_raw {
 
 static const struct key server_keys[] = {
     STR("name", struct conf, server_name, NULL),
+    STR("sid", struct conf, sid, ""),
     STR("network", struct conf, network, "Parley"),
     STR("description", struct conf, description, "Parley IRC server"),
     STR("motd", struct conf, motd_path, ""),
@@ -205,6 +208,23 @@ static const struct key metrics_keys[] = {
     INT("port", struct conf, metrics_port, 1, 65535, "9640"),
     INT("timeout", struct conf, metrics_timeout, 1, 300, "10"),
     INT("max_connections", struct conf, metrics_max_connections, 1, 1024, "16"),
+    {0},
+};
+static const struct key connect_keys[] = {
+    STR("name", struct conf_connect, name, NULL),
+    STR("address", struct conf_connect, address, NULL),
+    INT("port", struct conf_connect, port, 1, 65535, "6667"),
+    STR("send_password", struct conf_connect, send_password, NULL),
+    STR("accept_password", struct conf_connect, accept_password, NULL),
+    BOOL("tls", struct conf_connect, tls, "false"),
+    STR("fingerprint", struct conf_connect, fingerprint, ""),
+    BOOL("autoconnect", struct conf_connect, autoconnect, "false"),
+    {0},
+};
+static const struct key links_keys[] = {
+    INT("ping_frequency", struct conf, link_ping_frequency, 1, 3600, "90"),
+    INT("ping_timeout", struct conf, link_ping_timeout, 1, 3600, "60"),
+    INT("connect_retry", struct conf, connect_retry, 1, 86400, "30"),
     {0},
 };
 static const struct key listener_keys[] = {
@@ -575,6 +595,65 @@ static void load_opers(struct ctx *x, struct conf *c, const config_setting_t *li
 	}
 }
 
+/* A TS6 SID: a digit, then two digits or upper-case letters. */
+static bool sid_valid(const char *sid)
+{
+	if (strlen(sid) != 3 || sid[0] < '0' || sid[0] > '9')
+		return false;
+	for (int i = 1; i < 3; i++)
+		if (!((sid[i] >= '0' && sid[i] <= '9') || (sid[i] >= 'A' && sid[i] <= 'Z')))
+			return false;
+	return true;
+}
+
+/* No server.sid: one derived from the server name (FNV-1a), stable across restarts. */
+static void sid_derive(struct conf *c)
+{
+	static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	uint32_t h = 2166136261u;
+	for (const char *p = c->server_name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	c->sid[0] = (char)('0' + h % 10);
+	c->sid[1] = alnum[(h / 10) % 36];
+	c->sid[2] = alnum[(h / 360) % 36];
+	c->sid[3] = '\0';
+}
+
+static void load_connects(struct ctx *x, struct conf *c, const config_setting_t *list)
+{
+	if (!list)
+		return;
+	if (!config_setting_is_list(list)) {
+		error_at(x, list, "'connect' must be a list ( {...}, ... )");
+		return;
+	}
+	for (int i = 0; i < config_setting_length(list); i++) {
+		if (c->nconnects == CONF_MAX_CONNECTS) {
+			error_at(x, list, "too many connect blocks (at most %d)", CONF_MAX_CONNECTS);
+			return;
+		}
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct conf_connect *k = &c->connects[c->nconnects++];
+		load_group(x, g, "connect", connect_keys, k, NULL);
+		k->line = config_setting_source_line(g);
+		unsigned char addr[16];
+		if (!inet_pton(AF_INET, k->address, addr) && !inet_pton(AF_INET6, k->address, addr))
+			error_at(x, g, "connect: address '%s' must be an IP address", k->address);
+		if (!strchr(k->name, '.') || strpbrk(k->name, " :,*?"))
+			error_at(x, g, "connect: name '%s' must be a server name (with a '.')", k->name);
+		if (strcmp(k->name, c->server_name) == 0)
+			error_at(x, g, "connect: name '%s' is this server's own name", k->name);
+		if (!k->send_password[0] || !k->accept_password[0] || strpbrk(k->send_password, " :") ||
+		    strpbrk(k->accept_password, " :"))
+			error_at(x, g, "connect: passwords must be non-empty, without spaces or ':'");
+		if (k->tls && k->autoconnect)
+			error_at(x, g, "connect: outgoing TLS links are not supported yet (tls with autoconnect)");
+		for (int j = 0; j < c->nconnects - 1; j++)
+			if (strcasecmp(c->connects[j].name, k->name) == 0)
+				error_at(x, g, "connect: server '%s' is named twice", k->name);
+	}
+}
+
 /* The file's contents, NUL-terminated, its length in *lenp if lenp is not NULL; NULL if
  * it cannot be read whole (or is over 1 MB). */
 static char *read_file(const char *path, size_t *lenp)
@@ -683,7 +762,8 @@ static void check_top_level(struct ctx *x, config_t *cfg)
 {
 	static const char *const known[] = {"server",  "admin",    "limits",    "tls",     "log",
 	                                    "listen",  "class",    "storage",   "accounts", "operators",
-	                                    "privacy", "connlimit", "history",  "metrics", "websocket", NULL};
+	                                    "privacy", "connlimit", "history",  "metrics", "websocket", "connect",
+	                                    "links",   NULL};
 	const config_setting_t *root = config_root_setting(cfg);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
@@ -805,6 +885,12 @@ struct conf *conf_load(const char *path, char *errors, size_t size)
 	load_group(&x, config_lookup(&cfg, "websocket"), "websocket", websocket_keys, c, NULL);
 	check_nets(&x, c->ws_proxies, "websocket.proxies", config_lookup(&cfg, "websocket.proxies"));
 	load_opers(&x, c, config_lookup(&cfg, "operators"));
+	load_group(&x, config_lookup(&cfg, "links"), "links", links_keys, c, NULL);
+	load_connects(&x, c, config_lookup(&cfg, "connect"));
+	if (!c->sid[0])
+		sid_derive(c);
+	else if (!sid_valid(c->sid))
+		error_at(&x, config_lookup(&cfg, "server.sid"), "server.sid '%s' must be a digit and two of [0-9A-Z]", c->sid);
 	load_metrics(&x, c, config_lookup(&cfg, "metrics"));
 	if (c->cloak_default && !c->cloak_secret[0])
 		error_at(&x, config_lookup(&cfg, "privacy"), "privacy.cloak_default needs privacy.cloak_secret");

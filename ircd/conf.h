@@ -47,6 +47,20 @@ struct conf_oper {
 	unsigned privs;
 };
 
+/* A server we link with (connect blocks, server.c). */
+#define CONF_MAX_CONNECTS 16
+struct conf_connect {
+	char name[CONF_NAME_LEN];     /* the peer's server name */
+	char address[CONF_NAME_LEN];  /* its IP address (no DNS lookup on the loop) */
+	int port;                     /* where we connect to it */
+	char send_password[128];      /* PASS we send */
+	char accept_password[128];    /* PASS it must send */
+	bool tls;                     /* the link must use TLS (incoming: a TLS listener) */
+	char fingerprint[130];        /* its certificate's SHA-256, hex; "" = not checked */
+	bool autoconnect;             /* we connect (and reconnect) to it */
+	int line;
+};
+
 struct conf_listener {
 	char address[CONF_NAME_LEN];
 	int port;
@@ -59,6 +73,7 @@ struct conf_listener {
 struct conf {
 	char file[CONF_PATH_LEN];
 	char server_name[CONF_NAME_LEN];
+	char sid[4];                   /* TS6 server id: a digit and two of [0-9A-Z] */
 	char network[CONF_NAME_LEN];
 	char description[128];
 	char admin_location[128];
@@ -141,6 +156,11 @@ struct conf {
 	int metrics_max_connections; /* open at once; more are answered 503 and closed */
 	struct conf_oper opers[CONF_MAX_OPERS];
 	int nopers;
+	struct conf_connect connects[CONF_MAX_CONNECTS];
+	int nconnects;
+	int link_ping_frequency; /* seconds idle before a server link is PINGed */
+	int link_ping_timeout;   /* seconds to wait for its answer */
+	int connect_retry;       /* seconds between autoconnect attempts */
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	int nlisteners;
 	struct conf_class classes[CONF_MAX_CLASSES];

@@ -280,6 +280,36 @@ void conn_init(struct conn *c, int fd, SSL *ssl, const struct conn_ops *ops)
 	ev_io_start(EV_DEFAULT, &c->rio);
 }
 
+void conn_move(struct conn *dst, struct conn *src, const struct conn_ops *ops)
+{
+	if (src->flags & CONN_PENDING) {
+		struct conn **pp = &pending_head;
+		while (*pp != src)
+			pp = &(*pp)->pending_next;
+		*pp = src->pending_next;
+	}
+	ev_io_stop(EV_DEFAULT, &src->rio);
+	ev_io_stop(EV_DEFAULT, &src->wio);
+	*dst = *src;
+	dst->ops = ops;
+	dst->flags &= ~(CONN_PENDING | CONN_WANT_WRITE_READ);
+	dst->flags |= CONN_PAUSED;
+	dst->sendq_max = 0;
+	ev_io_init(&dst->rio, read_cb, dst->fd, EV_READ);
+	ev_io_init(&dst->wio, write_cb, dst->fd, EV_WRITE);
+	dst->rio.data = dst->wio.data = dst;
+	ev_io_start(EV_DEFAULT, &dst->rio);
+	memset(&src->sendq, 0, sizeof src->sendq);
+	src->fd = -1;
+	src->ssl = NULL;
+	src->ws = NULL;
+	src->inbuf = NULL;
+	src->inlen = 0;
+	src->flags = CONN_DEAD;
+	if (dst->sendq.bytes)
+		mark_pending(dst);
+}
+
 void conn_websocket(struct conn *c) { ws_attach(c); }
 
 /* Queues a line: as it is on a stream, as a frame (or not at all, before the upgrade

@@ -66,6 +66,11 @@ struct conn {
 /* Takes ownership of fd (and ssl, which may be NULL) and starts reading. */
 void conn_init(struct conn *c, int fd, SSL *ssl, const struct conn_ops *ops);
 
+/* Moves an open connection to another owner (a client becoming a server link): dst
+ * takes src's socket, TLS state, queued input and output, with ops; src is left dead and
+ * empty. dst has no SendQ limit and starts paused: conn_resume hands it the queued input. */
+void conn_move(struct conn *dst, struct conn *src, const struct conn_ops *ops);
+
 /* Makes c a WebSocket connection (ws.c): its input starts with the HTTP upgrade
  * request, and lines go both ways as frames. Call right after conn_init. */
 void conn_websocket(struct conn *c);

@@ -1,5 +1,6 @@
 /* ircd.c - process start and stop: arguments, configuration, the libev loop and its
  * prepare watcher (flush pending output, then free exited clients), and signals. */
+#include "server.h"
 #include "ircd.h"
 
 #include "cap.h"
@@ -51,6 +52,7 @@ static void prepare_cb(EV_P_ ev_prepare *w, int revents)
 	client_exit_pending();
 	conn_flush_pending();
 	client_reap();
+	server_reap();
 	if (ircd.shutting_down)
 		ev_break(loop, EVBREAK_ALL);
 }
@@ -378,6 +380,7 @@ int ircd_main(int argc, char **argv)
 	storage_start();
 	history_start();
 	services_init();
+	server_init();
 	ev_prepare_init(&prepare_watcher, prepare_cb);
 	ev_prepare_start(loop, &prepare_watcher);
 	ev_signal_init(&sigterm_watcher, shutdown_cb, SIGTERM);

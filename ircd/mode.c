@@ -1,5 +1,6 @@
 /* mode.c - MODE for channels and users. A channel MODE line is applied left to right;
  * what took effect is collected into one MODE message announced to the channel. */
+#include "route.h"
 #include "mode.h"
 
 #include "alwayson.h"
@@ -289,6 +290,7 @@ static void announce_line(const char *line, void *arg)
 	outmsg_from(&o, a->c);
 	channel_send(a->ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	route_mode(a->c, a->ch, line);
 }
 
 static void user_mode_line(const char *line, void *arg)

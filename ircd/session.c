@@ -15,6 +15,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "uid.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -213,6 +214,13 @@ bool session_handover(struct client *u)
 	n->privs = u->privs;
 	n->umodes = u->umodes;
 	n->last_message = u->last_message;
+	/* the network knows the user by its UID and nick TS: they stay with the user */
+	uid_del(u);
+	uid_del(n);
+	memcpy(n->uid, u->uid, sizeof n->uid);
+	u->uid[0] = '\0';
+	n->nick_ts = u->nick_ts;
+	uid_add(n);
 	monitor_move(u, n);
 	channel_invites_move(u->id, n->id);
 	if (client_find(u->nick) == u)

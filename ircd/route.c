@@ -1,0 +1,110 @@
+/* route.c - our users' actions as TS6 lines to the linked servers. A channel line goes
+ * once to each link that leads to a member (server_send_channel); a line about a user
+ * (QUIT, NICK, AWAY) goes to every link, as every server knows every user. */
+#include "route.h"
+
+#include "channel.h"
+#include "client.h"
+#include "ircd.h"
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void route_introduce(struct client *c)
+{
+	if (ircd_links)
+		server_uid_all(c);
+}
+
+void route_quit(struct client *c, const char *reason)
+{
+	if (ircd_links && c->uid[0])
+		server_send_all(NULL, ":%s QUIT :%s", c->uid, reason);
+}
+
+void route_nick(struct client *c)
+{
+	if (ircd_links)
+		server_send_all(NULL, ":%s NICK %s :%lld", c->uid, c->nick, (long long)c->nick_ts);
+}
+
+void route_join(struct client *c, struct channel *ch, bool created)
+{
+	if (!ircd_links)
+		return;
+	if (created)
+		server_send_all(NULL, ":%s SJOIN %lld %s +nt :@%s", ircd.conf->sid, (long long)ch->created, ch->name,
+		                c->uid);
+	else
+		server_send_all(NULL, ":%s JOIN %lld %s +", c->uid, (long long)ch->created, ch->name);
+}
+
+void route_part(struct client *c, struct channel *ch, const char *reason)
+{
+	if (ircd_links)
+		server_send_all(NULL, ":%s PART %s :%s", c->uid, ch->name, reason ? reason : "");
+}
+
+void route_kick(struct client *c, struct channel *ch, struct client *t, const char *reason)
+{
+	if (ircd_links)
+		server_send_all(NULL, ":%s KICK %s %s :%s", c->uid, ch->name, t->uid, reason);
+}
+
+void route_topic(struct client *c, struct channel *ch)
+{
+	if (ircd_links)
+		server_send_all(NULL, ":%s TOPIC %s :%s", c->uid, ch->name, ch->topic ? ch->topic : "");
+}
+
+void route_away(struct client *c)
+{
+	if (!ircd_links)
+		return;
+	if (c->away)
+		server_send_all(NULL, ":%s AWAY :%s", c->uid, c->away);
+	else
+		server_send_all(NULL, ":%s AWAY", c->uid);
+}
+
+void route_channel_message(struct client *c, const char *cmd, struct channel *ch, const char *target,
+                           const char *text)
+{
+	if (ch->nremote)
+		server_send_channel(ch, NULL, ":%s %s %s :%s", c->uid, cmd, target, text);
+}
+
+void route_user_message(struct client *c, const char *cmd, struct client *t, const char *text)
+{
+	server_send(t->server->via, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
+}
+
+void route_mode(struct client *c, struct channel *ch, const char *change)
+{
+	if (!ircd_links)
+		return;
+	char copy[600];
+	snprintf(copy, sizeof copy, "%s", change);
+	char *save, *modes = strtok_r(copy, " ", &save);
+	if (!modes)
+		return;
+	char line[700];
+	int n = snprintf(line, sizeof line, ":%s TMODE %lld %s %s", c->uid, (long long)ch->created, ch->name, modes);
+	bool add = true;
+	for (const char *p = modes; *p && n > 0 && (size_t)n < sizeof line; p++) {
+		if (*p == '+' || *p == '-') {
+			add = *p == '+';
+			continue;
+		}
+		/* which letters take a parameter, as mode.c announces them */
+		if (!strchr("ovkbeI", *p) && !(*p == 'l' && add))
+			continue;
+		const char *arg = strtok_r(NULL, " ", &save);
+		if (!arg)
+			break;
+		const struct client *t = (*p == 'o' || *p == 'v') ? client_find(arg) : NULL;
+		n += snprintf(line + n, sizeof line - (size_t)n, " %s", t && t->uid[0] ? t->uid : arg);
+	}
+	server_send_all(NULL, "%s", line);
+}

@@ -1,0 +1,27 @@
+/* route.h - what our users do, told to the linked servers (TS6 lines with UIDs). Every
+ * function returns at once when no server is linked. */
+#ifndef PARLEY_ROUTE_H
+#define PARLEY_ROUTE_H
+
+#include <stdbool.h>
+
+struct channel;
+struct client;
+
+void route_introduce(struct client *c);               /* registration: UID */
+void route_quit(struct client *c, const char *reason);
+void route_nick(struct client *c);                    /* after the change */
+void route_join(struct client *c, struct channel *ch, bool created);
+void route_part(struct client *c, struct channel *ch, const char *reason);
+void route_kick(struct client *c, struct channel *ch, struct client *t, const char *reason);
+void route_topic(struct client *c, struct channel *ch);
+void route_away(struct client *c);
+/* A PRIVMSG/NOTICE to a channel (status prefix included in target) or a remote user. */
+void route_channel_message(struct client *c, const char *cmd, struct channel *ch, const char *target,
+                           const char *text);
+void route_user_message(struct client *c, const char *cmd, struct client *t, const char *text);
+/* A channel MODE change as announced to our members ("+ov-k alice bob key"): sent as
+ * TMODE, with the nicks of o/v turned into UIDs. */
+void route_mode(struct client *c, struct channel *ch, const char *change);
+
+#endif

@@ -1,0 +1,646 @@
+/* server.c - server links: accepting and making them, the handshake, the burst, the
+ * ping timer, splits, and the servers and users known through each link.
+ *
+ * A peer may register on any listener, as on ircd-hybrid and Solanum: a connection
+ * whose PASS, SERVER name and address match a connect block becomes a link. Its socket
+ * then moves (conn_move) from the client to a struct server with its own conn_ops, so
+ * the client paths never see a server, and a server's lines go to ts6.c. Remote users
+ * are struct clients with `server` set and a dead connection: whatever the client code
+ * sends them is dropped (conn_send on a dead conn), and what they do comes from ts6.c. */
+#include "server.h"
+
+#include "channel.h"
+#include "client.h"
+#include "command.h"
+#include "dict.h"
+#include "ircd.h"
+#include "log.h"
+#include "monitor.h"
+#include "msgbuf.h"
+#include "oper.h"
+#include "parse.h"
+#include "reply.h"
+#include "uid.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define HANDSHAKE_TIMEOUT 30
+
+unsigned ircd_links;
+
+static struct server *servers;      /* every server we know, direct or not */
+static struct server *dead_servers; /* dropped links, freed at server_reap */
+static struct client *remote_users; /* linked through next/prev */
+static unsigned long mark_gen;
+static ev_timer autoconnect_timer;
+
+static void link_timer_cb(EV_P_ ev_timer *w, int revents);
+
+const struct conf_connect *server_conf(const char *name)
+{
+	for (int i = 0; i < ircd.conf->nconnects; i++)
+		if (strcasecmp(ircd.conf->connects[i].name, name) == 0)
+			return &ircd.conf->connects[i];
+	return NULL;
+}
+
+struct server *server_find(const char *key)
+{
+	for (struct server *s = servers; s; s = s->next)
+		if (!s->dead && (strcasecmp(s->name, key) == 0 || (s->sid[0] && strcasecmp(s->sid, key) == 0)))
+			return s;
+	return NULL;
+}
+
+static struct msgbuf *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+static struct msgbuf *vformat(const char *fmt, va_list ap)
+{
+	char line[MSG_LINE_MAX + 2];
+	int n = vsnprintf(line, sizeof line - 2, fmt, ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof line - 3)
+		n = (int)sizeof line - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	return msgbuf_new(line, (size_t)n);
+}
+
+void server_send(struct server *link, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct msgbuf *b = vformat(fmt, ap);
+	va_end(ap);
+	conn_send(&link->conn, b);
+	msgbuf_unref(b);
+}
+
+void server_send_all(struct server *except, const char *fmt, ...)
+{
+	if (!ircd_links)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	struct msgbuf *b = vformat(fmt, ap);
+	va_end(ap);
+	for (struct server *s = servers; s; s = s->next)
+		if (s->via == s && s != except && s->state == SRV_LINKED && !s->dead)
+			conn_send(&s->conn, b);
+	msgbuf_unref(b);
+}
+
+void server_send_channel(struct channel *ch, struct server *except, const char *fmt, ...)
+{
+	if (!ch->nremote)
+		return;
+	unsigned long gen = ++mark_gen;
+	struct msgbuf *b = NULL;
+	for (struct membership *m = ch->members; m; m = m->chan_next) {
+		struct server *s = m->client->server;
+		if (!s || s->via == except || s->via->mark == gen || s->via->dead)
+			continue;
+		s->via->mark = gen;
+		if (!b) {
+			va_list ap;
+			va_start(ap, fmt);
+			b = vformat(fmt, ap);
+			va_end(ap);
+		}
+		conn_send(&s->via->conn, b);
+	}
+	msgbuf_unref(b);
+}
+
+/* ---- remote users ---- */
+
+void server_add_user(struct server *s, struct client *c)
+{
+	c->server = s;
+	c->conn.fd = -1;
+	c->conn.flags = CONN_DEAD;
+	c->flags |= CLI_REGISTERED;
+	c->connected = c->last_message = ev_now(EV_DEFAULT);
+	c->id = ++ircd.next_id;
+	uid_add(c);
+	char nick[NICK_MAX + 1];
+	memcpy(nick, c->nick, sizeof nick);
+	c->nick[0] = '\0';
+	client_set_nick(c, nick);
+	c->next = remote_users;
+	c->prev = NULL;
+	if (remote_users)
+		remote_users->prev = c;
+	remote_users = c;
+	s->nusers++;
+	monitor_online(c);
+}
+
+void server_user_exit(struct client *c, const char *reason)
+{
+	channel_client_exit(c, reason);
+	if (client_find(c->nick) == c)
+		dict_del(ircd.nicks, c->nick);
+	monitor_offline(c->nick);
+	uid_del(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		remote_users = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->server->nusers--;
+	free(c->away);
+	free(c);
+}
+
+unsigned server_count_users(unsigned *invisible)
+{
+	unsigned n = 0;
+	for (struct client *c = remote_users; c; c = c->next) {
+		n++;
+		*invisible += (c->umodes & UMODE('i')) != 0;
+	}
+	return n;
+}
+
+unsigned server_count(void)
+{
+	unsigned n = 0;
+	for (struct server *s = servers; s; s = s->next)
+		n += s->state == SRV_LINKED && !s->dead;
+	return n;
+}
+
+void server_each(void (*fn)(const struct server *s, void *arg), void *arg)
+{
+	for (struct server *s = servers; s; s = s->next)
+		if (s->state == SRV_LINKED && !s->dead)
+			fn(s, arg);
+}
+
+/* ---- the burst ---- */
+
+static void umode_text(const struct client *c, char *out)
+{
+	char *p = out;
+	*p++ = '+';
+	for (const char *m = "iow"; *m; m++)
+		if (c->umodes & UMODE(*m))
+			*p++ = *m;
+	*p = '\0';
+}
+
+void server_send_uid(struct server *link, const struct client *c)
+{
+	char modes[8];
+	umode_text(c, modes);
+	const char *sid = c->server ? c->server->sid : ircd.conf->sid;
+	const char *ip = c->server ? "0" : (c->conn.ip[0] ? c->conn.ip : "0");
+	server_send(link, ":%s UID %s %d %lld %s %s %s %s %s %s %s :%s", sid, c->nick, c->server ? 2 : 1,
+	            (long long)c->nick_ts, modes, c->user, c->host, ip, ip, c->uid, c->account[0] ? c->account : "*",
+	            c->realname);
+	if (c->away)
+		server_send(link, ":%s AWAY :%s", c->uid, c->away);
+}
+
+void server_uid_all(const struct client *c)
+{
+	for (struct server *s = servers; s; s = s->next)
+		if (s->via == s && s->state == SRV_LINKED && !s->dead && (!c->server || c->server->via != s))
+			server_send_uid(s, c);
+}
+
+/* The mode letters and arguments of ch, as SJOIN carries them. */
+static void channel_mode_text(const struct channel *ch, char *out, size_t size)
+{
+	char letters[32], *p = letters;
+	*p++ = '+';
+	for (const char *m = "imnpst"; *m; m++)
+		if (ch->modes & CMODE(*m))
+			*p++ = *m;
+	if (ch->key[0])
+		*p++ = 'k';
+	if (ch->limit)
+		*p++ = 'l';
+	*p = '\0';
+	int n = snprintf(out, size, "%s", letters);
+	if (ch->key[0])
+		n += snprintf(out + n, size - (size_t)n, " %s", ch->key);
+	if (ch->limit)
+		snprintf(out + n, size - (size_t)n, " %u", ch->limit);
+}
+
+static void burst_channel(struct channel *ch, void *arg)
+{
+	struct server *link = arg;
+	char modes[64], head[160], list[512];
+	channel_mode_text(ch, modes, sizeof modes);
+	snprintf(head, sizeof head, ":%s SJOIN %lld %s %s :", ircd.conf->sid, (long long)ch->created, ch->name, modes);
+	size_t len = 0, room = 500 - strlen(head);
+	list[0] = '\0';
+	for (struct membership *m = ch->members; m; m = m->chan_next) {
+		if (m->client->server && m->client->server->via == link)
+			continue;
+		char item[16];
+		int n = snprintf(item, sizeof item, "%s%s%s%s", len ? " " : "", m->status & MEMBER_OP ? "@" : "",
+		                 m->status & MEMBER_VOICE ? "+" : "", m->client->uid);
+		if (len + (size_t)n > room) {
+			server_send(link, "%s%s", head, list);
+			len = 0;
+			n = snprintf(item, sizeof item, "%s%s%s", m->status & MEMBER_OP ? "@" : "",
+			             m->status & MEMBER_VOICE ? "+" : "", m->client->uid);
+		}
+		memcpy(list + len, item, (size_t)n + 1);
+		len += (size_t)n;
+	}
+	if (len)
+		server_send(link, "%s%s", head, list);
+	if (len && ch->topic)
+		server_send(link, ":%s TBURST %lld %s %lld %s :%s", ircd.conf->sid, (long long)ch->created, ch->name,
+		            (long long)ch->topic_time, ch->topic_setter, ch->topic);
+}
+
+static void burst(struct server *link)
+{
+	for (struct server *s = servers; s; s = s->next)
+		if (s->via != link && s->state == SRV_LINKED && !s->dead)
+			server_send(link, ":%s SID %s 2 %s + :%s", s->uplink ? s->uplink->sid : ircd.conf->sid, s->name,
+			            s->sid, s->desc);
+	for (struct client *c = ircd.clients; c; c = c->next)
+		if (client_registered(c) && !client_dead(c) && !c->session_of)
+			server_send_uid(link, c);
+	for (struct client *c = remote_users; c; c = c->next)
+		if (c->server->via != link)
+			server_send_uid(link, c);
+	channel_each(burst_channel, link);
+	server_send(link, "PING :%s", ircd.conf->sid);
+}
+
+/* ---- link lifetime ---- */
+
+static bool on_line(struct conn *conn, char *line, size_t len)
+{
+	struct server *s = (struct server *)conn;
+	if (s->dead)
+		return false;
+	s->last_line = ev_now(EV_DEFAULT);
+	struct msg m;
+	if (msg_parse_max(line, len, &m, 8192) != PARSE_OK)
+		return true;
+	ts6_dispatch(s, &m);
+	return !s->dead;
+}
+
+static void on_too_long(struct conn *conn) { server_drop((struct server *)conn, "Line too long"); }
+static void on_recvq_full(struct conn *conn) { server_drop((struct server *)conn, "RecvQ exceeded"); }
+static void on_error(struct conn *conn, const char *reason) { server_drop((struct server *)conn, reason); }
+
+static const struct conn_ops server_conn_ops = {on_line, NULL, on_too_long, on_recvq_full, on_error, NULL};
+
+static struct server *server_new(const char *name)
+{
+	struct server *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	snprintf(s->name, sizeof s->name, "%s", name);
+	s->conn.fd = -1;
+	s->via = s;
+	s->last_line = ev_now(EV_DEFAULT);
+	ev_timer_init(&s->timer, link_timer_cb, HANDSHAKE_TIMEOUT, 0);
+	s->timer.data = s;
+	s->next = servers;
+	servers = s;
+	return s;
+}
+
+void server_list_add(struct server *s)
+{
+	s->next = servers;
+	servers = s;
+}
+
+void server_user_kill(struct client *c, const char *reason)
+{
+	server_send_all(NULL, ":%s KILL %s :%s", ircd.conf->sid, c->uid, reason);
+	server_user_exit(c, reason);
+}
+
+static void unlist(struct server *s)
+{
+	struct server **pp = &servers;
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
+}
+
+void server_send_intro(struct server *link, const struct conf_connect *cc)
+{
+	server_send(link, "PASS %s TS 6 :%s", cc->send_password, ircd.conf->sid);
+	server_send(link, "CAPAB :TBURST");
+	server_send(link, "SERVER %s 1 %s + :%s", ircd.conf->server_name, ircd.conf->sid, ircd.conf->description);
+}
+
+void server_established(struct server *link)
+{
+	link->state = SRV_LINKED;
+	ircd_links++;
+	log_info("link with %s (%s) established", link->name, link->sid);
+	snotice("Link with %s[%s] established", link->name, link->conn.ip);
+	server_send(link, ":%s SVINFO 6 6 0 :%lld", ircd.conf->sid, (long long)time(NULL));
+	server_send_all(link, ":%s SID %s 2 %s + :%s", ircd.conf->sid, link->name, link->sid, link->desc);
+	burst(link);
+	ev_timer_stop(EV_DEFAULT, &link->timer);
+	ev_timer_set(&link->timer, ircd.conf->link_ping_frequency, 0);
+	ev_timer_start(EV_DEFAULT, &link->timer);
+}
+
+/* Everything behind s (s included) leaves; servers other than a direct link are freed. */
+static void split(struct server *s, const char *quit)
+{
+	for (struct server *t = servers; t; t = t->next)
+		if (t->uplink == s && !t->dead)
+			split(t, quit);
+	for (struct client *c = remote_users, *n; c; c = n) {
+		n = c->next;
+		if (c->server == s)
+			server_user_exit(c, quit);
+	}
+	s->dead = true;
+	if (s->via != s) {
+		unlist(s);
+		free(s);
+	}
+}
+
+void server_remove(struct server *s, const char *reason)
+{
+	log_info("server %s split: %s", s->name, reason);
+	snotice("Server %s split from %s: %s", s->name, s->uplink ? s->uplink->name : ircd.conf->server_name, reason);
+	split(s, "*.net *.split");
+}
+
+void server_drop(struct server *link, const char *reason)
+{
+	if (link->dead)
+		return;
+	bool linked = link->state == SRV_LINKED;
+	if (linked) {
+		ircd_links--;
+		server_send_all(link, ":%s SQUIT %s :%s", ircd.conf->sid, link->sid, reason);
+		server_remove(link, reason);
+	} else {
+		link->dead = true;
+		log_info("link with %s failed: %s", link->name, reason);
+		snotice("Link with %s failed: %s", link->name, reason);
+	}
+	ev_timer_stop(EV_DEFAULT, &link->timer);
+	ev_io_stop(EV_DEFAULT, &link->connect_w);
+	if (link->conn.fd >= 0 && !(link->conn.flags & CONN_DEAD)) {
+		struct msgbuf *b = msgbuf_printf("ERROR :Closing Link: %s (%s)", link->name, reason);
+		conn_send_force(&link->conn, b);
+		msgbuf_unref(b);
+		conn_finish(&link->conn);
+	}
+	unlist(link);
+	link->dead_next = dead_servers;
+	dead_servers = link;
+}
+
+void server_reap(void)
+{
+	while (dead_servers) {
+		struct server *s = dead_servers;
+		dead_servers = s->dead_next;
+		if (s->conn.fd >= 0 || s->conn.inbuf)
+			conn_close(&s->conn);
+		else if (s->connect_w.fd > 0 && s->state == SRV_CONNECTING)
+			close(s->connect_w.fd);
+		free(s);
+	}
+}
+
+/* Handshake timeout, then the ping timer of a link (as a client's: PING after
+ * ping_frequency of silence, drop after ping_timeout more). */
+static void link_timer_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)revents;
+	struct server *s = w->data;
+	ev_tstamp now = ev_now(loop);
+	if (s->state != SRV_LINKED) {
+		server_drop(s, "Handshake timed out");
+		return;
+	}
+	const struct conf *cf = ircd.conf;
+	if (s->ping_sent > s->last_line) {
+		if (now >= s->ping_sent + cf->link_ping_timeout) {
+			char reason[64];
+			snprintf(reason, sizeof reason, "Ping timeout: %d seconds", cf->link_ping_timeout);
+			server_drop(s, reason);
+			return;
+		}
+		ev_timer_set(w, s->ping_sent + cf->link_ping_timeout - now, 0);
+	} else if (now >= s->last_line + cf->link_ping_frequency) {
+		server_send(s, "PING :%s", cf->sid);
+		s->ping_sent = now;
+		ev_timer_set(w, cf->link_ping_timeout, 0);
+	} else {
+		ev_timer_set(w, s->last_line + cf->link_ping_frequency - now, 0);
+	}
+	ev_timer_start(loop, w);
+}
+
+/* ---- incoming links ---- */
+
+static bool same_address(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+	int fa = strchr(a, ':') ? AF_INET6 : AF_INET, fb = strchr(b, ':') ? AF_INET6 : AF_INET;
+	if (fa != fb || inet_pton(fa, a, x) != 1 || inet_pton(fb, b, y) != 1)
+		return false;
+	return memcmp(x, y, fa == AF_INET ? 4 : 16) == 0;
+}
+
+static bool password_ok(const char *given, const char *want)
+{
+	size_t n = strlen(want);
+	return given && strlen(given) == n && CRYPTO_memcmp(given, want, n) == 0;
+}
+
+struct adoption {
+	ev_timer w;
+	uint64_t client_id;
+	struct server *link;
+};
+
+/* Runs at the next loop iteration, outside the client's input processing: the client's
+ * connection (and any input queued behind SERVER) moves to the link. */
+static void adopt_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct adoption *a = (struct adoption *)w;
+	struct server *s = a->link;
+	struct client *c = client_by_id(a->client_id);
+	free(a);
+	const struct conf_connect *cc = server_conf(s->name);
+	if (!c || client_dead(c) || !cc || server_find(s->sid) != s) {
+		unlist(s);
+		free(s);
+		return;
+	}
+	conn_move(&s->conn, &c->conn, &server_conn_ops);
+	client_exit(c, "Became a server link");
+	server_send_intro(s, cc);
+	s->sid[3] = '\0';
+	server_established(s);
+	conn_resume(&s->conn);
+}
+
+void cmd_capab(struct client *c, struct msg *m)
+{
+	/* A registering server's capabilities: we speak the one dialect (hybrid 8.2's TS6)
+	 * and need none of the optional ones it may list. */
+	(void)c;
+	(void)m;
+}
+
+void cmd_server(struct client *c, struct msg *m)
+{
+	const char *name = m->params[0];
+	if (m->nparams < 5) {
+		client_exit(c, "SERVER needs name, hop count, SID, flags and description");
+		return;
+	}
+	const char *sid = m->params[2];
+	const struct conf_connect *cc = server_conf(name);
+	const char *why = NULL;
+	if (!cc)
+		why = "No connect block";
+	else if (!same_address(c->conn.ip, cc->address))
+		why = "Invalid host";
+	else if (!password_ok(c->pass, cc->accept_password))
+		why = "Invalid password";
+	else if (cc->tls && !c->conn.ssl)
+		why = "TLS required";
+	else if (cc->fingerprint[0] && strcasecmp(c->conn.certfp, cc->fingerprint) != 0)
+		why = "Invalid certificate fingerprint";
+	else if (strlen(sid) != 3 || !(sid[0] >= '0' && sid[0] <= '9') || strcmp(sid, ircd.conf->sid) == 0)
+		why = "Bogus server ID";
+	else if (server_find(name) || server_find(sid) || strcasecmp(name, ircd.conf->server_name) == 0)
+		why = "Server already exists";
+	if (why) {
+		snotice("Unauthorized server connection attempt from %s: %s for server %s", c->conn.ip, why, name);
+		client_exit(c, why);
+		return;
+	}
+	struct server *s = server_new(cc->name);
+	snprintf(s->sid, sizeof s->sid, "%s", sid);
+	snprintf(s->desc, sizeof s->desc, "%s", m->params[m->nparams - 1]);
+	s->state = SRV_HANDSHAKE;
+	conn_pause(&c->conn);
+	struct adoption *a = calloc(1, sizeof *a);
+	if (!a)
+		abort();
+	a->client_id = c->id;
+	a->link = s;
+	ev_timer_init(&a->w, adopt_cb, 0, 0);
+	ev_timer_start(EV_DEFAULT, &a->w);
+}
+
+/* ---- outgoing links ---- */
+
+static void connected_cb(EV_P_ ev_io *w, int revents)
+{
+	(void)revents;
+	struct server *s = w->data;
+	ev_io_stop(loop, w);
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		close(w->fd);
+		s->state = SRV_HANDSHAKE; /* nothing left to close */
+		server_drop(s, strerror(err));
+		return;
+	}
+	const struct conf_connect *cc = server_conf(s->name);
+	if (!cc) {
+		close(w->fd);
+		s->state = SRV_HANDSHAKE;
+		server_drop(s, "connect block removed");
+		return;
+	}
+	conn_init(&s->conn, w->fd, NULL, &server_conn_ops);
+	snprintf(s->conn.ip, sizeof s->conn.ip, "%s", cc->address);
+	s->state = SRV_HANDSHAKE;
+	server_send_intro(s, cc);
+}
+
+static void connect_to(const struct conf_connect *cc)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	if (strchr(cc->address, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)cc->port);
+		inet_pton(AF_INET6, cc->address, &a->sin6_addr);
+		len = sizeof *a;
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)cc->port);
+		inet_pton(AF_INET, cc->address, &a->sin_addr);
+		len = sizeof *a;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_warn("connect to %s: %s", cc->name, strerror(errno));
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
+		log_info("connect to %s (%s port %d): %s", cc->name, cc->address, cc->port, strerror(errno));
+		close(fd);
+		return;
+	}
+	struct server *s = server_new(cc->name);
+	s->outgoing = true;
+	s->state = SRV_CONNECTING;
+	ev_io_init(&s->connect_w, connected_cb, fd, EV_WRITE);
+	s->connect_w.data = s;
+	ev_io_start(EV_DEFAULT, &s->connect_w);
+	ev_timer_start(EV_DEFAULT, &s->timer);
+	log_info("connecting to %s (%s port %d)", cc->name, cc->address, cc->port);
+}
+
+static void autoconnect_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)revents;
+	for (int i = 0; i < ircd.conf->nconnects; i++) {
+		const struct conf_connect *cc = &ircd.conf->connects[i];
+		if (cc->autoconnect && !server_find(cc->name))
+			connect_to(cc);
+	}
+	ev_timer_set(w, ircd.conf->connect_retry, 0);
+	ev_timer_start(loop, w);
+}
+
+void server_init(void)
+{
+	ev_timer_init(&autoconnect_timer, autoconnect_cb, 0.2, 0);
+	ev_timer_start(EV_DEFAULT, &autoconnect_timer);
+}
