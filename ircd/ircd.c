@@ -15,6 +15,7 @@
 #include "ban.h"
 #include "history.h"
 #include "log.h"
+#include "memtrim.h"
 #include "metrics_http.h"
 #include "oper.h"
 #include "password.h"
@@ -378,6 +379,7 @@ int ircd_main(int argc, char **argv)
 	storage_start();
 	history_start();
 	services_init();
+	memtrim_start();
 	ev_prepare_init(&prepare_watcher, prepare_cb);
 	ev_prepare_start(loop, &prepare_watcher);
 	ev_signal_init(&sigterm_watcher, shutdown_cb, SIGTERM);
