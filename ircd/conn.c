@@ -9,6 +9,7 @@
 #include "conn.h"
 
 #include "log.h"
+#include "memtrim.h"
 #include "tls.h"
 #include "ws.h"
 
@@ -141,6 +142,7 @@ static bool handshake(struct conn *c)
 		c->flags &= ~CONN_HANDSHAKE;
 		ev_io_stop(EV_DEFAULT, &c->wio);
 		tls_peer_fingerprint(c->ssl, c->certfp);
+		memtrim_note(); /* its handshake buffers were freed */
 		mark_pending(c); /* anything queued during the handshake can go now */
 		return true;
 	}
@@ -278,6 +280,7 @@ void conn_init(struct conn *c, int fd, SSL *ssl, const struct conn_ops *ops)
 	ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
 	c->rio.data = c->wio.data = c;
 	ev_io_start(EV_DEFAULT, &c->rio);
+	memtrim_note();
 }
 
 void conn_move(struct conn *dst, struct conn *src, const struct conn_ops *ops)
@@ -389,6 +392,8 @@ void conn_close(struct conn *c)
 	c->flags |= CONN_DEAD;
 	ev_io_stop(EV_DEFAULT, &c->rio);
 	ev_io_stop(EV_DEFAULT, &c->wio);
+	if (c->fd >= 0)
+		memtrim_note();
 	if (c->ssl) {
 		SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);

@@ -16,6 +16,7 @@
 #include "ban.h"
 #include "history.h"
 #include "log.h"
+#include "memtrim.h"
 #include "metrics_http.h"
 #include "oper.h"
 #include "password.h"
@@ -381,6 +382,7 @@ int ircd_main(int argc, char **argv)
 	history_start();
 	services_init();
 	server_init();
+	memtrim_start();
 	ev_prepare_init(&prepare_watcher, prepare_cb);
 	ev_prepare_start(loop, &prepare_watcher);
 	ev_signal_init(&sigterm_watcher, shutdown_cb, SIGTERM);
