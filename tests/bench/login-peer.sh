@@ -64,8 +64,9 @@ peer_setup() {
 	while [ "$LPORT" = "$IPORT" ]; do LPORT=$(free_port); done
 	# the InspIRCd of run-bench.sh, with a registration timeout as long as Parley's here,
 	# TLS on its client port and the services linked
+	# (and no ping timeout on the services' link: their one thread hashes for minutes)
 	sed -e "s|@PORT@|$IPORT|g" -e "s|@DIR@|$PDIR|g" -e 's|timeout="60"|timeout="600"|' \
-		-e 's|type="clients">|type="clients" sslprofile="Clients">|' \
+		-e 's|type="clients">|type="clients" sslprofile="Clients">|' -e 's|<options |<options serverpingfreq="3600" |' \
 		"$BENCH/peers/inspircd.conf" >"$PDIR/inspircd.conf"
 	cat >>"$PDIR/inspircd.conf" <<-EOF
 		<module name="ssl_gnutls">
@@ -151,13 +152,15 @@ peer_wait_idle() {
 # Adds to the RESULT line: services_cpu (Atheme's CPU over the run, cores), services_cpu_s
 # (its CPU seconds), logged_out (logins that succeeded, then Atheme undid when the user's
 # introduction reached it after it had dropped the session: "got illegit login" in its
-# log), load (the 1-minute load average before the run).
+# log), link_lost (InspIRCd lost the services' link: "Netsplit complete" in its log), load
+# (the 1-minute load average before the run).
 peer_run() {
-	local id=$1 load a0 a1 t0 t1 illegit0 illegit1
+	local id=$1 load a0 a1 t0 t1 illegit0 illegit1 splits0 splits1
 	shift
 	load=$(awk '{print $1}' /proc/loadavg)
 	log "$id: $N clients (load $load)"
 	illegit0=$(grep -c 'got illegit login' "$PDIR/atheme.log")
+	splits0=$(grep -c 'Netsplit complete' "$PDIR/inspircd.log")
 	a0=$(cpu_ticks "$APID")
 	t0=$(date +%s.%N)
 	"$GEN" --port "$IPORT" --pid "$IPID" --label inspircd --tls --scenario idle --clients "$N" \
@@ -167,10 +170,11 @@ peer_run() {
 	a1=$(cpu_ticks "$APID")
 	peer_wait_idle
 	illegit1=$(grep -c 'got illegit login' "$PDIR/atheme.log")
+	splits1=$(grep -c 'Netsplit complete' "$PDIR/inspircd.log")
 	local extra
 	extra=$(awk -v a0="$a0" -v a1="$a1" -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" \
-		-v lo=$((illegit1 - illegit0)) \
-		'BEGIN{ printf " services_cpu=%.2f services_cpu_s=%.1f logged_out=%d", (a1-a0)/hz/(t1-t0), (a1-a0)/hz, lo }')
+		-v lo=$((illegit1 - illegit0)) -v sp=$((splits1 - splits0)) \
+		'BEGIN{ printf " services_cpu=%.2f services_cpu_s=%.1f logged_out=%d link_lost=%d", (a1-a0)/hz/(t1-t0), (a1-a0)/hz, lo, sp }')
 	if grep -q '^RESULT' "$TMP/$id.out"; then
 		grep '^RESULT' "$TMP/$id.out" | sed "s/\$/$extra/" >>"$RESULTS"
 	else
