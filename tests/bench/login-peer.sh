@@ -137,8 +137,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # Waits until Atheme has worked through its queue (no CPU for 2 s): the logins it has
 # still to process, and the user introductions after them.
 peer_wait_idle() {
-	local a b i
-	for i in $(seq 600); do
+	local a b _
+	for _ in $(seq 600); do
 		a=$(cpu_ticks "$APID")
 		sleep 2
 		b=$(cpu_ticks "$APID")
