@@ -96,8 +96,8 @@ peer_start() {
 	(cd "$PDIR" && exec "$INSPIRCD" --config "$PDIR/inspircd.conf" --nofork --nopid --runasroot \
 		>>"$PDIR/inspircd.out" 2>&1) &
 	IPID=$!
-	local i
-	for i in $(seq 100); do
+	local _
+	for _ in $(seq 100); do
 		ss -Hltn "sport = :$LPORT" 2>/dev/null | grep -q . && break
 		kill -0 "$IPID" 2>/dev/null || break
 		sleep 0.1
@@ -106,7 +106,7 @@ peer_start() {
 	(cd "$PDIR" && exec "$ATHEME" -n -c "$PDIR/atheme.conf" -D "$PDIR" -l "$PDIR/atheme.log" \
 		-p "$PDIR/atheme.pid" >>"$PDIR/atheme.out" 2>&1) &
 	APID=$!
-	for i in $(seq 300); do
+	for _ in $(seq 300); do
 		grep -q 'finished synching with uplink' "$PDIR/atheme.log" 2>/dev/null && return 0
 		kill -0 "$APID" 2>/dev/null && kill -0 "$IPID" 2>/dev/null || break
 		sleep 0.1
@@ -118,10 +118,10 @@ peer_start() {
 }
 
 peer_stop() {
-	local pid i
+	local pid _
 	for pid in $APID $IPID; do
-		kill -TERM "$pid" 2>/dev/null
-		for i in $(seq 100); do
+		kill -TERM "$pid" 2>/dev/null # Debian's InspIRCd crashes at exit (in its GnuTLS module)
+		for _ in $(seq 100); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
