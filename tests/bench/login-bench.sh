@@ -112,40 +112,56 @@ run() {
 	sleep 2 # the daemon closes the N connections
 }
 
-load=$(awk '{print $1}' /proc/loadavg)
-# the schema: one start applies the migrations
-start_server 0
-stop_server
-/usr/bin/python3 "$BENCH/login-prefill.py" "$TMP/parley.db" "$N" "$PASSWORD" || exit 1
-cpus=$(getconf _NPROCESSORS_ONLN)
-PEER=0
-PEER_INFLIGHT=${LOGIN_PEER_INFLIGHT:-100}
-if [ "${LOGIN_PEER:-1}" != 0 ]; then
-	# shellcheck source=tests/bench/login-peer.sh
-	. "$ROOT/$BENCH/login-peer.sh"
-	peer_setup && PEER=1
-	peer_ngircd_probe
-fi
-if [ "${LOGIN_ONE_THREAD:-0}" = 1 ]; then
-	start_server 1
-	run cold-1
+if [ -n "${LOGIN_REPORT_FROM:-}" ]; then
+	# only the report, from the results a KEEP=1 run left in that directory
+	RESULTS=$LOGIN_REPORT_FROM/results.txt
+	NGIRCD_TXT=$LOGIN_REPORT_FROM/ngircd-sasl.txt
+	# shellcheck source=/dev/null
+	. "$LOGIN_REPORT_FROM/run.env" || exit 1
+else
+	load=$(awk '{print $1}' /proc/loadavg)
+	# the schema: one start applies the migrations
+	start_server 0
 	stop_server
+	/usr/bin/python3 "$BENCH/login-prefill.py" "$TMP/parley.db" "$N" "$PASSWORD" || exit 1
+	cpus=$(getconf _NPROCESSORS_ONLN)
+	PEER=0
+	PEER_INFLIGHT=${LOGIN_PEER_INFLIGHT:-100}
+	if [ "${LOGIN_PEER:-1}" != 0 ]; then
+		# shellcheck source=tests/bench/login-peer.sh
+		. "$ROOT/$BENCH/login-peer.sh"
+		peer_setup && PEER=1
+		peer_ngircd_probe
+	fi
+	if [ "${LOGIN_ONE_THREAD:-0}" = 1 ]; then
+		start_server 1
+		run cold-1
+		stop_server
+	fi
+	# Parley and the peer alternate; Parley idles (no clients) while the peer runs and the
+	# other way round.
+	start_server 0
+	run cold
+	[ "$PEER" = 1 ] && peer_start && peer_run inspircd-cold
+	run warm
+	if [ -n "${IPID:-}" ]; then
+		peer_run inspircd-warm
+		peer_run inspircd-paced --setup-inflight "$PEER_INFLIGHT"
+		peer_stop
+	fi
+	stop_server
+	start_server 0
+	run scram --scram
+	stop_server
+	NGIRCD_TXT=$TMP/ngircd-sasl.txt
+	# what the report needs besides the results (LOGIN_REPORT_FROM)
+	{
+		echo "N=$N load=$load cpus=$cpus PEER=$PEER PEER_INFLIGHT=$PEER_INFLIGHT"
+		echo "ARGON2_MEMORY=${ARGON2_MEMORY:-} ARGON2_TIME=${ARGON2_TIME:-}"
+		echo "DAY=$(date -u +%Y-%m-%d) REV=$(git rev-parse --short HEAD 2>/dev/null)"
+		printf 'PEER_VERSIONS=%q\n' "$("${INSPIRCD:-inspircd}" --version 2>/dev/null | head -1) with $("${ATHEME:-atheme-services}" -v 2>/dev/null | grep -o 'atheme [0-9.]*' | head -1 | sed 's/atheme/Atheme/')"
+	} >"$TMP/run.env"
 fi
-# Parley and the peer alternate; Parley idles (no clients) while the peer runs and the
-# other way round.
-start_server 0
-run cold
-[ "$PEER" = 1 ] && peer_start && peer_run inspircd-cold
-run warm
-if [ -n "${IPID:-}" ]; then
-	peer_run inspircd-warm
-	peer_run inspircd-paced --setup-inflight "$PEER_INFLIGHT"
-	peer_stop
-fi
-stop_server
-start_server 0
-run scram --scram
-stop_server
 
 field() { grep "id=$1\b" "$RESULTS" | grep -o " $2=[0-9.]*" | head -1 | cut -d= -f2; }
 # logged in: registered, minus failures (904/906), minus logins Atheme undid afterwards
@@ -160,10 +176,10 @@ rate_of() { awk -v n="$(ok_of "$1")" -v s="$(field "$1" setup_s)" 'BEGIN{ if (s 
 {
 	echo "# Login storm benchmark"
 	echo
-	echo "Written by \`bash tests/bench/login-bench.sh\` (LOGIN_N=$N) on $(date -u +%Y-%m-%d), $cpus CPUs,"
-	echo "load average $load before the run. Parley $(git rev-parse --short HEAD 2>/dev/null)."
+	echo "Written by \`bash tests/bench/login-bench.sh\` (LOGIN_N=$N) on $DAY, $cpus CPUs,"
+	echo "load average $load before the run. Parley $REV."
 	if [ "$PEER" = 1 ]; then
-		echo "Peer: $("$INSPIRCD" --version 2>/dev/null | head -1) with $("$ATHEME" -v 2>/dev/null | grep -o 'atheme [0-9.]*' | head -1 | sed 's/atheme/Atheme/')"
+		echo "Peer: $PEER_VERSIONS"
 		echo "services (Debian \`inspircd\`, \`atheme-services\`), in the same session, alternating."
 	fi
 	echo
@@ -218,25 +234,30 @@ rate_of() { awk -v n="$(ok_of "$1")" -v s="$(field "$1" setup_s)" 'BEGIN{ if (s 
 		echo "Parley / InspIRCd + Atheme, from the runs above (logins/s, higher is better; time,"
 		echo "lower is better):"
 		echo
-		echo "| Parley run | InspIRCd + Atheme run | logins/s ratio | time ratio (InspIRCd / Parley) |"
-		echo "| --- | --- | ---: | ---: |"
+		echo "| Parley run | InspIRCd + Atheme run | logins/s ratio | time ratio (InspIRCd / Parley) | InspIRCd + Atheme logged in |"
+		echo "| --- | --- | ---: | ---: | ---: |"
 		for pair in cold:inspircd-cold warm:inspircd-warm cold:inspircd-paced warm:inspircd-paced scram:inspircd-paced; do
 			a=${pair%%:*}
 			b=${pair#*:}
 			grep -q "id=$a\b" "$RESULTS" && grep -q "id=$b\b" "$RESULTS" || continue
-			echo "| $a | $b | $(awk -v x="$(rate_of "$a")" -v y="$(rate_of "$b")" 'BEGIN{ if (y > 0) printf "%.1fx", x / y; else print "-" }') | $(awk -v x="$(field "$a" setup_s)" -v y="$(field "$b" setup_s)" 'BEGIN{ if (x > 0) printf "%.1fx", y / x; else print "-" }') |"
+			# a time ratio only when both logged every client in (a storm that loses
+			# logins ends early)
+			tr=-
+			[ "$(ok_of "$a")" = "$N" ] && [ "$(ok_of "$b")" = "$N" ] &&
+				tr=$(awk -v x="$(field "$a" setup_s)" -v y="$(field "$b" setup_s)" 'BEGIN{ if (x > 0) printf "%.1fx", y / x; else print "-" }')
+			echo "| $a | $b | $(awk -v x="$(rate_of "$a")" -v y="$(rate_of "$b")" 'BEGIN{ if (y > 0) printf "%.1fx", x / y; else print "-" }') | $tr | $(ok_of "$b") of $N |"
 		done
 		cpu_ms=$(awk -v c="$(field inspircd-paced services_cpu_s)" -v n="$N" 'BEGIN{ if (c > 0) printf "%.0f", c * 1000 / n; else print "?" }')
 		echo
 		echo "Atheme's CPU per login in the paced run: $cpu_ms ms (one Argon2d check and the"
 		echo "session's messages)."
 	fi
-	if [ -s "$TMP/ngircd-sasl.txt" ]; then
+	if [ -s "$NGIRCD_TXT" ]; then
 		echo
-		echo "ngIRCd: no figure; it has no SASL. $(head -1 "$TMP/ngircd-sasl.txt" | sed 's/-.*//') answered CAP LS 302, then"
+		echo "ngIRCd: no figure; it has no SASL. $(head -1 "$NGIRCD_TXT" | sed 's/-.*//') answered CAP LS 302, then"
 		echo "AUTHENTICATE PLAIN after registration (before it, AUTHENTICATE gets no reply), with:"
 		echo
-		echo "    $(tail -1 "$TMP/ngircd-sasl.txt")"
+		echo "    $(tail -1 "$NGIRCD_TXT")"
 	fi
 } >"$TMP/report.md"
 cat "$RESULTS"
