@@ -22,7 +22,8 @@
 #
 # Environment: LOGIN_N (10000); LOGIN_ONE_THREAD=1 adds the cold-1 run; LOGIN_PEER=0
 # skips the peers (see login-peer.sh for theirs); REPORT (docs/LOGIN-BENCHMARKS.md; "-"
-# prints the results only); KEEP=1 keeps the directory.
+# prints the results only); KEEP=1 keeps the directory; LOGIN_REPORT_FROM=DIR writes the
+# report again from such a kept directory, without running anything.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
