@@ -155,12 +155,15 @@ else
 	run scram --scram
 	stop_server
 	NGIRCD_TXT=$TMP/ngircd-sasl.txt
+	DAY=$(date -u +%Y-%m-%d)
+	REV=$(git rev-parse --short HEAD 2>/dev/null)
+	PEER_VERSIONS="$("${INSPIRCD:-inspircd}" --version 2>/dev/null | head -1) with $("${ATHEME:-atheme-services}" -v 2>/dev/null | grep -o 'atheme [0-9.]*' | head -1 | sed 's/atheme/Atheme/')"
 	# what the report needs besides the results (LOGIN_REPORT_FROM)
 	{
 		echo "N=$N load=$load cpus=$cpus PEER=$PEER PEER_INFLIGHT=$PEER_INFLIGHT"
 		echo "ARGON2_MEMORY=${ARGON2_MEMORY:-} ARGON2_TIME=${ARGON2_TIME:-}"
-		echo "DAY=$(date -u +%Y-%m-%d) REV=$(git rev-parse --short HEAD 2>/dev/null)"
-		printf 'PEER_VERSIONS=%q\n' "$("${INSPIRCD:-inspircd}" --version 2>/dev/null | head -1) with $("${ATHEME:-atheme-services}" -v 2>/dev/null | grep -o 'atheme [0-9.]*' | head -1 | sed 's/atheme/Atheme/')"
+		echo "DAY=$DAY REV=$REV"
+		printf 'PEER_VERSIONS=%q\n' "$PEER_VERSIONS"
 	} >"$TMP/run.env"
 fi
 
