@@ -15,7 +15,10 @@
  * With --sasl PASSWORD each client logs in during registration as account L<index> (a login
  * storm when --setup-inflight covers every client): SASL PLAIN pipelined with CAP REQ,
  * NICK/USER and CAP END, or with --scram a full SCRAM-SHA-256 exchange (the client's PBKDF2
- * is computed once per salt and reused: the server's cost is what is measured). A 904 counts
+ * is computed once per salt and reused: the server's cost is what is measured). With
+ * --sasl-wait PLAIN goes in lockstep as irssi and WeeChat do it (the credentials after the
+ * server's "AUTHENTICATE +", CAP END after 903/904): for servers that drop early AUTHENTICATE
+ * data and register on CAP END without waiting for the login (InspIRCd). A 904 or 906 counts
  * as an error; the idle scenario's setup time is then the time for every client to log in.
  *
  * DESIGN
@@ -135,6 +138,7 @@ struct opts {
 	int setup_inflight;
 	const char *sasl_password; /* --sasl: log in as L<index> with this password */
 	bool scram;
+	bool sasl_wait; /* --sasl-wait: PLAIN in lockstep, CAP END after 903/904 */
 	bool resume; /* --resume: TLS connections offer the session of an earlier one */
 	int threads;
 	double duration, warmup, settle, drain, setup_timeout;
@@ -164,7 +168,7 @@ struct conn {
 	bool on_dead;  /* queued on w->dead */
 	SSL *ssl;
 	char nick[16];
-	uint8_t sasl_stage;    /* --scram: 0 mechanism sent, 1 client-first sent, 2 final sent */
+	uint8_t sasl_stage;    /* --scram: 0 mechanism sent, 1 client-first sent, 2 final sent; 3 done */
 	char *scram_first;     /* --scram: client-first-message-bare, until the exchange ends */
 	const char *chan;      /* channel to join after 001, or NULL */
 	struct stream *stream; /* the stream this connection sends, or NULL */
@@ -564,6 +568,9 @@ static void conn_register(struct conn *c)
 	c->state = ST_REGISTERING;
 	if (!o.sasl_password) {
 		out_printf(c, "NICK %s\r\nUSER u 0 * :ircbench\r\n", c->nick);
+	} else if (!o.scram && o.sasl_wait) {
+		c->sasl_stage = 0;
+		out_printf(c, "CAP REQ :sasl\r\nNICK %s\r\nUSER u 0 * :ircbench\r\nAUTHENTICATE PLAIN\r\n", c->nick);
 	} else if (!o.scram) {
 		/* the server holds CAP END until the login completes: all of it in one write */
 		char raw[300], enc[420];
@@ -953,9 +960,24 @@ static void handle_line(struct conn *c, const char *l, size_t n, uint64_t now)
 		on_registered(c, now);
 	} else if (o.scram && cl == 12 && memcmp(cmd, "AUTHENTICATE", 12) == 0 && ce < e) {
 		scram_step(c, ce + 1, (size_t)(e - ce - 1));
-	} else if (cl == 3 && memcmp(cmd, "904", 3) == 0) {
+	} else if (o.sasl_wait && !o.scram && cl == 12 && memcmp(cmd, "AUTHENTICATE", 12) == 0) {
+		if (c->sasl_stage == 0) { /* "AUTHENTICATE +" (or ":+"): now the credentials */
+			char raw[300], enc[420];
+			int n = snprintf(raw, sizeof raw, "%cL%d%c%s", 0, c->idx, 0, o.sasl_password);
+			b64(raw, (size_t)n, enc);
+			out_printf(c, "AUTHENTICATE %s\r\n", enc);
+			conn_flush(c);
+			c->sasl_stage = 1;
+		}
+	} else if (o.sasl_wait && !o.scram && cl == 3 && memcmp(cmd, "903", 3) == 0) {
+		if (c->sasl_stage < 3) {
+			c->sasl_stage = 3;
+			out_printf(c, "CAP END\r\n");
+			conn_flush(c);
+		}
+	} else if (cl == 3 && (memcmp(cmd, "904", 3) == 0 || memcmp(cmd, "906", 3) == 0)) {
 		c->w->errors++; /* a failed login: registration still completes (CAP END) */
-		if (o.scram && c->sasl_stage < 3) {
+		if ((o.scram || o.sasl_wait) && c->sasl_stage < 3) {
 			c->sasl_stage = 3;
 			out_printf(c, "CAP END\r\n");
 			conn_flush(c);
@@ -1461,6 +1483,7 @@ static void usage(void)
 	      "  --busy-poll                    poll without sleeping while measuring\n"
 	      "  --sasl PASSWORD                log in during registration as account L<index>\n"
 	      "  --scram                        with --sasl: SCRAM-SHA-256 instead of PLAIN\n"
+	      "  --sasl-wait                    with --sasl: PLAIN in lockstep, CAP END after 903/904\n"
 	      "  --resume                       with --tls: offer the session (ticket) of an earlier connection\n"
 	      "  --extra 'k=v ...'              appended to the RESULT line\n",
 	      stderr);
@@ -1479,7 +1502,7 @@ static void parse_args(int argc, char **argv)
 		{"drain", 1, 0, 'D'},     {"setup-timeout", 1, 0, 'O'},  {"pad", 1, 0, 'x'},
 		{"src-ips", 1, 0, 'i'},   {"extra", 1, 0, 'X'},          {"quickack", 0, 0, 'Q'},
 		{"busy-poll", 0, 0, 'B'}, {"help", 0, 0, '?'},          {"sasl", 1, 0, 'A'},
-		{"scram", 0, 0, 'M'},     {"resume", 0, 0, 'R'},
+		{"scram", 0, 0, 'M'},     {"resume", 0, 0, 'R'},         {"sasl-wait", 0, 0, 'Y'},
 		{0, 0, 0, 0},
 	};
 	int ch;
@@ -1522,6 +1545,7 @@ static void parse_args(int argc, char **argv)
 		case 'B': o.busy = true; break;
 		case 'A': o.sasl_password = optarg; break;
 		case 'M': o.scram = true; break;
+		case 'Y': o.sasl_wait = true; break;
 		case 'R': o.resume = true; break;
 		default: usage();
 		}

@@ -345,7 +345,9 @@ def report(args, runs):
       "the run it describes). Re-run with `make bench` or the command below. Message history "
       "(writes on SQLite and MariaDB, CHATHISTORY and SEARCH latency on 1 M and 10 M stored messages) "
       "is measured by `tests/bench/history-bench.sh`, which `make bench` runs after this: see "
-      "[HISTORY-BENCHMARKS.md](HISTORY-BENCHMARKS.md).")
+      "[HISTORY-BENCHMARKS.md](HISTORY-BENCHMARKS.md). Login storms (10,000 clients logging in with "
+      "SASL over TLS at once, cold and warm, against InspIRCd with Atheme services) are measured by "
+      "`tests/bench/login-bench.sh`, which it runs last: see [LOGIN-BENCHMARKS.md](LOGIN-BENCHMARKS.md).")
     w("")
     if old:
         kept = ", ".join(sorted({r.get("id", "?") for r in old}))

@@ -12,7 +12,8 @@
 #   QUICK=1 bash tests/bench/run-bench.sh   # one short round, about 2 minutes
 #
 # Then runs tests/bench/history-bench.sh (message history; docs/HISTORY-BENCHMARKS.md) and
-# tests/bench/login-bench.sh (login storms over TLS; docs/LOGIN-BENCHMARKS.md).
+# tests/bench/login-bench.sh (login storms over TLS against InspIRCd with Atheme services,
+# which it installs as root when missing; docs/LOGIN-BENCHMARKS.md).
 #
 # Environment: QUICK=1; ROUNDS (3); DURATION (3 s per measuring window); SERVERS
 # ("parley ngircd inspircd", those installed); HOLD_SERVERS (servers for the 19,000-client
@@ -400,8 +401,9 @@ if [ "${HISTORY_BENCH:-1}" = 1 ]; then
 	fi
 fi
 
-# Login storms (SASL over TLS, cold and warm verification cache, SCRAM): its own script
-# and report. LOGIN_BENCH=0 skips it; QUICK=1 uses 2,000 clients.
+# Login storms (SASL over TLS, cold and warm verification cache, SCRAM; InspIRCd + Atheme
+# alternating with Parley): its own script and report. LOGIN_BENCH=0 skips it; QUICK=1 uses
+# 2,000 clients.
 if [ "${LOGIN_BENCH:-1}" = 1 ]; then
 	trap - EXIT
 	cleanup 2>/dev/null
