@@ -68,6 +68,14 @@ void route_away(struct client *c)
 		server_send_all(NULL, ":%s AWAY", c->uid);
 }
 
+void route_account(struct client *c)
+{
+	if (c->session_of) /* the network knows the user, not its sessions */
+		c = c->session_of;
+	if (ircd_links && c->uid[0] && !c->server)
+		server_send_account(NULL, c);
+}
+
 void route_channel_message(struct client *c, const char *cmd, struct channel *ch, const char *target,
                            const char *text)
 {

@@ -16,6 +16,8 @@ void route_part(struct client *c, struct channel *ch, const char *reason);
 void route_kick(struct client *c, struct channel *ch, struct client *t, const char *reason);
 void route_topic(struct client *c, struct channel *ch);
 void route_away(struct client *c);
+/* c logged in or out (c->account): ENCAP LOGIN/SU, or SVSACCOUNT to a hybrid peer. */
+void route_account(struct client *c);
 /* A PRIVMSG/NOTICE to a channel (status prefix included in target) or a remote user. */
 void route_channel_message(struct client *c, const char *cmd, struct channel *ch, const char *target,
                            const char *text);

@@ -215,6 +215,21 @@ void server_send_uid(struct server *link, const struct client *c)
 		server_send(link, ":%s AWAY :%s", c->uid, c->away);
 }
 
+void server_send_account(struct server *except, const struct client *c)
+{
+	const char *acct = c->account[0] ? c->account : "*";
+	for (struct server *s = servers; s; s = s->next) {
+		if (s->via != s || s == except || s->state != SRV_LINKED || s->dead || (c->server && c->server->via == s))
+			continue;
+		if (s->caps & LINKCAP_RHOST)
+			server_send(s, ":%s SVSACCOUNT %s %lld %s", ircd.conf->sid, c->uid, (long long)c->nick_ts, acct);
+		else if (c->account[0])
+			server_send(s, ":%s ENCAP * LOGIN %s", c->uid, c->account);
+		else
+			server_send(s, ":%s ENCAP * SU %s", ircd.conf->sid, c->uid);
+	}
+}
+
 void server_uid_all(const struct client *c)
 {
 	for (struct server *s = servers; s; s = s->next)
@@ -349,7 +364,7 @@ static void unlist(struct server *s)
 void server_send_intro(struct server *link, const struct conf_connect *cc)
 {
 	server_send(link, "PASS %s TS 6 :%s", cc->send_password, ircd.conf->sid);
-	server_send(link, "CAPAB :TBURST");
+	server_send(link, "CAPAB :TBURST ENCAP");
 	server_send(link, "SERVER %s 1 %s + :%s", ircd.conf->server_name, ircd.conf->sid, ircd.conf->description);
 }
 
@@ -509,12 +524,29 @@ static void adopt_cb(EV_P_ ev_timer *w, int revents)
 	conn_resume(&s->conn);
 }
 
+unsigned server_capab_parse(const char *list)
+{
+	static const struct {
+		const char *token;
+		unsigned bit;
+	} known[] = {{"ENCAP", LINKCAP_ENCAP}, {"RHOST", LINKCAP_RHOST}, {"MTAGS", LINKCAP_MTAGS}};
+	unsigned caps = 0;
+	for (const char *p = list; *p;) {
+		while (*p == ' ')
+			p++;
+		size_t n = strcspn(p, " ");
+		for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+			if (n && strlen(known[i].token) == n && strncasecmp(p, known[i].token, n) == 0)
+				caps |= known[i].bit;
+		p += n;
+	}
+	return caps;
+}
+
 void cmd_capab(struct client *c, struct msg *m)
 {
-	/* A registering server's capabilities: we speak the one dialect (hybrid 8.2's TS6)
-	 * and need none of the optional ones it may list. */
-	(void)c;
-	(void)m;
+	/* A registering server's capabilities, kept for its link (cmd_server). */
+	c->link_caps = m->nparams ? server_capab_parse(m->params[m->nparams - 1]) : 0;
 }
 
 void cmd_server(struct client *c, struct msg *m)
@@ -549,6 +581,7 @@ void cmd_server(struct client *c, struct msg *m)
 	struct server *s = server_new(cc->name);
 	snprintf(s->sid, sizeof s->sid, "%s", sid);
 	snprintf(s->desc, sizeof s->desc, "%s", m->params[m->nparams - 1]);
+	s->caps = c->link_caps;
 	s->state = SRV_HANDSHAKE;
 	conn_pause(&c->conn);
 	struct adoption *a = calloc(1, sizeof *a);

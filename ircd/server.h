@@ -19,6 +19,14 @@ struct msg;
 
 enum server_state { SRV_CONNECTING, SRV_HANDSHAKE, SRV_LINKED };
 
+/* The CAPAB tokens we act on. RHOST marks the ircd-hybrid dialect (accounts as
+ * SVSACCOUNT); ENCAP, the charybdis family's ENCAP LOGIN/SU; MTAGS, a peer that takes
+ * @msgid/@time tags before a relayed message (Parley). */
+enum { LINKCAP_ENCAP = 1, LINKCAP_RHOST = 2, LINKCAP_MTAGS = 4 };
+
+/* The LINKCAP_* bits of a CAPAB token list. */
+unsigned server_capab_parse(const char *list);
+
 struct server {
 	struct conn conn;        /* first; used by a direct link only */
 	char name[64];
@@ -30,6 +38,7 @@ struct server {
 	bool outgoing;           /* we connected */
 	bool dead;
 	bool got_pass;           /* outgoing: the peer's PASS matched */
+	unsigned caps;           /* LINKCAP_* from the peer's CAPAB (direct links) */
 	unsigned nusers;
 	ev_io connect_w;         /* outgoing: waiting for connect() to finish */
 	ev_timer timer;          /* handshake timeout, then PING/ping timeout */
@@ -86,6 +95,10 @@ void server_user_exit(struct client *c, const char *reason);
  * one it is behind. */
 void server_send_uid(struct server *link, const struct client *c);
 void server_uid_all(const struct client *c);
+
+/* Tells the links (but except) the account of user c (c->account, "" when logged out),
+ * in each peer's dialect. */
+void server_send_account(struct server *except, const struct client *c);
 
 /* Lists a remote server (ts6.c SID). */
 void server_list_add(struct server *s);

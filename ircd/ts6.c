@@ -5,6 +5,7 @@
  * user, or both when their timestamps are equal. */
 #include "server.h"
 
+#include "account.h"
 #include "cap.h"
 #include "channel.h"
 #include "client.h"
@@ -65,8 +66,7 @@ static void t_pass(struct server *link, struct msg *m)
 
 static void t_capab(struct server *link, struct msg *m)
 {
-	(void)link;
-	(void)m; /* we use none of the optional capabilities */
+	link->caps = m->nparams ? server_capab_parse(m->params[m->nparams - 1]) : 0;
 }
 
 static void t_server(struct server *link, struct msg *m)
@@ -303,6 +303,64 @@ static void t_away(struct server *link, struct msg *m)
 		server_send_all(link, ":%s AWAY :%s", c->uid, c->away);
 	else
 		server_send_all(link, ":%s AWAY", c->uid);
+}
+
+/* ---- accounts ---- */
+
+/* A remote user's account changed to account ("*", "0" or "" for none): our users
+ * are told (account-notify), the other links too, each in its dialect. */
+static void remote_account(struct server *link, struct client *c, const char *account)
+{
+	bool none = !account || !*account || strcmp(account, "*") == 0 || strcmp(account, "0") == 0;
+	if (!none && !account_name_valid(account))
+		return;
+	if (strcmp(c->account, none ? "" : account) == 0)
+		return;
+	snprintf(c->account, sizeof c->account, "%s", none ? "" : account);
+	account_notify_change(c);
+	server_send_account(link, c);
+}
+
+/* Passes a line on to the other links unchanged (the source kept). */
+static void relay(struct server *link, const struct msg *m)
+{
+	char line[MSG_LINE_MAX + 1];
+	int n = snprintf(line, sizeof line, ":%s %s", m->source ? m->source : link->sid, m->command);
+	for (int i = 0; i < m->nparams && n > 0 && (size_t)n < sizeof line; i++) {
+		bool last = i == m->nparams - 1 && (!*m->params[i] || strchr(m->params[i], ' ') || *m->params[i] == ':');
+		n += snprintf(line + n, sizeof line - (size_t)n, " %s%s", last ? ":" : "", m->params[i]);
+	}
+	server_send_all(link, "%s", line);
+}
+
+/* ENCAP mask subcommand args: LOGIN (from a user: its account) and SU (from a server:
+ * uid [account], none to log out) are applied and passed on as account changes;
+ * anything else is passed on untouched. */
+static void t_encap(struct server *link, struct msg *m)
+{
+	const char *sub = m->params[1];
+	bool login = strcasecmp(sub, "LOGIN") == 0, su = strcasecmp(sub, "SU") == 0;
+	if (!login && !su) {
+		relay(link, m);
+		return;
+	}
+	struct client *c = login ? remote_user(link, m) : m->nparams > 2 ? uid_find(m->params[2]) : NULL;
+	if (!c || !c->server || c->server->via != link)
+		return;
+	const char *account = login ? (m->nparams > 2 ? m->params[2] : NULL) : (m->nparams > 3 ? m->params[3] : NULL);
+	if (login && !account)
+		return;
+	remote_account(link, c, account);
+}
+
+/* SVSACCOUNT uid ts account (ircd-hybrid): account "*" logs out. */
+static void t_svsaccount(struct server *link, struct msg *m)
+{
+	struct client *c = uid_find(m->params[0]);
+	time_t ts = (time_t)strtoll(m->params[1], NULL, 10);
+	if (!c || !c->server || c->server->via != link || (ts && ts != c->nick_ts))
+		return;
+	remote_account(link, c, m->params[2]);
 }
 
 /* ---- channels ---- */
@@ -637,6 +695,7 @@ static const struct ts6_command table[] = {
     {"SJOIN", t_sjoin, 4, false},  {"JOIN", t_join, 2, false},   {"PART", t_part, 1, false},
     {"KICK", t_kick, 2, false},    {"TOPIC", t_topic, 1, false}, {"TBURST", t_tburst, 5, false},
     {"TMODE", t_tmode, 3, false},  {"PRIVMSG", t_message, 2, false}, {"NOTICE", t_message, 2, false},
+    {"ENCAP", t_encap, 2, false},  {"SVSACCOUNT", t_svsaccount, 3, false},
 };
 
 void ts6_dispatch(struct server *link, struct msg *m)
@@ -652,6 +711,6 @@ void ts6_dispatch(struct server *link, struct msg *m)
 		t->fn(link, m);
 		return;
 	}
-	/* numerics and commands we do not carry (ENCAP, BMASK, CERTFP, SVSTAG...) are
-	 * dropped: nothing of them is relayed */
+	/* numerics and commands we do not carry (BMASK, CERTFP, SVSTAG...) are dropped:
+	 * nothing of them is relayed */
 }

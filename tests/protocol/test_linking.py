@@ -183,6 +183,8 @@ general {
 };
 channel { enable_owner = no; enable_admin = no; };
 serverhide { hide_servers = no; };
+/* hybrid takes account changes (SVSACCOUNT) only from a services server */
+service { name = "a.parley.test"; };
 motd { mask = "*"; file = "%(dir)s/motd"; };
 log { use_logging = no; };
 """
@@ -255,7 +257,7 @@ def test_hybrid_interop(make_server, hybrid_factory):
     alice.send("JOIN #mix")
     alice.expect(lambda l: l.command == "366")
     hc = Client(h.port)
-    hc.register("hank", timeout=15)
+    hc.register("hank", caps=["account-notify", "extended-join"], timeout=15)
     wait_whois(hc, "alice", timeout=15)
     hc.send("JOIN #mix")
     hl = hc.read_until(lambda l: l.command == "366")
@@ -278,6 +280,15 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hc.send("TOPIC #mix :mixed")
     t = alice.expect(lambda l: l.command == "TOPIC", timeout=10)
     assert t.source.startswith("hank!") and t.params == ["#mix", "mixed"]
+    # alice logs in (registers) on parley: hybrid takes the account (SVSACCOUNT) and
+    # tells hank (account-notify); logging out likewise
+    alice.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    alice.expect(lambda l: l.command == "900")
+    acc = hc.expect(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["alice"]
+    alice.send("PRIVMSG NickServ :LOGOUT")
+    acc = hc.expect(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["*"]
     # split: hybrid dies; hank QUITs on parley
     h.stop()
     q = alice.expect(lambda l: l.command == "QUIT", timeout=20)
@@ -353,4 +364,47 @@ def test_session_handover_and_always_on_keep_the_user_on_the_network(make_server
     third.send("PRIVMSG #net :back")
     m = bob.expect_next(lambda l: l.command == "PRIVMSG", timeout=10)
     assert m.params == ["#net", "back"]
+
+
+def test_account_changes_reach_the_other_node(make_server):
+    a, start_b = start_pair(make_server)
+    alice = a.connect("alice")
+    alice.send("JOIN #acct")
+    alice.read_until(lambda l: l.command == "366")
+    b = start_b()
+    bob = b.connect("bob", caps=["account-notify", "extended-join", "account-tag", "message-tags"])
+    wait_whois(bob, "alice")
+    bob.send("JOIN #acct")
+    bob.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"))
+    # alice registers (and so logs in) on a: bob, on b, gets account-notify
+    alice.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    alice.expect(lambda l: l.command == "900")
+    acc = bob.expect_next(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["alice"]
+    # WHOIS on b shows the account; her messages carry the account tag
+    bob.send("WHOIS alice")
+    wl = bob.read_until(lambda l: l.command == "318")
+    assert [l.params[1:] for l in wl if l.command == "330"] == [["alice", "alice", "is logged in as"]]
+    alice.send("PRIVMSG #acct :signed")
+    m = bob.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.tags.get("account") == "alice" and m.params == ["#acct", "signed"]
+    # a user already logged in when it joins: extended-join on b names the account
+    carol = a.connect("carol")
+    carol.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    carol.expect(lambda l: l.command == "900")
+    carol.send("JOIN #acct")
+    j = bob.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    assert j.params == ["#acct", "carol", "Parley Tester"]
+    # logging out on a: account-notify "*" on b, no account in WHOIS or tags
+    alice.send("PRIVMSG NickServ :LOGOUT")
+    alice.expect(lambda l: l.command == "901")
+    acc = bob.expect(lambda l: l.command == "ACCOUNT" and l.source.startswith("alice!"), timeout=10)
+    assert acc.params == ["*"]
+    bob.send("WHOIS alice")
+    wl = bob.read_until(lambda l: l.command == "318")
+    assert not [l for l in wl if l.command == "330"]
+    alice.send("PRIVMSG #acct :plain")
+    m = bob.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert "account" not in m.tags and m.params == ["#acct", "plain"]
 
