@@ -68,6 +68,13 @@ void route_away(struct client *c)
 		server_send_all(NULL, ":%s AWAY", c->uid);
 }
 
+void route_kill(struct client *by, struct client *t, const char *why, const char *reason)
+{
+	server_send_all(NULL, ":%s KILL %s :%s!%s!%s!%s (%s)", by->uid, t->uid, ircd.conf->server_name, by->host, by->user,
+	                by->nick, why);
+	server_user_exit(t, reason);
+}
+
 void route_account(struct client *c)
 {
 	if (c->session_of) /* the network knows the user, not its sessions */

@@ -16,6 +16,9 @@ void route_part(struct client *c, struct channel *ch, const char *reason);
 void route_kick(struct client *c, struct channel *ch, struct client *t, const char *reason);
 void route_topic(struct client *c, struct channel *ch);
 void route_away(struct client *c);
+/* Our operator by KILLs remote user t: KILL (with the TS6 path) to every link, then t
+ * leaves here with reason ("Killed (nick (why))"). */
+void route_kill(struct client *by, struct client *t, const char *why, const char *reason);
 /* c logged in or out (c->account): ENCAP LOGIN/SU, or SVSACCOUNT to a hybrid peer. */
 void route_account(struct client *c);
 /* A PRIVMSG/NOTICE to a channel (status prefix included in target) or a remote user. */

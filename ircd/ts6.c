@@ -14,6 +14,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "session.h"
 #include "uid.h"
 
 #include <stdio.h>
@@ -266,16 +267,28 @@ static void t_kill(struct server *link, struct msg *m)
 		t = client_find(m->params[0]);
 	if (!t)
 		return;
-	const char *why = m->nparams > 1 ? m->params[1] : "";
+	/* "path (reason)", the path being server!host!user!nick of the killer */
+	const char *path = m->nparams > 1 ? m->params[1] : "";
+	const char *sp = strchr(path, ' ');
+	char why[400];
+	if (sp && sp[1] == '(' && sp[strlen(sp) - 1] == ')')
+		snprintf(why, sizeof why, "%.*s", (int)strlen(sp + 2) - 1, sp + 2);
+	else
+		snprintf(why, sizeof why, "%s", sp ? sp + 1 : *path ? path : "No reason");
 	struct client *src = user_source(m);
 	struct server *ss = src ? NULL : server_source(link, m);
-	char reason[400];
-	snprintf(reason, sizeof reason, "Killed (%s (%s))", src ? src->nick : ss ? ss->name : "*", why);
-	if (!t->server) {
-		client_exit(t, reason);
-		return; /* its QUIT goes out from client_exit */
+	const char *killer = src ? src->nick : ss ? ss->name : "*";
+	char reason[500];
+	snprintf(reason, sizeof reason, "Killed (%s (%s))", killer, why);
+	if (!t->server) { /* ours: it is told, and its QUIT goes out from its exit */
+		if (src)
+			client_sendf(t, ":%s KILL %s :%s", src->prefix, t->nick, why);
+		else
+			client_sendf(t, ":%s KILL %s :%s", killer, t->nick, why);
+		session_exit_user(t, reason);
+		return;
 	}
-	server_send_all(link, ":%s KILL %s :%s", m->source ? m->source : link->sid, t->uid, why);
+	server_send_all(link, ":%s KILL %s :%s", m->source ? m->source : link->sid, t->uid, path);
 	server_user_exit(t, reason);
 }
 

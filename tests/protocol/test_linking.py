@@ -250,8 +250,10 @@ def hybrid_factory():
 def test_hybrid_interop(make_server, hybrid_factory):
     from conftest import Client
     hyb_port = free_port()
+    from operutil import OPER_PASSWORD, oper_block, operators_text
     p = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
-                    extra=connect_block("hybrid.test", hyb_port, True, send="h-pw", accept="a-pw"))
+                    extra=connect_block("hybrid.test", hyb_port, True, send="h-pw", accept="a-pw")
+                    + operators_text(oper_block()))
     h = hybrid_factory(p.port, hyb_port).start()
     alice = p.connect("alice")
     alice.send("JOIN #mix")
@@ -289,6 +291,20 @@ def test_hybrid_interop(make_server, hybrid_factory):
     alice.send("PRIVMSG NickServ :LOGOUT")
     acc = hc.expect(lambda l: l.command == "ACCOUNT", timeout=10)
     assert acc.source.startswith("alice!") and acc.params == ["*"]
+    # an operator on parley kills a user of hybrid: hybrid disconnects it, hank sees the QUIT
+    vic = Client(h.port)
+    vic.register("vic", timeout=15)
+    vic.send("JOIN #mix")
+    vic.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("vic!"), timeout=10)
+    alice.send("OPER root " + OPER_PASSWORD)
+    alice.expect(lambda l: l.command == "381")
+    alice.send("KILL vic :bye")
+    k = vic.expect(lambda l: l.command == "KILL", timeout=10)
+    assert k.source.startswith("alice!") and k.params[0] == "vic"
+    for c in (hc, alice):
+        q = c.expect(lambda l: l.command == "QUIT", timeout=10)
+        assert q.source.startswith("vic!") and q.params == ["Killed (alice (bye))"]
     # split: hybrid dies; hank QUITs on parley
     h.stop()
     q = alice.expect(lambda l: l.command == "QUIT", timeout=20)
@@ -408,3 +424,43 @@ def test_account_changes_reach_the_other_node(make_server):
     m = bob.expect(lambda l: l.command == "PRIVMSG", timeout=10)
     assert "account" not in m.tags and m.params == ["#acct", "plain"]
 
+
+def test_kill_crosses_the_network(make_server):
+    from operutil import OPER_PASSWORD, oper_block, operators_text
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra=connect_block("b.parley.test", 1, False, send="b-pw", accept="a-pw")
+                    + operators_text(oper_block()))
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    extra=connect_block("a.parley.test", a.port, True, send="a-pw", accept="b-pw"))
+    oper = a.connect("oper")
+    oper.send("OPER root " + OPER_PASSWORD)
+    oper.expect(lambda l: l.command == "381")
+    dave = a.connect("dave")
+    dave.send("JOIN #k")
+    dave.read_until(lambda l: l.command == "366")
+    bob = b.connect("bob")
+    carol = b.connect("carol")
+    wait_whois(bob, "dave")
+    for c in (bob, carol):
+        c.send("JOIN #k")
+        c.read_until(lambda l: l.command == "366")
+    dave.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    bob.drain()
+    # an operator on a kills bob, a user of b: bob is told and disconnected by b, and
+    # the channel sees the same QUIT on both servers
+    oper.send("KILL bob :spamming")
+    k = bob.expect(lambda l: l.command == "KILL", timeout=10)
+    assert k.source.startswith("oper!") and k.params == ["bob", "spamming"]
+    bob.expect_error_close("Killed (oper (spamming))")
+    for c in (carol, dave):
+        q = c.expect(lambda l: l.command == "QUIT", timeout=10)
+        assert q.source.startswith("bob!") and q.params == ["Killed (oper (spamming))"]
+    # bob is gone from both servers
+    for c in (carol, dave):
+        c.send("WHOIS bob")
+        wl = c.read_until(lambda l: l.command == "318")
+        assert [l.command for l in wl if l.command in ("311", "401")] == ["401"]
+    # the other way: a user of a killed by its own oper is gone from b as well
+    oper.send("KILL dave :enough")
+    q = carol.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("dave!") and q.params == ["Killed (oper (enough))"]
