@@ -42,6 +42,8 @@ static struct server *servers;      /* every server we know, direct or not */
 static struct server *dead_servers; /* dropped links, freed at server_reap */
 static struct client *remote_users; /* linked through next/prev */
 static unsigned long mark_gen;
+static unsigned nremote, nremote_invisible; /* remote users, for LUSERS */
+static unsigned global_max;                 /* the most users the network has had */
 static ev_timer autoconnect_timer;
 
 static void link_timer_cb(EV_P_ ev_timer *w, int revents);
@@ -144,6 +146,9 @@ void server_add_user(struct server *s, struct client *c)
 		remote_users->prev = c;
 	remote_users = c;
 	s->nusers++;
+	nremote++;
+	nremote_invisible += (c->umodes & UMODE('i')) != 0;
+	server_global_max(ircd.nusers + nremote);
 	monitor_online(c);
 }
 
@@ -161,18 +166,25 @@ void server_user_exit(struct client *c, const char *reason)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->server->nusers--;
+	nremote--;
+	nremote_invisible -= (c->umodes & UMODE('i')) != 0;
 	free(c->away);
 	free(c);
 }
 
 unsigned server_count_users(unsigned *invisible)
 {
-	unsigned n = 0;
-	for (struct client *c = remote_users; c; c = c->next) {
-		n++;
-		*invisible += (c->umodes & UMODE('i')) != 0;
-	}
-	return n;
+	*invisible += nremote_invisible;
+	return nremote;
+}
+
+unsigned server_global_max(unsigned global)
+{
+	if (global > global_max)
+		global_max = global;
+	if (ircd.max_users > global_max)
+		global_max = ircd.max_users;
+	return global_max;
 }
 
 unsigned server_count(void)

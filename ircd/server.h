@@ -111,6 +111,11 @@ void server_user_kill(struct client *c, const char *reason);
 unsigned server_count_users(unsigned *invisible);
 unsigned server_count(void);
 
+/* The network's peak user count, raised to global (the count now) if that is more. Our
+ * registrations show LUSERS, and remote users are counted as they come, so no peak is
+ * missed. */
+unsigned server_global_max(unsigned global);
+
 /* Calls fn for every known server (LINKS). */
 void server_each(void (*fn)(const struct server *s, void *arg), void *arg);
 

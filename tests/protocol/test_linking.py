@@ -88,6 +88,8 @@ def test_two_parley_nodes(make_server):
     lu = alice.read_until(lambda l: l.command == "266")
     assert next(l for l in lu if l.command == "251").params[-1] == "There are 2 users and 0 invisible on 2 servers"
     assert next(l for l in lu if l.command == "255").params[-1] == "I have 1 clients and 1 servers"
+    assert next(l for l in lu if l.command == "265").params[1:] == ["1", "1", "Current local users 1, max 1"]
+    assert next(l for l in lu if l.command == "266").params[1:] == ["2", "2", "Current global users 2, max 2"]
     alice.send("LINKS")
     li = alice.read_until(lambda l: l.command == "365")
     assert [l.params[1:] for l in li if l.command == "364"] == [
@@ -112,6 +114,12 @@ def test_two_parley_nodes(make_server):
     q = alice.expect(lambda l: l.command == "QUIT", timeout=10)
     assert q.source.startswith("bobby!") and q.params == ["*.net *.split"]
     assert names(alice, "#net") == ["@alice"]
+    # LUSERS: the network is alice's server alone now; its peak stays
+    alice.send("LUSERS")
+    lu = alice.read_until(lambda l: l.command == "266")
+    assert next(l for l in lu if l.command == "251").params[-1] == "There are 1 users and 0 invisible on 1 servers"
+    assert next(l for l in lu if l.command == "255").params[-1] == "I have 1 clients and 0 servers"
+    assert next(l for l in lu if l.command == "266").params[1:] == ["1", "2", "Current global users 1, max 2"]
     # re-link: a new b bursts, its user joins and sees alice and the topic
     b2 = start_b()
     carol = b2.connect("carol")
