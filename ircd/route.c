@@ -6,6 +6,7 @@
 #include "channel.h"
 #include "client.h"
 #include "ircd.h"
+#include "outmsg.h"
 #include "server.h"
 
 #include <stdio.h>
@@ -83,16 +84,36 @@ void route_account(struct client *c)
 		server_send_account(NULL, c);
 }
 
-void route_channel_message(struct client *c, const char *cmd, struct channel *ch, const char *target,
-                           const char *text)
+void route_tags(const struct outmsg *o, char *out, size_t size)
 {
-	if (ch->nremote)
-		server_send_channel(ch, NULL, ":%s %s %s :%s", c->uid, cmd, target, text);
+	char when[OUTMSG_TIME_LEN];
+	outmsg_format_time(o->time_ms, when);
+	snprintf(out, size, "msgid=%s;time=%s%s%s", o->msgid, when, o->client_tags ? ";" : "",
+	         o->client_tags ? o->client_tags : "");
 }
 
-void route_user_message(struct client *c, const char *cmd, struct client *t, const char *text)
+void route_channel_message(struct client *c, const char *cmd, struct channel *ch, const char *target,
+                           const char *text, const struct outmsg *o)
 {
-	server_send(t->server->via, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
+	if (!ch->nremote)
+		return;
+	char tags[ROUTE_TAGS_MAX];
+	route_tags(o, tags, sizeof tags);
+	if (text)
+		server_send_channel_tagged(ch, NULL, tags, false, ":%s %s %s :%s", c->uid, cmd, target, text);
+	else
+		server_send_channel_tagged(ch, NULL, tags, true, ":%s %s %s", c->uid, cmd, target);
+}
+
+void route_user_message(struct client *c, const char *cmd, struct client *t, const char *text,
+                        const struct outmsg *o)
+{
+	char tags[ROUTE_TAGS_MAX];
+	route_tags(o, tags, sizeof tags);
+	if (text)
+		server_send_tagged(t->server->via, tags, false, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
+	else
+		server_send_tagged(t->server->via, tags, true, ":%s %s %s", c->uid, cmd, t->uid);
 }
 
 void route_mode(struct client *c, struct channel *ch, const char *change)

@@ -103,26 +103,83 @@ void server_send_all(struct server *except, const char *fmt, ...)
 	msgbuf_unref(b);
 }
 
-void server_send_channel(struct channel *ch, struct server *except, const char *fmt, ...)
+/* "@tags " and b: the copy a peer that announced MTAGS gets. */
+static struct msgbuf *with_tags(const char *tags, const struct msgbuf *b)
+{
+	char line[MSG_LINE_MAX + 2];
+	int n = snprintf(line, sizeof line, "@%s ", tags);
+	if (n < 0 || (size_t)n + b->len > sizeof line)
+		return msgbuf_ref((struct msgbuf *)b); /* cannot happen with our tags: plain */
+	memcpy(line + n, b->data, b->len);
+	return msgbuf_new(line, (size_t)n + b->len);
+}
+
+/* Queues b (or its tagged copy, built once, to MTAGS peers) to a link; with tags_only
+ * (TAGMSG) nothing goes to a peer without MTAGS. */
+static void send_variant(struct server *link, struct msgbuf *b, const char *tags, bool tags_only,
+                         struct msgbuf **tagged)
+{
+	if (!tags || !(link->caps & LINKCAP_MTAGS)) {
+		if (!tags_only)
+			conn_send(&link->conn, b);
+		return;
+	}
+	if (!*tagged)
+		*tagged = with_tags(tags, b);
+	conn_send(&link->conn, *tagged);
+}
+
+static void send_channel_v(struct channel *ch, struct server *except, const char *tags, bool tags_only,
+                           const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void send_channel_v(struct channel *ch, struct server *except, const char *tags, bool tags_only,
+                           const char *fmt, va_list ap)
 {
 	if (!ch->nremote)
 		return;
 	unsigned long gen = ++mark_gen;
-	struct msgbuf *b = NULL;
+	struct msgbuf *b = NULL, *tagged = NULL;
 	for (struct membership *m = ch->members; m; m = m->chan_next) {
 		struct server *s = m->client->server;
 		if (!s || s->via == except || s->via->mark == gen || s->via->dead)
 			continue;
 		s->via->mark = gen;
-		if (!b) {
-			va_list ap;
-			va_start(ap, fmt);
+		if (!b)
 			b = vformat(fmt, ap);
-			va_end(ap);
-		}
-		conn_send(&s->via->conn, b);
+		send_variant(s->via, b, tags, tags_only, &tagged);
 	}
 	msgbuf_unref(b);
+	msgbuf_unref(tagged);
+}
+
+void server_send_channel(struct channel *ch, struct server *except, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	send_channel_v(ch, except, NULL, false, fmt, ap);
+	va_end(ap);
+}
+
+void server_send_channel_tagged(struct channel *ch, struct server *except, const char *tags, bool tags_only,
+                                const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	send_channel_v(ch, except, tags, tags_only, fmt, ap);
+	va_end(ap);
+}
+
+void server_send_tagged(struct server *link, const char *tags, bool tags_only, const char *fmt, ...)
+{
+	if (tags_only && !(link->caps & LINKCAP_MTAGS))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	struct msgbuf *b = vformat(fmt, ap), *tagged = NULL;
+	va_end(ap);
+	send_variant(link, b, tags, tags_only, &tagged);
+	msgbuf_unref(b);
+	msgbuf_unref(tagged);
 }
 
 /* ---- remote users ---- */
@@ -376,7 +433,7 @@ static void unlist(struct server *s)
 void server_send_intro(struct server *link, const struct conf_connect *cc)
 {
 	server_send(link, "PASS %s TS 6 :%s", cc->send_password, ircd.conf->sid);
-	server_send(link, "CAPAB :TBURST ENCAP");
+	server_send(link, "CAPAB :TBURST ENCAP MTAGS");
 	server_send(link, "SERVER %s 1 %s + :%s", ircd.conf->server_name, ircd.conf->sid, ircd.conf->description);
 }
 

@@ -69,6 +69,14 @@ void server_send(struct server *link, const char *fmt, ...) __attribute__((forma
 void server_send_channel(struct channel *ch, struct server *except, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same for a relayed message with its tags (msgid, time, client tags; NULL for
+ * none): a peer that announced MTAGS gets "@tags " before the line, the others the line
+ * alone, or nothing when tags_only (TAGMSG, which is only tags). */
+void server_send_channel_tagged(struct channel *ch, struct server *except, const char *tags, bool tags_only,
+                                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void server_send_tagged(struct server *link, const char *tags, bool tags_only, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* A registering connection sent SERVER: checks it against the connect blocks and, if it
  * matches, turns the connection into a link (the client is dropped without a trace). */
 void cmd_server(struct client *c, struct msg *m);

@@ -14,6 +14,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "route.h"
 #include "session.h"
 #include "uid.h"
 
@@ -657,45 +658,53 @@ static void t_tmode(struct server *link, struct msg *m)
 	server_send_all(link, "%s", line);
 }
 
+/* PRIVMSG/NOTICE/TAGMSG from a remote user. A peer that takes tags (MTAGS) sends the
+ * origin's msgid and time, and the client tags: our users get the message with them, and
+ * the next links too. */
 static void t_message(struct server *link, struct msg *m)
 {
 	struct client *c = remote_user(link, m);
-	if (!c || m->nparams < 2)
+	bool tagmsg = strcasecmp(m->command, "TAGMSG") == 0;
+	if (!c || m->nparams < (tagmsg ? 1 : 2))
 		return;
-	const char *target = m->params[0], *text = m->params[1];
-	bool notice = strcasecmp(m->command, "NOTICE") == 0;
-	const char *cmd = notice ? "NOTICE" : "PRIVMSG";
+	const char *target = m->params[0], *text = tagmsg ? NULL : m->params[1];
+	const char *cmd = tagmsg ? "TAGMSG" : strcasecmp(m->command, "NOTICE") == 0 ? "NOTICE" : "PRIVMSG";
+	char client_tags[CLIENT_TAG_DATA_MAX + 64];
+	if (!msg_client_tags(m, client_tags, sizeof client_tags))
+		client_tags[0] = '\0';
 	const char *name = target;
 	unsigned need = 0;
 	if (*name == '@' || *name == '+') {
 		need = *name == '@' ? MEMBER_OP : MEMBER_OP | MEMBER_VOICE;
 		name++;
 	}
-	struct outmsg o;
-	if (*name == '#') {
-		struct channel *ch = channel_find(name);
-		if (!ch)
-			return;
-		outmsg_init_msg(&o, NULL, c->prefix, cmd, target, text);
-		outmsg_from(&o, c);
-		channel_send(ch, &o, c, need, 0, 0);
-		outmsg_release(&o);
-		server_send_channel(ch, link, ":%s %s %s :%s", c->uid, cmd, target, text);
-		return;
-	}
-	struct client *t = uid_find(target);
-	if (!t)
+	struct channel *ch = *name == '#' ? channel_find(name) : NULL;
+	struct client *t = NULL;
+	if (*name != '#' && !(t = uid_find(target)))
 		t = client_find(target);
-	if (!t)
+	if (!ch && !t)
 		return;
-	if (t->server) {
-		if (t->server->via != link)
-			server_send(t->server->via, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
-		return;
-	}
-	outmsg_init_msg(&o, NULL, c->prefix, cmd, t->nick, text);
+	struct outmsg o;
+	outmsg_init_msg(&o, client_tags, c->prefix, cmd, ch ? target : t->nick, text);
 	outmsg_from(&o, c);
-	outmsg_send(&o, t);
+	outmsg_set_origin(&o, msg_tag(m, "msgid"), outmsg_parse_time(msg_tag(m, "time")));
+	char tags[ROUTE_TAGS_MAX];
+	route_tags(&o, tags, sizeof tags);
+	uint32_t need_caps = tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0;
+	if (ch) {
+		channel_send(ch, &o, c, need, need_caps, 0);
+		if (text)
+			server_send_channel_tagged(ch, link, tags, false, ":%s %s %s :%s", c->uid, cmd, target, text);
+		else
+			server_send_channel_tagged(ch, link, tags, true, ":%s %s %s", c->uid, cmd, target);
+	} else if (t->server) {
+		if (t->server->via != link && text)
+			server_send_tagged(t->server->via, tags, false, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
+		else if (t->server->via != link)
+			server_send_tagged(t->server->via, tags, true, ":%s %s %s", c->uid, cmd, t->uid);
+	} else if (!tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS)) {
+		outmsg_send(&o, t);
+	}
 	outmsg_release(&o);
 }
 
@@ -708,6 +717,7 @@ static const struct ts6_command table[] = {
     {"SJOIN", t_sjoin, 4, false},  {"JOIN", t_join, 2, false},   {"PART", t_part, 1, false},
     {"KICK", t_kick, 2, false},    {"TOPIC", t_topic, 1, false}, {"TBURST", t_tburst, 5, false},
     {"TMODE", t_tmode, 3, false},  {"PRIVMSG", t_message, 2, false}, {"NOTICE", t_message, 2, false},
+    {"TAGMSG", t_message, 1, false},
     {"ENCAP", t_encap, 2, false},  {"SVSACCOUNT", t_svsaccount, 3, false},
 };
 

@@ -472,3 +472,44 @@ def test_kill_crosses_the_network(make_server):
     oper.send("KILL dave :enough")
     q = carol.expect(lambda l: l.command == "QUIT", timeout=10)
     assert q.source.startswith("dave!") and q.params == ["Killed (oper (enough))"]
+
+
+def test_message_tags_cross_between_parley_nodes(make_server):
+    caps = ["message-tags", "server-time", "echo-message"]
+    a, start_b = start_pair(make_server)
+    alice = a.connect("alice", caps=caps)
+    alice.send("JOIN #tags")
+    alice.read_until(lambda l: l.command == "366")
+    b = start_b()
+    bob = b.connect("bob", caps=caps)
+    wait_whois(bob, "alice")
+    bob.send("JOIN #tags")
+    bob.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"))
+    # a channel message: bob, on b, sees the msgid and time alice's echo carries
+    alice.send("PRIVMSG #tags :hello")
+    echo = alice.expect(lambda l: l.command == "PRIVMSG")
+    m = bob.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.params == ["#tags", "hello"] and m.tags["msgid"] == echo.tags["msgid"]
+    assert m.tags["time"] == echo.tags["time"]
+    # the other way, and a private message
+    bob.send("PRIVMSG alice :psst")
+    echo = bob.expect(lambda l: l.command == "PRIVMSG")
+    m = alice.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.params == ["alice", "psst"] and m.tags["msgid"] == echo.tags["msgid"]
+    assert m.tags["time"] == echo.tags["time"]
+    # TAGMSG with client tags crosses too (only to peers that take tags)
+    alice.send("@+draft/react=\\s;+draft/reply=%s TAGMSG #tags" % echo.tags["msgid"])
+    echo = alice.expect(lambda l: l.command == "TAGMSG")
+    t = bob.expect(lambda l: l.command == "TAGMSG", timeout=10)
+    assert t.source.startswith("alice!") and t.params == ["#tags"]
+    assert t.tags["+draft/react"] == " " and t.tags["+draft/reply"] == m.tags["msgid"]
+    assert t.tags["msgid"] == echo.tags["msgid"]
+    # a client without message-tags on b gets the plain line
+    carol = b.connect("carol")
+    carol.send("JOIN #tags")
+    carol.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    alice.send("PRIVMSG #tags :plain for carol")
+    line = carol.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert not line.tags and line.params == ["#tags", "plain for carol"]
