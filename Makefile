@@ -46,8 +46,8 @@ DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-con
 # shows a second daemon does not open a locked store; groff checks the manual pages;
 # prometheus brings promtool, which checks the metrics endpoint's output, and the server
 # test_metrics.py scrapes it with; ircd-hybrid is the TS6 peer tests/protocol/test_linking.py
-# links with. Debian's ircd-hybrid and ngircd conflict: tests/bench/run-bench.sh installs
-# ngircd as a benchmark peer, which removes ircd-hybrid until the next `make deps`)
+# links with. Debian's ircd-hybrid and ngircd conflict, so tests/bench/run-bench.sh unpacks
+# ngircd, a benchmark peer, from its .deb instead of installing it)
 # (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes)
 
 .PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress install uninstall test-web web-deps

@@ -20,8 +20,8 @@
 # REPORT (docs/BENCHMARKS.md; "-" for none, the default with QUICK=1); KEEP=1 keeps the
 # temporary directory; TLS=0 skips the TLS runs (tls-* scenarios), TLS=only runs nothing else;
 # TLS_IDLE_N (5,000; 2,000 with QUICK=1) idle TLS clients; NGIRCD and INSPIRCD name the
-# peers' binaries (default: those on PATH; e.g. an ngircd unpacked with `dpkg -x` from its
-# .deb when an installed package conflicts with it); ONLY="id ..." runs only those
+# peers' binaries (default: those on PATH, else InspIRCd installed and ngIRCd unpacked from
+# its .deb into var/peers/ngircd, as it conflicts with ircd-hybrid); ONLY="id ..." runs only those
 # scenarios; WAIT_QUIET=S waits up to S seconds for other work on the machine to stop (under
 # 0.25 cores busy) before starting.
 set -u -o pipefail
@@ -60,13 +60,29 @@ make -s -C "$BENCH" || exit 1
 have() { command -v "$1" >/dev/null 2>&1; }
 NGIRCD=${NGIRCD:-ngircd}
 INSPIRCD=${INSPIRCD:-inspircd}
+apt_install() {
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 ||
+		{ apt-get update -qq >/dev/null 2>&1 &&
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1; }
+}
+# Debian's ngircd conflicts with ircd-hybrid, the TS6 peer `make test` links with:
+# installing it would remove hybrid. So ngIRCd is unpacked from its package into
+# var/peers/ngircd (its libraries installed) and run from there.
+unpack_ngircd() {
+	local dir=$ROOT/var/peers/ngircd
+	if [ ! -x "$dir/usr/sbin/ngircd" ]; then
+		mkdir -p "$dir" && (cd "$dir" && apt-get download ngircd >/dev/null 2>&1 ||
+			{ apt-get update -qq >/dev/null 2>&1 && apt-get download ngircd >/dev/null 2>&1; }) &&
+			dpkg -x "$dir"/ngircd_*.deb "$dir" || return 1
+		apt_install libgnutls30 libident libpam0g zlib1g || return 1
+	fi
+	NGIRCD=$dir/usr/sbin/ngircd
+}
 if ! have "$NGIRCD" || ! have "$INSPIRCD"; then
 	if [ "$(id -u)" = 0 ] && have apt-get; then
-		log "installing ngircd and inspircd"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ngircd inspircd >/dev/null 2>&1 ||
-			{ apt-get update -qq >/dev/null 2>&1 &&
-			  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ngircd inspircd >/dev/null 2>&1; } ||
-			log "could not install the peers; benchmarking Parley alone"
+		log "installing inspircd and unpacking ngircd"
+		have "$INSPIRCD" || apt_install inspircd || log "could not install inspircd"
+		have "$NGIRCD" || unpack_ngircd || log "could not unpack ngircd"
 	else
 		log "ngircd/inspircd missing (run as root to install them); benchmarking what is installed"
 	fi
