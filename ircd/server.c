@@ -326,6 +326,28 @@ static void channel_mode_text(const struct channel *ch, char *out, size_t size)
 		snprintf(out + n, size - (size_t)n, " %u", ch->limit);
 }
 
+/* ch's ban, exception and invitation lists as BMASK lines (as many masks a line as fit). */
+static void burst_lists(struct server *link, const struct channel *ch)
+{
+	static const char letters[LIST_KINDS] = {'b', 'e', 'I'};
+	for (int k = 0; k < LIST_KINDS; k++) {
+		char head[160], list[512];
+		int hn = snprintf(head, sizeof head, ":%s BMASK %lld %s %c :", ircd.conf->sid, (long long)ch->created, ch->name,
+		                  letters[k]);
+		size_t len = 0, room = 500 - (size_t)hn;
+		for (const struct list_entry *e = ch->lists[k]; e; e = e->next) {
+			size_t n = strlen(e->mask);
+			if (len && len + 1 + n > room) {
+				server_send(link, "%s%s", head, list);
+				len = 0;
+			}
+			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? " " : "", e->mask);
+		}
+		if (len)
+			server_send(link, "%s%s", head, list);
+	}
+}
+
 static void burst_channel(struct channel *ch, void *arg)
 {
 	struct server *link = arg;
@@ -351,6 +373,8 @@ static void burst_channel(struct channel *ch, void *arg)
 	}
 	if (len)
 		server_send(link, "%s%s", head, list);
+	if (len)
+		burst_lists(link, ch);
 	if (len && ch->topic)
 		server_send(link, ":%s TBURST %lld %s %lld %s :%s", ircd.conf->sid, (long long)ch->created, ch->name,
 		            (long long)ch->topic_time, ch->topic_setter, ch->topic);

@@ -11,6 +11,7 @@
 #include "client.h"
 #include "ircd.h"
 #include "log.h"
+#include "match.h"
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
@@ -402,6 +403,33 @@ static void lose_ts(struct channel *ch, time_t ts)
 	ch->modes = 0;
 	ch->key[0] = '\0';
 	ch->limit = 0;
+	static const char letters[LIST_KINDS] = {'b', 'e', 'I'};
+	for (int k = 0; k < LIST_KINDS; k++)
+		while (ch->lists[k]) {
+			char change[3] = {'-', letters[k], '\0'}, mask[PREFIX_MAX + 16];
+			snprintf(mask, sizeof mask, "%s", ch->lists[k]->mask);
+			channel_list_remove(ch, (enum list_kind)k, mask);
+			local_mode(ch, ircd.conf->server_name, change, mask);
+		}
+}
+
+static int list_kind_of(char mode) { return mode == 'b' ? LIST_BAN : mode == 'e' ? LIST_EXCEPT : mode == 'I' ? LIST_INVEX : -1; }
+
+/* A +b/+e/+I change from a server, applied to ch (a list stays within LIST_MAX): true if
+ * it changed something (the caller announces it). */
+static bool remote_list(struct channel *ch, char mode, bool add, const char *mask, const char *setter)
+{
+	int k = list_kind_of(mode);
+	if (k < 0 || !*mask || *mask == ':')
+		return false;
+	char norm[PREFIX_MAX + 16];
+	match_normalize_ban(mask, norm, sizeof norm);
+	if (!add)
+		return channel_list_remove(ch, (enum list_kind)k, norm);
+	if (channel_list_has(ch, (enum list_kind)k, norm) || ch->list_count[k] >= LIST_MAX)
+		return false;
+	channel_list_insert(ch, (enum list_kind)k, norm, setter, time(NULL));
+	return true;
 }
 
 static void apply_simple_modes(struct channel *ch, const char *modes, const char *const *args, int nargs)
@@ -612,6 +640,25 @@ static void t_tburst(struct server *link, struct msg *m)
 	                m->params[2], m->params[3], text);
 }
 
+/* BMASK ts #chan b|e|I :masks - a channel's list in a burst, taken when its TS is not
+ * newer than ours. */
+static void t_bmask(struct server *link, struct msg *m)
+{
+	struct channel *ch = channel_find(m->params[1]);
+	char mode = m->params[2][0];
+	if (!ch || (time_t)strtoll(m->params[0], NULL, 10) > ch->created || m->params[2][1] || list_kind_of(mode) < 0)
+		return;
+	struct server *ss = server_source(link, m);
+	const char *setter = ss ? ss->name : link->name;
+	char change[3] = {'+', mode, '\0'}, masks[1024];
+	snprintf(masks, sizeof masks, "%s", m->params[3]);
+	char *save;
+	for (char *mask = strtok_r(masks, " ", &save); mask; mask = strtok_r(NULL, " ", &save))
+		if (remote_list(ch, mode, true, mask, setter))
+			local_mode(ch, setter, change, mask);
+	relay(link, m);
+}
+
 /* TMODE ts #chan modes args: o/v statuses and the simple modes, when ts is not newer. */
 static void t_tmode(struct server *link, struct msg *m)
 {
@@ -643,8 +690,10 @@ static void t_tmode(struct server *link, struct msg *m)
 			const char *lim = add && a < m->nparams ? m->params[a++] : NULL;
 			ch->limit = lim ? (unsigned)atoi(lim) : 0;
 			local_mode(ch, who, change, lim);
-		} else if (*p == 'b' || *p == 'e' || *p == 'I') {
-			a++; /* list modes are not carried yet: skip the mask */
+		} else if (list_kind_of(*p) >= 0) {
+			const char *mask = a < m->nparams ? m->params[a++] : NULL;
+			if (mask && remote_list(ch, *p, add, mask, src ? src->nick : ss ? ss->name : ircd.conf->server_name))
+				local_mode(ch, who, change, mask);
 		} else if (strchr("imnpst", *p)) {
 			ch->modes = add ? ch->modes | CMODE(*p) : ch->modes & ~CMODE(*p);
 			local_mode(ch, who, change, NULL);
@@ -718,7 +767,7 @@ static const struct ts6_command table[] = {
     {"KICK", t_kick, 2, false},    {"TOPIC", t_topic, 1, false}, {"TBURST", t_tburst, 5, false},
     {"TMODE", t_tmode, 3, false},  {"PRIVMSG", t_message, 2, false}, {"NOTICE", t_message, 2, false},
     {"TAGMSG", t_message, 1, false},
-    {"ENCAP", t_encap, 2, false},  {"SVSACCOUNT", t_svsaccount, 3, false},
+    {"ENCAP", t_encap, 2, false},  {"BMASK", t_bmask, 4, false},  {"SVSACCOUNT", t_svsaccount, 3, false},
 };
 
 void ts6_dispatch(struct server *link, struct msg *m)
@@ -734,6 +783,6 @@ void ts6_dispatch(struct server *link, struct msg *m)
 		t->fn(link, m);
 		return;
 	}
-	/* numerics and commands we do not carry (BMASK, CERTFP, SVSTAG...) are dropped:
+	/* numerics and commands we do not carry (CERTFP, SVSTAG...) are dropped:
 	 * nothing of them is relayed */
 }

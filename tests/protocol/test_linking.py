@@ -287,6 +287,14 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hc.send("MODE #mix +m")
     mo = alice.expect(lambda l: l.command == "MODE" and l.params[1:] == ["+m"], timeout=10)
     assert mo.source.startswith("hank!") and mo.params[0] == "#mix"
+    # ban lists both ways (TMODE), and in the re-link burst below (BMASK)
+    alice.send("MODE #mix +b bad!*@*")
+    alice.expect(lambda l: l.command == "MODE" and "+b" in l.params)
+    mo = hc.expect(lambda l: l.command == "MODE" and "+b" in l.params, timeout=10)
+    assert mo.source.startswith("alice!") and mo.params == ["#mix", "+b", "bad!*@*"]
+    hc.send("MODE #mix +b worse!*@*")
+    mo = alice.expect(lambda l: l.command == "MODE" and "+b" in l.params, timeout=10)
+    assert mo.source.startswith("hank!") and mo.params == ["#mix", "+b", "worse!*@*"]
     hc.send("TOPIC #mix :mixed")
     t = alice.expect(lambda l: l.command == "TOPIC", timeout=10)
     assert t.source.startswith("hank!") and t.params == ["#mix", "mixed"]
@@ -325,6 +333,7 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hc2.send("JOIN #mix")
     hl = hc2.read_until(lambda l: l.command == "366")
     assert "@alice" in next(l for l in hl if l.command == "353").params[-1].split()
+    assert sorted(ban_list(hc2, "#mix")) == ["bad!*@*", "worse!*@*"]
     alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("hank2!"), timeout=10)
 
 
@@ -513,3 +522,43 @@ def test_message_tags_cross_between_parley_nodes(make_server):
     alice.send("PRIVMSG #tags :plain for carol")
     line = carol.expect(lambda l: l.command == "PRIVMSG", timeout=10)
     assert not line.tags and line.params == ["#tags", "plain for carol"]
+
+
+def ban_list(client, chan):
+    client.drain()
+    client.send("MODE %s b" % chan)
+    lines = client.read_until(lambda l: l.command == "368")
+    return [l.params[2] for l in lines if l.command == "367"]
+
+
+def test_ban_lists_cross_in_burst_and_tmode(make_server):
+    a, start_b = start_pair(make_server)
+    alice = a.connect("alice")
+    alice.send("JOIN #bans")
+    alice.read_until(lambda l: l.command == "366")
+    alice.send("MODE #bans +be evil!*@* good!*@*")
+    alice.expect(lambda l: l.command == "MODE" and l.params[0] == "#bans")
+    b = start_b()
+    bob = b.connect("bob")
+    wait_whois(bob, "alice")
+    # the burst's BMASK brought the lists
+    assert ban_list(bob, "#bans") == ["evil!*@*"]
+    bob.send("MODE #bans e")
+    el = bob.read_until(lambda l: l.command == "349")
+    assert [l.params[2] for l in el if l.command == "348"] == ["good!*@*"]
+    bob.send("JOIN #bans")
+    bob.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"))
+    # a ban set on a reaches b (TMODE) and b enforces it on its own users
+    alice.send("MODE #bans +b spam!*@*")
+    mo = bob.expect(lambda l: l.command == "MODE", timeout=10)
+    assert mo.source.startswith("alice!") and mo.params == ["#bans", "+b", "spam!*@*"]
+    spam = b.connect("spam")
+    spam.send("JOIN #bans")
+    assert spam.expect(lambda l: l.command in ("474", "JOIN")).command == "474"
+    alice.send("MODE #bans -b spam!*@*")
+    mo = bob.expect(lambda l: l.command == "MODE", timeout=10)
+    assert mo.params == ["#bans", "-b", "spam!*@*"]
+    spam.send("JOIN #bans")
+    spam.expect(lambda l: l.command == "JOIN")
+    assert ban_list(bob, "#bans") == ["evil!*@*"]
