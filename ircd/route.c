@@ -76,6 +76,18 @@ void route_kill(struct client *by, struct client *t, const char *why, const char
 	server_user_exit(t, reason);
 }
 
+void route_kline(struct client *by, const char *mask, long seconds, const char *reason)
+{
+	if (ircd_links)
+		server_send_kline(NULL, by->session_of ? by->session_of->uid : by->uid, mask, seconds, reason);
+}
+
+void route_unkline(struct client *by, const char *mask)
+{
+	if (ircd_links)
+		server_send_kline(NULL, by->session_of ? by->session_of->uid : by->uid, mask, -1, NULL);
+}
+
 void route_account(struct client *c)
 {
 	if (c->session_of) /* the network knows the user, not its sessions */

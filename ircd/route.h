@@ -23,6 +23,9 @@ void route_away(struct client *c);
 /* Our operator by KILLs remote user t: KILL (with the TS6 path) to every link, then t
  * leaves here with reason ("Killed (nick (why))"). */
 void route_kill(struct client *by, struct client *t, const char *why, const char *reason);
+/* Our operator by set (seconds 0: permanent) or lifted the K-line mask (user@host). */
+void route_kline(struct client *by, const char *mask, long seconds, const char *reason);
+void route_unkline(struct client *by, const char *mask);
 /* c logged in or out (c->account): ENCAP LOGIN/SU, or SVSACCOUNT to a hybrid peer. */
 void route_account(struct client *c);
 /* A PRIVMSG/NOTICE/TAGMSG (text NULL) to a channel (status prefix included in target) or

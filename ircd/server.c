@@ -299,6 +299,25 @@ void server_send_account(struct server *except, const struct client *c)
 	}
 }
 
+void server_send_kline(struct server *except, const char *source, const char *mask, long seconds,
+                       const char *reason)
+{
+	const char *at = strchr(mask, '@');
+	if (!at)
+		return;
+	int ulen = (int)(at - mask);
+	for (struct server *s = servers; s; s = s->next) {
+		if (s->via != s || s == except || s->state != SRV_LINKED || s->dead)
+			continue;
+		const char *how = s->caps & LINKCAP_RHOST ? "" : "ENCAP * ";
+		const char *to = s->caps & LINKCAP_RHOST ? "* " : "";
+		if (seconds >= 0)
+			server_send(s, ":%s %sKLINE %s%ld %.*s %s :%s", source, how, to, seconds, ulen, mask, at + 1, reason);
+		else
+			server_send(s, ":%s %sUNKLINE %s%.*s %s", source, how, to, ulen, mask, at + 1);
+	}
+}
+
 void server_uid_all(const struct client *c)
 {
 	for (struct server *s = servers; s; s = s->next)

@@ -108,6 +108,13 @@ void server_uid_all(const struct client *c);
  * in each peer's dialect. */
 void server_send_account(struct server *except, const struct client *c);
 
+/* A K-line set (seconds >= 0, 0 permanent) or lifted (seconds < 0) by source (a UID or
+ * SID), to the links but except: `KLINE * secs user host :reason` / `UNKLINE * user host`
+ * to ircd-hybrid (which takes them from a server its `shared` block names), `ENCAP *
+ * KLINE`/`UNKLINE` to the others. */
+void server_send_kline(struct server *except, const char *source, const char *mask, long seconds,
+                       const char *reason);
+
 /* Lists a remote server (ts6.c SID). */
 void server_list_add(struct server *s);
 

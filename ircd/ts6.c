@@ -6,6 +6,7 @@
 #include "server.h"
 
 #include "account.h"
+#include "ban.h"
 #include "cap.h"
 #include "channel.h"
 #include "client.h"
@@ -348,13 +349,56 @@ static void relay(struct server *link, const struct msg *m)
 	server_send_all(link, "%s", line);
 }
 
+/* A K-line set (seconds >= 0) or lifted from link, by the line's source: applied here,
+ * then passed on in each link's dialect. */
+static void network_kline(struct server *link, const struct msg *m, const char *user, const char *host,
+                          long seconds, const char *reason)
+{
+	struct client *src = user_source(m);
+	struct server *ss = src ? NULL : server_source(link, m);
+	char mask[160], setter[NICK_MAX + 80];
+	snprintf(mask, sizeof mask, "%s@%s", user, host);
+	if (src)
+		snprintf(setter, sizeof setter, "%s", src->nick);
+	else
+		snprintf(setter, sizeof setter, "%s", ss ? ss->name : link->name);
+	if (strchr(user, '@') || strchr(host, '@') || !*user || !*host)
+		return;
+	bool changed = seconds >= 0 ? ban_kline_from_network(mask, seconds, reason, setter)
+	                            : ban_unkline_from_network(mask, setter);
+	if (changed)
+		server_send_kline(link, m->source ? m->source : link->sid, mask, seconds, reason);
+}
+
+/* KLINE target secs user host :reason and UNKLINE target user host (ircd-hybrid), and
+ * the same after ENCAP's target (offset 1). */
+static void kline_at(struct server *link, struct msg *m, int at, bool add)
+{
+	if (!match_mask(m->params[0], ircd.conf->server_name)) { /* for other servers only */
+		relay(link, m);
+		return;
+	}
+	if (add && m->nparams >= at + 4)
+		network_kline(link, m, m->params[at + 1], m->params[at + 2], strtol(m->params[at], NULL, 10),
+		              m->params[at + 3]);
+	else if (!add && m->nparams >= at + 2)
+		network_kline(link, m, m->params[at], m->params[at + 1], -1, NULL);
+}
+
+static void t_kline(struct server *link, struct msg *m) { kline_at(link, m, 1, true); }
+static void t_unkline(struct server *link, struct msg *m) { kline_at(link, m, 1, false); }
+
 /* ENCAP mask subcommand args: LOGIN (from a user: its account) and SU (from a server:
- * uid [account], none to log out) are applied and passed on as account changes;
- * anything else is passed on untouched. */
+ * uid [account], none to log out) are applied and passed on as account changes; KLINE
+ * and UNKLINE as K-lines; anything else is passed on untouched. */
 static void t_encap(struct server *link, struct msg *m)
 {
 	const char *sub = m->params[1];
 	bool login = strcasecmp(sub, "LOGIN") == 0, su = strcasecmp(sub, "SU") == 0;
+	if (strcasecmp(sub, "KLINE") == 0 || strcasecmp(sub, "UNKLINE") == 0) {
+		kline_at(link, m, 2, strcasecmp(sub, "KLINE") == 0);
+		return;
+	}
 	if (!login && !su) {
 		relay(link, m);
 		return;
@@ -767,7 +811,8 @@ static const struct ts6_command table[] = {
     {"KICK", t_kick, 2, false},    {"TOPIC", t_topic, 1, false}, {"TBURST", t_tburst, 5, false},
     {"TMODE", t_tmode, 3, false},  {"PRIVMSG", t_message, 2, false}, {"NOTICE", t_message, 2, false},
     {"TAGMSG", t_message, 1, false},
-    {"ENCAP", t_encap, 2, false},  {"BMASK", t_bmask, 4, false},  {"SVSACCOUNT", t_svsaccount, 3, false},
+    {"ENCAP", t_encap, 2, false},  {"BMASK", t_bmask, 4, false},
+    {"KLINE", t_kline, 5, false},  {"UNKLINE", t_unkline, 3, false},  {"SVSACCOUNT", t_svsaccount, 3, false},
 };
 
 void ts6_dispatch(struct server *link, struct msg *m)

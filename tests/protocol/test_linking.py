@@ -193,6 +193,8 @@ channel { enable_owner = no; enable_admin = no; };
 serverhide { hide_servers = no; };
 /* hybrid takes account changes (SVSACCOUNT) only from a services server */
 service { name = "a.parley.test"; };
+/* and K-lines (KLINE/UNKLINE) from the servers a shared block names */
+shared { name = "a.parley.test"; type = kline, unkline; };
 motd { mask = "*"; file = "%(dir)s/motd"; };
 log { use_logging = no; };
 """
@@ -321,6 +323,19 @@ def test_hybrid_interop(make_server, hybrid_factory):
     for c in (hc, alice):
         q = c.expect(lambda l: l.command == "QUIT", timeout=10)
         assert q.source.startswith("vic!") and q.params == ["Killed (alice (bye))"]
+    # a K-line set on parley reaches hybrid, which disconnects its matching user
+    kv = Client(h.port)
+    kv.register("kvic", timeout=15)
+    kv.send("JOIN #mix")
+    kv.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("kvic!"), timeout=10)
+    alice.send("KLINE *kvic@* :not here")
+    alice.expect(lambda l: l.command == "NOTICE" and l.params[-1] == "Added KLINE *kvic@*")
+    kv.expect_closed(timeout=10)
+    for c in (hc, alice):
+        q = c.expect(lambda l: l.command == "QUIT", timeout=10)
+        assert q.source.startswith("kvic!") and q.params[0].startswith("not here")
+    alice.send("UNKLINE *kvic@*")
     # split: hybrid dies; hank QUITs on parley
     h.stop()
     q = alice.expect(lambda l: l.command == "QUIT", timeout=20)
@@ -442,7 +457,8 @@ def test_account_changes_reach_the_other_node(make_server):
     assert "account" not in m.tags and m.params == ["#acct", "plain"]
 
 
-def test_kill_crosses_the_network(make_server):
+def pair_with_oper(make_server):
+    """a (with an operator block) and b linked to it; "oper", an operator on a."""
     from operutil import OPER_PASSWORD, oper_block, operators_text
     a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
                     extra=connect_block("b.parley.test", 1, False, send="b-pw", accept="a-pw")
@@ -452,6 +468,11 @@ def test_kill_crosses_the_network(make_server):
     oper = a.connect("oper")
     oper.send("OPER root " + OPER_PASSWORD)
     oper.expect(lambda l: l.command == "381")
+    return a, b, oper
+
+
+def test_kill_crosses_the_network(make_server):
+    a, b, oper = pair_with_oper(make_server)
     dave = a.connect("dave")
     dave.send("JOIN #k")
     dave.read_until(lambda l: l.command == "366")
@@ -562,3 +583,41 @@ def test_ban_lists_cross_in_burst_and_tmode(make_server):
     spam.send("JOIN #bans")
     spam.expect(lambda l: l.command == "JOIN")
     assert ban_list(bob, "#bans") == ["evil!*@*"]
+
+
+def test_klines_cross_the_network(make_server):
+    from conftest import Client
+    a, b, oper = pair_with_oper(make_server)
+    victim = b.connect("victim")
+    watcher = b.connect("watcher")
+    for c in (victim, watcher):
+        c.send("JOIN #kl")
+        c.read_until(lambda l: l.command == "366")
+    wait_whois(oper, "victim")
+    # a K-line set on a: b disconnects its matching user and refuses it afterwards
+    oper.send("KLINE victim@* :go away")
+    oper.expect(lambda l: l.command == "NOTICE" and l.params[-1] == "Added KLINE victim@*")
+    ban = victim.expect(lambda l: l.command == "465", timeout=10)
+    assert ban.params[-1] == "You are banned from this server (go away)"
+    victim.expect_error_close("K-lined: go away")
+    q = watcher.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("victim!") and q.params == ["K-lined: go away"]
+    again = Client(b.port)
+    again.send("NICK victim")
+    again.send("USER victim 0 * :again")
+    again.expect(lambda l: l.command == "465", timeout=10)
+    again.expect_error_close("K-lined: go away")
+    # lifted on a, lifted on b
+    oper.send("UNKLINE victim@*")
+    oper.expect(lambda l: l.command == "NOTICE" and l.params[-1] == "Removed victim@*")
+    deadline = time.time() + 10
+    while True:
+        c = Client(b.port)
+        c.send("NICK victim")
+        c.send("USER victim 0 * :back")
+        first = c.expect(lambda l: l.command in ("001", "465"), timeout=10)
+        c.close()
+        if first.command == "001":
+            break
+        assert time.time() < deadline, "the K-line was not lifted on b"
+        time.sleep(0.2)
