@@ -621,3 +621,53 @@ def test_klines_cross_the_network(make_server):
             break
         assert time.time() < deadline, "the K-line was not lifted on b"
         time.sleep(0.2)
+
+
+def connect_blocks(*peers):
+    """connect blocks for (name, port, autoconnect) peers, one password for all."""
+    items = ", ".join("{ name = \"%s\"; address = \"127.0.0.1\"; port = %d; send_password = \"pw\";"
+                      " accept_password = \"pw\"; autoconnect = %s; }" % (n, p, "true" if auto else "false")
+                      for n, p, auto in peers)
+    return ("connect = ( %s );\n"
+            "links = { connect_retry = 1; ping_frequency = 5; ping_timeout = 5; };\n" % items)
+
+
+def test_three_nodes_relay_through_the_middle(make_server):
+    caps = ["message-tags", "server-time", "echo-message", "account-notify"]
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra=connect_blocks(("b.parley.test", 1, False)))
+    c = make_server(server_name="c.parley.test", server_keys={"sid": "3CC"},
+                    extra=connect_blocks(("b.parley.test", 1, False)))
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    extra=connect_blocks(("a.parley.test", a.port, True), ("c.parley.test", c.port, True)))
+    alice = a.connect("alice", caps=caps)
+    alice.send("JOIN #tri")
+    alice.read_until(lambda l: l.command == "366")
+    carol = c.connect("carol", caps=caps)
+    wait_whois(carol, "alice")
+    carol.send("JOIN #tri")
+    carol.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    # c sees the tree: itself, b beside it, a behind b
+    carol.send("LINKS")
+    li = carol.read_until(lambda l: l.command == "365")
+    assert sorted(l.params[1:] for l in li if l.command == "364") == [
+        ["a.parley.test", "b.parley.test", "2 Parley test server"],
+        ["b.parley.test", "c.parley.test", "1 Parley test server"],
+        ["c.parley.test", "c.parley.test", "0 Parley test server"]]
+    # two hops: the msgid and time stay the origin's, the account change is passed on
+    alice.send("PRIVMSG #tri :two hops")
+    echo = alice.expect(lambda l: l.command == "PRIVMSG")
+    m = carol.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.params == ["#tri", "two hops"]
+    assert (m.tags["msgid"], m.tags["time"]) == (echo.tags["msgid"], echo.tags["time"])
+    alice.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    alice.expect(lambda l: l.command == "900")
+    acc = carol.expect(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["alice"]
+    # the middle goes: a and c split apart, each sees the other's user quit
+    b.stop()
+    q = carol.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("alice!") and q.params == ["*.net *.split"]
+    q = alice.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("carol!") and q.params == ["*.net *.split"]
