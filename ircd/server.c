@@ -21,6 +21,7 @@
 #include "parse.h"
 #include "reply.h"
 #include "uid.h"
+#include "audit.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -782,6 +783,45 @@ static void autoconnect_cb(EV_P_ ev_timer *w, int revents)
 	}
 	ev_timer_set(w, ircd.conf->connect_retry, 0);
 	ev_timer_start(loop, w);
+}
+
+void cmd_connect(struct client *c, struct msg *m)
+{
+	if (!oper_has(c, PRIV_ROUTE))
+		return;
+	const struct conf_connect *cc = server_conf(m->params[0]);
+	if (!cc) {
+		reply(c, ERR_NOSUCHSERVER, m->params[0]);
+		return;
+	}
+	if (server_find(cc->name)) {
+		reply_standard(c, "FAIL", "CONNECT", "ALREADY_LINKED", cc->name, "That server is linked or being linked");
+		return;
+	}
+	snotice("%s is connecting to %s", c->nick, cc->name);
+	audit(c, "CONNECT server=%s", cc->name);
+	client_sendf(c, ":%s NOTICE %s :Connecting to %s (%s port %d)", ircd.conf->server_name, c->nick, cc->name,
+	             cc->address, cc->port);
+	connect_to(cc);
+}
+
+void cmd_squit(struct client *c, struct msg *m)
+{
+	if (!oper_has(c, PRIV_ROUTE))
+		return;
+	struct server *s = server_find(m->params[0]);
+	if (!s) {
+		reply(c, ERR_NOSUCHSERVER, m->params[0]);
+		return;
+	}
+	if (s->via != s) {
+		reply_standard(c, "FAIL", "SQUIT", "NOT_DIRECT", s->name, "That server is not linked to this one");
+		return;
+	}
+	char reason[300];
+	snprintf(reason, sizeof reason, "SQUIT by %s: %s", c->nick, m->nparams > 1 && *m->params[1] ? m->params[1] : "No reason");
+	audit(c, "SQUIT server=%s reason=\"%s\"", s->name, reason);
+	server_drop(s, reason);
 }
 
 void server_init(void)

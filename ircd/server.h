@@ -82,6 +82,11 @@ void server_send_tagged(struct server *link, const char *tags, bool tags_only, c
 void cmd_server(struct client *c, struct msg *m);
 void cmd_capab(struct client *c, struct msg *m);
 
+/* Operators (privilege route): CONNECT <server> links to a connect block's server now;
+ * SQUIT <server> [:reason] ends a direct link. */
+void cmd_connect(struct client *c, struct msg *m);
+void cmd_squit(struct client *c, struct msg *m);
+
 /* Ends a direct link: its servers and users leave (netsplit QUITs), SQUIT goes to the
  * other links. Safe to call twice; the memory goes at server_reap. */
 void server_drop(struct server *link, const char *reason);

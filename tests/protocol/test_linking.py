@@ -671,3 +671,45 @@ def test_three_nodes_relay_through_the_middle(make_server):
     assert q.source.startswith("alice!") and q.params == ["*.net *.split"]
     q = alice.expect(lambda l: l.command == "QUIT", timeout=10)
     assert q.source.startswith("carol!") and q.params == ["*.net *.split"]
+
+
+def test_operators_connect_and_squit(make_server):
+    from operutil import OPER_PASSWORD, oper_block, operators_text
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    extra=connect_block("a.parley.test", 1, False, send="a-pw", accept="b-pw"))
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra=connect_block("b.parley.test", b.port, False, send="b-pw", accept="a-pw")
+                    + operators_text(oper_block(), oper_block("plain", privileges="kill")))
+    oper = a.connect("oper")
+    oper.send("OPER root " + OPER_PASSWORD)
+    oper.expect(lambda l: l.command == "381")
+    bob = b.connect("bob")
+    # no autoconnect: nothing links until an operator says so
+    oper.send("CONNECT nowhere.test")
+    assert oper.expect(lambda l: l.command == "402").params[1:] == ["nowhere.test", "No such server"]
+    oper.send("CONNECT b.parley.test")
+    n = oper.expect(lambda l: l.command == "NOTICE" and l.params[-1].startswith("Connecting"))
+    assert n.params[-1] == "Connecting to b.parley.test (127.0.0.1 port %d)" % b.port
+    wait_whois(oper, "bob")
+    oper.send("CONNECT b.parley.test")
+    f = oper.expect(lambda l: l.command == "FAIL")
+    assert f.params == ["CONNECT", "ALREADY_LINKED", "b.parley.test", "That server is linked or being linked"]
+    # an operator without the route privilege may not
+    plain = a.connect("plain")
+    plain.send("OPER plain " + OPER_PASSWORD)
+    plain.expect(lambda l: l.command == "381")
+    plain.send("SQUIT b.parley.test")
+    assert plain.expect(lambda l: l.command in ("481", "ERROR")).command == "481"
+    # SQUIT: b's users split off a, a's off b
+    oper.send("JOIN #sq")
+    oper.read_until(lambda l: l.command == "366")
+    bob.send("JOIN #sq")
+    bob.read_until(lambda l: l.command == "366")
+    oper.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"), timeout=10)
+    oper.send("SQUIT b.parley.test :maintenance")
+    q = oper.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("bob!") and q.params == ["*.net *.split"]
+    q = bob.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("oper!") and q.params == ["*.net *.split"]
+    oper.send("SQUIT b.parley.test")
+    assert oper.expect(lambda l: l.command == "402").params[1:] == ["b.parley.test", "No such server"]
