@@ -161,6 +161,7 @@ static void oper_done(struct job *job)
 			reply(u, RPL_YOUREOPER);
 			audit(u, "OPER name=%s", j->name);
 			client_sendf(u, ":%s MODE %s :+os", u->prefix, u->nick);
+			route_umode(u, "+os");
 			snotice_about(u, "%s (%s) is now an operator (%s)", u->nick, u->conn.ip, j->name);
 		}
 		session_suspend(c, u, &ctx);

@@ -88,6 +88,16 @@ void route_unkline(struct client *by, const char *mask)
 		server_send_kline(NULL, by->session_of ? by->session_of->uid : by->uid, mask, -1, NULL);
 }
 
+void route_umode(struct client *c, const char *change)
+{
+	if (!ircd_links || !c->uid[0])
+		return;
+	char kept[64];
+	server_umode_filter(change, kept, sizeof kept);
+	if (kept[0])
+		server_send_all(NULL, ":%s MODE %s :%s", c->uid, c->uid, kept);
+}
+
 void route_account(struct client *c)
 {
 	if (c->session_of) /* the network knows the user, not its sessions */

@@ -26,6 +26,9 @@ void route_kill(struct client *by, struct client *t, const char *why, const char
 /* Our operator by set (seconds 0: permanent) or lifted the K-line mask (user@host). */
 void route_kline(struct client *by, const char *mask, long seconds, const char *reason);
 void route_unkline(struct client *by, const char *mask);
+/* c's user modes changed ("+i-w"...): the ones the network knows (i, o, w) go out as
+ * MODE. */
+void route_umode(struct client *c, const char *change);
 /* c logged in or out (c->account): ENCAP LOGIN/SU, or SVSACCOUNT to a hybrid peer. */
 void route_account(struct client *c);
 /* A PRIVMSG/NOTICE/TAGMSG (text NULL) to a channel (status prefix included in target) or

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #define HANDSHAKE_TIMEOUT 30
+#define NETWORK_UMODES "iow" /* the user modes that cross links */
 
 unsigned ircd_links;
 
@@ -266,7 +267,7 @@ static void umode_text(const struct client *c, char *out)
 {
 	char *p = out;
 	*p++ = '+';
-	for (const char *m = "iow"; *m; m++)
+	for (const char *m = NETWORK_UMODES; *m; m++)
 		if (c->umodes & UMODE(*m))
 			*p++ = *m;
 	*p = '\0';
@@ -283,6 +284,45 @@ void server_send_uid(struct server *link, const struct client *c)
 	            c->realname);
 	if (c->away)
 		server_send(link, ":%s AWAY :%s", c->uid, c->away);
+}
+
+void server_umode_filter(const char *change, char *out, size_t size)
+{
+	size_t n = 0;
+	char dir = '+', last = 0;
+	for (const char *p = change; *p && n + 3 < size; p++) {
+		if (*p == '+' || *p == '-') {
+			dir = *p;
+			continue;
+		}
+		if (!strchr(NETWORK_UMODES, *p))
+			continue;
+		if (dir != last)
+			out[n++] = last = dir;
+		out[n++] = *p;
+	}
+	out[n] = '\0';
+}
+
+void server_user_umodes(struct client *c, const char *change)
+{
+	bool add = true;
+	for (const char *p = change; *p; p++) {
+		if (*p == '+' || *p == '-') {
+			add = *p == '+';
+			continue;
+		}
+		if (!strchr(NETWORK_UMODES, *p))
+			continue;
+		uint64_t bit = UMODE(*p);
+		if (add == ((c->umodes & bit) != 0))
+			continue;
+		c->umodes ^= bit;
+		if (*p == 'i' && add)
+			nremote_invisible++;
+		else if (*p == 'i')
+			nremote_invisible--;
+	}
 }
 
 void server_send_account(struct server *except, const struct client *c)

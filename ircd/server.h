@@ -120,6 +120,14 @@ void server_send_account(struct server *except, const struct client *c);
 void server_send_kline(struct server *except, const char *source, const char *mask, long seconds,
                        const char *reason);
 
+/* The user modes the network carries (i, o, w) of a change such as "+iB-x", as "+i"
+ * ("" if none). */
+void server_umode_filter(const char *change, char *out, size_t size);
+
+/* Applies a user-mode change from the network to remote user c (i, o, w; counted for
+ * LUSERS). */
+void server_user_umodes(struct client *c, const char *change);
+
 /* Lists a remote server (ts6.c SID). */
 void server_list_add(struct server *s);
 

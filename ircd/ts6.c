@@ -8,6 +8,7 @@
 #include "account.h"
 #include "ban.h"
 #include "cap.h"
+#include "casemap.h"
 #include "channel.h"
 #include "client.h"
 #include "ircd.h"
@@ -319,6 +320,20 @@ static void t_away(struct server *link, struct msg *m)
 		server_send_all(link, ":%s AWAY :%s", c->uid, c->away);
 	else
 		server_send_all(link, ":%s AWAY", c->uid);
+}
+
+/* MODE uid :+i-w - a remote user's own user modes. */
+static void t_umode(struct server *link, struct msg *m)
+{
+	struct client *c = remote_user(link, m);
+	if (!c || m->nparams < 2 || (strcmp(m->params[0], c->uid) != 0 && casemap_cmp(m->params[0], c->nick) != 0))
+		return;
+	char kept[64];
+	server_umode_filter(m->params[1], kept, sizeof kept);
+	if (!kept[0])
+		return;
+	server_user_umodes(c, kept);
+	server_send_all(link, ":%s MODE %s :%s", c->uid, c->uid, kept);
 }
 
 /* ---- accounts ---- */
@@ -812,6 +827,7 @@ static const struct ts6_command table[] = {
     {"TMODE", t_tmode, 3, false},  {"PRIVMSG", t_message, 2, false}, {"NOTICE", t_message, 2, false},
     {"TAGMSG", t_message, 1, false},
     {"ENCAP", t_encap, 2, false},  {"BMASK", t_bmask, 4, false},
+    {"MODE", t_umode, 2, false},
     {"KLINE", t_kline, 5, false},  {"UNKLINE", t_unkline, 3, false},  {"SVSACCOUNT", t_svsaccount, 3, false},
 };
 

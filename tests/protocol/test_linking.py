@@ -713,3 +713,32 @@ def test_operators_connect_and_squit(make_server):
     assert q.source.startswith("oper!") and q.params == ["*.net *.split"]
     oper.send("SQUIT b.parley.test")
     assert oper.expect(lambda l: l.command == "402").params[1:] == ["b.parley.test", "No such server"]
+
+
+def wait_lusers(client, want, timeout=10.0):
+    """LUSERS until its 251 text is want (a change from another server arrived)."""
+    deadline = time.time() + timeout
+    while True:
+        client.drain()
+        client.send("LUSERS")
+        lu = client.read_until(lambda l: l.command == "266")
+        text = next(l for l in lu if l.command == "251").params[-1]
+        if text == want:
+            return
+        assert time.time() < deadline, text
+        time.sleep(0.1)
+
+
+def test_user_modes_cross(make_server):
+    a, b, oper = pair_with_oper(make_server)
+    bob = b.connect("bob")
+    wait_whois(oper, "bob")
+    bob.send("MODE bob +i")
+    bob.expect(lambda l: l.command == "MODE" and l.params == ["bob", "+i"])
+    wait_lusers(oper, "There are 1 users and 1 invisible on 2 servers")
+    # an operator on a is one on b too (WHOIS 313 there)
+    bob.send("WHOIS oper")
+    assert any(l.command == "313" for l in bob.read_until(lambda l: l.command == "318"))
+    bob.send("MODE bob -i")
+    bob.expect(lambda l: l.command == "MODE" and l.params == ["bob", "-i"])
+    wait_lusers(oper, "There are 2 users and 0 invisible on 2 servers")
