@@ -98,6 +98,12 @@ void route_umode(struct client *c, const char *change)
 		server_send_all(NULL, ":%s MODE %s :%s", c->uid, c->uid, kept);
 }
 
+void route_host(struct client *c)
+{
+	if (ircd_links && c->uid[0] && !c->server)
+		server_send_host(NULL, c);
+}
+
 void route_account(struct client *c)
 {
 	if (c->session_of) /* the network knows the user, not its sessions */

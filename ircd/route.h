@@ -29,6 +29,8 @@ void route_unkline(struct client *by, const char *mask);
 /* c's user modes changed ("+i-w"...): the ones the network knows (i, o, w) go out as
  * MODE. */
 void route_umode(struct client *c, const char *change);
+/* c's displayed host changed (cloak +x/-x): ENCAP CHGHOST, or SVSHOST to a hybrid peer. */
+void route_host(struct client *c);
 /* c logged in or out (c->account): ENCAP LOGIN/SU, or SVSACCOUNT to a hybrid peer. */
 void route_account(struct client *c);
 /* A PRIVMSG/NOTICE/TAGMSG (text NULL) to a channel (status prefix included in target) or

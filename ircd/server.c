@@ -325,6 +325,18 @@ void server_user_umodes(struct client *c, const char *change)
 	}
 }
 
+void server_send_host(struct server *except, const struct client *c)
+{
+	for (struct server *s = servers; s; s = s->next) {
+		if (s->via != s || s == except || s->state != SRV_LINKED || s->dead || (c->server && c->server->via == s))
+			continue;
+		if (s->caps & LINKCAP_RHOST)
+			server_send(s, ":%s SVSHOST %s %lld %s", ircd.conf->sid, c->uid, (long long)c->nick_ts, c->host);
+		else
+			server_send(s, ":%s ENCAP * CHGHOST %s %s", ircd.conf->sid, c->uid, c->host);
+	}
+}
+
 void server_send_account(struct server *except, const struct client *c)
 {
 	const char *acct = c->account[0] ? c->account : "*";

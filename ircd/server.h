@@ -128,6 +128,10 @@ void server_umode_filter(const char *change, char *out, size_t size);
  * LUSERS). */
 void server_user_umodes(struct client *c, const char *change);
 
+/* Tells the links (but except) user c's displayed host: `SVSHOST uid ts host` to
+ * ircd-hybrid, `ENCAP * CHGHOST uid host` to the others. */
+void server_send_host(struct server *except, const struct client *c);
+
 /* Lists a remote server (ts6.c SID). */
 void server_list_add(struct server *s);
 

@@ -364,6 +364,28 @@ static void relay(struct server *link, const struct msg *m)
 	server_send_all(link, "%s", line);
 }
 
+/* A remote user's displayed host changed (ENCAP CHGHOST, SVSHOST): a host of letters,
+ * digits and . : - / only. */
+static void remote_host(struct server *link, const char *uid, const char *host)
+{
+	struct client *c = uid_find(uid);
+	size_t n = strlen(host);
+	if (!c || !c->server || c->server->via != link || !n || n > HOST_MAX || *host == ':' ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:-/") != n)
+		return;
+	client_change_host(c, host);
+	server_send_host(link, c);
+}
+
+/* SVSHOST uid ts host (ircd-hybrid). */
+static void t_svshost(struct server *link, struct msg *m)
+{
+	struct client *c = uid_find(m->params[0]);
+	time_t ts = (time_t)strtoll(m->params[1], NULL, 10);
+	if (c && (!ts || ts == c->nick_ts))
+		remote_host(link, m->params[0], m->params[2]);
+}
+
 /* A K-line set (seconds >= 0) or lifted from link, by the line's source: applied here,
  * then passed on in each link's dialect. */
 static void network_kline(struct server *link, const struct msg *m, const char *user, const char *host,
@@ -405,11 +427,16 @@ static void t_unkline(struct server *link, struct msg *m) { kline_at(link, m, 1,
 
 /* ENCAP mask subcommand args: LOGIN (from a user: its account) and SU (from a server:
  * uid [account], none to log out) are applied and passed on as account changes; KLINE
- * and UNKLINE as K-lines; anything else is passed on untouched. */
+ * and UNKLINE as K-lines; CHGHOST as a host change; anything else is passed on untouched. */
 static void t_encap(struct server *link, struct msg *m)
 {
 	const char *sub = m->params[1];
 	bool login = strcasecmp(sub, "LOGIN") == 0, su = strcasecmp(sub, "SU") == 0;
+	if (strcasecmp(sub, "CHGHOST") == 0) {
+		if (m->nparams > 3)
+			remote_host(link, m->params[2], m->params[3]);
+		return;
+	}
 	if (strcasecmp(sub, "KLINE") == 0 || strcasecmp(sub, "UNKLINE") == 0) {
 		kline_at(link, m, 2, strcasecmp(sub, "KLINE") == 0);
 		return;
@@ -827,7 +854,7 @@ static const struct ts6_command table[] = {
     {"TMODE", t_tmode, 3, false},  {"PRIVMSG", t_message, 2, false}, {"NOTICE", t_message, 2, false},
     {"TAGMSG", t_message, 1, false},
     {"ENCAP", t_encap, 2, false},  {"BMASK", t_bmask, 4, false},
-    {"MODE", t_umode, 2, false},
+    {"MODE", t_umode, 2, false},   {"SVSHOST", t_svshost, 3, false},
     {"KLINE", t_kline, 5, false},  {"UNKLINE", t_unkline, 3, false},  {"SVSACCOUNT", t_svsaccount, 3, false},
 };
 

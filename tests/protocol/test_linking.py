@@ -262,6 +262,7 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hyb_port = free_port()
     from operutil import OPER_PASSWORD, oper_block, operators_text
     p = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    sections={"privacy": {"cloak_secret": "s3cret-s3cret", "cloak_default": False}},
                     extra=connect_block("hybrid.test", hyb_port, True, send="h-pw", accept="a-pw")
                     + operators_text(oper_block()))
     h = hybrid_factory(p.port, hyb_port).start()
@@ -269,7 +270,7 @@ def test_hybrid_interop(make_server, hybrid_factory):
     alice.send("JOIN #mix")
     alice.expect(lambda l: l.command == "366")
     hc = Client(h.port)
-    hc.register("hank", caps=["account-notify", "extended-join"], timeout=15)
+    hc.register("hank", caps=["account-notify", "extended-join", "chghost"], timeout=15)
     wait_whois(hc, "alice", timeout=15)
     hc.send("JOIN #mix")
     hl = hc.read_until(lambda l: l.command == "366")
@@ -309,6 +310,11 @@ def test_hybrid_interop(make_server, hybrid_factory):
     alice.send("PRIVMSG NickServ :LOGOUT")
     acc = hc.expect(lambda l: l.command == "ACCOUNT", timeout=10)
     assert acc.source.startswith("alice!") and acc.params == ["*"]
+    # alice cloaks herself: hybrid takes the host (SVSHOST) and tells hank (CHGHOST)
+    alice.send("MODE alice +x")
+    cloak = alice.expect(lambda l: l.command == "396").params[1]
+    ch = hc.expect(lambda l: l.command == "CHGHOST", timeout=10)
+    assert ch.source.startswith("alice!") and ch.params == ["alice", cloak]
     # an operator on parley kills a user of hybrid: hybrid disconnects it, hank sees the QUIT
     vic = Client(h.port)
     vic.register("vic", timeout=15)
@@ -742,3 +748,29 @@ def test_user_modes_cross(make_server):
     bob.send("MODE bob -i")
     bob.expect(lambda l: l.command == "MODE" and l.params == ["bob", "-i"])
     wait_lusers(oper, "There are 2 users and 0 invisible on 2 servers")
+
+
+def test_cloak_changes_cross(make_server):
+    a, start_b = start_pair(make_server)
+    alice = a.connect("alice", caps=["chghost"])
+    alice.send("JOIN #hosts")
+    alice.read_until(lambda l: l.command == "366")
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    sections={"privacy": {"cloak_secret": "s3cret-s3cret", "cloak_default": False}},
+                    extra=connect_block("a.parley.test", a.port, True, send="a-pw", accept="b-pw"))
+    bob = b.connect("bob")
+    wait_whois(bob, "alice")
+    bob.send("JOIN #hosts")
+    bob.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"), timeout=10)
+    # bob cloaks himself on b: alice, on a, sees the CHGHOST and the new host in WHOIS
+    bob.send("MODE bob +x")
+    cloak = bob.expect(lambda l: l.command == "396").params[1]
+    ch = alice.expect(lambda l: l.command == "CHGHOST", timeout=10)
+    assert ch.source == "bob!bob@127.0.0.1" and ch.params == ["bob", cloak]
+    alice.send("WHOIS bob")
+    wl = alice.read_until(lambda l: l.command == "318")
+    assert next(l for l in wl if l.command == "311").params[2:4] == ["bob", cloak]
+    bob.send("MODE bob -x")
+    ch = alice.expect(lambda l: l.command == "CHGHOST", timeout=10)
+    assert ch.source == "bob!bob@%s" % cloak and ch.params == ["bob", "127.0.0.1"]
