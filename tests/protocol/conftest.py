@@ -1042,12 +1042,13 @@ NICKSERV = "NickServ!NickServ@services."
 _setup_ids = itertools.count(1)
 
 
-def register_account(server, name, password, email="*"):
+def register_account(server, name, password, email="*", timeout=None):
     """Registers the account name (REGISTER from a short-lived connection whose nick is
-    not name, so the nick stays free) and disconnects."""
+    not name, so the nick stays free) and disconnects. timeout: for the REGISTER reply,
+    for servers whose password hashing is made slow on purpose."""
     c = server.connect("setup%d" % next(_setup_ids))
     c.send("REGISTER %s %s %s" % (name, email, password))
-    c.expect(":%s REGISTER SUCCESS %s :Account successfully registered" % (SERVER_NAME, name))
+    c.expect(":%s REGISTER SUCCESS %s :Account successfully registered" % (SERVER_NAME, name), timeout=timeout)
     c.send("QUIT")
     c.expect_closed()
     c.close()

@@ -83,6 +83,14 @@ def slow_server(make_server, backend, **accounts):
     return make_server(backend=backend, sections={"accounts": dict(SLOW, **accounts)})
 
 
+# Hashing a password with SLOW takes seconds of CPU (over 3 s on a loaded machine).
+SLOW_REPLY = 30
+
+
+def register_slow(srv, name, password):
+    register_account(srv, name, password, timeout=SLOW_REPLY)
+
+
 def timed_login(srv, account, password, nick="timer"):
     """One SASL PLAIN login on a new connection: (result numeric, seconds from the
     response to the result)."""
@@ -103,7 +111,7 @@ def timed_login(srv, account, password, nick="timer"):
 
 def test_cache_skips_scrypt_for_a_recent_right_password(make_server, backend):
     srv = slow_server(make_server, backend)
-    register_account(srv, "alice", PASSWORD)
+    register_slow(srv, "alice", PASSWORD)
     result, cold = timed_login(srv, "alice", PASSWORD)
     assert result == "903"
     assert cold > 2 * FAST_ENOUGH, cold  # the first check ran scrypt
@@ -124,7 +132,7 @@ def test_cached_logins_still_count_against_the_throttle(make_server, backend):
     # Failures fill the throttle; a right password, even a cached one, is then refused
     # like any other attempt (904) until the window passes.
     srv = slow_server(make_server, backend, max_failed_logins=2)
-    register_account(srv, "alice", PASSWORD)
+    register_slow(srv, "alice", PASSWORD)
     assert timed_login(srv, "alice", PASSWORD)[0] == "903"
     assert timed_login(srv, "alice", "wrong-password")[0] == "904"
     assert timed_login(srv, "alice", "wrong-password")[0] == "904"
@@ -134,7 +142,7 @@ def test_cached_logins_still_count_against_the_throttle(make_server, backend):
 
 def test_cache_off(make_server, backend):
     srv = slow_server(make_server, backend, login_cache_seconds=0)
-    register_account(srv, "alice", PASSWORD)
+    register_slow(srv, "alice", PASSWORD)
     for _ in range(2):
         result, t = timed_login(srv, "alice", PASSWORD)
         assert result == "903"
@@ -143,7 +151,7 @@ def test_cache_off(make_server, backend):
 
 def test_cache_entries_expire(make_server, backend):
     srv = slow_server(make_server, backend, login_cache_seconds=2)
-    register_account(srv, "alice", PASSWORD)
+    register_slow(srv, "alice", PASSWORD)
     assert timed_login(srv, "alice", PASSWORD)[0] == "903"
     assert timed_login(srv, "alice", PASSWORD)[1] < FAST_ENOUGH
     time.sleep(2.5)
@@ -154,12 +162,12 @@ def test_cache_entries_expire(make_server, backend):
 
 def nickserv(c, text):
     c.send("PRIVMSG NickServ :" + text)
-    return c.read_until(lambda l: l.command == "NOTICE" and "NickServ" in l.source)[-1].params[-1]
+    return c.read_until(lambda l: l.command == "NOTICE" and "NickServ" in l.source, timeout=SLOW_REPLY)[-1].params[-1]
 
 
 def test_password_change_and_drop_forget_the_cached_password(make_server, backend):
     srv = slow_server(make_server, backend)
-    register_account(srv, "alice", PASSWORD)
+    register_slow(srv, "alice", PASSWORD)
     assert timed_login(srv, "alice", PASSWORD)[0] == "903"
     assert timed_login(srv, "alice", PASSWORD)[1] < FAST_ENOUGH
     c = srv.connect("alice")
@@ -175,6 +183,6 @@ def test_password_change_and_drop_forget_the_cached_password(make_server, backen
     # first login is checked with scrypt again.
     assert nickserv(c, "DROP newpassword1") == "Your account has been dropped."
     c.close()
-    register_account(srv, "alice", "newpassword1")
+    register_slow(srv, "alice", "newpassword1")
     result, t = timed_login(srv, "alice", "newpassword1")
     assert result == "903" and t > 2 * FAST_ENOUGH, t
