@@ -16,6 +16,7 @@
 #include "logincache.h"
 #include "outmsg.h"
 #include "reply.h"
+#include "route.h"
 #include "service.h"
 #include "storage.h"
 #include "throttle.h"
@@ -731,6 +732,17 @@ static void logged_in(struct client *x, void *arg)
 	reply(x, RPL_LOGGEDIN, x->prefix, x->account, x->account);
 }
 
+void account_notify_change(struct client *c)
+{
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s ACCOUNT %s", c->prefix, c->account[0] ? c->account : "*");
+	channel_send_common_monitored(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
+	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
+		outmsg_send(&o, c);
+	outmsg_release(&o);
+	route_account(c);
+}
+
 void account_login(struct client *c, const char *account)
 {
 	snprintf(c->account, sizeof c->account, "%s", account);
@@ -746,11 +758,6 @@ void account_login(struct client *c, const char *account)
 	if (alwayson_reattach(c)) /* IDENTIFY to an account that stayed on: c becomes that user */
 		return;
 	services_account_changed(c);
-	struct outmsg o;
-	outmsg_init(&o, false, NULL, ":%s ACCOUNT %s", c->prefix, c->account);
-	channel_send_common_monitored(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
-	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
-		outmsg_send(&o, c);
-	outmsg_release(&o);
+	account_notify_change(c->session_of ? c->session_of : c);
 	offline_deliver(c); /* its markers come with their loading (readmarker_login) */
 }

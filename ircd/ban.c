@@ -13,6 +13,7 @@
 #include "oper.h"
 #include "parse.h"
 #include "reply.h"
+#include "route.h"
 #include "storage.h"
 
 #include <arpa/inet.h>
@@ -298,8 +299,16 @@ static void add_done(struct client *c, enum db_status status, void *arg)
 	snotice_except(c, "%s added %s %s (%s)%s", b->setter, cmd, b->mask, b->reason, ch->minutes ? " temporarily" : "");
 	audit(c, "%s mask=%s minutes=%ld reason=\"%s\"", cmd, b->mask, ch->minutes, b->reason);
 	apply_ban(b);
+	if (c && b->kind == 'k') /* ours: the network's servers get it too */
+		route_kline(c, b->mask, ch->minutes * 60, b->reason);
 	free(ch);
 }
+
+/* The storage step of a ban change: under the operator's client (its replies follow the
+ * commit), or for a change from another server, under none. */
+static void store_ban(struct client *c, struct storage_txn *t, client_store_cb done, struct ban_change *ch);
+
+static void submit_add(struct client *c, struct ban_change *ch);
 
 /* "KLINE [minutes] [!]mask :reason": the ban is in force, and the operator told so,
  * once it is stored. A leading ! sets a ban that matches the operator or everyone. */
@@ -350,7 +359,14 @@ static void add_ban(struct client *c, struct msg *m, char kind)
 		free(ch);
 		return;
 	}
-	char k[2] = {kind, '\0'};
+	submit_add(c, ch);
+}
+
+static void submit_add(struct client *c, struct ban_change *ch)
+{
+	const struct server_ban *n = &ch->ban;
+	time_t now = n->created;
+	char k[2] = {n->kind, '\0'};
 	struct storage_txn *t = storage_txn_new();
 	/* an expired ban of the same mask may still have its row */
 	struct db_param old[3] = {DB_TEXT(k), DB_TEXT(n->mask), DB_INT(now)};
@@ -359,7 +375,7 @@ static void add_ban(struct client *c, struct msg *m, char kind)
 	                        DB_INT(n->expires)};
 	storage_txn_add(t, "INSERT INTO server_bans (kind, mask, reason, setter, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
 	                p, 6);
-	client_store(c, t, add_done, ch);
+	store_ban(c, t, add_done, ch);
 }
 
 static void del_done(struct client *c, enum db_status status, void *arg)
@@ -384,7 +400,18 @@ static void del_done(struct client *c, enum db_status status, void *arg)
 		client_sendf(c, ":%s NOTICE %s :Removed %s", ircd.conf->server_name, c->nick, ch->ban.mask);
 	snotice_except(c, "%s used %s on %s", ch->ban.setter, cmd, ch->ban.mask);
 	audit(c, "%s mask=%s", cmd, ch->ban.mask);
+	if (c && ch->ban.kind == 'k')
+		route_unkline(c, ch->ban.mask);
 	free(ch);
+}
+
+static void submit_del(struct client *c, struct ban_change *ch)
+{
+	char k[2] = {ch->ban.kind, '\0'};
+	struct db_param p[2] = {DB_TEXT(k), DB_TEXT(ch->ban.mask)};
+	struct storage_txn *t = storage_txn_new();
+	storage_txn_add(t, "DELETE FROM server_bans WHERE kind = ? AND mask = ?", p, 2);
+	store_ban(c, t, del_done, ch);
 }
 
 /* "UNKLINE mask": the ban is lifted once its row is deleted. */
@@ -406,11 +433,83 @@ static void del_ban(struct client *c, struct msg *m, char kind)
 	ch->ban.kind = kind;
 	snprintf(ch->ban.mask, sizeof ch->ban.mask, "%s", b->mask);
 	snprintf(ch->ban.setter, sizeof ch->ban.setter, "%s", c->nick);
-	char k[2] = {kind, '\0'};
-	struct db_param p[2] = {DB_TEXT(k), DB_TEXT(b->mask)};
-	struct storage_txn *t = storage_txn_new();
-	storage_txn_add(t, "DELETE FROM server_bans WHERE kind = ? AND mask = ?", p, 2);
-	client_store(c, t, del_done, ch);
+	submit_del(c, ch);
+}
+
+/* ---- K-lines from other servers ---- */
+
+struct network_change {
+	client_store_cb done;
+	struct ban_change *ch;
+	char actor[160]; /* "nick (server)", for the audit log */
+};
+
+static void network_done(enum db_status status, void *arg)
+{
+	struct network_change *nc = arg;
+	audit_actor_set(nc->actor);
+	nc->done(NULL, status, nc->ch);
+	audit_actor_set(NULL);
+	free(nc);
+}
+
+static void store_ban(struct client *c, struct storage_txn *t, client_store_cb done, struct ban_change *ch)
+{
+	if (c) {
+		client_store(c, t, done, ch);
+		return;
+	}
+	struct network_change *nc = calloc(1, sizeof *nc);
+	if (!nc)
+		abort();
+	nc->done = done;
+	nc->ch = ch;
+	snprintf(nc->actor, sizeof nc->actor, "%s (from the network)", ch->ban.setter);
+	storage_txn_submit(t, network_done, nc);
+}
+
+static const struct server_ban *find_ban(char kind, const char *mask)
+{
+	time_t now = time(NULL);
+	for (const struct server_ban *b = bans; b; b = b->next)
+		if (b->kind == kind && strcasecmp(b->mask, mask) == 0 && (!b->expires || b->expires > now))
+			return b;
+	return NULL;
+}
+
+bool ban_kline_from_network(const char *mask, long seconds, const char *reason, const char *setter)
+{
+	if (!*mask || !strchr(mask, '@') || strlen(mask) >= 128 || seconds < 0 || seconds > 10L * 365 * 24 * 3600 ||
+	    find_ban('k', mask))
+		return false;
+	struct ban_change *ch = calloc(1, sizeof *ch);
+	if (!ch)
+		abort();
+	struct server_ban *n = &ch->ban;
+	n->kind = 'k';
+	snprintf(n->mask, sizeof n->mask, "%s", mask);
+	snprintf(n->reason, sizeof n->reason, "%s", *reason ? reason : "No reason");
+	snprintf(n->setter, sizeof n->setter, "%s", setter);
+	n->created = time(NULL);
+	ch->minutes = (seconds + 59) / 60;
+	n->expires = ch->minutes ? n->created + ch->minutes * 60 : 0;
+	submit_add(NULL, ch);
+	return true;
+}
+
+bool ban_unkline_from_network(const char *mask, const char *setter)
+{
+	const struct server_ban *b = find_ban('k', mask);
+	if (!b)
+		return false;
+	struct ban_change *ch = calloc(1, sizeof *ch);
+	if (!ch)
+		abort();
+	ch->ban.kind = 'k';
+	snprintf(ch->ban.mask, sizeof ch->ban.mask, "%s", b->mask);
+	snprintf(ch->ban.setter, sizeof ch->ban.setter, "%s", setter);
+	submit_del(NULL, ch);
+	return true;
 }
 
 void cmd_kline(struct client *c, struct msg *m) { add_ban(c, m, 'k'); }

@@ -20,6 +20,13 @@ void ban_reload(void);
 /* True if ip is D-lined; the reason goes into reason. */
 bool ban_check_ip(const char *ip, char *reason, size_t size);
 
+/* A K-line (user@host) set or lifted on another server: stored and applied here as if
+ * set here (without the lockout checks), by setter ("nick" or a server name). False if
+ * it is malformed, already in force, or (lifting) not there; the caller then does not
+ * pass it on. seconds 0: permanent. */
+bool ban_kline_from_network(const char *mask, long seconds, const char *reason, const char *setter);
+bool ban_unkline_from_network(const char *mask, const char *setter);
+
 /* True if c (registering) is K-lined or D-lined. */
 bool ban_check_client(const struct client *c, char *reason, size_t size);
 

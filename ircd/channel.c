@@ -4,6 +4,7 @@
 #include "alwayson.h"
 
 #include "cap.h"
+#include "casemap.h"
 #include "cloak.h"
 #include "dict.h"
 #include "history.h"
@@ -175,6 +176,28 @@ void channel_list_insert(struct channel *ch, enum list_kind kind, const char *ma
 	e->when = when;
 	*pp = e;
 	ch->list_count[kind]++;
+}
+
+bool channel_list_has(const struct channel *ch, enum list_kind kind, const char *mask)
+{
+	for (const struct list_entry *e = ch->lists[kind]; e; e = e->next)
+		if (casemap_cmp(e->mask, mask) == 0)
+			return true;
+	return false;
+}
+
+bool channel_list_remove(struct channel *ch, enum list_kind kind, const char *mask)
+{
+	for (struct list_entry **pp = &ch->lists[kind]; *pp; pp = &(*pp)->next) {
+		if (casemap_cmp((*pp)->mask, mask) != 0)
+			continue;
+		struct list_entry *e = *pp;
+		*pp = e->next;
+		free(e);
+		ch->list_count[kind]--;
+		return true;
+	}
+	return false;
 }
 
 void channel_send(struct channel *ch, struct outmsg *o, const struct client *except, unsigned need,

@@ -122,6 +122,12 @@ void channel_invites_move(uint64_t from, uint64_t to);
 /* Appends mask to list kind without announcing it. */
 void channel_list_insert(struct channel *ch, enum list_kind kind, const char *mask, const char *setter, time_t when);
 
+/* True if mask (compared under the casemapping) is on list kind. */
+bool channel_list_has(const struct channel *ch, enum list_kind kind, const char *mask);
+
+/* Removes mask from list kind without announcing it; false if it was not there. */
+bool channel_list_remove(struct channel *ch, enum list_kind kind, const char *mask);
+
 /* True if c matches a list mask (nick!user@host, or $a:account). */
 bool channel_mask_matches(const char *mask, const struct client *c);
 

@@ -321,6 +321,7 @@ void client_change_host(struct client *c, const char *host)
 		outmsg_send(&o, c);
 	outmsg_release(&o);
 	reply(c, RPL_HOSTHIDDEN, host);
+	route_host(c);
 }
 
 struct client *client_by_id(uint64_t id)

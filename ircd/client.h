@@ -57,6 +57,7 @@ struct client {
 	char uid[10];           /* TS6 id: server.sid + 6 characters (uid.c), from registration */
 	struct server *server;  /* a remote user: the server it is on (server.c); NULL for ours */
 	time_t nick_ts;         /* TS6 nick timestamp: when this nick was taken */
+	unsigned link_caps;     /* a registering server's CAPAB (server.h LINKCAP_*) */
 	char user[USER_MAX + 1];
 	char host[HOST_MAX + 1];
 	char realname[REALNAME_MAX + 1];

@@ -59,6 +59,8 @@ static struct command commands[] = {
     {"PASS", cmd_pass, 1, CMD_UNREG, 1, 0},
     {"SERVER", cmd_server, 1, CMD_UNREG, 1, 0},
     {"LINKS", cmd_links, 0, CMD_USER, 1, 0},
+    {"CONNECT", cmd_connect, 1, CMD_OPER, 1, 0},
+    {"SQUIT", cmd_squit, 1, CMD_OPER, 1, 0},
     {"CAPAB", cmd_capab, 0, CMD_UNREG, 0, 0},
     {"PING", cmd_ping, 1, CMD_ANY, 1, 0},
     {"PONG", cmd_pong, 0, CMD_ANY, 0, 0},

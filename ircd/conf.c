@@ -168,7 +168,7 @@ static const struct key oper_keys[] = {
     STR("hosts", struct conf_oper, hosts, ""),
     STR("certfp", struct conf_oper, certfp, ""),
     STR("account", struct conf_oper, account, ""),
-    STR("privileges", struct conf_oper, privileges, "kill ban rehash die see_hidden sa wallops reports"),
+    STR("privileges", struct conf_oper, privileges, "kill ban rehash die see_hidden sa wallops reports route"),
     {0},
 };
 static const struct key privacy_keys[] = {
@@ -555,7 +555,8 @@ static void load_metrics(struct ctx *x, struct conf *c, const config_setting_t *
 
 unsigned conf_privileges_parse(const char *text, char *bad, size_t size)
 {
-	static const char *const names[] = {"kill", "ban", "rehash", "die", "see_hidden", "sa", "wallops", "reports"};
+	static const char *const names[] = {"kill", "ban", "rehash", "die", "see_hidden", "sa", "wallops", "reports",
+	                                    "route"};
 	unsigned privs = 0;
 	char buf[256];
 	snprintf(buf, sizeof buf, "%s", text);

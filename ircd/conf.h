@@ -35,6 +35,7 @@ enum {
 	PRIV_SA = 1 << 5,        /* SAJOIN, SAPART, SANICK */
 	PRIV_WALLOPS = 1 << 6,   /* WALLOPS */
 	PRIV_REPORTS = 1 << 7,   /* REPORTS */
+	PRIV_ROUTE = 1 << 8,     /* CONNECT, SQUIT */
 };
 
 struct conf_oper {

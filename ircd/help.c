@@ -51,6 +51,10 @@ static const struct help_entry entries[] = {
     {"SANICK", true, LINES("SANICK <nick> <newnick>", "Change the nick of <nick>. Privilege: sa.")},
     {"REPORTS", true, LINES("REPORTS [CLOSE <id>]",
                             "List the open user reports (REPORT), or close report <id>. Privilege: reports.")},
+    {"CONNECT", true, LINES("CONNECT <server>",
+                            "Link to <server> (a connect block) now. Privilege: route.")},
+    {"SQUIT", true, LINES("SQUIT <server> [:<reason>]",
+                          "End the link with <server>, linked to this one. Privilege: route.")},
     /* everyone */
     {"ADMIN", false, LINES("ADMIN", "Show the server's administrative contact.")},
     {"AUTHENTICATE", false, LINES("AUTHENTICATE <mechanism|data>", "SASL login (PLAIN, EXTERNAL); see CAP sasl.")},

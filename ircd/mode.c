@@ -299,6 +299,7 @@ static void user_mode_line(const char *line, void *arg)
 	struct msgbuf *b = msgbuf_printf(":%s MODE %s :%s", c->prefix, c->nick, line);
 	session_send_all(c, b); /* every session of the user sees its modes change */
 	msgbuf_unref(b);
+	route_umode(c, line);
 }
 
 static bool is_list_query(struct msg *m)

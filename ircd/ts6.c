@@ -5,14 +5,20 @@
  * user, or both when their timestamps are equal. */
 #include "server.h"
 
+#include "account.h"
+#include "ban.h"
 #include "cap.h"
+#include "casemap.h"
 #include "channel.h"
 #include "client.h"
 #include "ircd.h"
 #include "log.h"
+#include "match.h"
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "route.h"
+#include "session.h"
 #include "uid.h"
 
 #include <stdio.h>
@@ -65,8 +71,7 @@ static void t_pass(struct server *link, struct msg *m)
 
 static void t_capab(struct server *link, struct msg *m)
 {
-	(void)link;
-	(void)m; /* we use none of the optional capabilities */
+	link->caps = m->nparams ? server_capab_parse(m->params[m->nparams - 1]) : 0;
 }
 
 static void t_server(struct server *link, struct msg *m)
@@ -266,16 +271,28 @@ static void t_kill(struct server *link, struct msg *m)
 		t = client_find(m->params[0]);
 	if (!t)
 		return;
-	const char *why = m->nparams > 1 ? m->params[1] : "";
+	/* "path (reason)", the path being server!host!user!nick of the killer */
+	const char *path = m->nparams > 1 ? m->params[1] : "";
+	const char *sp = strchr(path, ' ');
+	char why[400];
+	if (sp && sp[1] == '(' && sp[strlen(sp) - 1] == ')')
+		snprintf(why, sizeof why, "%.*s", (int)strlen(sp + 2) - 1, sp + 2);
+	else
+		snprintf(why, sizeof why, "%s", sp ? sp + 1 : *path ? path : "No reason");
 	struct client *src = user_source(m);
 	struct server *ss = src ? NULL : server_source(link, m);
-	char reason[400];
-	snprintf(reason, sizeof reason, "Killed (%s (%s))", src ? src->nick : ss ? ss->name : "*", why);
-	if (!t->server) {
-		client_exit(t, reason);
-		return; /* its QUIT goes out from client_exit */
+	const char *killer = src ? src->nick : ss ? ss->name : "*";
+	char reason[500];
+	snprintf(reason, sizeof reason, "Killed (%s (%s))", killer, why);
+	if (!t->server) { /* ours: it is told, and its QUIT goes out from its exit */
+		if (src)
+			client_sendf(t, ":%s KILL %s :%s", src->prefix, t->nick, why);
+		else
+			client_sendf(t, ":%s KILL %s :%s", killer, t->nick, why);
+		session_exit_user(t, reason);
+		return;
 	}
-	server_send_all(link, ":%s KILL %s :%s", m->source ? m->source : link->sid, t->uid, why);
+	server_send_all(link, ":%s KILL %s :%s", m->source ? m->source : link->sid, t->uid, path);
 	server_user_exit(t, reason);
 }
 
@@ -305,6 +322,148 @@ static void t_away(struct server *link, struct msg *m)
 		server_send_all(link, ":%s AWAY", c->uid);
 }
 
+/* MODE uid :+i-w - a remote user's own user modes. */
+static void t_umode(struct server *link, struct msg *m)
+{
+	struct client *c = remote_user(link, m);
+	if (!c || m->nparams < 2 || (strcmp(m->params[0], c->uid) != 0 && casemap_cmp(m->params[0], c->nick) != 0))
+		return;
+	char kept[64];
+	server_umode_filter(m->params[1], kept, sizeof kept);
+	if (!kept[0])
+		return;
+	server_user_umodes(c, kept);
+	server_send_all(link, ":%s MODE %s :%s", c->uid, c->uid, kept);
+}
+
+/* ---- accounts ---- */
+
+/* A remote user's account changed to account ("*", "0" or "" for none): our users
+ * are told (account-notify), the other links too, each in its dialect. */
+static void remote_account(struct server *link, struct client *c, const char *account)
+{
+	bool none = !account || !*account || strcmp(account, "*") == 0 || strcmp(account, "0") == 0;
+	if (!none && !account_name_valid(account))
+		return;
+	if (strcmp(c->account, none ? "" : account) == 0)
+		return;
+	snprintf(c->account, sizeof c->account, "%s", none ? "" : account);
+	account_notify_change(c);
+	server_send_account(link, c);
+}
+
+/* Passes a line on to the other links unchanged (the source kept). */
+static void relay(struct server *link, const struct msg *m)
+{
+	char line[MSG_LINE_MAX + 1];
+	int n = snprintf(line, sizeof line, ":%s %s", m->source ? m->source : link->sid, m->command);
+	for (int i = 0; i < m->nparams && n > 0 && (size_t)n < sizeof line; i++) {
+		bool last = i == m->nparams - 1 && (!*m->params[i] || strchr(m->params[i], ' ') || *m->params[i] == ':');
+		n += snprintf(line + n, sizeof line - (size_t)n, " %s%s", last ? ":" : "", m->params[i]);
+	}
+	server_send_all(link, "%s", line);
+}
+
+/* A remote user's displayed host changed (ENCAP CHGHOST, SVSHOST): a host of letters,
+ * digits and . : - / only. */
+static void remote_host(struct server *link, const char *uid, const char *host)
+{
+	struct client *c = uid_find(uid);
+	size_t n = strlen(host);
+	if (!c || !c->server || c->server->via != link || !n || n > HOST_MAX || *host == ':' ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:-/") != n)
+		return;
+	client_change_host(c, host);
+	server_send_host(link, c);
+}
+
+/* SVSHOST uid ts host (ircd-hybrid). */
+static void t_svshost(struct server *link, struct msg *m)
+{
+	struct client *c = uid_find(m->params[0]);
+	time_t ts = (time_t)strtoll(m->params[1], NULL, 10);
+	if (c && (!ts || ts == c->nick_ts))
+		remote_host(link, m->params[0], m->params[2]);
+}
+
+/* A K-line set (seconds >= 0) or lifted from link, by the line's source: applied here,
+ * then passed on in each link's dialect. */
+static void network_kline(struct server *link, const struct msg *m, const char *user, const char *host,
+                          long seconds, const char *reason)
+{
+	struct client *src = user_source(m);
+	struct server *ss = src ? NULL : server_source(link, m);
+	char mask[160], setter[NICK_MAX + 80];
+	snprintf(mask, sizeof mask, "%s@%s", user, host);
+	if (src)
+		snprintf(setter, sizeof setter, "%s", src->nick);
+	else
+		snprintf(setter, sizeof setter, "%s", ss ? ss->name : link->name);
+	if (strchr(user, '@') || strchr(host, '@') || !*user || !*host)
+		return;
+	bool changed = seconds >= 0 ? ban_kline_from_network(mask, seconds, reason, setter)
+	                            : ban_unkline_from_network(mask, setter);
+	if (changed)
+		server_send_kline(link, m->source ? m->source : link->sid, mask, seconds, reason);
+}
+
+/* KLINE target secs user host :reason and UNKLINE target user host (ircd-hybrid), and
+ * the same after ENCAP's target (offset 1). */
+static void kline_at(struct server *link, struct msg *m, int at, bool add)
+{
+	if (!match_mask(m->params[0], ircd.conf->server_name)) { /* for other servers only */
+		relay(link, m);
+		return;
+	}
+	if (add && m->nparams >= at + 4)
+		network_kline(link, m, m->params[at + 1], m->params[at + 2], strtol(m->params[at], NULL, 10),
+		              m->params[at + 3]);
+	else if (!add && m->nparams >= at + 2)
+		network_kline(link, m, m->params[at], m->params[at + 1], -1, NULL);
+}
+
+static void t_kline(struct server *link, struct msg *m) { kline_at(link, m, 1, true); }
+static void t_unkline(struct server *link, struct msg *m) { kline_at(link, m, 1, false); }
+
+/* ENCAP mask subcommand args: LOGIN (from a user: its account) and SU (from a server:
+ * uid [account], none to log out) are applied and passed on as account changes; KLINE
+ * and UNKLINE as K-lines; CHGHOST as a host change; anything else is passed on untouched. */
+static void t_encap(struct server *link, struct msg *m)
+{
+	const char *sub = m->params[1];
+	bool login = strcasecmp(sub, "LOGIN") == 0, su = strcasecmp(sub, "SU") == 0;
+	if (strcasecmp(sub, "CHGHOST") == 0) {
+		if (m->nparams > 3)
+			remote_host(link, m->params[2], m->params[3]);
+		return;
+	}
+	if (strcasecmp(sub, "KLINE") == 0 || strcasecmp(sub, "UNKLINE") == 0) {
+		kline_at(link, m, 2, strcasecmp(sub, "KLINE") == 0);
+		return;
+	}
+	if (!login && !su) {
+		relay(link, m);
+		return;
+	}
+	struct client *c = login ? remote_user(link, m) : m->nparams > 2 ? uid_find(m->params[2]) : NULL;
+	if (!c || !c->server || c->server->via != link)
+		return;
+	const char *account = login ? (m->nparams > 2 ? m->params[2] : NULL) : (m->nparams > 3 ? m->params[3] : NULL);
+	if (login && !account)
+		return;
+	remote_account(link, c, account);
+}
+
+/* SVSACCOUNT uid ts account (ircd-hybrid): account "*" logs out. */
+static void t_svsaccount(struct server *link, struct msg *m)
+{
+	struct client *c = uid_find(m->params[0]);
+	time_t ts = (time_t)strtoll(m->params[1], NULL, 10);
+	if (!c || !c->server || c->server->via != link || (ts && ts != c->nick_ts))
+		return;
+	remote_account(link, c, m->params[2]);
+}
+
 /* ---- channels ---- */
 
 /* Tells our members of ch a mode change made by the server (TS resolution). */
@@ -330,6 +489,33 @@ static void lose_ts(struct channel *ch, time_t ts)
 	ch->modes = 0;
 	ch->key[0] = '\0';
 	ch->limit = 0;
+	static const char letters[LIST_KINDS] = {'b', 'e', 'I'};
+	for (int k = 0; k < LIST_KINDS; k++)
+		while (ch->lists[k]) {
+			char change[3] = {'-', letters[k], '\0'}, mask[PREFIX_MAX + 16];
+			snprintf(mask, sizeof mask, "%s", ch->lists[k]->mask);
+			channel_list_remove(ch, (enum list_kind)k, mask);
+			local_mode(ch, ircd.conf->server_name, change, mask);
+		}
+}
+
+static int list_kind_of(char mode) { return mode == 'b' ? LIST_BAN : mode == 'e' ? LIST_EXCEPT : mode == 'I' ? LIST_INVEX : -1; }
+
+/* A +b/+e/+I change from a server, applied to ch (a list stays within LIST_MAX): true if
+ * it changed something (the caller announces it). */
+static bool remote_list(struct channel *ch, char mode, bool add, const char *mask, const char *setter)
+{
+	int k = list_kind_of(mode);
+	if (k < 0 || !*mask || *mask == ':')
+		return false;
+	char norm[PREFIX_MAX + 16];
+	match_normalize_ban(mask, norm, sizeof norm);
+	if (!add)
+		return channel_list_remove(ch, (enum list_kind)k, norm);
+	if (channel_list_has(ch, (enum list_kind)k, norm) || ch->list_count[k] >= LIST_MAX)
+		return false;
+	channel_list_insert(ch, (enum list_kind)k, norm, setter, time(NULL));
+	return true;
 }
 
 static void apply_simple_modes(struct channel *ch, const char *modes, const char *const *args, int nargs)
@@ -540,6 +726,25 @@ static void t_tburst(struct server *link, struct msg *m)
 	                m->params[2], m->params[3], text);
 }
 
+/* BMASK ts #chan b|e|I :masks - a channel's list in a burst, taken when its TS is not
+ * newer than ours. */
+static void t_bmask(struct server *link, struct msg *m)
+{
+	struct channel *ch = channel_find(m->params[1]);
+	char mode = m->params[2][0];
+	if (!ch || (time_t)strtoll(m->params[0], NULL, 10) > ch->created || m->params[2][1] || list_kind_of(mode) < 0)
+		return;
+	struct server *ss = server_source(link, m);
+	const char *setter = ss ? ss->name : link->name;
+	char change[3] = {'+', mode, '\0'}, masks[1024];
+	snprintf(masks, sizeof masks, "%s", m->params[3]);
+	char *save;
+	for (char *mask = strtok_r(masks, " ", &save); mask; mask = strtok_r(NULL, " ", &save))
+		if (remote_list(ch, mode, true, mask, setter))
+			local_mode(ch, setter, change, mask);
+	relay(link, m);
+}
+
 /* TMODE ts #chan modes args: o/v statuses and the simple modes, when ts is not newer. */
 static void t_tmode(struct server *link, struct msg *m)
 {
@@ -571,8 +776,10 @@ static void t_tmode(struct server *link, struct msg *m)
 			const char *lim = add && a < m->nparams ? m->params[a++] : NULL;
 			ch->limit = lim ? (unsigned)atoi(lim) : 0;
 			local_mode(ch, who, change, lim);
-		} else if (*p == 'b' || *p == 'e' || *p == 'I') {
-			a++; /* list modes are not carried yet: skip the mask */
+		} else if (list_kind_of(*p) >= 0) {
+			const char *mask = a < m->nparams ? m->params[a++] : NULL;
+			if (mask && remote_list(ch, *p, add, mask, src ? src->nick : ss ? ss->name : ircd.conf->server_name))
+				local_mode(ch, who, change, mask);
 		} else if (strchr("imnpst", *p)) {
 			ch->modes = add ? ch->modes | CMODE(*p) : ch->modes & ~CMODE(*p);
 			local_mode(ch, who, change, NULL);
@@ -586,45 +793,53 @@ static void t_tmode(struct server *link, struct msg *m)
 	server_send_all(link, "%s", line);
 }
 
+/* PRIVMSG/NOTICE/TAGMSG from a remote user. A peer that takes tags (MTAGS) sends the
+ * origin's msgid and time, and the client tags: our users get the message with them, and
+ * the next links too. */
 static void t_message(struct server *link, struct msg *m)
 {
 	struct client *c = remote_user(link, m);
-	if (!c || m->nparams < 2)
+	bool tagmsg = strcasecmp(m->command, "TAGMSG") == 0;
+	if (!c || m->nparams < (tagmsg ? 1 : 2))
 		return;
-	const char *target = m->params[0], *text = m->params[1];
-	bool notice = strcasecmp(m->command, "NOTICE") == 0;
-	const char *cmd = notice ? "NOTICE" : "PRIVMSG";
+	const char *target = m->params[0], *text = tagmsg ? NULL : m->params[1];
+	const char *cmd = tagmsg ? "TAGMSG" : strcasecmp(m->command, "NOTICE") == 0 ? "NOTICE" : "PRIVMSG";
+	char client_tags[CLIENT_TAG_DATA_MAX + 64];
+	if (!msg_client_tags(m, client_tags, sizeof client_tags))
+		client_tags[0] = '\0';
 	const char *name = target;
 	unsigned need = 0;
 	if (*name == '@' || *name == '+') {
 		need = *name == '@' ? MEMBER_OP : MEMBER_OP | MEMBER_VOICE;
 		name++;
 	}
-	struct outmsg o;
-	if (*name == '#') {
-		struct channel *ch = channel_find(name);
-		if (!ch)
-			return;
-		outmsg_init_msg(&o, NULL, c->prefix, cmd, target, text);
-		outmsg_from(&o, c);
-		channel_send(ch, &o, c, need, 0, 0);
-		outmsg_release(&o);
-		server_send_channel(ch, link, ":%s %s %s :%s", c->uid, cmd, target, text);
-		return;
-	}
-	struct client *t = uid_find(target);
-	if (!t)
+	struct channel *ch = *name == '#' ? channel_find(name) : NULL;
+	struct client *t = NULL;
+	if (*name != '#' && !(t = uid_find(target)))
 		t = client_find(target);
-	if (!t)
+	if (!ch && !t)
 		return;
-	if (t->server) {
-		if (t->server->via != link)
-			server_send(t->server->via, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
-		return;
-	}
-	outmsg_init_msg(&o, NULL, c->prefix, cmd, t->nick, text);
+	struct outmsg o;
+	outmsg_init_msg(&o, client_tags, c->prefix, cmd, ch ? target : t->nick, text);
 	outmsg_from(&o, c);
-	outmsg_send(&o, t);
+	outmsg_set_origin(&o, msg_tag(m, "msgid"), outmsg_parse_time(msg_tag(m, "time")));
+	char tags[ROUTE_TAGS_MAX];
+	route_tags(&o, tags, sizeof tags);
+	uint32_t need_caps = tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0;
+	if (ch) {
+		channel_send(ch, &o, c, need, need_caps, 0);
+		if (text)
+			server_send_channel_tagged(ch, link, tags, false, ":%s %s %s :%s", c->uid, cmd, target, text);
+		else
+			server_send_channel_tagged(ch, link, tags, true, ":%s %s %s", c->uid, cmd, target);
+	} else if (t->server) {
+		if (t->server->via != link && text)
+			server_send_tagged(t->server->via, tags, false, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
+		else if (t->server->via != link)
+			server_send_tagged(t->server->via, tags, true, ":%s %s %s", c->uid, cmd, t->uid);
+	} else if (!tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS)) {
+		outmsg_send(&o, t);
+	}
 	outmsg_release(&o);
 }
 
@@ -637,6 +852,10 @@ static const struct ts6_command table[] = {
     {"SJOIN", t_sjoin, 4, false},  {"JOIN", t_join, 2, false},   {"PART", t_part, 1, false},
     {"KICK", t_kick, 2, false},    {"TOPIC", t_topic, 1, false}, {"TBURST", t_tburst, 5, false},
     {"TMODE", t_tmode, 3, false},  {"PRIVMSG", t_message, 2, false}, {"NOTICE", t_message, 2, false},
+    {"TAGMSG", t_message, 1, false},
+    {"ENCAP", t_encap, 2, false},  {"BMASK", t_bmask, 4, false},
+    {"MODE", t_umode, 2, false},   {"SVSHOST", t_svshost, 3, false},
+    {"KLINE", t_kline, 5, false},  {"UNKLINE", t_unkline, 3, false},  {"SVSACCOUNT", t_svsaccount, 3, false},
 };
 
 void ts6_dispatch(struct server *link, struct msg *m)
@@ -652,6 +871,6 @@ void ts6_dispatch(struct server *link, struct msg *m)
 		t->fn(link, m);
 		return;
 	}
-	/* numerics and commands we do not carry (ENCAP, BMASK, CERTFP, SVSTAG...) are
-	 * dropped: nothing of them is relayed */
+	/* numerics and commands we do not carry (CERTFP, SVSTAG...) are dropped:
+	 * nothing of them is relayed */
 }

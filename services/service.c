@@ -151,12 +151,7 @@ void service_logout(struct client *c)
 		session_sync(c);
 		session_each_other(c, logged_out, NULL);
 	}
-	struct outmsg o;
-	outmsg_init(&o, false, NULL, ":%s ACCOUNT *", c->prefix);
-	channel_send_common_monitored(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
-	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
-		outmsg_send(&o, c);
-	outmsg_release(&o);
+	account_notify_change(c);
 }
 
 const struct conf *ircd_conf(void) { return ircd.conf; }

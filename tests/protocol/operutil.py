@@ -24,7 +24,7 @@ S = ":" + SERVER_NAME
 CHANSERV = "ChanServ!ChanServ@services."
 NICKSERV = "NickServ!NickServ@services."
 OPER_PASSWORD = "operpass123"
-ALL_PRIVS = "kill ban rehash die see_hidden sa wallops reports"
+ALL_PRIVS = "kill ban rehash die see_hidden sa wallops reports route"
 
 _tokens = itertools.count(1)
 

@@ -88,6 +88,8 @@ def test_two_parley_nodes(make_server):
     lu = alice.read_until(lambda l: l.command == "266")
     assert next(l for l in lu if l.command == "251").params[-1] == "There are 2 users and 0 invisible on 2 servers"
     assert next(l for l in lu if l.command == "255").params[-1] == "I have 1 clients and 1 servers"
+    assert next(l for l in lu if l.command == "265").params[1:] == ["1", "1", "Current local users 1, max 1"]
+    assert next(l for l in lu if l.command == "266").params[1:] == ["2", "2", "Current global users 2, max 2"]
     alice.send("LINKS")
     li = alice.read_until(lambda l: l.command == "365")
     assert [l.params[1:] for l in li if l.command == "364"] == [
@@ -112,6 +114,12 @@ def test_two_parley_nodes(make_server):
     q = alice.expect(lambda l: l.command == "QUIT", timeout=10)
     assert q.source.startswith("bobby!") and q.params == ["*.net *.split"]
     assert names(alice, "#net") == ["@alice"]
+    # LUSERS: the network is alice's server alone now; its peak stays
+    alice.send("LUSERS")
+    lu = alice.read_until(lambda l: l.command == "266")
+    assert next(l for l in lu if l.command == "251").params[-1] == "There are 1 users and 0 invisible on 1 servers"
+    assert next(l for l in lu if l.command == "255").params[-1] == "I have 1 clients and 0 servers"
+    assert next(l for l in lu if l.command == "266").params[1:] == ["1", "2", "Current global users 1, max 2"]
     # re-link: a new b bursts, its user joins and sees alice and the topic
     b2 = start_b()
     carol = b2.connect("carol")
@@ -183,6 +191,10 @@ general {
 };
 channel { enable_owner = no; enable_admin = no; };
 serverhide { hide_servers = no; };
+/* hybrid takes account changes (SVSACCOUNT) only from a services server */
+service { name = "a.parley.test"; };
+/* and K-lines (KLINE/UNKLINE) from the servers a shared block names */
+shared { name = "a.parley.test"; type = kline, unkline; };
 motd { mask = "*"; file = "%(dir)s/motd"; };
 log { use_logging = no; };
 """
@@ -248,14 +260,17 @@ def hybrid_factory():
 def test_hybrid_interop(make_server, hybrid_factory):
     from conftest import Client
     hyb_port = free_port()
+    from operutil import OPER_PASSWORD, oper_block, operators_text
     p = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
-                    extra=connect_block("hybrid.test", hyb_port, True, send="h-pw", accept="a-pw"))
+                    sections={"privacy": {"cloak_secret": "s3cret-s3cret", "cloak_default": False}},
+                    extra=connect_block("hybrid.test", hyb_port, True, send="h-pw", accept="a-pw")
+                    + operators_text(oper_block()))
     h = hybrid_factory(p.port, hyb_port).start()
     alice = p.connect("alice")
     alice.send("JOIN #mix")
     alice.expect(lambda l: l.command == "366")
     hc = Client(h.port)
-    hc.register("hank", timeout=15)
+    hc.register("hank", caps=["account-notify", "extended-join", "chghost"], timeout=15)
     wait_whois(hc, "alice", timeout=15)
     hc.send("JOIN #mix")
     hl = hc.read_until(lambda l: l.command == "366")
@@ -275,9 +290,58 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hc.send("MODE #mix +m")
     mo = alice.expect(lambda l: l.command == "MODE" and l.params[1:] == ["+m"], timeout=10)
     assert mo.source.startswith("hank!") and mo.params[0] == "#mix"
+    # ban lists both ways (TMODE), and in the re-link burst below (BMASK)
+    alice.send("MODE #mix +b bad!*@*")
+    alice.expect(lambda l: l.command == "MODE" and "+b" in l.params)
+    mo = hc.expect(lambda l: l.command == "MODE" and "+b" in l.params, timeout=10)
+    assert mo.source.startswith("alice!") and mo.params == ["#mix", "+b", "bad!*@*"]
+    hc.send("MODE #mix +b worse!*@*")
+    mo = alice.expect(lambda l: l.command == "MODE" and "+b" in l.params, timeout=10)
+    assert mo.source.startswith("hank!") and mo.params == ["#mix", "+b", "worse!*@*"]
     hc.send("TOPIC #mix :mixed")
     t = alice.expect(lambda l: l.command == "TOPIC", timeout=10)
     assert t.source.startswith("hank!") and t.params == ["#mix", "mixed"]
+    # alice logs in (registers) on parley: hybrid takes the account (SVSACCOUNT) and
+    # tells hank (account-notify); logging out likewise
+    alice.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    alice.expect(lambda l: l.command == "900")
+    acc = hc.expect(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["alice"]
+    alice.send("PRIVMSG NickServ :LOGOUT")
+    acc = hc.expect(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["*"]
+    # alice cloaks herself: hybrid takes the host (SVSHOST) and tells hank (CHGHOST)
+    alice.send("MODE alice +x")
+    cloak = alice.expect(lambda l: l.command == "396").params[1]
+    ch = hc.expect(lambda l: l.command == "CHGHOST", timeout=10)
+    assert ch.source.startswith("alice!") and ch.params == ["alice", cloak]
+    # an operator on parley kills a user of hybrid: hybrid disconnects it, hank sees the QUIT
+    vic = Client(h.port)
+    vic.register("vic", timeout=15)
+    vic.send("JOIN #mix")
+    vic.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("vic!"), timeout=10)
+    alice.send("OPER root " + OPER_PASSWORD)
+    alice.expect(lambda l: l.command == "381")
+    alice.send("KILL vic :bye")
+    k = vic.expect(lambda l: l.command == "KILL", timeout=10)
+    assert k.source.startswith("alice!") and k.params[0] == "vic"
+    for c in (hc, alice):
+        q = c.expect(lambda l: l.command == "QUIT", timeout=10)
+        assert q.source.startswith("vic!") and q.params == ["Killed (alice (bye))"]
+    # a K-line set on parley reaches hybrid, which disconnects its matching user
+    kv = Client(h.port)
+    kv.register("kvic", timeout=15)
+    kv.send("JOIN #mix")
+    kv.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("kvic!"), timeout=10)
+    alice.send("KLINE *kvic@* :not here")
+    alice.expect(lambda l: l.command == "NOTICE" and l.params[-1] == "Added KLINE *kvic@*")
+    kv.expect_closed(timeout=10)
+    for c in (hc, alice):
+        q = c.expect(lambda l: l.command == "QUIT", timeout=10)
+        assert q.source.startswith("kvic!") and q.params[0].startswith("not here")
+    alice.send("UNKLINE *kvic@*")
     # split: hybrid dies; hank QUITs on parley
     h.stop()
     q = alice.expect(lambda l: l.command == "QUIT", timeout=20)
@@ -290,6 +354,7 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hc2.send("JOIN #mix")
     hl = hc2.read_until(lambda l: l.command == "366")
     assert "@alice" in next(l for l in hl if l.command == "353").params[-1].split()
+    assert sorted(ban_list(hc2, "#mix")) == ["bad!*@*", "worse!*@*"]
     alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("hank2!"), timeout=10)
 
 
@@ -354,3 +419,358 @@ def test_session_handover_and_always_on_keep_the_user_on_the_network(make_server
     m = bob.expect_next(lambda l: l.command == "PRIVMSG", timeout=10)
     assert m.params == ["#net", "back"]
 
+
+def test_account_changes_reach_the_other_node(make_server):
+    a, start_b = start_pair(make_server)
+    alice = a.connect("alice")
+    alice.send("JOIN #acct")
+    alice.read_until(lambda l: l.command == "366")
+    b = start_b()
+    bob = b.connect("bob", caps=["account-notify", "extended-join", "account-tag", "message-tags"])
+    wait_whois(bob, "alice")
+    bob.send("JOIN #acct")
+    bob.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"))
+    # alice registers (and so logs in) on a: bob, on b, gets account-notify
+    alice.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    alice.expect(lambda l: l.command == "900")
+    acc = bob.expect_next(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["alice"]
+    # WHOIS on b shows the account; her messages carry the account tag
+    bob.send("WHOIS alice")
+    wl = bob.read_until(lambda l: l.command == "318")
+    assert [l.params[1:] for l in wl if l.command == "330"] == [["alice", "alice", "is logged in as"]]
+    alice.send("PRIVMSG #acct :signed")
+    m = bob.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.tags.get("account") == "alice" and m.params == ["#acct", "signed"]
+    # a user already logged in when it joins: extended-join on b names the account
+    carol = a.connect("carol")
+    carol.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    carol.expect(lambda l: l.command == "900")
+    carol.send("JOIN #acct")
+    j = bob.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    assert j.params == ["#acct", "carol", "Parley Tester"]
+    # logging out on a: account-notify "*" on b, no account in WHOIS or tags
+    alice.send("PRIVMSG NickServ :LOGOUT")
+    alice.expect(lambda l: l.command == "901")
+    acc = bob.expect(lambda l: l.command == "ACCOUNT" and l.source.startswith("alice!"), timeout=10)
+    assert acc.params == ["*"]
+    bob.send("WHOIS alice")
+    wl = bob.read_until(lambda l: l.command == "318")
+    assert not [l for l in wl if l.command == "330"]
+    alice.send("PRIVMSG #acct :plain")
+    m = bob.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert "account" not in m.tags and m.params == ["#acct", "plain"]
+
+
+def pair_with_oper(make_server):
+    """a (with an operator block) and b linked to it; "oper", an operator on a."""
+    from operutil import OPER_PASSWORD, oper_block, operators_text
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra=connect_block("b.parley.test", 1, False, send="b-pw", accept="a-pw")
+                    + operators_text(oper_block()))
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    extra=connect_block("a.parley.test", a.port, True, send="a-pw", accept="b-pw"))
+    oper = a.connect("oper")
+    oper.send("OPER root " + OPER_PASSWORD)
+    oper.expect(lambda l: l.command == "381")
+    return a, b, oper
+
+
+def test_kill_crosses_the_network(make_server):
+    a, b, oper = pair_with_oper(make_server)
+    dave = a.connect("dave")
+    dave.send("JOIN #k")
+    dave.read_until(lambda l: l.command == "366")
+    bob = b.connect("bob")
+    carol = b.connect("carol")
+    wait_whois(bob, "dave")
+    for c in (bob, carol):
+        c.send("JOIN #k")
+        c.read_until(lambda l: l.command == "366")
+    dave.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    bob.drain()
+    # an operator on a kills bob, a user of b: bob is told and disconnected by b, and
+    # the channel sees the same QUIT on both servers
+    oper.send("KILL bob :spamming")
+    k = bob.expect(lambda l: l.command == "KILL", timeout=10)
+    assert k.source.startswith("oper!") and k.params == ["bob", "spamming"]
+    bob.expect_error_close("Killed (oper (spamming))")
+    for c in (carol, dave):
+        q = c.expect(lambda l: l.command == "QUIT", timeout=10)
+        assert q.source.startswith("bob!") and q.params == ["Killed (oper (spamming))"]
+    # bob is gone from both servers
+    for c in (carol, dave):
+        c.send("WHOIS bob")
+        wl = c.read_until(lambda l: l.command == "318")
+        assert [l.command for l in wl if l.command in ("311", "401")] == ["401"]
+    # the other way: a user of a killed by its own oper is gone from b as well
+    oper.send("KILL dave :enough")
+    q = carol.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("dave!") and q.params == ["Killed (oper (enough))"]
+
+
+def test_message_tags_cross_between_parley_nodes(make_server):
+    caps = ["message-tags", "server-time", "echo-message"]
+    a, start_b = start_pair(make_server)
+    alice = a.connect("alice", caps=caps)
+    alice.send("JOIN #tags")
+    alice.read_until(lambda l: l.command == "366")
+    b = start_b()
+    bob = b.connect("bob", caps=caps)
+    wait_whois(bob, "alice")
+    bob.send("JOIN #tags")
+    bob.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"))
+    # a channel message: bob, on b, sees the msgid and time alice's echo carries
+    alice.send("PRIVMSG #tags :hello")
+    echo = alice.expect(lambda l: l.command == "PRIVMSG")
+    m = bob.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.params == ["#tags", "hello"] and m.tags["msgid"] == echo.tags["msgid"]
+    assert m.tags["time"] == echo.tags["time"]
+    # the other way, and a private message
+    bob.send("PRIVMSG alice :psst")
+    echo = bob.expect(lambda l: l.command == "PRIVMSG")
+    m = alice.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.params == ["alice", "psst"] and m.tags["msgid"] == echo.tags["msgid"]
+    assert m.tags["time"] == echo.tags["time"]
+    # TAGMSG with client tags crosses too (only to peers that take tags)
+    alice.send("@+draft/react=\\s;+draft/reply=%s TAGMSG #tags" % echo.tags["msgid"])
+    echo = alice.expect(lambda l: l.command == "TAGMSG")
+    t = bob.expect(lambda l: l.command == "TAGMSG", timeout=10)
+    assert t.source.startswith("alice!") and t.params == ["#tags"]
+    assert t.tags["+draft/react"] == " " and t.tags["+draft/reply"] == m.tags["msgid"]
+    assert t.tags["msgid"] == echo.tags["msgid"]
+    # a client without message-tags on b gets the plain line
+    carol = b.connect("carol")
+    carol.send("JOIN #tags")
+    carol.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    alice.send("PRIVMSG #tags :plain for carol")
+    line = carol.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert not line.tags and line.params == ["#tags", "plain for carol"]
+
+
+def ban_list(client, chan):
+    client.drain()
+    client.send("MODE %s b" % chan)
+    lines = client.read_until(lambda l: l.command == "368")
+    return [l.params[2] for l in lines if l.command == "367"]
+
+
+def test_ban_lists_cross_in_burst_and_tmode(make_server):
+    a, start_b = start_pair(make_server)
+    alice = a.connect("alice")
+    alice.send("JOIN #bans")
+    alice.read_until(lambda l: l.command == "366")
+    alice.send("MODE #bans +be evil!*@* good!*@*")
+    alice.expect(lambda l: l.command == "MODE" and l.params[0] == "#bans")
+    b = start_b()
+    bob = b.connect("bob")
+    wait_whois(bob, "alice")
+    # the burst's BMASK brought the lists
+    assert ban_list(bob, "#bans") == ["evil!*@*"]
+    bob.send("MODE #bans e")
+    el = bob.read_until(lambda l: l.command == "349")
+    assert [l.params[2] for l in el if l.command == "348"] == ["good!*@*"]
+    bob.send("JOIN #bans")
+    bob.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"))
+    # a ban set on a reaches b (TMODE) and b enforces it on its own users
+    alice.send("MODE #bans +b spam!*@*")
+    mo = bob.expect(lambda l: l.command == "MODE", timeout=10)
+    assert mo.source.startswith("alice!") and mo.params == ["#bans", "+b", "spam!*@*"]
+    spam = b.connect("spam")
+    spam.send("JOIN #bans")
+    assert spam.expect(lambda l: l.command in ("474", "JOIN")).command == "474"
+    alice.send("MODE #bans -b spam!*@*")
+    mo = bob.expect(lambda l: l.command == "MODE", timeout=10)
+    assert mo.params == ["#bans", "-b", "spam!*@*"]
+    spam.send("JOIN #bans")
+    spam.expect(lambda l: l.command == "JOIN")
+    assert ban_list(bob, "#bans") == ["evil!*@*"]
+
+
+def test_klines_cross_the_network(make_server):
+    from conftest import Client
+    a, b, oper = pair_with_oper(make_server)
+    victim = b.connect("victim")
+    watcher = b.connect("watcher")
+    for c in (victim, watcher):
+        c.send("JOIN #kl")
+        c.read_until(lambda l: l.command == "366")
+    wait_whois(oper, "victim")
+    # a K-line set on a: b disconnects its matching user and refuses it afterwards
+    oper.send("KLINE victim@* :go away")
+    oper.expect(lambda l: l.command == "NOTICE" and l.params[-1] == "Added KLINE victim@*")
+    ban = victim.expect(lambda l: l.command == "465", timeout=10)
+    assert ban.params[-1] == "You are banned from this server (go away)"
+    victim.expect_error_close("K-lined: go away")
+    q = watcher.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("victim!") and q.params == ["K-lined: go away"]
+    again = Client(b.port)
+    again.send("NICK victim")
+    again.send("USER victim 0 * :again")
+    again.expect(lambda l: l.command == "465", timeout=10)
+    again.expect_error_close("K-lined: go away")
+    # lifted on a, lifted on b
+    oper.send("UNKLINE victim@*")
+    oper.expect(lambda l: l.command == "NOTICE" and l.params[-1] == "Removed victim@*")
+    deadline = time.time() + 10
+    while True:
+        c = Client(b.port)
+        c.send("NICK victim")
+        c.send("USER victim 0 * :back")
+        first = c.expect(lambda l: l.command in ("001", "465"), timeout=10)
+        c.close()
+        if first.command == "001":
+            break
+        assert time.time() < deadline, "the K-line was not lifted on b"
+        time.sleep(0.2)
+
+
+def connect_blocks(*peers):
+    """connect blocks for (name, port, autoconnect) peers, one password for all."""
+    items = ", ".join("{ name = \"%s\"; address = \"127.0.0.1\"; port = %d; send_password = \"pw\";"
+                      " accept_password = \"pw\"; autoconnect = %s; }" % (n, p, "true" if auto else "false")
+                      for n, p, auto in peers)
+    return ("connect = ( %s );\n"
+            "links = { connect_retry = 1; ping_frequency = 5; ping_timeout = 5; };\n" % items)
+
+
+def test_three_nodes_relay_through_the_middle(make_server):
+    caps = ["message-tags", "server-time", "echo-message", "account-notify"]
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra=connect_blocks(("b.parley.test", 1, False)))
+    c = make_server(server_name="c.parley.test", server_keys={"sid": "3CC"},
+                    extra=connect_blocks(("b.parley.test", 1, False)))
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    extra=connect_blocks(("a.parley.test", a.port, True), ("c.parley.test", c.port, True)))
+    alice = a.connect("alice", caps=caps)
+    alice.send("JOIN #tri")
+    alice.read_until(lambda l: l.command == "366")
+    carol = c.connect("carol", caps=caps)
+    wait_whois(carol, "alice")
+    carol.send("JOIN #tri")
+    carol.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    # c sees the tree: itself, b beside it, a behind b
+    carol.send("LINKS")
+    li = carol.read_until(lambda l: l.command == "365")
+    assert sorted(l.params[1:] for l in li if l.command == "364") == [
+        ["a.parley.test", "b.parley.test", "2 Parley test server"],
+        ["b.parley.test", "c.parley.test", "1 Parley test server"],
+        ["c.parley.test", "c.parley.test", "0 Parley test server"]]
+    # two hops: the msgid and time stay the origin's, the account change is passed on
+    alice.send("PRIVMSG #tri :two hops")
+    echo = alice.expect(lambda l: l.command == "PRIVMSG")
+    m = carol.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.params == ["#tri", "two hops"]
+    assert (m.tags["msgid"], m.tags["time"]) == (echo.tags["msgid"], echo.tags["time"])
+    alice.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    alice.expect(lambda l: l.command == "900")
+    acc = carol.expect(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["alice"]
+    # the middle goes: a and c split apart, each sees the other's user quit
+    b.stop()
+    q = carol.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("alice!") and q.params == ["*.net *.split"]
+    q = alice.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("carol!") and q.params == ["*.net *.split"]
+
+
+def test_operators_connect_and_squit(make_server):
+    from operutil import OPER_PASSWORD, oper_block, operators_text
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    extra=connect_block("a.parley.test", 1, False, send="a-pw", accept="b-pw"))
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra=connect_block("b.parley.test", b.port, False, send="b-pw", accept="a-pw")
+                    + operators_text(oper_block(), oper_block("plain", privileges="kill")))
+    oper = a.connect("oper")
+    oper.send("OPER root " + OPER_PASSWORD)
+    oper.expect(lambda l: l.command == "381")
+    bob = b.connect("bob")
+    # no autoconnect: nothing links until an operator says so
+    oper.send("CONNECT nowhere.test")
+    assert oper.expect(lambda l: l.command == "402").params[1:] == ["nowhere.test", "No such server"]
+    oper.send("CONNECT b.parley.test")
+    n = oper.expect(lambda l: l.command == "NOTICE" and l.params[-1].startswith("Connecting"))
+    assert n.params[-1] == "Connecting to b.parley.test (127.0.0.1 port %d)" % b.port
+    wait_whois(oper, "bob")
+    oper.send("CONNECT b.parley.test")
+    f = oper.expect(lambda l: l.command == "FAIL")
+    assert f.params == ["CONNECT", "ALREADY_LINKED", "b.parley.test", "That server is linked or being linked"]
+    # an operator without the route privilege may not
+    plain = a.connect("plain")
+    plain.send("OPER plain " + OPER_PASSWORD)
+    plain.expect(lambda l: l.command == "381")
+    plain.send("SQUIT b.parley.test")
+    assert plain.expect(lambda l: l.command in ("481", "ERROR")).command == "481"
+    # SQUIT: b's users split off a, a's off b
+    oper.send("JOIN #sq")
+    oper.read_until(lambda l: l.command == "366")
+    bob.send("JOIN #sq")
+    bob.read_until(lambda l: l.command == "366")
+    oper.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"), timeout=10)
+    oper.send("SQUIT b.parley.test :maintenance")
+    q = oper.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("bob!") and q.params == ["*.net *.split"]
+    q = bob.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("oper!") and q.params == ["*.net *.split"]
+    oper.send("SQUIT b.parley.test")
+    assert oper.expect(lambda l: l.command == "402").params[1:] == ["b.parley.test", "No such server"]
+
+
+def wait_lusers(client, want, timeout=10.0):
+    """LUSERS until its 251 text is want (a change from another server arrived)."""
+    deadline = time.time() + timeout
+    while True:
+        client.drain()
+        client.send("LUSERS")
+        lu = client.read_until(lambda l: l.command == "266")
+        text = next(l for l in lu if l.command == "251").params[-1]
+        if text == want:
+            return
+        assert time.time() < deadline, text
+        time.sleep(0.1)
+
+
+def test_user_modes_cross(make_server):
+    a, b, oper = pair_with_oper(make_server)
+    bob = b.connect("bob")
+    wait_whois(oper, "bob")
+    bob.send("MODE bob +i")
+    bob.expect(lambda l: l.command == "MODE" and l.params == ["bob", "+i"])
+    wait_lusers(oper, "There are 1 users and 1 invisible on 2 servers")
+    # an operator on a is one on b too (WHOIS 313 there)
+    bob.send("WHOIS oper")
+    assert any(l.command == "313" for l in bob.read_until(lambda l: l.command == "318"))
+    bob.send("MODE bob -i")
+    bob.expect(lambda l: l.command == "MODE" and l.params == ["bob", "-i"])
+    wait_lusers(oper, "There are 2 users and 0 invisible on 2 servers")
+
+
+def test_cloak_changes_cross(make_server):
+    a, start_b = start_pair(make_server)
+    alice = a.connect("alice", caps=["chghost"])
+    alice.send("JOIN #hosts")
+    alice.read_until(lambda l: l.command == "366")
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    sections={"privacy": {"cloak_secret": "s3cret-s3cret", "cloak_default": False}},
+                    extra=connect_block("a.parley.test", a.port, True, send="a-pw", accept="b-pw"))
+    bob = b.connect("bob")
+    wait_whois(bob, "alice")
+    bob.send("JOIN #hosts")
+    bob.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"), timeout=10)
+    # bob cloaks himself on b: alice, on a, sees the CHGHOST and the new host in WHOIS
+    bob.send("MODE bob +x")
+    cloak = bob.expect(lambda l: l.command == "396").params[1]
+    ch = alice.expect(lambda l: l.command == "CHGHOST", timeout=10)
+    assert ch.source == "bob!bob@127.0.0.1" and ch.params == ["bob", cloak]
+    alice.send("WHOIS bob")
+    wl = alice.read_until(lambda l: l.command == "318")
+    assert next(l for l in wl if l.command == "311").params[2:4] == ["bob", cloak]
+    bob.send("MODE bob -x")
+    ch = alice.expect(lambda l: l.command == "CHGHOST", timeout=10)
+    assert ch.source == "bob!bob@%s" % cloak and ch.params == ["bob", "127.0.0.1"]
