@@ -238,6 +238,7 @@ struct worker {
 	struct hist *nlat;
 	uint16_t *rcv;
 	uint64_t nreordered[MAX_NODES], ngaps[MAX_NODES];
+	uint64_t nworst[MAX_NODES], nworst_ts[MAX_NODES]; /* the slowest linked delivery, its send time */
 	_Alignas(64) _Atomic uint64_t pub[P_COUNT];
 };
 
@@ -924,8 +925,13 @@ static void on_payload(struct conn *c, uint32_t sid, uint32_t seq, uint64_t ts, 
 		uint64_t back = atomic_load_explicit(&g.t_restored, memory_order_acquire);
 		int period = cut && ts >= cut && (!back || ts < back) ? NS_SPLIT : NS_LINKED;
 		if (ts >= g.meas_start && ts < g.meas_end) {
+			uint64_t l = now > ts ? now - ts : 0;
 			w->delivered_win++;
-			hist_add(&w->nlat[c->node * NS_PERIODS + period], now > ts ? now - ts : 0);
+			hist_add(&w->nlat[c->node * NS_PERIODS + period], l);
+			if (period == NS_LINKED && l > w->nworst[c->node]) {
+				w->nworst[c->node] = l;
+				w->nworst_ts[c->node] = ts;
+			}
 		}
 	} else if (now >= g.meas_start && now < g.meas_end) {
 		w->delivered_win++;
@@ -1600,9 +1606,9 @@ static void netsim_watch(uint64_t until)
 		if (g.t_cut && !g.t_restored) {
 			uint64_t conv = sum_pub(P_CONVERGED);
 			if (!nsim.t_seen && conv < n)
-				nsim.t_seen = t;
+				nsim.t_seen = now_ns();
 			else if (nsim.t_seen && conv == n)
-				atomic_store_explicit(&g.t_restored, t, memory_order_release);
+				atomic_store_explicit(&g.t_restored, now_ns(), memory_order_release);
 		}
 		usleep(2000);
 	}
@@ -1662,8 +1668,12 @@ static uint64_t netsim_report(char *res, size_t size, int *rl)
 				}
 			}
 		struct hist *h = xcalloc(NS_PERIODS, sizeof *h);
-		uint64_t reo = 0, gaps = 0;
+		uint64_t reo = 0, gaps = 0, worst = 0, worst_ts = 0;
 		for (int t = 0; t < o.threads; t++) {
+			if (g.workers[t].nworst[k] > worst) {
+				worst = g.workers[t].nworst[k];
+				worst_ts = g.workers[t].nworst_ts[k];
+			}
 			for (int p = 0; p < NS_PERIODS; p++)
 				hist_merge(&h[p], &g.workers[t].nlat[k * NS_PERIODS + p]);
 			reo += g.workers[t].nreordered[k];
@@ -1681,20 +1691,22 @@ static uint64_t netsim_report(char *res, size_t size, int *rl)
 		       " p999_ms=%.3f max_ms=%.3f msgs=%" PRIu64 " expected=%" PRIu64 " missing=%" PRIu64 " duplicated=%" PRIu64
 		       " reordered=%" PRIu64 " gaps=%" PRIu64 " split_msgs=%" PRIu64 " split_expected=%" PRIu64
 		       " split_missing=%" PRIu64 " split_duplicated=%" PRIu64 " split_lat_count=%" PRIu64 " split_p50_ms=%.3f"
-		       " split_p99_ms=%.3f split_max_ms=%.3f resume_ms=%.1f cpu_setup=%.2f cpu=%.2f rss_setup_kib=%ld"
+		       " split_p99_ms=%.3f split_max_ms=%.3f resume_ms=%.1f max_sent_s=%.3f cpu_setup=%.2f cpu=%.2f rss_setup_kib=%ld"
 		       " rss_end_kib=%ld\n",
 		       k, o.ports[k], g.node_members[k], recv, h[NS_LINKED].count, pct_ms(&h[NS_LINKED], 0.5),
 		       pct_ms(&h[NS_LINKED], 0.99), pct_ms(&h[NS_LINKED], 0.999), ms(h[NS_LINKED].max), msgs[NS_LINKED],
 		       exp[NS_LINKED], miss[NS_LINKED], dup[NS_LINKED], reo, gaps, msgs[NS_SPLIT], exp[NS_SPLIT],
 		       miss[NS_SPLIT], dup[NS_SPLIT], h[NS_SPLIT].count, pct_ms(&h[NS_SPLIT], 0.5),
-		       pct_ms(&h[NS_SPLIT], 0.99), ms(h[NS_SPLIT].max), resume_ms, nsim.cpu_setup[k], nsim.cpu_meas[k],
+		       pct_ms(&h[NS_SPLIT], 0.99), ms(h[NS_SPLIT].max), resume_ms,
+		       worst_ts ? ((double)worst_ts - (double)g.meas_start) / 1e9 : -1, nsim.cpu_setup[k], nsim.cpu_meas[k],
 		       nsim.rss_setup[k], nsim.rss_end[k]);
 		free(h);
 	}
 	*rl += snprintf(res + *rl, size - (size_t)*rl,
-	                " nodes=%d clients=%d senders=%d sender_node=%d split=%d split_rc=%d seen_ms=%.1f"
+	                " nodes=%d clients=%d senders=%d sender_node=%d split=%d split_rc=%d cut_s=%.3f seen_ms=%.1f"
 	                " restored_ms=%.1f",
 	                o.nnodes, g.nconns, o.senders, o.sender_node, cut != 0, nsim.split_rc,
+	                cut ? ((double)cut - (double)g.meas_start) / 1e9 : -1,
 	                cut && nsim.t_seen ? ms(nsim.t_seen - cut) : -1, cut && back ? ms(back - cut) : -1);
 	return bad + (cut && !back);
 }
@@ -1911,11 +1923,16 @@ int main(int argc, char **argv)
 			sleep_until(g.meas_end);
 		double c1 = self_cpu(), s1 = proc_cpu(o.pid), b1 = machine_busy();
 		nodes_cpu(n1);
-		for (int k = 0; k < o.nnodes && o.sc == SC_NETSIM; k++)
-			nsim.cpu_meas[k] = (n1[k] - n0[k]) / o.duration;
 		busy = (b1 - b0) / o.duration;
 		gen_cpu = (c1 - c0) / o.duration;
 		srv_cpu = s0 >= 0 && s1 >= 0 ? (s1 - s0) / o.duration : -1;
+		if (o.sc == SC_NETSIM) { /* server_cpu: every node's */
+			srv_cpu = 0;
+			for (int k = 0; k < o.nnodes; k++) {
+				nsim.cpu_meas[k] = (n1[k] - n0[k]) / o.duration;
+				srv_cpu += nsim.cpu_meas[k];
+			}
+		}
 		/* drain: every worker past the end of sending, and everything sent delivered (netsim:
 		 * the split restored and nothing delivered for 500 ms; messages sent while split are
 		 * never delivered) */

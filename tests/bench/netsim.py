@@ -12,10 +12,16 @@ again after `links.connect_retry` seconds and both sides burst. Writes docs/NETS
 (REPORT=- for none): latency, loss, duplicates and reordering per hop distance, what was
 not delivered while split, the time to re-link and burst, CPU and memory per node.
 
+Before the network, a baseline: one node alone, the same clients, senders and rate
+(ircbench --scenario fanout, BASELINE seconds), so the hop-0 figures can be told from what
+a loaded machine does to one server.
+
 Environment: NODES (5), CLIENTS (5000), SENDERS (5), RATE (20), DURATION (40),
 WARMUP (2), SPLIT_AT (10; -1: no split), CUT (2: the link n2 - n3), RETRY (2: seconds
-between link attempts), THREADS (2), REPORT (docs/NETSIM.md), KEEP=1 keeps the
-temporary directory. Needs root for `ss -K` (the kernel's sock_destroy)."""
+between link attempts), THREADS (2), BASELINE (10; 0: none), REPORT (docs/NETSIM.md; a
+"## Findings" section already there is kept), PARLEYD (ircd/parleyd), NOTE (a sentence for
+the report's header, e.g. which daemon was run), KEEP=1 keeps the temporary directory.
+Needs root for `ss -K` (the kernel's sock_destroy)."""
 
 import os
 import platform
@@ -49,6 +55,8 @@ SPLIT_AT = env("SPLIT_AT", 10, float)
 CUT = env("CUT", 2)
 RETRY = env("RETRY", 2)
 THREADS = env("THREADS", 2)
+BASELINE = env("BASELINE", 10, float)
+NOTE = os.environ.get("NOTE", "")
 REPORT = os.environ.get("REPORT", "docs/NETSIM.md")
 
 
@@ -80,13 +88,13 @@ def name(i):
     return "n%d.netsim.parley" % i
 
 
-def config(i, d, ports, links):
+def config(i, d, ports, links, alone=False):
     """Node i: a client listener and a link listener (so the split command can tell the
     link's sockets from the clients'), no flood limits or connection limits, one connect
     block per neighbour in the chain; the node further from n0 connects."""
     blocks = []
     for j in (i - 1, i + 1):
-        if 0 <= j < NODES:
+        if 0 <= j < NODES and not alone:
             blocks.append('{ name = "%s"; address = "127.0.0.1"; port = %d; send_password = "pw%d-%d";'
                           ' accept_password = "pw%d-%d"; autoconnect = %s; }'
                           % (name(j), links[j], i, j, j, i, "true" if j < i else "false"))
@@ -101,10 +109,10 @@ connlimit = { per_ip = 0; per_cidr = 0; rate = 0; };
 listen = ( { address = "127.0.0.1"; port = %(port)d; }, { address = "127.0.0.1"; port = %(link)d; } );
 class = ( { name = "default"; sendq = 16777216; ping_frequency = 3600; ping_timeout = 600;
             max_clients = 100000; flood = { enabled = false; }; } );
-connect = ( %(blocks)s );
+%(connect)s
 links = { connect_retry = %(retry)d; ping_frequency = 30; ping_timeout = 30; };
 """ % {"name": name(i), "sid": "%dNS" % i, "i": i, "root": ROOT, "d": d, "port": ports[i], "link": links[i],
-       "blocks": ",\n            ".join(blocks), "retry": RETRY}
+       "connect": "connect = ( %s );" % ",\n            ".join(blocks) if blocks else "", "retry": RETRY}
 
 
 def wait_listen(port, proc, logf, timeout=15):
@@ -141,6 +149,41 @@ def cmd_out(*cmd):
         return ""
 
 
+def start_node(parleyd, d, text, port):
+    d.mkdir()
+    (d / "parley.conf").write_text(text)
+    logf = d / "parleyd.log"
+    with open(logf, "w") as out:
+        p = subprocess.Popen([str(parleyd), "-f", str(d / "parley.conf")], cwd=d, stdout=out, stderr=subprocess.STDOUT)
+    wait_listen(port, p, logf)
+    return p
+
+
+def stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def baseline(parleyd, tmp, ports, links):
+    """One node alone, the same load: ircbench's fanout scenario."""
+    p = start_node(parleyd, tmp / "alone", config(0, tmp / "alone", ports, links, alone=True), ports[0])
+    try:
+        r = subprocess.run([str(GEN), "--scenario", "fanout", "--port", str(ports[0]), "--pid", str(p.pid),
+                            "--clients", str(CLIENTS), "--senders", str(SENDERS), "--rate", "%g" % RATE,
+                            "--threads", str(THREADS), "--setup-inflight", "500", "--warmup", "%g" % WARMUP,
+                            "--duration", "%g" % BASELINE, "--quickack", "--label", "alone"],
+                           capture_output=True, text=True)
+    finally:
+        stop([p])
+    return next((kv(l) for l in r.stdout.splitlines() if l.startswith("RESULT ")), None)
+
+
 def kv(line):
     return dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
 
@@ -159,16 +202,16 @@ def main():
     links = [free_port(taken) for _ in range(NODES)]
     procs = []
     load_before = Path("/proc/loadavg").read_text().split()[:3]
+    base = None
+    if BASELINE > 0:
+        log("baseline: one node, %d clients, %g messages/s" % (CLIENTS, RATE))
+        base = baseline(parleyd, tmp, ports, links)
+        if base:
+            log("baseline: p50 %s ms, p99 %s ms" % (base["p50_ms"], base["p99_ms"]))
     try:
         for i in range(NODES):
             d = tmp / ("n%d" % i)
-            d.mkdir()
-            (d / "parley.conf").write_text(config(i, d, ports, links))
-            logf = d / "parleyd.log"
-            with open(logf, "w") as out:
-                procs.append(subprocess.Popen([str(parleyd), "-f", str(d / "parley.conf")], cwd=d,
-                                              stdout=out, stderr=subprocess.STDOUT))
-            wait_listen(ports[i], procs[-1], logf)
+            procs.append(start_node(parleyd, d, config(i, d, ports, links), ports[i]))
         t0 = time.time()
         while len(links_seen(ports[-1])) < NODES:
             if time.time() - t0 > 20:
@@ -200,21 +243,14 @@ def main():
         alive = [p.poll() is None for p in procs]
         relinked = len(links_seen(ports[-1])) == NODES if all(alive) else False
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
     nodes = [kv(l) for l in r.stdout.splitlines() if l.startswith("NODE ")]
     res = next((kv(l) for l in r.stdout.splitlines() if l.startswith("RESULT ")), None)
     if not res or len(nodes) != NODES:
         sys.exit("ircbench failed (exit %d); logs in %s" % (r.returncode, tmp))
     errors = [l for i in range(NODES) for l in (tmp / ("n%d" % i) / "parleyd.log").read_text().splitlines()
               if re.search(r"\b(error|ERROR|warn|WARN)\b", l)]
-    ctx = {"nodes": nodes, "res": res, "alive": alive, "relinked": relinked, "link_s": link_s,
+    ctx = {"base": base, "nodes": nodes, "res": res, "alive": alive, "relinked": relinked, "link_s": link_s,
            "run_s": run_s, "load_before": load_before, "args": args, "errors": errors,
            "load_after": Path("/proc/loadavg").read_text().split()[:3], "rc": r.returncode}
     summary = write_report(ctx)
@@ -259,6 +295,9 @@ def write_report(c):
              " on %s. Parley %s%s%s." % (datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), commit,
                                          " with uncommitted changes" if dirty else "",
                                          "" if PARLEYD == ROOT / "ircd/parleyd" else ", daemon " + str(PARLEYD)))
+    if NOTE:
+        L.append("")
+        L.append(NOTE)
     L.append("")
     L.append("Machine: %d cores (%s), Linux %s. Load average (1/5/15 min) %s before, %s after: other work"
              " shared the machine, so absolute numbers are those of a busy 2-core box."
@@ -289,15 +328,19 @@ def write_report(c):
     L.append("## Delivery per hop distance (outside the split window)")
     L.append("")
     L.append("| hops from n0 | node | receivers | messages | deliveries expected | lost | duplicated | reordered"
-             " | p50 ms | p99 ms | p99.9 ms | max ms |")
-    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+             " | p50 ms | p99 ms | p99.9 ms | max ms | max: sent at, s |")
+    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for i, n in enumerate(nodes):
-        L.append("| %d | n%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+        L.append("| %d | n%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
                  % (i, i, n["receivers"], n["msgs"], n["expected"], n["missing"], n["duplicated"], n["reordered"],
-                    f(n["p50_ms"], 3), f(n["p99_ms"], 3), f(n["p999_ms"], 3), f(n["max_ms"], 3)))
+                    f(n["p50_ms"], 3), f(n["p99_ms"], 3), f(n["p999_ms"], 3), f(n["max_ms"], 3),
+                    f(n["max_sent_s"], 1)))
     L.append("")
     L.append("Latency is from the scheduled send time to the receiver's read, over messages sent in the"
-             " measuring window outside the split window (a message's hop count is that of its receiver).")
+             " measuring window outside the split window (a message's hop count is that of its receiver);"
+             " \"sent at\" is when the slowest of them was sent, in seconds into the window%s."
+             % (" (the cut was at %s s, the split window ended at %s s)"
+                % (f(res["cut_s"], 1), f(float(res["cut_s"]) + float(res["restored_ms"]) / 1000, 1)) if split else ""))
     if split:
         L.append("")
         L.append("## Split and re-link (n%d - n%d)" % (CUT, CUT + 1))
@@ -339,15 +382,23 @@ def write_report(c):
         L.append("| n%d | %s | %s | %s | %s |" % (i, f(n["cpu_setup"]), f(n["cpu"]), f(int(n["rss_setup_kib"]) / 1024, 1),
                                                  f(int(n["rss_end_kib"]) / 1024, 1)))
     L.append("")
-    L.append("The generator used %s cores in the window; the setup (connect, register, join, until every"
+    L.append("In the window the generator used %s cores and other processes (other work on the machine)"
+             " %s cores. The setup (connect, register, join, until every"
              " client saw every member) is the O(n^2) JOIN fan-out of a %d-member channel."
-             % (res.get("gen_cpu", "?"), CLIENTS))
+             % (res.get("gen_cpu", "?"), res.get("other_cpu", "?"), CLIENTS))
     L.append("")
     L.append("## Result")
     L.append("")
     L.append("    " + summary)
     L.append("")
     L.append("    " + " ".join(["RESULT"] + ["%s=%s" % kvp for kvp in res.items()]))
+    if c["base"]:
+        b = c["base"]
+        L.append("")
+        L.append("Baseline, the same load on one node alone (%d members, %d senders, %g messages/s, %g s):"
+                 " p50 %s ms, p99 %s ms, max %s ms, lost %s; generator %s cores, other processes %s cores."
+                 % (CLIENTS, SENDERS, RATE, BASELINE, f(b["p50_ms"], 3), f(b["p99_ms"], 3), f(b["max_ms"], 3),
+                    b["lost"], b["gen_cpu"], b["other_cpu"]))
     if c["errors"]:
         L.append("")
         L.append("Warnings and errors in the nodes' logs (%d lines; first 10):" % len(c["errors"]))
@@ -360,6 +411,11 @@ def write_report(c):
     L.append("Command (PORTS and PIDS are the run's): `tests/bench/ircbench %s`" % " ".join(shown))
     L.append("")
     out = ROOT / REPORT
+    # a hand-written "## Findings" section (daemon problems the simulation showed) is kept
+    old = out.read_text() if out.exists() else ""
+    if "\n## Findings" in old:
+        L.append(old[old.index("\n## Findings") + 1:].rstrip("\n"))
+        L.append("")
     out.write_text("\n".join(L))
     log("wrote " + str(out))
     return summary
