@@ -281,6 +281,7 @@ static struct {
 	uint32_t maxseq;
 	int node_members[MAX_NODES];
 	_Atomic uint64_t t_cut, t_restored;
+	uint64_t win_lo; /* the split window starts 1 s before the planned cut (0: no split) */
 } g;
 
 enum { NS_LINKED, NS_SPLIT, NS_PERIODS };
@@ -920,10 +921,9 @@ static void on_payload(struct conn *c, uint32_t sid, uint32_t seq, uint64_t ts, 
 			if (*n < UINT16_MAX)
 				(*n)++;
 		}
-		/* the period of the send time: between the cut and the restore, or not */
-		uint64_t cut = atomic_load_explicit(&g.t_cut, memory_order_acquire);
+		/* the period of the send time: from 1 s before the cut to the restore, or not */
 		uint64_t back = atomic_load_explicit(&g.t_restored, memory_order_acquire);
-		int period = cut && ts >= cut && (!back || ts < back) ? NS_SPLIT : NS_LINKED;
+		int period = g.win_lo && ts >= g.win_lo && (!back || ts < back) ? NS_SPLIT : NS_LINKED;
 		if (ts >= g.meas_start && ts < g.meas_end) {
 			uint64_t l = now > ts ? now - ts : 0;
 			w->delivered_win++;
@@ -1632,7 +1632,7 @@ static double pct_ms(const struct hist *h, double q)
 static uint64_t netsim_report(char *res, size_t size, int *rl)
 {
 	uint64_t cut = g.t_cut, back = g.t_restored, bad = 0;
-	uint64_t win_lo = cut > 1000000000u ? cut - 1000000000u : cut, win_hi = back ? back : UINT64_MAX;
+	uint64_t win_lo = g.win_lo, win_hi = back ? back : UINT64_MAX;
 	printf("  %d nodes, %d clients, senders on node %d, %.0f messages/s\n", o.nnodes, g.nconns, o.sender_node, o.rate);
 	if (cut)
 		printf("  split command exit %d; first client saw it %.1f ms after the cut; every client saw the whole"
@@ -1655,7 +1655,7 @@ static uint64_t netsim_report(char *res, size_t size, int *rl)
 					}
 					for (int t = 0; t < o.threads; t++)
 						got += g.workers[t].rcv[((size_t)k * (size_t)g.nstreams + (size_t)sidx) * g.maxseq + q];
-					int p = cut && ts >= win_lo && ts < win_hi ? NS_SPLIT : NS_LINKED;
+					int p = win_lo && ts >= win_lo && ts < win_hi ? NS_SPLIT : NS_LINKED;
 					msgs[p]++;
 					exp[p] += recv;
 					if (got < recv) {
@@ -1913,6 +1913,8 @@ int main(int argc, char **argv)
 		g.t0 = t0;
 		g.meas_start = t0 + (uint64_t)(o.warmup * 1e9);
 		g.meas_end = g.meas_start + (uint64_t)(o.duration * 1e9);
+		if (o.sc == SC_NETSIM && o.split_at >= 0 && o.split_cmd)
+			g.win_lo = g.meas_start + (uint64_t)(o.split_at * 1e9) - 1000000000u;
 		set_phase(PH_MEASURE);
 		sleep_until(g.meas_start);
 		double c0 = self_cpu(), s0 = proc_cpu(o.pid), b0 = machine_busy(), n0[MAX_NODES], n1[MAX_NODES];
