@@ -2,6 +2,7 @@
  * the crypto thread (scrypt), then finish on the loop. SQL text is shared by both
  * backends; names are stored with their casemapped key. */
 #include "account.h"
+#include "alwayson.h"
 #include "session.h"
 #include "audit.h"
 
@@ -15,6 +16,7 @@
 #include "logincache.h"
 #include "outmsg.h"
 #include "reply.h"
+#include "route.h"
 #include "service.h"
 #include "storage.h"
 #include "throttle.h"
@@ -724,20 +726,38 @@ bool account_name_valid(const char *name)
 	return client_nick_valid(name, ircd.conf->nicklen) && strcmp(name, "*") != 0;
 }
 
+static void logged_in(struct client *x, void *arg)
+{
+	(void)arg;
+	reply(x, RPL_LOGGEDIN, x->prefix, x->account, x->account);
+}
+
+void account_notify_change(struct client *c)
+{
+	struct outmsg o;
+	outmsg_init(&o, false, NULL, ":%s ACCOUNT %s", c->prefix, c->account[0] ? c->account : "*");
+	channel_send_common_monitored(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
+	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
+		outmsg_send(&o, c);
+	outmsg_release(&o);
+	route_account(c);
+}
+
 void account_login(struct client *c, const char *account)
 {
 	snprintf(c->account, sizeof c->account, "%s", account);
 	const char *prefix = c->prefix[0] ? c->prefix : "*";
 	reply(c, RPL_LOGGEDIN, prefix, c->account, c->account);
+	if (c->sessions || c->session_of) { /* a session's IDENTIFY: every session is logged in */
+		session_sync(c->session_of ? c->session_of : c);
+		session_each_other(c, logged_in, NULL);
+	}
 	readmarker_login(c);
 	if (!client_registered(c))
 		return;
+	if (alwayson_reattach(c)) /* IDENTIFY to an account that stayed on: c becomes that user */
+		return;
 	services_account_changed(c);
-	struct outmsg o;
-	outmsg_init(&o, false, NULL, ":%s ACCOUNT %s", c->prefix, c->account);
-	channel_send_common_monitored(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
-	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
-		outmsg_send(&o, c);
-	outmsg_release(&o);
+	account_notify_change(c->session_of ? c->session_of : c);
 	offline_deliver(c); /* its markers come with their loading (readmarker_login) */
 }

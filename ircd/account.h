@@ -109,6 +109,11 @@ void account_nick_owner(struct client *c, const char *nick, account_cb cb, void 
 /* Logs c in as account: sets it, sends 900 and account-notify. */
 void account_login(struct client *c, const char *account);
 
+/* c's account (c->account, "" when logged out) changed: ACCOUNT to the account-notify
+ * users sharing a channel with c or monitoring it (and to c if it has the capability),
+ * and the change to the linked servers. */
+void account_notify_change(struct client *c);
+
 /* True if name is acceptable as an account name. */
 bool account_name_valid(const char *name);
 

@@ -1,6 +1,8 @@
 /* channel.c - the channel table, membership and channel fan-out. */
 #include "channel.h"
 
+#include "alwayson.h"
+
 #include "cap.h"
 #include "cloak.h"
 #include "dict.h"
@@ -92,6 +94,7 @@ struct membership *channel_add(struct channel *ch, struct client *c, unsigned st
 	m->client_next = c->channels;
 	c->channels = m;
 	c->nchannels++;
+	alwayson_touch(c);
 	/* a pending invite is used up by joining */
 	for (unsigned i = 0; i < ch->ninvites; i++)
 		if (ch->invites[i] == c->id)
@@ -108,6 +111,7 @@ void channel_remove(struct channel *ch, struct client *c)
 	if (!m)
 		return;
 	readmarker_left(c, ch); /* where a logged-in user's catch-up starts next time */
+	alwayson_touch(c);
 	*pp = m->client_next;
 	c->nchannels--;
 	if (m->chan_prev)
@@ -120,6 +124,24 @@ void channel_remove(struct channel *ch, struct client *c)
 	ch->nremote -= c->server != NULL;
 	free(m);
 	channel_free_if_empty(ch);
+}
+
+struct invite_move {
+	uint64_t from, to;
+};
+
+static void move_invites(struct channel *ch, void *arg)
+{
+	const struct invite_move *mv = arg;
+	for (unsigned i = 0; i < ch->ninvites; i++)
+		if (ch->invites[i] == mv->from)
+			ch->invites[i] = mv->to;
+}
+
+void channel_invites_move(uint64_t from, uint64_t to)
+{
+	struct invite_move mv = {from, to};
+	channel_each(move_invites, &mv);
 }
 
 void channel_free_if_empty(struct channel *ch)

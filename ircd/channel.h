@@ -115,6 +115,10 @@ void channel_free_if_empty(struct channel *ch);
 /* Records an invitation of c to ch (lets c past +i, +l and bans once). */
 void channel_invite_add(struct channel *ch, const struct client *c);
 
+/* The user with id from is now the client with id to (a session handover): its pending
+ * invitations go with it. */
+void channel_invites_move(uint64_t from, uint64_t to);
+
 /* Appends mask to list kind without announcing it. */
 void channel_list_insert(struct channel *ch, enum list_kind kind, const char *mask, const char *setter, time_t when);
 

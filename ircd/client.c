@@ -25,6 +25,7 @@
 #include "session.h"
 #include "sasl_scram.h"
 #include "uid.h"
+#include "alwayson.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -153,10 +154,10 @@ static void on_recvq_full(struct conn *conn)
 {
 	struct client *c = from_conn(conn);
 	if (c->flags & CLI_FLOOD_HELD)
-		client_exit(c, "Excess Flood");
+		client_leave(c, "Excess Flood");
 }
 
-static void on_error(struct conn *conn, const char *reason) { client_exit(from_conn(conn), reason); }
+static void on_error(struct conn *conn, const char *reason) { client_leave(from_conn(conn), reason); }
 
 /* A trusted WebSocket proxy named the client's address (before any IRC line): the bans
  * and limits checked at accept against the proxy's address apply to it now, and it
@@ -280,7 +281,7 @@ static void timer_cb(EV_P_ ev_timer *w, int revents)
 		if (now >= deadline) {
 			char reason[64];
 			snprintf(reason, sizeof reason, "Ping timeout: %d seconds", cl->ping_timeout);
-			client_exit(c, reason);
+			client_leave(c, reason);
 			return;
 		}
 		ev_timer_set(w, deadline - now, 0);
@@ -375,6 +376,7 @@ void client_exit(struct client *c, const char *reason)
 		msgbuf_unref(q);
 	} else if (client_registered(c)) {
 		snotice_about(c, "Client exiting: %s (%s@%s) [%s]", c->nick, c->user, c->conn.ip, reason);
+		alwayson_gone(c); /* really gone: its stored presence too */
 		if (!ircd.shutting_down) /* the links close with us: a split, not QUITs */
 			route_quit(c, reason);
 		channel_client_exit(c, reason);
@@ -393,8 +395,12 @@ void client_exit(struct client *c, const char *reason)
 	char idkey[24];
 	snprintf(idkey, sizeof idkey, "%llx", (unsigned long long)c->id);
 	dict_del(ircd.ids, idkey);
-	ircd.nconnections--;
-	ircd.class_clients[c->class - ircd.conf->classes]--;
+	if (c->flags & CLI_GHOST) {
+		alwayson_ghost_exit(c);
+	} else {
+		ircd.nconnections--;
+		ircd.class_clients[c->class - ircd.conf->classes]--;
+	}
 	ev_timer_stop(EV_DEFAULT, &c->timer);
 	ev_timer_stop(EV_DEFAULT, &c->flood_timer);
 	ev_timer_stop(EV_DEFAULT, &c->service_timer);
@@ -405,6 +411,38 @@ void client_exit(struct client *c, const char *reason)
 	log_conn("exit %llu %s from %s: %s", (unsigned long long)c->id, c->nick[0] ? c->nick : "*", c->conn.ip, reason);
 	c->dead_next = dead_list;
 	dead_list = c;
+}
+
+void client_leave(struct client *c, const char *reason)
+{
+	if (!client_dead(c) && alwayson_keep(c, reason))
+		return;
+	client_exit(c, reason);
+}
+
+struct client *client_ghost_new(const struct conf_class *class)
+{
+	struct client *g = calloc(1, sizeof *g);
+	if (!g)
+		abort();
+	g->id = ++ircd.next_id;
+	g->flags = CLI_GHOST;
+	g->class = class;
+	g->conn.fd = -1;
+	g->conn.flags = CONN_DEAD; /* sends are dropped by conn_send */
+	g->connected = g->last_line = g->flood_stamp = ev_now(EV_DEFAULT);
+	ev_timer_init(&g->timer, timer_cb, 0, 0); /* never started: no ping */
+	g->timer.data = g;
+	ev_init(&g->flood_timer, flood_cb);
+	g->flood_timer.data = g;
+	g->next = ircd.clients;
+	if (ircd.clients)
+		ircd.clients->prev = g;
+	ircd.clients = g;
+	char idkey[24];
+	snprintf(idkey, sizeof idkey, "%llx", (unsigned long long)g->id);
+	dict_put(ircd.ids, idkey, g);
+	return g;
 }
 
 void client_exit_soon(struct client *c, const char *reason)
@@ -428,7 +466,7 @@ void client_exit_pending(void)
 	for (size_t i = 0; i < nexit_soon; i++) {
 		struct client *c = client_by_id(exit_soon[i].id);
 		if (c)
-			client_exit(c, exit_soon[i].reason);
+			client_leave(c, exit_soon[i].reason);
 	}
 	nexit_soon = 0;
 }
@@ -440,7 +478,8 @@ void client_reap(void)
 		dead_list = c->dead_next;
 		conn_close(&c->conn);
 		listener_stats_release(c->lstats, c->conn.bytes_in, c->conn.bytes_out);
-		connlimit_release(c->conn.ip);
+		if (!(c->flags & CLI_GHOST)) /* a ghost holds no connection slot */
+			connlimit_release(c->conn.ip);
 		if (c->prev)
 			c->prev->next = c->next;
 		else

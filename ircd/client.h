@@ -32,6 +32,8 @@ enum client_flag {
 	CLI_EXIT_SOON = 1 << 9,  /* client_exit_soon: exits before the next flush, gets nothing more */
 	CLI_ATTACH = 1 << 10,    /* its nick is held by a logged-in user: attach at registration if the
 	                          * same account (session.c), else 433 then */
+	CLI_GHOST = 1 << 11,     /* an always-on user without a connection (alwayson.c) */
+	CLI_AUTO_AWAY = 1 << 12, /* its away text was set when its last connection left */
 };
 
 /* User modes, as bits indexed by letter. */
@@ -55,6 +57,7 @@ struct client {
 	char uid[10];           /* TS6 id: server.sid + 6 characters (uid.c), from registration */
 	struct server *server;  /* a remote user: the server it is on (server.c); NULL for ours */
 	time_t nick_ts;         /* TS6 nick timestamp: when this nick was taken */
+	unsigned link_caps;     /* a registering server's CAPAB (server.h LINKCAP_*) */
 	char user[USER_MAX + 1];
 	char host[HOST_MAX + 1];
 	char realname[REALNAME_MAX + 1];
@@ -103,6 +106,15 @@ void client_accept(int fd, const struct sockaddr_storage *addr, SSL *ssl, const 
 /* Marks c to exit with reason: tells its channels (QUIT), frees its nick, sends the
  * closing ERROR. The memory is released later by client_reap. Safe to call twice. */
 void client_exit(struct client *c, const char *reason);
+
+/* c's connection is gone (QUIT, ping timeout, SendQ, a network error): like client_exit,
+ * except that the last connection of an always-on user leaves the user in place, as a
+ * ghost (alwayson.c). KILL, K-lines and services use client_exit. */
+void client_leave(struct client *c, const char *reason);
+
+/* A registered user without a connection (alwayson.c): in the client list and the id
+ * table, not counted as a connection; whatever is sent to it is dropped. */
+struct client *client_ghost_new(const struct conf_class *class);
 
 /* Like client_exit, but from inside a fan-out (a SendQ overflow): client_exit takes c
  * out of its channels at once, which would free the membership a channel_send loop is

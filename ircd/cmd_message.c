@@ -19,28 +19,6 @@
 
 #define TARGETS_MAX 4
 
-/* Collects the client-only ('+') tags of m, escaped, into out. Returns false if they
- * exceed the limit. */
-static bool client_tags(const struct msg *m, char *out, size_t size)
-{
-	size_t n = 0;
-	out[0] = '\0';
-	for (int i = 0; i < m->ntags; i++) {
-		const char *k = m->tags[i].key;
-		if (k[0] != '+' || !k[1])
-			continue;
-		char esc[CLIENT_TAG_DATA_MAX + 1] = "";
-		const char *v = m->tags[i].value;
-		if (v && *v && tag_escape(v, esc, sizeof esc) < 0)
-			return false;
-		int w = snprintf(out + n, size - n, "%s%s%s%s", n ? ";" : "", k, esc[0] ? "=" : "", esc);
-		if (w < 0 || (size_t)w >= size - n)
-			return false;
-		n += (size_t)w;
-	}
-	return n <= CLIENT_TAG_DATA_MAX;
-}
-
 /* Returns true if c may speak in ch (replies 404 when quiet is false). */
 static bool can_send(struct client *c, struct channel *ch)
 {
@@ -79,8 +57,8 @@ static bool to_channel(struct client *c, const struct relay *r, const char *targ
 		return false;
 	}
 	channel_send(ch, o, c, need, r->tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0, 0);
-	if (ch->nremote && !r->tagmsg)
-		route_channel_message(c, r->cmd, ch, target, r->text);
+	if (ch->nremote)
+		route_channel_message(c, r->cmd, ch, target, r->text, o);
 	if (!need) /* STATUSMSG is for a few members only: not channel history */
 		history_record(o, c, r->cmd, ch->name, NULL, r->text, r->tags);
 	return true;
@@ -112,11 +90,20 @@ static bool to_user(struct client *c, const struct relay *r, const char *target,
 			reply(c, ERR_NEEDREGGEDNICKMSG, t->nick);
 		return false;
 	}
-	if (t->server) {
-		if (!r->tagmsg)
-			route_user_message(c, r->cmd, t, r->text);
-	} else if (client_silences(t, c))
+	if (t->server)
+		route_user_message(c, r->cmd, t, r->text, o);
+	else if (client_silences(t, c))
 		return true; /* dropped without telling the sender */
+	if ((t->flags & CLI_GHOST) && !r->tagmsg) {
+		/* an always-on user without a connection: kept like an offline DM, whose rules
+		 * apply (only from logged-in users); never accepted and then lost */
+		if (offline_keep_for(c, r->cmd, t->nick, t->account, t->away, o, r->text, r->tags,
+		                     client_has_cap(c, CAP_ECHO_MESSAGE)))
+			return false;
+		if (!r->notice)
+			reply(c, ERR_NEEDREGGEDNICKMSG, t->nick);
+		return false;
+	}
 	if (t == c && (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS)))
 		client_send_direct(c, outmsg_for(o, c)); /* the echo below is the labeled copy */
 	else if (!r->tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS))
@@ -145,7 +132,7 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 		return;
 	}
 	char tags[CLIENT_TAG_DATA_MAX + 64];
-	if (!client_tags(m, tags, sizeof tags)) {
+	if (!msg_client_tags(m, tags, sizeof tags)) {
 		reply(c, ERR_INPUTTOOLONG);
 		return;
 	}
@@ -169,7 +156,9 @@ static void relay(struct client *c, struct msg *m, const char *cmd, bool notice,
 		metrics.relayed[tagmsg ? METRICS_TAGMSG : notice ? METRICS_NOTICE : METRICS_PRIVMSG] += sent;
 		if (sent && client_has_cap(c, CAP_ECHO_MESSAGE) && (!tagmsg || client_has_cap(c, CAP_MESSAGE_TAGS)))
 			outmsg_send_one(&o, c);
-		if (sent) /* the user's other sessions get a copy whatever their caps (self-message) */
+		/* the user's other sessions get a copy whatever their caps (self-message); not of a
+		 * line to a service, which may carry a password */
+		if (sent && (is_chan || !service_find(t)))
 			session_send_others(&o, c, tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0, 0);
 		outmsg_release(&o);
 	}

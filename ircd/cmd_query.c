@@ -11,6 +11,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,19 @@ void cmd_userhost(struct client *c, struct msg *m)
 	reply(c, RPL_USERHOST, out);
 }
 
+/* The user's other sessions learn its away state too. */
+static void now_away(struct client *x, void *arg)
+{
+	(void)arg;
+	reply(x, RPL_NOWAWAY);
+}
+
+static void un_away(struct client *x, void *arg)
+{
+	(void)arg;
+	reply(x, RPL_UNAWAY);
+}
+
 void cmd_away(struct client *c, struct msg *m)
 {
 	if (m->nparams > 0 && *m->params[0] && !utf8_valid(m->params[0], strlen(m->params[0]))) {
@@ -238,9 +252,11 @@ void cmd_away(struct client *c, struct msg *m)
 		if (!c->away)
 			abort();
 		reply(c, RPL_NOWAWAY);
+		session_each_other(c, now_away, NULL);
 		outmsg_init(&o, false, NULL, ":%s AWAY :%s", c->prefix, c->away);
 	} else {
 		reply(c, RPL_UNAWAY);
+		session_each_other(c, un_away, NULL);
 		outmsg_init(&o, false, NULL, ":%s AWAY", c->prefix);
 	}
 	outmsg_from(&o, c);

@@ -2,6 +2,7 @@
  * use: PASS, NICK, USER, PING, PONG, QUIT, and the welcome burst. */
 #include "route.h"
 #include "account.h"
+#include "alwayson.h"
 #include "ban.h"
 #include "cloak.h"
 #include "cap.h"
@@ -77,6 +78,7 @@ void cmd_nick(struct client *c, struct msg *m)
 	c->nick_ts = time(NULL);
 	channel_nick_change(c, old, nick);
 	route_nick(c);
+	alwayson_touch(c);
 	if (casemap_cmp(old_nick, nick) != 0) {
 		monitor_offline(old_nick);
 		monitor_online(c);
@@ -138,7 +140,7 @@ void cmd_quit(struct client *c, struct msg *m)
 		snprintf(reason, sizeof reason, "Quit: %s", text);
 	else
 		snprintf(reason, sizeof reason, "Client Quit");
-	client_exit(session_asker(c), reason); /* a session's QUIT detaches it alone */
+	client_leave(session_asker(c), reason); /* a session's QUIT detaches it alone */
 }
 
 void server_send_lusers(struct client *c);
@@ -176,6 +178,22 @@ static void register_session(struct client *c)
 	session_start(c);
 }
 
+/* A connection that took over its account's always-on user (alwayson.c): the user's
+ * welcome, its channels, the catch-up. Not a new user either. */
+static void register_attached(struct client *c)
+{
+	if (c->pass) {
+		OPENSSL_cleanse(c->pass, strlen(c->pass));
+		free(c->pass);
+		c->pass = NULL;
+	}
+	client_timer_restart(c);
+	welcome(c);
+	log_conn("registered %llu %s (%s), taking over always-on account=%s", (unsigned long long)c->id, c->prefix,
+	         c->conn.ip, c->account);
+	alwayson_burst(c);
+}
+
 void client_try_register(struct client *c)
 {
 	if (client_registered(c) || c->session_of || client_dead(c) || !c->nick[0] || !(c->flags & CLI_GOT_USER) ||
@@ -195,6 +213,10 @@ void client_try_register(struct client *c)
 		const char *reason = strchr(why, ':') ? strchr(why, ':') + 2 : why;
 		reply(c, ERR_YOUREBANNEDCREEP, reason);
 		client_exit(c, why);
+		return;
+	}
+	if (c->account[0] && alwayson_attach(c)) {
+		register_attached(c);
 		return;
 	}
 	if (c->flags & CLI_ATTACH) {

@@ -37,7 +37,7 @@ void server_send_lusers(struct client *c)
 	reply(c, RPL_LUSERCHANNELS, channel_count());
 	reply(c, RPL_LUSERME, users, ircd_links);
 	reply(c, RPL_LOCALUSERS, users, ircd.max_users, users, ircd.max_users);
-	unsigned max = global > ircd.max_users ? global : ircd.max_users;
+	unsigned max = server_global_max(global);
 	reply(c, RPL_GLOBALUSERS, global, max, global, max);
 }
 

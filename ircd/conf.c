@@ -155,6 +155,7 @@ static const struct key accounts_keys[] = {
     INT("login_cache_entries", struct conf, login_cache_entries, 4, 10000000, "65536"),
     INT("scram_iterations", struct conf, scram_iterations, 4096, 10000000, "4096"),
     INT("max_sessions", struct conf, max_sessions, 1, 100, "5"),
+    BOOL("always_on", struct conf, always_on, "false"),
     {0},
 };
 static const struct key accounts_raw_keys[] = {
@@ -489,7 +490,7 @@ static void load_accounts(struct ctx *x, struct conf *c, struct conf_raw *raw, c
 	                                         "nick_enforce_delay", "guest_prefix", "max_failed_logins",
 	                                         "registrations_per_ip_hour", "crypto_threads",
 	                                         "login_cache_seconds", "login_cache_entries", "scram_iterations",
-	                                         "max_sessions", NULL};
+	                                         "max_sessions", "always_on", NULL};
 	load_group(x, g, "accounts", accounts_keys, c, nested);
 	load_group(x, g, "accounts", accounts_raw_keys, raw, nested_raw);
 	const char *modes[] = {"never", "loopback", "always"};

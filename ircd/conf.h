@@ -124,6 +124,7 @@ struct conf {
 	int login_cache_entries; /* bound of the verification cache */
 	int scram_iterations;  /* PBKDF2 rounds of new SCRAM-SHA-256 keys */
 	int max_sessions; /* connections sharing one logged-in user (multiclient); 1 = off */
+	bool always_on;   /* accounts that did not choose stay present when their last session leaves */
 	/* privacy and limits */
 	char cloak_secret[128]; /* "" disables cloaking */
 	bool cloak_default;     /* +x for every new client */

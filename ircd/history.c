@@ -27,18 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long parse_time_ms(const char *t)
-{
-	struct tm tm = {0};
-	int ms = 0;
-	if (sscanf(t, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-	           &ms) < 6)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (long long)timegm(&tm) * 1000 + ms;
-}
-
 /* ---- reads ---- */
 
 #define SEARCH_TIME_LIMIT_MS 2000
@@ -846,7 +834,7 @@ static bool parse_selector(const char *s, unsigned long long *seq, bool *star, b
 		return *end == '\0' && s[6] && strlen(s + 6) < 24;
 	}
 	if (strncmp(s, "timestamp=", 10) == 0) {
-		long long ms = parse_time_ms(s + 10);
+		long long ms = outmsg_parse_time(s + 10);
 		if (ms < 0)
 			return false;
 		*seq = (unsigned long long)ms << 12;
@@ -1121,9 +1109,9 @@ void cmd_search(struct client *c, struct msg *m)
 			snprintf(text, sizeof text, "%s", eq);
 		else if (strcmp(kv, "limit") == 0)
 			ok = (limit = atoi(eq)) > 0;
-		else if (strcmp(kv, "after") == 0 && (ms = parse_time_ms(eq)) >= 0)
+		else if (strcmp(kv, "after") == 0 && (ms = outmsg_parse_time(eq)) >= 0)
 			after = ((unsigned long long)ms << 12) | 0xfff; /* after and excluding that millisecond */
-		else if (strcmp(kv, "before") == 0 && (ms = parse_time_ms(eq)) >= 0)
+		else if (strcmp(kv, "before") == 0 && (ms = outmsg_parse_time(eq)) >= 0)
 			before = (unsigned long long)ms << 12;
 		else if (strcmp(kv, "from") == 0)
 			ok = client_nick_valid(eq, NICK_MAX) && snprintf(from, sizeof from, "%s", eq) > 0;

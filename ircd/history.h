@@ -25,6 +25,11 @@ void history_record(const struct outmsg *o, const struct client *sender, const c
 bool offline_keep(struct client *c, const char *command, const char *target, const struct outmsg *o,
                   const char *text, const char *tags, bool echo);
 
+/* Like offline_keep, for a user who is online without a connection (always-on): the
+ * recipient is account, and the sender's 301 carries away. */
+bool offline_keep_for(struct client *c, const char *command, const char *target, const char *account,
+                      const char *away, const struct outmsg *o, const char *text, const char *tags, bool echo);
+
 /* Replays recent history of ch to c after it joined (unless c handles CHATHISTORY). */
 void history_replay_join(struct client *c, struct channel *ch);
 

@@ -12,6 +12,7 @@
 #include "dict.h"
 #include "listener.h"
 #include "audit.h"
+#include "alwayson.h"
 #include "ban.h"
 #include "history.h"
 #include "log.h"
@@ -66,6 +67,7 @@ void ircd_shutdown(const char *reason, bool restart)
 	restart_requested = restart;
 	ircd.shutting_down = true;
 	listener_close_all();
+	alwayson_flush(); /* the presence changes of this iteration, before everyone exits */
 	for (struct client *c = ircd.clients; c; c = c->next)
 		client_exit(c, restart ? "Server restarting" : "Server shutting down");
 }
@@ -101,7 +103,7 @@ static int rehash(char *err, size_t size)
 		const struct conf_class *cl = conf_class_find(nc, c->class->name);
 		c->class = cl ? cl : &nc->classes[0];
 		c->conn.sendq_max = c->class->sendq;
-		if (!client_dead(c))
+		if (!client_dead(c) && !(c->flags & CLI_GHOST)) /* a ghost is no connection */
 			ircd.class_clients[c->class - nc->classes]++;
 	}
 	int failed = listener_sync(nc, tls, client_accept);
@@ -372,6 +374,7 @@ int ircd_main(int argc, char **argv)
 	monitor_init();
 	ban_load();
 	services_load(); /* registered channels need the channel table */
+	alwayson_load(); /* after the rooms ChanServ keeps; before any client is served */
 
 	workq_loop_init();
 	storage_start();

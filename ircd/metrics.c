@@ -68,7 +68,7 @@ static void clients(FILE *f)
 	unsigned count[CONF_MAX_CLASSES][2][2] = {{{0}}}; /* [class][registered][tls] */
 	unsigned held = 0;
 	for (const struct client *c = ircd.clients; c; c = c->next) {
-		if (client_dead(c))
+		if (client_dead(c) || (c->flags & CLI_GHOST)) /* connections only */
 			continue;
 		count[c->class - conf->classes][client_registered(c)][c->conn.ssl != NULL]++;
 		held += (c->flags & CLI_FLOOD_HELD) != 0;

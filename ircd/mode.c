@@ -3,6 +3,8 @@
 #include "route.h"
 #include "mode.h"
 
+#include "alwayson.h"
+
 #include "casemap.h"
 #include "channel.h"
 #include "cloak.h"
@@ -12,6 +14,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "session.h"
 #include "service.h"
 
 #include <stdio.h>
@@ -162,6 +165,7 @@ static void member_change(struct client *c, struct channel *ch, int dir, char mo
 		m->status |= bit;
 	else
 		m->status &= ~bit;
+	alwayson_touch(t); /* an always-on user's status is restored at start */
 	change_add(cs, dir, mode, t->nick);
 }
 
@@ -292,7 +296,9 @@ static void announce_line(const char *line, void *arg)
 static void user_mode_line(const char *line, void *arg)
 {
 	struct client *c = arg;
-	client_sendf(c, ":%s MODE %s :%s", c->prefix, c->nick, line);
+	struct msgbuf *b = msgbuf_printf(":%s MODE %s :%s", c->prefix, c->nick, line);
+	session_send_all(c, b); /* every session of the user sees its modes change */
+	msgbuf_unref(b);
 }
 
 static bool is_list_query(struct msg *m)

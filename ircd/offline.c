@@ -51,6 +51,8 @@ struct keep_job {
 	char target[NICK_MAX + 1]; /* the nick as the sender wrote it */
 	char prefix[PREFIX_MAX + 1], account[NICK_MAX + 1], command[8];
 	char *tags, *text;
+	char *away; /* the 301 text for an always-on recipient, NULL for an offline one */
+	bool known; /* recipient is already the account's key (always-on) */
 	int max;
 	enum keep_status status;
 };
@@ -89,7 +91,7 @@ static void keep_run(struct job *job)
 	struct keep_job *j = (struct keep_job *)job;
 	enum db_status s;
 	j->status = KEEP_FAILED;
-	if (!find_owner(j, &s)) {
+	if (!j->known && !find_owner(j, &s)) {
 		if (s == DB_OK)
 			j->status = KEEP_NO_ACCOUNT;
 		return;
@@ -137,7 +139,9 @@ static void keep_done(struct job *job)
 		case KEEP_STORED:
 			if (j->echo)
 				outmsg_send(&j->o, c);
-			if (!j->notice) {
+			if (!j->notice && j->away) {
+				reply(c, RPL_AWAY, j->target, j->away);
+			} else if (!j->notice) {
 				char why[NICK_MAX + sizeof OFFLINE_MSG + 2];
 				snprintf(why, sizeof why, "%s " OFFLINE_MSG, j->target);
 				reply(c, RPL_AWAY, j->target, why);
@@ -161,6 +165,7 @@ static void keep_done(struct job *job)
 		client_release(c);
 	}
 	outmsg_release(&j->o);
+	free(j->away);
 	free(j->tags);
 	free(j->text);
 	free(j);
@@ -168,6 +173,12 @@ static void keep_done(struct job *job)
 
 bool offline_keep(struct client *c, const char *command, const char *target, const struct outmsg *o,
                   const char *text, const char *tags, bool echo)
+{
+	return offline_keep_for(c, command, target, NULL, NULL, o, text, tags, echo);
+}
+
+bool offline_keep_for(struct client *c, const char *command, const char *target, const char *account,
+                      const char *away, const struct outmsg *o, const char *text, const char *tags, bool echo)
 {
 	const struct conf *cf = ircd.conf;
 	if (!c->account[0] || !cf->history_enabled || !cf->history_offline || !text || !o->msgid[0])
@@ -186,7 +197,10 @@ bool offline_keep(struct client *c, const char *command, const char *target, con
 		abort();
 	j->notice = strcmp(command, "NOTICE") == 0;
 	j->echo = echo;
-	casemap_fold(j->recipient, target, sizeof j->recipient);
+	casemap_fold(j->recipient, account ? account : target, sizeof j->recipient);
+	j->known = account != NULL;
+	if (away && !(j->away = strdup(away)))
+		abort();
 	casemap_fold(j->sender_key, c->account, sizeof j->sender_key);
 	snprintf(j->target, sizeof j->target, "%s", target);
 	snprintf(j->prefix, sizeof j->prefix, "%s", c->prefix);

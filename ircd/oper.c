@@ -16,6 +16,7 @@
 #include "parse.h"
 #include "password.h"
 #include "reply.h"
+#include "route.h"
 #include "storage.h"
 #include "throttle.h"
 #include "workq.h"
@@ -237,6 +238,10 @@ void cmd_kill(struct client *c, struct msg *m)
 	snprintf(reason, sizeof reason, "Killed (%s (%s))", c->nick, why);
 	snotice("%s killed %s (%s)", c->nick, t->nick, why);
 	audit(c, "KILL target=%s (%s) reason=\"%s\"", t->prefix, t->conn.ip, why);
+	if (t->server) { /* on another server: it goes there and everywhere */
+		route_kill(c->session_of ? c->session_of : c, t, why, reason);
+		return;
+	}
 	client_sendf(t, ":%s KILL %s :%s", c->prefix, t->nick, why);
 	session_exit_user(t, reason);
 }

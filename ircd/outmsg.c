@@ -42,6 +42,18 @@ void outmsg_format_time(long long ms, char *out)
 	out[24] = '\0';
 }
 
+long long outmsg_parse_time(const char *t)
+{
+	struct tm tm = {0};
+	int ms = 0;
+	if (!t || sscanf(t, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+	                 &tm.tm_sec, &ms) < 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm) * 1000 + ms;
+}
+
 static long long now_ms(void)
 {
 	struct timeval tv;
@@ -67,6 +79,16 @@ static void new_msgid(struct outmsg *o)
 	for (int i = 15; i >= 0; i--, v >>= 4)
 		o->msgid[i] = hex[v & 15];
 	o->msgid[16] = '\0';
+}
+
+void outmsg_set_origin(struct outmsg *o, const char *msgid, long long time_ms)
+{
+	if (time_ms >= 0)
+		o->time_ms = time_ms;
+	if (!msgid || strlen(msgid) != 16 || strspn(msgid, "0123456789abcdef") != 16 || !o->msgid[0])
+		return;
+	memcpy(o->msgid, msgid, 17);
+	o->seq = strtoull(msgid, NULL, 16);
 }
 
 unsigned long long outmsg_seq_floor(void)

@@ -66,4 +66,13 @@ void outmsg_release(struct outmsg *o);
 #define OUTMSG_TIME_LEN 25
 void outmsg_format_time(long long ms, char *out);
 
+/* Parses a server-time value ("2026-11-25T19:46:00.123Z", the fraction optional) into
+ * ms since the epoch; -1 if it is not one. */
+long long outmsg_parse_time(const char *t);
+
+/* A message relayed from another server keeps what its origin gave it: its msgid (when
+ * it is one of ours: 16 lowercase hex digits; otherwise o keeps its own) and its time
+ * (when time_ms >= 0). */
+void outmsg_set_origin(struct outmsg *o, const char *msgid, long long time_ms);
+
 #endif

@@ -4,6 +4,7 @@
  * the fuzz round trip compare against. */
 #include "parse.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static char *skip_spaces(char *p)
@@ -254,4 +255,24 @@ size_t str_put(char *buf, size_t cap, size_t len, const char *s)
 	size_t n = strnlen(s, cap - len);
 	memcpy(buf + len, s, n);
 	return len + n;
+}
+
+bool msg_client_tags(const struct msg *m, char *out, size_t size)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (int i = 0; i < m->ntags; i++) {
+		const char *k = m->tags[i].key;
+		if (k[0] != '+' || !k[1])
+			continue;
+		char esc[CLIENT_TAG_DATA_MAX + 1] = "";
+		const char *v = m->tags[i].value;
+		if (v && *v && tag_escape(v, esc, sizeof esc) < 0)
+			return false;
+		int w = snprintf(out + n, size - n, "%s%s%s%s", n ? ";" : "", k, esc[0] ? "=" : "", esc);
+		if (w < 0 || (size_t)w >= size - n)
+			return false;
+		n += (size_t)w;
+	}
+	return n <= CLIENT_TAG_DATA_MAX;
 }

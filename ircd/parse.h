@@ -59,6 +59,10 @@ int tag_escape(const char *value, char *out, size_t size);
 /* Unescapes a tag value in place. */
 void tag_unescape(char *value);
 
+/* Collects the client-only ('+') tags of msg, escaped, as "+a=b;+c" into out. Returns
+ * false if they exceed CLIENT_TAG_DATA_MAX or size. */
+bool msg_client_tags(const struct msg *msg, char *out, size_t size);
+
 /* Serializes msg to out (size bytes) with a trailing CRLF. The last parameter is
  * written as trailing (':') when it is empty, holds a space or starts with ':'.
  * Returns the length, or -1 if it does not fit. Exact inverse of msg_parse. */

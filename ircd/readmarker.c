@@ -518,7 +518,8 @@ static void seen_flush(EV_P_ ev_timer *w, int revents)
 
 void readmarker_left(const struct client *c, const struct channel *ch)
 {
-	if (!c->account[0] || !client_registered(c) || !ircd.conf->history_enabled)
+	/* a ghost sees nothing: its catch-up starts where its last connection left */
+	if (!c->account[0] || !client_registered(c) || (c->flags & CLI_GHOST) || !ircd.conf->history_enabled)
 		return;
 	char owner[NICK_MAX + 2], t[CHANNEL_MAX + 1];
 	casemap_fold(owner, c->account, sizeof owner);

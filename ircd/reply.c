@@ -56,7 +56,7 @@ struct msgbuf *msgbuf_printf(const char *fmt, ...)
 
 void client_send(struct client *c, struct msgbuf *b)
 {
-	if (client_dead(c))
+	if (client_dead(c) || (c->flags & CLI_GHOST)) /* a ghost has no connection */
 		return;
 	struct reply_ctx *ctx = c->rctx;
 	if (ctx && ctx->client != c) { /* a session's command runs on its user: the session asked */

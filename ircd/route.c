@@ -6,6 +6,7 @@
 #include "channel.h"
 #include "client.h"
 #include "ircd.h"
+#include "outmsg.h"
 #include "server.h"
 
 #include <stdio.h>
@@ -68,16 +69,51 @@ void route_away(struct client *c)
 		server_send_all(NULL, ":%s AWAY", c->uid);
 }
 
-void route_channel_message(struct client *c, const char *cmd, struct channel *ch, const char *target,
-                           const char *text)
+void route_kill(struct client *by, struct client *t, const char *why, const char *reason)
 {
-	if (ch->nremote)
-		server_send_channel(ch, NULL, ":%s %s %s :%s", c->uid, cmd, target, text);
+	server_send_all(NULL, ":%s KILL %s :%s!%s!%s!%s (%s)", by->uid, t->uid, ircd.conf->server_name, by->host, by->user,
+	                by->nick, why);
+	server_user_exit(t, reason);
 }
 
-void route_user_message(struct client *c, const char *cmd, struct client *t, const char *text)
+void route_account(struct client *c)
 {
-	server_send(t->server->via, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
+	if (c->session_of) /* the network knows the user, not its sessions */
+		c = c->session_of;
+	if (ircd_links && c->uid[0] && !c->server)
+		server_send_account(NULL, c);
+}
+
+void route_tags(const struct outmsg *o, char *out, size_t size)
+{
+	char when[OUTMSG_TIME_LEN];
+	outmsg_format_time(o->time_ms, when);
+	snprintf(out, size, "msgid=%s;time=%s%s%s", o->msgid, when, o->client_tags ? ";" : "",
+	         o->client_tags ? o->client_tags : "");
+}
+
+void route_channel_message(struct client *c, const char *cmd, struct channel *ch, const char *target,
+                           const char *text, const struct outmsg *o)
+{
+	if (!ch->nremote)
+		return;
+	char tags[ROUTE_TAGS_MAX];
+	route_tags(o, tags, sizeof tags);
+	if (text)
+		server_send_channel_tagged(ch, NULL, tags, false, ":%s %s %s :%s", c->uid, cmd, target, text);
+	else
+		server_send_channel_tagged(ch, NULL, tags, true, ":%s %s %s", c->uid, cmd, target);
+}
+
+void route_user_message(struct client *c, const char *cmd, struct client *t, const char *text,
+                        const struct outmsg *o)
+{
+	char tags[ROUTE_TAGS_MAX];
+	route_tags(o, tags, sizeof tags);
+	if (text)
+		server_send_tagged(t->server->via, tags, false, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
+	else
+		server_send_tagged(t->server->via, tags, true, ":%s %s %s", c->uid, cmd, t->uid);
 }
 
 void route_mode(struct client *c, struct channel *ch, const char *change)

@@ -3,10 +3,14 @@
 #ifndef PARLEY_ROUTE_H
 #define PARLEY_ROUTE_H
 
+#include "parse.h"
+
 #include <stdbool.h>
+#include <stddef.h>
 
 struct channel;
 struct client;
+struct outmsg;
 
 void route_introduce(struct client *c);               /* registration: UID */
 void route_quit(struct client *c, const char *reason);
@@ -16,10 +20,22 @@ void route_part(struct client *c, struct channel *ch, const char *reason);
 void route_kick(struct client *c, struct channel *ch, struct client *t, const char *reason);
 void route_topic(struct client *c, struct channel *ch);
 void route_away(struct client *c);
-/* A PRIVMSG/NOTICE to a channel (status prefix included in target) or a remote user. */
+/* Our operator by KILLs remote user t: KILL (with the TS6 path) to every link, then t
+ * leaves here with reason ("Killed (nick (why))"). */
+void route_kill(struct client *by, struct client *t, const char *why, const char *reason);
+/* c logged in or out (c->account): ENCAP LOGIN/SU, or SVSACCOUNT to a hybrid peer. */
+void route_account(struct client *c);
+/* A PRIVMSG/NOTICE/TAGMSG (text NULL) to a channel (status prefix included in target) or
+ * a remote user; o is the message as our users got it: its msgid, time and client tags
+ * go to the peers that take tags, and a TAGMSG only to them. */
 void route_channel_message(struct client *c, const char *cmd, struct channel *ch, const char *target,
-                           const char *text);
-void route_user_message(struct client *c, const char *cmd, struct client *t, const char *text);
+                           const char *text, const struct outmsg *o);
+void route_user_message(struct client *c, const char *cmd, struct client *t, const char *text,
+                        const struct outmsg *o);
+
+/* The tags o carries between servers: "msgid=...;time=...[;+client=tags]". */
+#define ROUTE_TAGS_MAX (CLIENT_TAG_DATA_MAX + 64)
+void route_tags(const struct outmsg *o, char *out, size_t size);
 /* A channel MODE change as announced to our members ("+ov-k alice bob key"): sent as
  * TMODE, with the nicks of o/v turned into UIDs. */
 void route_mode(struct client *c, struct channel *ch, const char *change);

@@ -42,6 +42,8 @@ static struct server *servers;      /* every server we know, direct or not */
 static struct server *dead_servers; /* dropped links, freed at server_reap */
 static struct client *remote_users; /* linked through next/prev */
 static unsigned long mark_gen;
+static unsigned nremote, nremote_invisible; /* remote users, for LUSERS */
+static unsigned global_max;                 /* the most users the network has had */
 static ev_timer autoconnect_timer;
 
 static void link_timer_cb(EV_P_ ev_timer *w, int revents);
@@ -61,6 +63,8 @@ struct server *server_find(const char *key)
 			return s;
 	return NULL;
 }
+
+static struct msgbuf *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 static struct msgbuf *vformat(const char *fmt, va_list ap)
 {
@@ -99,26 +103,83 @@ void server_send_all(struct server *except, const char *fmt, ...)
 	msgbuf_unref(b);
 }
 
-void server_send_channel(struct channel *ch, struct server *except, const char *fmt, ...)
+/* "@tags " and b: the copy a peer that announced MTAGS gets. */
+static struct msgbuf *with_tags(const char *tags, const struct msgbuf *b)
+{
+	char line[MSG_LINE_MAX + 2];
+	int n = snprintf(line, sizeof line, "@%s ", tags);
+	if (n < 0 || (size_t)n + b->len > sizeof line)
+		return msgbuf_ref((struct msgbuf *)b); /* cannot happen with our tags: plain */
+	memcpy(line + n, b->data, b->len);
+	return msgbuf_new(line, (size_t)n + b->len);
+}
+
+/* Queues b (or its tagged copy, built once, to MTAGS peers) to a link; with tags_only
+ * (TAGMSG) nothing goes to a peer without MTAGS. */
+static void send_variant(struct server *link, struct msgbuf *b, const char *tags, bool tags_only,
+                         struct msgbuf **tagged)
+{
+	if (!tags || !(link->caps & LINKCAP_MTAGS)) {
+		if (!tags_only)
+			conn_send(&link->conn, b);
+		return;
+	}
+	if (!*tagged)
+		*tagged = with_tags(tags, b);
+	conn_send(&link->conn, *tagged);
+}
+
+static void send_channel_v(struct channel *ch, struct server *except, const char *tags, bool tags_only,
+                           const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void send_channel_v(struct channel *ch, struct server *except, const char *tags, bool tags_only,
+                           const char *fmt, va_list ap)
 {
 	if (!ch->nremote)
 		return;
 	unsigned long gen = ++mark_gen;
-	struct msgbuf *b = NULL;
+	struct msgbuf *b = NULL, *tagged = NULL;
 	for (struct membership *m = ch->members; m; m = m->chan_next) {
 		struct server *s = m->client->server;
 		if (!s || s->via == except || s->via->mark == gen || s->via->dead)
 			continue;
 		s->via->mark = gen;
-		if (!b) {
-			va_list ap;
-			va_start(ap, fmt);
+		if (!b)
 			b = vformat(fmt, ap);
-			va_end(ap);
-		}
-		conn_send(&s->via->conn, b);
+		send_variant(s->via, b, tags, tags_only, &tagged);
 	}
 	msgbuf_unref(b);
+	msgbuf_unref(tagged);
+}
+
+void server_send_channel(struct channel *ch, struct server *except, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	send_channel_v(ch, except, NULL, false, fmt, ap);
+	va_end(ap);
+}
+
+void server_send_channel_tagged(struct channel *ch, struct server *except, const char *tags, bool tags_only,
+                                const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	send_channel_v(ch, except, tags, tags_only, fmt, ap);
+	va_end(ap);
+}
+
+void server_send_tagged(struct server *link, const char *tags, bool tags_only, const char *fmt, ...)
+{
+	if (tags_only && !(link->caps & LINKCAP_MTAGS))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	struct msgbuf *b = vformat(fmt, ap), *tagged = NULL;
+	va_end(ap);
+	send_variant(link, b, tags, tags_only, &tagged);
+	msgbuf_unref(b);
+	msgbuf_unref(tagged);
 }
 
 /* ---- remote users ---- */
@@ -142,6 +203,9 @@ void server_add_user(struct server *s, struct client *c)
 		remote_users->prev = c;
 	remote_users = c;
 	s->nusers++;
+	nremote++;
+	nremote_invisible += (c->umodes & UMODE('i')) != 0;
+	server_global_max(ircd.nusers + nremote);
 	monitor_online(c);
 }
 
@@ -159,18 +223,25 @@ void server_user_exit(struct client *c, const char *reason)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->server->nusers--;
+	nremote--;
+	nremote_invisible -= (c->umodes & UMODE('i')) != 0;
 	free(c->away);
 	free(c);
 }
 
 unsigned server_count_users(unsigned *invisible)
 {
-	unsigned n = 0;
-	for (struct client *c = remote_users; c; c = c->next) {
-		n++;
-		*invisible += (c->umodes & UMODE('i')) != 0;
-	}
-	return n;
+	*invisible += nremote_invisible;
+	return nremote;
+}
+
+unsigned server_global_max(unsigned global)
+{
+	if (global > global_max)
+		global_max = global;
+	if (ircd.max_users > global_max)
+		global_max = ircd.max_users;
+	return global_max;
 }
 
 unsigned server_count(void)
@@ -211,6 +282,21 @@ void server_send_uid(struct server *link, const struct client *c)
 	            c->realname);
 	if (c->away)
 		server_send(link, ":%s AWAY :%s", c->uid, c->away);
+}
+
+void server_send_account(struct server *except, const struct client *c)
+{
+	const char *acct = c->account[0] ? c->account : "*";
+	for (struct server *s = servers; s; s = s->next) {
+		if (s->via != s || s == except || s->state != SRV_LINKED || s->dead || (c->server && c->server->via == s))
+			continue;
+		if (s->caps & LINKCAP_RHOST)
+			server_send(s, ":%s SVSACCOUNT %s %lld %s", ircd.conf->sid, c->uid, (long long)c->nick_ts, acct);
+		else if (c->account[0])
+			server_send(s, ":%s ENCAP * LOGIN %s", c->uid, c->account);
+		else
+			server_send(s, ":%s ENCAP * SU %s", ircd.conf->sid, c->uid);
+	}
 }
 
 void server_uid_all(const struct client *c)
@@ -347,7 +433,7 @@ static void unlist(struct server *s)
 void server_send_intro(struct server *link, const struct conf_connect *cc)
 {
 	server_send(link, "PASS %s TS 6 :%s", cc->send_password, ircd.conf->sid);
-	server_send(link, "CAPAB :TBURST");
+	server_send(link, "CAPAB :TBURST ENCAP MTAGS");
 	server_send(link, "SERVER %s 1 %s + :%s", ircd.conf->server_name, ircd.conf->sid, ircd.conf->description);
 }
 
@@ -507,12 +593,29 @@ static void adopt_cb(EV_P_ ev_timer *w, int revents)
 	conn_resume(&s->conn);
 }
 
+unsigned server_capab_parse(const char *list)
+{
+	static const struct {
+		const char *token;
+		unsigned bit;
+	} known[] = {{"ENCAP", LINKCAP_ENCAP}, {"RHOST", LINKCAP_RHOST}, {"MTAGS", LINKCAP_MTAGS}};
+	unsigned caps = 0;
+	for (const char *p = list; *p;) {
+		while (*p == ' ')
+			p++;
+		size_t n = strcspn(p, " ");
+		for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+			if (n && strlen(known[i].token) == n && strncasecmp(p, known[i].token, n) == 0)
+				caps |= known[i].bit;
+		p += n;
+	}
+	return caps;
+}
+
 void cmd_capab(struct client *c, struct msg *m)
 {
-	/* A registering server's capabilities: we speak the one dialect (hybrid 8.2's TS6)
-	 * and need none of the optional ones it may list. */
-	(void)c;
-	(void)m;
+	/* A registering server's capabilities, kept for its link (cmd_server). */
+	c->link_caps = m->nparams ? server_capab_parse(m->params[m->nparams - 1]) : 0;
 }
 
 void cmd_server(struct client *c, struct msg *m)
@@ -547,6 +650,7 @@ void cmd_server(struct client *c, struct msg *m)
 	struct server *s = server_new(cc->name);
 	snprintf(s->sid, sizeof s->sid, "%s", sid);
 	snprintf(s->desc, sizeof s->desc, "%s", m->params[m->nparams - 1]);
+	s->caps = c->link_caps;
 	s->state = SRV_HANDSHAKE;
 	conn_pause(&c->conn);
 	struct adoption *a = calloc(1, sizeof *a);

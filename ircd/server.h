@@ -19,6 +19,14 @@ struct msg;
 
 enum server_state { SRV_CONNECTING, SRV_HANDSHAKE, SRV_LINKED };
 
+/* The CAPAB tokens we act on. RHOST marks the ircd-hybrid dialect (accounts as
+ * SVSACCOUNT); ENCAP, the charybdis family's ENCAP LOGIN/SU; MTAGS, a peer that takes
+ * @msgid/@time tags before a relayed message (Parley). */
+enum { LINKCAP_ENCAP = 1, LINKCAP_RHOST = 2, LINKCAP_MTAGS = 4 };
+
+/* The LINKCAP_* bits of a CAPAB token list. */
+unsigned server_capab_parse(const char *list);
+
 struct server {
 	struct conn conn;        /* first; used by a direct link only */
 	char name[64];
@@ -30,6 +38,7 @@ struct server {
 	bool outgoing;           /* we connected */
 	bool dead;
 	bool got_pass;           /* outgoing: the peer's PASS matched */
+	unsigned caps;           /* LINKCAP_* from the peer's CAPAB (direct links) */
 	unsigned nusers;
 	ev_io connect_w;         /* outgoing: waiting for connect() to finish */
 	ev_timer timer;          /* handshake timeout, then PING/ping timeout */
@@ -60,6 +69,14 @@ void server_send(struct server *link, const char *fmt, ...) __attribute__((forma
 void server_send_channel(struct channel *ch, struct server *except, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same for a relayed message with its tags (msgid, time, client tags; NULL for
+ * none): a peer that announced MTAGS gets "@tags " before the line, the others the line
+ * alone, or nothing when tags_only (TAGMSG, which is only tags). */
+void server_send_channel_tagged(struct channel *ch, struct server *except, const char *tags, bool tags_only,
+                                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void server_send_tagged(struct server *link, const char *tags, bool tags_only, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* A registering connection sent SERVER: checks it against the connect blocks and, if it
  * matches, turns the connection into a link (the client is dropped without a trace). */
 void cmd_server(struct client *c, struct msg *m);
@@ -87,6 +104,10 @@ void server_user_exit(struct client *c, const char *reason);
 void server_send_uid(struct server *link, const struct client *c);
 void server_uid_all(const struct client *c);
 
+/* Tells the links (but except) the account of user c (c->account, "" when logged out),
+ * in each peer's dialect. */
+void server_send_account(struct server *except, const struct client *c);
+
 /* Lists a remote server (ts6.c SID). */
 void server_list_add(struct server *s);
 
@@ -97,6 +118,11 @@ void server_user_kill(struct client *c, const char *reason);
  * servers other than us. */
 unsigned server_count_users(unsigned *invisible);
 unsigned server_count(void);
+
+/* The network's peak user count, raised to global (the count now) if that is more. Our
+ * registrations show LUSERS, and remote users are counted as they come, so no peak is
+ * missed. */
+unsigned server_global_max(unsigned global);
 
 /* Calls fn for every known server (LINKS). */
 void server_each(void (*fn)(const struct server *s, void *arg), void *arg);

@@ -1,6 +1,7 @@
 /* session.c - multiclient: extra connections of a logged-in user (see session.h). */
 #include "session.h"
 
+#include "alwayson.h"
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
@@ -14,6 +15,7 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "uid.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +25,10 @@ void channel_send_state(struct client *c, struct channel *ch); /* cmd_channel.c 
 bool session_may_attach(const struct client *c, const char *nick)
 {
 	const struct client *u = client_find(nick);
-	if (ircd.conf->max_sessions < 2 || !u || u == c || !client_registered(u) || !u->account[0])
+	if (!u || u == c || !client_registered(u) || !u->account[0])
+		return false;
+	/* an always-on user without a connection is taken over, multiclient or not */
+	if (ircd.conf->max_sessions < 2 && !(u->flags & CLI_GHOST))
 		return false;
 	/* only a client that can still log in before registering: SASL (CAP) or PASS */
 	return c->account[0] || (c->flags & CLI_CAP_WAIT) || c->sasl_mech[0] || c->pass;
@@ -87,6 +92,7 @@ void session_sync(struct client *u)
 		memcpy(s->realname, u->realname, sizeof s->realname);
 		memcpy(s->prefix, u->prefix, sizeof s->prefix);
 		s->umodes = u->umodes;
+		memcpy(s->account, u->account, sizeof s->account);
 		s->nick_since = u->nick_since;
 	}
 }
@@ -208,11 +214,46 @@ bool session_handover(struct client *u)
 	n->privs = u->privs;
 	n->umodes = u->umodes;
 	n->last_message = u->last_message;
+	/* the network knows the user by its UID and nick TS: they stay with the user */
+	uid_del(u);
+	uid_del(n);
+	memcpy(n->uid, u->uid, sizeof n->uid);
+	u->uid[0] = '\0';
+	n->nick_ts = u->nick_ts;
+	uid_add(n);
 	monitor_move(u, n);
+	channel_invites_move(u->id, n->id);
 	if (client_find(u->nick) == u)
 		dict_put(ircd.nicks, u->nick, n);
+	alwayson_touch(n); /* its stored presence follows the new id */
 	log_conn("handover of %s from %llu to %llu", n->nick, (unsigned long long)u->id, (unsigned long long)n->id);
 	return true;
+}
+
+void session_each_other(struct client *c, void (*fn)(struct client *x, void *arg), void *arg)
+{
+	struct client *u = c->session_of ? c->session_of : c;
+	struct client *asker = session_asker(u);
+	if (asker != u) { /* the user's own connection, outside the session's command */
+		struct reply_ctx *ctx = u->rctx;
+		uint32_t caps = u->caps;
+		u->rctx = NULL;
+		u->caps = u->own_caps;
+		fn(u, arg);
+		u->caps = caps;
+		u->rctx = ctx;
+	}
+	for (struct client *s = u->sessions; s; s = s->session_next)
+		if (s != asker)
+			fn(s, arg);
+}
+
+static void send_line(struct client *x, void *arg) { client_send(x, arg); }
+
+void session_send_all(struct client *u, struct msgbuf *b)
+{
+	client_send(u, b); /* the asker, through its reply context */
+	session_each_other(u, send_line, b);
 }
 
 void session_send_others(struct outmsg *o, struct client *c, uint32_t need, uint32_t skip)

@@ -59,6 +59,14 @@ bool session_handover(struct client *u);
  * connection) already got it on, whose caps include need and none of skip. */
 void session_send_others(struct outmsg *o, struct client *u, uint32_t need, uint32_t skip);
 
+/* Calls fn for each connection of c's user except the one whose command is running
+ * (the asker), as if outside that command: replies to x go to x. */
+void session_each_other(struct client *c, void (*fn)(struct client *x, void *arg), void *arg);
+
+/* Sends b to the asker (as a reply) and to every other connection of the user u. */
+struct msgbuf;
+void session_send_all(struct client *u, struct msgbuf *b);
+
 /* Iterates the connections of the user u: its own, then its sessions. */
 #define SESSION_EACH(x, u) for (struct client *x = (u); x; x = x == (u) ? (u)->sessions : x->session_next)
 

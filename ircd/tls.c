@@ -48,6 +48,12 @@ SSL_CTX *tls_ctx_new(const char *cert, const char *key, char *err, size_t size)
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                          SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+	/* Resumption through session tickets only: the session travels in the ticket, encrypted
+	 * under this context's key, so the server keeps nothing per session (no cache to grow
+	 * with the connections). A context requesting client certificates needs a session id
+	 * context, or OpenSSL fails every resuming handshake with an internal error. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"parley", 6);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		char buf[256];
 		snprintf(err, size, "cannot load TLS certificate '%s': %s", cert, openssl_reason(buf, sizeof buf));

@@ -5,6 +5,7 @@
  * user, or both when their timestamps are equal. */
 #include "server.h"
 
+#include "account.h"
 #include "cap.h"
 #include "channel.h"
 #include "client.h"
@@ -13,6 +14,8 @@
 #include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
+#include "route.h"
+#include "session.h"
 #include "uid.h"
 
 #include <stdio.h>
@@ -65,8 +68,7 @@ static void t_pass(struct server *link, struct msg *m)
 
 static void t_capab(struct server *link, struct msg *m)
 {
-	(void)link;
-	(void)m; /* we use none of the optional capabilities */
+	link->caps = m->nparams ? server_capab_parse(m->params[m->nparams - 1]) : 0;
 }
 
 static void t_server(struct server *link, struct msg *m)
@@ -266,16 +268,28 @@ static void t_kill(struct server *link, struct msg *m)
 		t = client_find(m->params[0]);
 	if (!t)
 		return;
-	const char *why = m->nparams > 1 ? m->params[1] : "";
+	/* "path (reason)", the path being server!host!user!nick of the killer */
+	const char *path = m->nparams > 1 ? m->params[1] : "";
+	const char *sp = strchr(path, ' ');
+	char why[400];
+	if (sp && sp[1] == '(' && sp[strlen(sp) - 1] == ')')
+		snprintf(why, sizeof why, "%.*s", (int)strlen(sp + 2) - 1, sp + 2);
+	else
+		snprintf(why, sizeof why, "%s", sp ? sp + 1 : *path ? path : "No reason");
 	struct client *src = user_source(m);
 	struct server *ss = src ? NULL : server_source(link, m);
-	char reason[400];
-	snprintf(reason, sizeof reason, "Killed (%s (%s))", src ? src->nick : ss ? ss->name : "*", why);
-	if (!t->server) {
-		client_exit(t, reason);
-		return; /* its QUIT goes out from client_exit */
+	const char *killer = src ? src->nick : ss ? ss->name : "*";
+	char reason[500];
+	snprintf(reason, sizeof reason, "Killed (%s (%s))", killer, why);
+	if (!t->server) { /* ours: it is told, and its QUIT goes out from its exit */
+		if (src)
+			client_sendf(t, ":%s KILL %s :%s", src->prefix, t->nick, why);
+		else
+			client_sendf(t, ":%s KILL %s :%s", killer, t->nick, why);
+		session_exit_user(t, reason);
+		return;
 	}
-	server_send_all(link, ":%s KILL %s :%s", m->source ? m->source : link->sid, t->uid, why);
+	server_send_all(link, ":%s KILL %s :%s", m->source ? m->source : link->sid, t->uid, path);
 	server_user_exit(t, reason);
 }
 
@@ -303,6 +317,64 @@ static void t_away(struct server *link, struct msg *m)
 		server_send_all(link, ":%s AWAY :%s", c->uid, c->away);
 	else
 		server_send_all(link, ":%s AWAY", c->uid);
+}
+
+/* ---- accounts ---- */
+
+/* A remote user's account changed to account ("*", "0" or "" for none): our users
+ * are told (account-notify), the other links too, each in its dialect. */
+static void remote_account(struct server *link, struct client *c, const char *account)
+{
+	bool none = !account || !*account || strcmp(account, "*") == 0 || strcmp(account, "0") == 0;
+	if (!none && !account_name_valid(account))
+		return;
+	if (strcmp(c->account, none ? "" : account) == 0)
+		return;
+	snprintf(c->account, sizeof c->account, "%s", none ? "" : account);
+	account_notify_change(c);
+	server_send_account(link, c);
+}
+
+/* Passes a line on to the other links unchanged (the source kept). */
+static void relay(struct server *link, const struct msg *m)
+{
+	char line[MSG_LINE_MAX + 1];
+	int n = snprintf(line, sizeof line, ":%s %s", m->source ? m->source : link->sid, m->command);
+	for (int i = 0; i < m->nparams && n > 0 && (size_t)n < sizeof line; i++) {
+		bool last = i == m->nparams - 1 && (!*m->params[i] || strchr(m->params[i], ' ') || *m->params[i] == ':');
+		n += snprintf(line + n, sizeof line - (size_t)n, " %s%s", last ? ":" : "", m->params[i]);
+	}
+	server_send_all(link, "%s", line);
+}
+
+/* ENCAP mask subcommand args: LOGIN (from a user: its account) and SU (from a server:
+ * uid [account], none to log out) are applied and passed on as account changes;
+ * anything else is passed on untouched. */
+static void t_encap(struct server *link, struct msg *m)
+{
+	const char *sub = m->params[1];
+	bool login = strcasecmp(sub, "LOGIN") == 0, su = strcasecmp(sub, "SU") == 0;
+	if (!login && !su) {
+		relay(link, m);
+		return;
+	}
+	struct client *c = login ? remote_user(link, m) : m->nparams > 2 ? uid_find(m->params[2]) : NULL;
+	if (!c || !c->server || c->server->via != link)
+		return;
+	const char *account = login ? (m->nparams > 2 ? m->params[2] : NULL) : (m->nparams > 3 ? m->params[3] : NULL);
+	if (login && !account)
+		return;
+	remote_account(link, c, account);
+}
+
+/* SVSACCOUNT uid ts account (ircd-hybrid): account "*" logs out. */
+static void t_svsaccount(struct server *link, struct msg *m)
+{
+	struct client *c = uid_find(m->params[0]);
+	time_t ts = (time_t)strtoll(m->params[1], NULL, 10);
+	if (!c || !c->server || c->server->via != link || (ts && ts != c->nick_ts))
+		return;
+	remote_account(link, c, m->params[2]);
 }
 
 /* ---- channels ---- */
@@ -586,45 +658,53 @@ static void t_tmode(struct server *link, struct msg *m)
 	server_send_all(link, "%s", line);
 }
 
+/* PRIVMSG/NOTICE/TAGMSG from a remote user. A peer that takes tags (MTAGS) sends the
+ * origin's msgid and time, and the client tags: our users get the message with them, and
+ * the next links too. */
 static void t_message(struct server *link, struct msg *m)
 {
 	struct client *c = remote_user(link, m);
-	if (!c || m->nparams < 2)
+	bool tagmsg = strcasecmp(m->command, "TAGMSG") == 0;
+	if (!c || m->nparams < (tagmsg ? 1 : 2))
 		return;
-	const char *target = m->params[0], *text = m->params[1];
-	bool notice = strcasecmp(m->command, "NOTICE") == 0;
-	const char *cmd = notice ? "NOTICE" : "PRIVMSG";
+	const char *target = m->params[0], *text = tagmsg ? NULL : m->params[1];
+	const char *cmd = tagmsg ? "TAGMSG" : strcasecmp(m->command, "NOTICE") == 0 ? "NOTICE" : "PRIVMSG";
+	char client_tags[CLIENT_TAG_DATA_MAX + 64];
+	if (!msg_client_tags(m, client_tags, sizeof client_tags))
+		client_tags[0] = '\0';
 	const char *name = target;
 	unsigned need = 0;
 	if (*name == '@' || *name == '+') {
 		need = *name == '@' ? MEMBER_OP : MEMBER_OP | MEMBER_VOICE;
 		name++;
 	}
-	struct outmsg o;
-	if (*name == '#') {
-		struct channel *ch = channel_find(name);
-		if (!ch)
-			return;
-		outmsg_init_msg(&o, NULL, c->prefix, cmd, target, text);
-		outmsg_from(&o, c);
-		channel_send(ch, &o, c, need, 0, 0);
-		outmsg_release(&o);
-		server_send_channel(ch, link, ":%s %s %s :%s", c->uid, cmd, target, text);
-		return;
-	}
-	struct client *t = uid_find(target);
-	if (!t)
+	struct channel *ch = *name == '#' ? channel_find(name) : NULL;
+	struct client *t = NULL;
+	if (*name != '#' && !(t = uid_find(target)))
 		t = client_find(target);
-	if (!t)
+	if (!ch && !t)
 		return;
-	if (t->server) {
-		if (t->server->via != link)
-			server_send(t->server->via, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
-		return;
-	}
-	outmsg_init_msg(&o, NULL, c->prefix, cmd, t->nick, text);
+	struct outmsg o;
+	outmsg_init_msg(&o, client_tags, c->prefix, cmd, ch ? target : t->nick, text);
 	outmsg_from(&o, c);
-	outmsg_send(&o, t);
+	outmsg_set_origin(&o, msg_tag(m, "msgid"), outmsg_parse_time(msg_tag(m, "time")));
+	char tags[ROUTE_TAGS_MAX];
+	route_tags(&o, tags, sizeof tags);
+	uint32_t need_caps = tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0;
+	if (ch) {
+		channel_send(ch, &o, c, need, need_caps, 0);
+		if (text)
+			server_send_channel_tagged(ch, link, tags, false, ":%s %s %s :%s", c->uid, cmd, target, text);
+		else
+			server_send_channel_tagged(ch, link, tags, true, ":%s %s %s", c->uid, cmd, target);
+	} else if (t->server) {
+		if (t->server->via != link && text)
+			server_send_tagged(t->server->via, tags, false, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
+		else if (t->server->via != link)
+			server_send_tagged(t->server->via, tags, true, ":%s %s %s", c->uid, cmd, t->uid);
+	} else if (!tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS)) {
+		outmsg_send(&o, t);
+	}
 	outmsg_release(&o);
 }
 
@@ -637,6 +717,8 @@ static const struct ts6_command table[] = {
     {"SJOIN", t_sjoin, 4, false},  {"JOIN", t_join, 2, false},   {"PART", t_part, 1, false},
     {"KICK", t_kick, 2, false},    {"TOPIC", t_topic, 1, false}, {"TBURST", t_tburst, 5, false},
     {"TMODE", t_tmode, 3, false},  {"PRIVMSG", t_message, 2, false}, {"NOTICE", t_message, 2, false},
+    {"TAGMSG", t_message, 1, false},
+    {"ENCAP", t_encap, 2, false},  {"SVSACCOUNT", t_svsaccount, 3, false},
 };
 
 void ts6_dispatch(struct server *link, struct msg *m)
@@ -652,6 +734,6 @@ void ts6_dispatch(struct server *link, struct msg *m)
 		t->fn(link, m);
 		return;
 	}
-	/* numerics and commands we do not carry (ENCAP, BMASK, CERTFP, SVSTAG...) are
-	 * dropped: nothing of them is relayed */
+	/* numerics and commands we do not carry (BMASK, CERTFP, SVSTAG...) are dropped:
+	 * nothing of them is relayed */
 }

@@ -1,6 +1,6 @@
 /* nickserv.c - NickServ: account registration and login for users who type commands
  * rather than use SASL, in the style Atheme, Anope and Ergo users know:
- * REGISTER, IDENTIFY, LOGOUT, DROP, GHOST, SET PASSWORD|EMAIL, INFO, CERT, RESETPASS, VERIFY, HELP. */
+ * REGISTER, IDENTIFY, LOGOUT, DROP, GHOST, SET PASSWORD|EMAIL|ALWAYS-ON, INFO, CERT, RESETPASS, VERIFY, HELP. */
 #include "account.h"
 #include "conf.h"
 #include "service.h"
@@ -153,7 +153,11 @@ static void done_ghost(struct client *c, const struct account_result *r, void *a
 		service_notice(NS, c, "%s is not online.", nick);
 	else if (!allowed)
 		service_notice(NS, c, "You may not ghost %s.", nick);
-	else {
+	else if (service_client_is_ghost(t) && strcasecmp(service_client_account(t), service_client_account(c)) == 0) {
+		/* an always-on user of the caller's account: the caller becomes it */
+		service_notice(NS, c, "%s is your always-on session; you are now using it.", nick);
+		service_reattach(c);
+	} else {
 		char reason[128];
 		snprintf(reason, sizeof reason, "GHOST command used by %s", service_client_nick(c));
 		service_disconnect(t, reason);
@@ -186,16 +190,41 @@ static void done_simple(struct client *c, const struct account_result *r, void *
 		service_notice(NS, c, "Failed: %s", status_text(r->status));
 }
 
+static void done_always_on(struct client *c, bool ok)
+{
+	if (!ok)
+		service_notice(NS, c, "Failed: %s", status_text(ACC_UNAVAILABLE));
+	else if (service_always_on(service_client_account(c)))
+		service_notice(NS, c, "Always-on is now on: when your last connection leaves, you stay on your channels "
+		               "(away) and messages to you are kept.");
+	else
+		service_notice(NS, c, "Always-on is now off.");
+}
+
+static void set_always_on(struct client *c, const char *value)
+{
+	bool enable = strcasecmp(value, "ON") == 0;
+	if (!enable && strcasecmp(value, "OFF") != 0)
+		service_notice(NS, c, "Syntax: SET ALWAYS-ON ON|OFF");
+	else
+		service_set_always_on(c, enable, done_always_on);
+}
+
 static void ns_set(struct client *c, char **argv, int argc)
 {
 	const char *acct = service_client_account(c);
 	bool email = argc >= 2 && strcasecmp(argv[0], "EMAIL") == 0;
-	if (argc < 2 || (!email && strcasecmp(argv[0], "PASSWORD") != 0)) {
-		service_notice(NS, c, "Syntax: SET PASSWORD <new password> | SET EMAIL <address>");
+	bool always = argc >= 2 && strcasecmp(argv[0], "ALWAYS-ON") == 0;
+	if (argc < 2 || (!email && !always && strcasecmp(argv[0], "PASSWORD") != 0)) {
+		service_notice(NS, c, "Syntax: SET PASSWORD <new password> | SET EMAIL <address> | SET ALWAYS-ON ON|OFF");
 		return;
 	}
 	if (!acct[0]) {
 		service_notice(NS, c, "You must be logged in.");
+		return;
+	}
+	if (always) {
+		set_always_on(c, argv[1]);
 		return;
 	}
 	if (email) {
@@ -230,6 +259,11 @@ static void done_info(struct client *c, const struct account_result *r, void *ar
 	bool own = strcasecmp(r->name, service_client_account(c)) == 0;
 	if ((own || service_client_is_oper(c)) && r->email[0])
 		service_notice(NS, c, "Email: %s", r->email);
+	if (own || service_client_is_oper(c)) {
+		int set = service_always_on_setting(r->name);
+		service_notice(NS, c, "Always-on: %s%s", service_always_on(r->name) ? "on" : "off",
+		               set < 0 ? " (server default)" : "");
+	}
 	if (service_client_find(r->name))
 		service_notice(NS, c, "%s is online now.", r->name);
 	service_notice(NS, c, "End of info.");
@@ -406,9 +440,13 @@ static const struct {
      "Deletes the account you are logged in to, after checking its password. This cannot be undone."},
     {"GHOST", ns_ghost, "GHOST <nick> - disconnect a session using a nick of your account",
      "Disconnects another connection using a nick registered to your account, so you can take it."},
-    {"SET", ns_set, "SET PASSWORD <new password> | EMAIL <address> - change your password or email",
+    {"SET", ns_set, "SET PASSWORD <new password> | EMAIL <address> | ALWAYS-ON ON|OFF - account settings",
      "Changes the password or the email address of the account you are logged in to.\n"
-     "INFO shows the address to you and to operators only."},
+     "INFO shows the address to you and to operators only.\n"
+     "ALWAYS-ON ON: when your last connection leaves, your nick stays on its channels, away\n"
+     "(\"Always-on (disconnected)\"), nobody else can take it, messages to you are kept,\n"
+     "and your next login takes it back with what you missed. OFF: you quit as usual.\n"
+     "Without a choice the server's default applies (INFO shows it)."},
     {"INFO", ns_info, "INFO [account] - show information about an account",
      "Shows when an account was registered and whether it is online (yours without a name)."},
     {"CERT", ns_cert, "CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL",

@@ -3,6 +3,7 @@
 #include "session.h"
 
 #include "account.h"
+#include "alwayson.h"
 #include "cap.h"
 #include "casemap.h"
 #include "channel.h"
@@ -135,16 +136,22 @@ struct client *service_client_find(const char *nick)
 
 void service_login(struct client *c, const char *account) { account_login(c, account); }
 
+static void logged_out(struct client *x, void *arg)
+{
+	(void)arg;
+	reply(x, RPL_LOGGEDOUT, x->prefix);
+}
+
 void service_logout(struct client *c)
 {
+	alwayson_gone(c); /* a logged-out user does not stay */
 	c->account[0] = '\0';
 	reply(c, RPL_LOGGEDOUT, c->prefix);
-	struct outmsg o;
-	outmsg_init(&o, false, NULL, ":%s ACCOUNT *", c->prefix);
-	channel_send_common_monitored(c, &o, CAPF(CAP_ACCOUNT_NOTIFY));
-	if (client_has_cap(c, CAP_ACCOUNT_NOTIFY))
-		outmsg_send(&o, c);
-	outmsg_release(&o);
+	if (c->sessions) {
+		session_sync(c);
+		session_each_other(c, logged_out, NULL);
+	}
+	account_notify_change(c);
 }
 
 const struct conf *ircd_conf(void) { return ircd.conf; }
@@ -153,12 +160,19 @@ void service_logout_account(const char *account)
 {
 	char name[NICK_MAX + 1];
 	snprintf(name, sizeof name, "%s", account);
+	alwayson_account_dropped(name);
 	for (struct client *c = ircd.clients; c; c = c->next)
 		if (client_registered(c) && !client_dead(c) && casemap_cmp(c->account, name) == 0)
 			service_logout(c);
 }
 
 void service_disconnect(struct client *c, const char *reason) { session_exit_user(c, reason); }
+
+int service_always_on_setting(const char *account) { return alwayson_setting(account); }
+bool service_always_on(const char *account) { return alwayson_enabled(account); }
+void service_set_always_on(struct client *c, bool on, void (*done)(struct client *c, bool ok)) { alwayson_set(c, on, done); }
+bool service_client_is_ghost(const struct client *c) { return (c->flags & CLI_GHOST) != 0; }
+bool service_reattach(struct client *c) { return alwayson_reattach(c); }
 
 /* ---- channels ---- */
 
@@ -237,6 +251,7 @@ void service_channel_member_mode(const struct service *s, struct channel *ch, st
 	if (!m || ((m->status & bit) != 0) == on)
 		return;
 	m->status ^= bit;
+	alwayson_touch(c);
 	char text[NICK_MAX + 8];
 	snprintf(text, sizeof text, "%c%c %s", on ? '+' : '-', mode, c->nick);
 	announce_mode(s, ch, text);

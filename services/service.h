@@ -46,6 +46,16 @@ void service_logout_account(const char *account);
 /* The configuration in force (read-only). */
 const struct conf *ircd_conf(void);
 
+/* Always-on (alwayson.h): an account's setting (1, 0, -1 for the server's default) and
+ * what applies; SET ALWAYS-ON for c's account (done after the commit); a client that is
+ * an always-on user without a connection; c logged in to such a user's account takes it
+ * over (false if there is none). */
+int service_always_on_setting(const char *account);
+bool service_always_on(const char *account);
+void service_set_always_on(struct client *c, bool on, void (*done)(struct client *c, bool ok));
+bool service_client_is_ghost(const struct client *c);
+bool service_reattach(struct client *c);
+
 /* Disconnects c with reason. */
 void service_disconnect(struct client *c, const char *reason);
 

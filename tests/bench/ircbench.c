@@ -144,6 +144,7 @@ struct opts {
 	int setup_inflight;
 	const char *sasl_password; /* --sasl: log in as L<index> with this password */
 	bool scram;
+	bool resume; /* --resume: TLS connections offer the session of an earlier one */
 	int threads;
 	double duration, warmup, settle, drain, setup_timeout;
 	int pad;
@@ -229,6 +230,8 @@ struct worker {
 	uint64_t registered, joined, delivered, delivered_win, expected, errors, disconnects;
 	uint64_t reordered, gaps, unexpected, overflows, foreign, cycles, cycles_win;
 	uint64_t first_launch, last_registered;
+	uint64_t handshakes, resumed; /* TLS handshakes completed, of which resumed */
+	SSL_SESSION *session;         /* --resume: the session offered by new connections */
 	struct hist lat;
 	struct hist quit; /* connect: QUIT sent to the server's close */
 	/* netsim: clients with members_seen == every client; per node and send period
@@ -740,6 +743,13 @@ static void conn_close(struct conn *c, bool abort)
 			setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 		}
 		if (c->ssl) {
+			if (o.resume && !w->session && c->state >= ST_REGISTERED) {
+				/* By 001 the server's TLS 1.3 tickets have been read. A copy: SSL_free
+				 * marks the connection's own session not resumable (no close_notify sent). */
+				SSL_SESSION *sess = SSL_get0_session(c->ssl);
+				if (sess && SSL_SESSION_is_resumable(sess))
+					w->session = SSL_SESSION_dup(sess);
+			}
 			SSL_free(c->ssl);
 			c->ssl = NULL;
 		}
@@ -1184,6 +1194,9 @@ static void tls_step(struct conn *c)
 	ERR_clear_error();
 	int r = SSL_connect(c->ssl);
 	if (r == 1) {
+		c->w->handshakes++;
+		if (SSL_session_reused(c->ssl))
+			c->w->resumed++;
 		conn_start(c);
 		if (!c->dead && c->outoff == c->outlen && c->want_out)
 			ep_set(c, false);
@@ -1216,6 +1229,8 @@ static void conn_event(struct conn *c, uint32_t events)
 			if (!c->ssl)
 				die("SSL_new failed");
 			SSL_set_fd(c->ssl, c->fd);
+			if (o.resume && c->w->session)
+				SSL_set_session(c->ssl, c->w->session);
 			c->state = ST_TLS;
 			tls_step(c);
 			return;
@@ -1738,6 +1753,7 @@ static void usage(void)
 	      "  --busy-poll                    poll without sleeping while measuring\n"
 	      "  --sasl PASSWORD                log in during registration as account L<index>\n"
 	      "  --scram                        with --sasl: SCRAM-SHA-256 instead of PLAIN\n"
+	      "  --resume                       with --tls: offer the session (ticket) of an earlier connection\n"
 	      "  --extra 'k=v ...'              appended to the RESULT line\n"
 	      "  netsim: --ports P0,P1,...      one port per node; client i on node i mod nodes\n"
 	      "  --pids PID0,PID1,...           the nodes' PIDs (CPU, VmRSS)\n"
@@ -1759,8 +1775,9 @@ static void parse_args(int argc, char **argv)
 		{"drain", 1, 0, 'D'},     {"setup-timeout", 1, 0, 'O'},  {"pad", 1, 0, 'x'},
 		{"src-ips", 1, 0, 'i'},   {"extra", 1, 0, 'X'},          {"quickack", 0, 0, 'Q'},
 		{"busy-poll", 0, 0, 'B'}, {"help", 0, 0, '?'},          {"sasl", 1, 0, 'A'},
-		{"scram", 0, 0, 'M'},     {"ports", 1, 0, 'N'},          {"pids", 1, 0, 'I'},
-		{"sender-node", 1, 0, 'R'}, {"split-at", 1, 0, 'Y'},    {"split-cmd", 1, 0, 'Z'},
+		{"scram", 0, 0, 'M'},     {"resume", 0, 0, 'R'},         {"ports", 1, 0, 'N'},
+		{"pids", 1, 0, 'I'},      {"sender-node", 1, 0, 'G'},    {"split-at", 1, 0, 'Y'},
+		{"split-cmd", 1, 0, 'Z'},
 		{0, 0, 0, 0},
 	};
 	int ch;
@@ -1803,6 +1820,7 @@ static void parse_args(int argc, char **argv)
 		case 'B': o.busy = true; break;
 		case 'A': o.sasl_password = optarg; break;
 		case 'M': o.scram = true; break;
+		case 'R': o.resume = true; break;
 		case 'N': o.nnodes = int_list(optarg, o.ports); break;
 		case 'I': {
 			int v[MAX_NODES], k = int_list(optarg, v);
@@ -1810,7 +1828,7 @@ static void parse_args(int argc, char **argv)
 				o.pids[i] = (pid_t)v[i];
 			break;
 		}
-		case 'R': o.sender_node = atoi(optarg); break;
+		case 'G': o.sender_node = atoi(optarg); break;
 		case 'Y': o.split_at = atof(optarg); break;
 		case 'Z': o.split_cmd = optarg; break;
 		default: usage();
@@ -1975,9 +1993,11 @@ int main(int argc, char **argv)
 	struct hist *lat = xcalloc(1, sizeof *lat), *quit = xcalloc(1, sizeof *quit);
 	uint64_t registered = 0, delivered = 0, delivered_win = 0, errors = 0, disconnects = 0;
 	uint64_t reordered = 0, gaps = 0, unexpected = 0, overflows = 0, foreign = 0, cycles = 0, cycles_win = 0;
-	uint64_t first_launch = UINT64_MAX, last_reg = 0;
+	uint64_t first_launch = UINT64_MAX, last_reg = 0, handshakes = 0, resumed = 0;
 	for (int t = 0; t < o.threads; t++) {
 		struct worker *w = &g.workers[t];
+		handshakes += w->handshakes;
+		resumed += w->resumed;
 		hist_merge(lat, &w->lat);
 		hist_merge(quit, &w->quit);
 		registered += w->registered;
@@ -2044,6 +2064,8 @@ int main(int argc, char **argv)
 	if (*mode)
 		ADD(" %s", mode);
 	ADD(" tls=%d ws=%d threads=%d", o.tls, o.ws, o.threads);
+	if (o.tls)
+		ADD(" tls_handshakes=%" PRIu64 " tls_resumed=%" PRIu64, handshakes, resumed);
 	switch (o.sc) {
 	case SC_IDLE: {
 		double reg_s = last_reg > first_launch ? (double)(last_reg - first_launch) / 1e9 : 0;

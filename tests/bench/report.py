@@ -91,17 +91,35 @@ SCENARIOS = [
         ("quit_p50_ms", "QUIT to close, p50 ms", "low"),
         ("reg_p99_ms", "connect to 001, p99 ms", "low"),
     ]),
-    ("tls-idle", "TLS (Parley only, one run): 2,000 idle clients", [
-        ("mem_per_client_kib", "server memory per idle client, KiB", "low"),
-        ("registrations_per_s", "registrations/s (TLS handshakes, RSA 2048)", "high"),
+    ("tls-idle", "TLS (RSA 2048 certificate): idle clients (1 channel per 50)", [
+        ("mem_per_client_kib", "server memory per idle TLS client, KiB", "low"),
+        ("registrations_per_s", "TLS handshakes + registrations/s while setting up (see in flight)", "high"),
+        ("srv_us_per_registration", "server CPU per TLS handshake + registration (and JOIN), us", "low"),
     ]),
-    ("tls-fanout-w16", "TLS (Parley only, one run): fanout-w16", [
+    ("tls-connect-p10", "TLS connect (RSA 2048): handshake, register, quit; 10 cycles in flight", [
+        ("cycles_per_s", "handshakes (cycles)/s", "high"),
+        ("srv_us_per_cycle", "server CPU per handshake (cycle), us", "low"),
+        ("reg_p99_ms", "connect to 001, p99 ms", "low"),
+    ]),
+    ("tls-connect-p50", "TLS connect (RSA 2048): handshake, register, quit; 50 cycles in flight", [
+        ("cycles_per_s", "handshakes (cycles)/s", "high"),
+        ("srv_us_per_cycle", "server CPU per handshake (cycle), us", "low"),
+        ("reg_p99_ms", "connect to 001, p99 ms", "low"),
+    ]),
+    ("tls-connect-p50-resume", "TLS connect, resuming an earlier connection's session (ticket); 50 cycles in flight", [
+        ("cycles_per_s", "handshakes (cycles)/s", "high"),
+        ("srv_us_per_cycle", "server CPU per handshake (cycle), us", "low"),
+        ("resumed_pct", "handshakes resumed, %", None),
+        ("reg_p99_ms", "connect to 001, p99 ms", "low"),
+    ]),
+    ("tls-connect-p50-ecdsa", "TLS connect, Parley only, ECDSA P-256 certificate; 50 cycles in flight", [
+        ("cycles_per_s", "handshakes (cycles)/s", "high"),
+        ("srv_us_per_cycle", "server CPU per handshake (cycle), us", "low"),
+        ("reg_p99_ms", "connect to 001, p99 ms", "low"),
+    ]),
+    ("tls-fanout-w16", "TLS, Parley only: fanout-w16", [
         ("deliveries_per_s", "deliveries/s", "high"),
         ("srv_ns_per_delivery", "server CPU per delivery, ns", "low"),
-    ]),
-    ("tls-connect-p10", "TLS (Parley only, one run): connect-p10", [
-        ("cycles_per_s", "cycles/s", "high"),
-        ("srv_us_per_cycle", "server CPU per cycle, us", "low"),
     ]),
     ("hold", "many idle clients held (one run)", [
         ("registered", "clients registered and held", "high"),
@@ -112,7 +130,9 @@ SCENARIOS = [
 
 # Figures set by InspIRCd's one-second registration tick, not by its engine: no ratio.
 TICK_BOUND = {("connect-p10", "inspircd"), ("connect-p50", "inspircd"), ("tls-connect-p10", "inspircd"),
-              ("idle", "inspircd", "registrations_per_s"), ("hold", "inspircd", "setup_s")}
+              ("tls-connect-p50", "inspircd"), ("tls-connect-p50-resume", "inspircd"),
+              ("idle", "inspircd", "registrations_per_s"),
+              ("tls-idle", "inspircd", "registrations_per_s"), ("hold", "inspircd", "setup_s")}
 
 
 def tick_bound(sid, server, metric):
@@ -123,12 +143,17 @@ PEER_NAMES = {"parley": "Parley", "ngircd": "ngIRCd", "inspircd": "InspIRCd"}
 
 
 def parse(path):
-    runs = []
     with open(path) as f:
-        for line in f:
+        return parse_lines(f)
+
+
+def parse_lines(lines):
+    runs = []
+    if True:
+        for line in lines:
             if not line.startswith("RESULT "):
                 continue
-            d = {}
+            d = {"_line": line.rstrip()}
             for tok in line.split()[1:]:
                 if "=" in tok:
                     k, v = tok.split("=", 1)
@@ -150,6 +175,9 @@ def derive(d):
     rate = num(d.get("cycles_per_s"))
     if rate:
         d["srv_us_per_cycle"] = str(cpu / rate * 1e6)
+    hs = num(d.get("tls_handshakes"))
+    if hs:
+        d["resumed_pct"] = str(100.0 * (num(d.get("tls_resumed")) or 0) / hs)
     rate = num(d.get("registrations_per_s"))
     if rate:
         d["srv_us_per_registration"] = str(cpu / rate * 1e6)
@@ -257,6 +285,11 @@ def targets(runs, servers):
         n = next((r.get("clients") for r in runs if r.get("id") == "idle"), "?")
         rows.append((f"memory per idle client at {n} clients <= 2.0 KiB", f"{m:.2f} KiB",
                      "met" if m <= 2.0 else "**not met**"))
+    m = med(values(runs, "tls-idle", "parley", "mem_per_client_kib"))
+    q = med(values(runs, "tls-idle", "inspircd", "mem_per_client_kib"))
+    if m is not None and q:
+        rows.append(("memory per idle TLS client below InspIRCd's (issue 18)",
+                     f"{m:.2f} vs {q:.2f} KiB ({m / q:.2f}x)", "met" if m < q else "**not met**"))
     for sid, what in (("connect-p10", "10 in flight"), ("connect-p50", "50 in flight")):
         p = med(values(runs, sid, "parley", "cycles_per_s"))
         n = med(values(runs, sid, "ngircd", "cycles_per_s"))
@@ -278,7 +311,28 @@ def targets(runs, servers):
     return rows
 
 
+def kept_runs(path, runs):
+    """RESULT lines of an earlier report (its raw section) for the scenarios this run did not
+    measure, and that report's header lines: a TLS=only run refreshes the tls-* rows and keeps
+    the rest, saying which run each row comes from."""
+    if not path or not os.path.exists(path):
+        return [], {}
+    with open(path) as f:
+        lines = f.read().splitlines()
+    ids = {r.get("id") for r in runs}
+    old = [r for r in parse_lines(l for l in lines if l.startswith("RESULT ")) if r.get("id") not in ids]
+    head = {}
+    for l in lines:
+        for k in ("Date", "Servers", "Command"):
+            if l.startswith(f"- {k}: ") and k not in head:
+                head[k] = l[len(k) + 4:]
+    return old, head
+
+
 def report(args, runs):
+    new_runs = runs
+    old, oldhead = kept_runs(args.keep_from, runs)
+    runs = runs + old
     servers = args.servers.split()
     peers = [s for s in servers if s != "parley"]
     out = []
@@ -293,12 +347,23 @@ def report(args, runs):
       "is measured by `tests/bench/history-bench.sh`, which `make bench` runs after this: see "
       "[HISTORY-BENCHMARKS.md](HISTORY-BENCHMARKS.md).")
     w("")
-    w(f"- Date: {now}")
-    w(f"- Machine: {machine()}")
-    w(f"- Servers: {args.versions}")
-    w(f"- Command: `cd /work/main && make && {args.command}` "
-      f"({args.rounds} round{'' if str(args.rounds) == '1' else 's'}, {args.duration} s measuring windows, "
-      f"{int(float(args.elapsed)) // 60} min {int(float(args.elapsed)) % 60} s in all)")
+    if old:
+        kept = ", ".join(sorted({r.get("id", "?") for r in old}))
+        w(f"- Date: {oldhead.get('Date', '?')}; the rows of "
+          + ", ".join(sorted({r.get("id", "?") for r in new_runs})) + f": {now}")
+        w(f"- Machine: {machine()}")
+        w(f"- Servers: {oldhead.get('Servers', '?')}; then {args.versions}")
+        w(f"- Command: {oldhead.get('Command', '?')}; then `cd /work/main && make && {args.command}` "
+          f"({args.rounds} round{'' if str(args.rounds) == '1' else 's'}, {args.duration} s measuring windows, "
+          f"{int(float(args.elapsed)) // 60} min {int(float(args.elapsed)) % 60} s in all), which measured "
+          f"only the scenarios it names and kept the earlier rows ({kept}) from the report")
+    else:
+        w(f"- Date: {now}")
+        w(f"- Machine: {machine()}")
+        w(f"- Servers: {args.versions}")
+        w(f"- Command: `cd /work/main && make && {args.command}` "
+          f"({args.rounds} round{'' if str(args.rounds) == '1' else 's'}, {args.duration} s measuring windows, "
+          f"{int(float(args.elapsed)) // 60} min {int(float(args.elapsed)) % 60} s in all)")
     w("")
     w("## How it was measured")
     w("")
@@ -425,6 +490,8 @@ def report(args, runs):
     w("<details><summary>Raw RESULT lines</summary>")
     w("")
     w("```")
+    for r in old:
+        w(r["_line"])
     with open(args.results) as f:
         for line in f:
             if line.startswith("RESULT "):
@@ -462,6 +529,8 @@ def main():
     ap.add_argument("--quick", default="0")
     ap.add_argument("--idle-n", default="?")
     ap.add_argument("--hold-n", default="?")
+    ap.add_argument("--tls-idle-n", default="?")
+    ap.add_argument("--keep-from", default="", help="an earlier report whose other scenarios' rows to keep")
     ap.add_argument("--versions", default="")
     ap.add_argument("--command", default="bash tests/bench/run-bench.sh")
     ap.add_argument("--commands", default="")

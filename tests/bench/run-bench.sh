@@ -18,8 +18,12 @@
 # ("parley ngircd inspircd", those installed); HOLD_SERVERS (servers for the 19,000-client
 # run; default "parley inspircd": ngIRCd needs about 110 s to register 19,000 clients);
 # REPORT (docs/BENCHMARKS.md; "-" for none, the default with QUICK=1); KEEP=1 keeps the
-# temporary directory; TLS=0 skips the TLS runs; ONLY="id ..." runs only those scenarios; WAIT_QUIET=S waits up to S seconds for other work on the machine to
-# stop (under 0.25 cores busy) before starting.
+# temporary directory; TLS=0 skips the TLS runs (tls-* scenarios), TLS=only runs nothing else;
+# TLS_IDLE_N (5,000; 2,000 with QUICK=1) idle TLS clients; NGIRCD and INSPIRCD name the
+# peers' binaries (default: those on PATH; e.g. an ngircd unpacked with `dpkg -x` from its
+# .deb when an installed package conflicts with it); ONLY="id ..." runs only those
+# scenarios; WAIT_QUIET=S waits up to S seconds for other work on the machine to stop (under
+# 0.25 cores busy) before starting.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,11 +37,13 @@ if [ "$QUICK" = 1 ]; then
 	ROUNDS=${ROUNDS:-1}
 	DURATION=${DURATION:-2}
 	IDLE_N=${IDLE_N:-2000}
+	TLS_IDLE_N=${TLS_IDLE_N:-2000}
 	HOLD_N=${HOLD_N:-0}
 else
 	ROUNDS=${ROUNDS:-3}
 	DURATION=${DURATION:-3}
 	IDLE_N=${IDLE_N:-10000}
+	TLS_IDLE_N=${TLS_IDLE_N:-5000}
 	HOLD_N=${HOLD_N:-19000}
 fi
 # A quick run prints its summary only; set REPORT to write a file anyway.
@@ -52,7 +58,9 @@ make -s -C "$BENCH" || exit 1
 
 # --- peers -----------------------------------------------------------------------------
 have() { command -v "$1" >/dev/null 2>&1; }
-if ! have ngircd || ! have inspircd; then
+NGIRCD=${NGIRCD:-ngircd}
+INSPIRCD=${INSPIRCD:-inspircd}
+if ! have "$NGIRCD" || ! have "$INSPIRCD"; then
 	if [ "$(id -u)" = 0 ] && have apt-get; then
 		log "installing ngircd and inspircd"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ngircd inspircd >/dev/null 2>&1 ||
@@ -83,8 +91,8 @@ stop_system_instance inspircd
 
 if [ -z "${SERVERS:-}" ]; then
 	SERVERS=parley
-	have ngircd && SERVERS="$SERVERS ngircd"
-	have inspircd && SERVERS="$SERVERS inspircd"
+	have "$NGIRCD" && SERVERS="$SERVERS ngircd"
+	have "$INSPIRCD" && SERVERS="$SERVERS inspircd"
 fi
 
 TMP=$(mktemp -d /tmp/parley-bench.XXXXXX)
@@ -93,8 +101,8 @@ chmod 755 "$TMP"
 # those of the start.
 cp "$PARLEYD" "$TMP/parleyd" && PARLEYD=$TMP/parleyd
 versions="parley $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- ircd services sql 2>/dev/null || echo ' with uncommitted changes')"
-have ngircd && versions="$versions; $(ngircd --version 2>/dev/null | head -1)"
-have inspircd && versions="$versions; $(inspircd --version 2>/dev/null | head -1)"
+have "$NGIRCD" && versions="$versions; $("$NGIRCD" --version 2>/dev/null | head -1)"
+have "$INSPIRCD" && versions="$versions; $("$INSPIRCD" --version 2>/dev/null | head -1)"
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
 SPID=""
@@ -117,7 +125,7 @@ start_server() {
 	mkdir -p "$dir"
 	chmod 777 "$dir" # ngIRCd writes its PID file after dropping to the irc user
 	case $name in
-	parley | parley-history | parley-tls | parley-ws)
+	parley | parley-history | parley-tls | parley-tls-ecdsa | parley-ws)
 		# Like the peers: no cloaking, no connection limits; message history off unless
 		# the scenario measures it. The database and journal live in the run directory.
 		local history=false tls="" tlsconf=""
@@ -126,6 +134,9 @@ start_server() {
 		if [ "$name" = parley-tls ]; then
 			tls="tls = true; "
 			tlsconf="tls = { certificate = \"$TMP/tls.crt\"; key = \"$TMP/tls.key\"; };"
+		elif [ "$name" = parley-tls-ecdsa ]; then
+			tls="tls = true; "
+			tlsconf="tls = { certificate = \"$TMP/tls-ec.crt\"; key = \"$TMP/tls-ec.key\"; };"
 		fi
 		cat >"$dir/parley.conf" <<-EOF
 			# Parley benchmark configuration written by tests/bench/run-bench.sh
@@ -151,11 +162,26 @@ start_server() {
 		;;
 	ngircd)
 		sed -e "s|@PORT@|$SPORT|g" -e "s|@DIR@|$dir|g" "$BENCH/peers/ngircd.conf" >"$dir/ngircd.conf"
-		ngircd -n -f "$dir/ngircd.conf" >"$dir/out.log" 2>&1 &
+		"$NGIRCD" -n -f "$dir/ngircd.conf" >"$dir/out.log" 2>&1 &
 		;;
-	inspircd)
+	ngircd-tls)
+		# TLS on the measured port (its GnuTLS build); the plaintext listener moves to another
+		sed -e "s|@PORT@|$(free_port)|g" -e "s|@DIR@|$dir|g" "$BENCH/peers/ngircd.conf" >"$dir/ngircd.conf"
+		printf '[SSL]\n\tCertFile = %s\n\tKeyFile = %s\n\tDHFile = %s\n\tPorts = %s\n' \
+			"$TMP/tls.crt" "$TMP/tls.key" "$TMP/dh.pem" "$SPORT" >>"$dir/ngircd.conf"
+		"$NGIRCD" -n -f "$dir/ngircd.conf" >"$dir/out.log" 2>&1 &
+		;;
+	inspircd | inspircd-tls)
 		sed -e "s|@PORT@|$SPORT|g" -e "s|@DIR@|$dir|g" "$BENCH/peers/inspircd.conf" >"$dir/inspircd.conf"
-		inspircd --config "$dir/inspircd.conf" --nofork --nopid --runasroot >"$dir/out.log" 2>&1 &
+		if [ "$name" = inspircd-tls ]; then
+			# Debian's InspIRCd 3.15 ships only the GnuTLS module (no m_ssl_openssl)
+			sed -i 's|type="clients">|type="clients" sslprofile="Clients">|' "$dir/inspircd.conf"
+			printf '<module name="ssl_gnutls">\n<sslprofile name="Clients" provider="gnutls" certfile="%s" keyfile="%s">\n' \
+				"$TMP/tls.crt" "$TMP/tls.key" >>"$dir/inspircd.conf"
+		fi
+		# from its run directory: a core file it leaves (Debian's GnuTLS module crashes at
+		# exit) lands there, not in the repository
+		(cd "$dir" && exec "$INSPIRCD" --config "$dir/inspircd.conf" --nofork --nopid --runasroot >"$dir/out.log" 2>&1) &
 		;;
 	esac
 	SPID=$!
@@ -192,7 +218,7 @@ stop_server() {
 # a one-second tick, so it needs many in flight.
 setup_inflight() {
 	case $1 in
-	ngircd) echo 10 ;;
+	ngircd*) echo 10 ;;
 	*) echo 1000 ;;
 	esac
 }
@@ -208,9 +234,8 @@ run() {
 	local out=$TMP/run.$id.$name.$round.out
 	grep -q "^$id " "$TMP/commands.txt" 2>/dev/null ||
 		echo "$id ircbench --port PORT --pid PID --label $name --setup-inflight $(setup_inflight "$name") $*" >>"$TMP/commands.txt"
-	local label=${name%-history}
-	label=${label%-ws}
-	"$GEN" --port "$SPORT" --pid "$SPID" --label "${label%-tls}" --setup-inflight "$(setup_inflight "$name")" \
+	local label=${name%%-*} # parley-history, parley-ws, ngircd-tls ... are parley, ngircd ...
+	"$GEN" --port "$SPORT" --pid "$SPID" --label "$label" --setup-inflight "$(setup_inflight "$name")" \
 		--extra "id=$id round=$round" "$@" >"$out" 2>&1
 	local alive=1
 	kill -0 "$SPID" 2>/dev/null || alive=0
@@ -250,7 +275,26 @@ SCENARIOS=(
 	"direct-rate|all|--scenario direct --pairs 50 --rate 20000 --threads 1 --quickack ${COMMON[*]}"
 	"connect-p10|all|--scenario connect --parallel 10 ${COMMON[*]}"
 	"connect-p50|all|--scenario connect --parallel 50 ${COMMON[*]}"
+	"tls-idle|all-tls|--tls --scenario idle --clients $TLS_IDLE_N --per-channel 50 --settle 2 --setup-timeout 120"
+	"tls-connect-p10|all-tls|--tls --scenario connect --parallel 10 ${COMMON[*]}"
+	"tls-connect-p50|all-tls|--tls --scenario connect --parallel 50 ${COMMON[*]}"
+	"tls-connect-p50-resume|all-tls|--tls --resume --scenario connect --parallel 50 ${COMMON[*]}"
+	"tls-connect-p50-ecdsa|parley-tls-ecdsa|--tls --scenario connect --parallel 50 ${COMMON[*]}"
+	"tls-fanout-w16|parley-tls|--tls --scenario fanout --clients 100 --senders 10 --inflight 16 --quickack ${COMMON[*]}"
 )
+# tls-*: every server with TLS on its client port and the same certificate, RSA 2048
+# self-signed as `make cert` makes (InspIRCd and ngIRCd through GnuTLS, as Debian builds
+# them); tls-connect-p50-resume reconnects with the session (ticket) of an earlier connection,
+# as clients coming back after a network blip can; tls-connect-p50-ecdsa is Parley with an
+# ECDSA P-256 certificate instead.
+if [ "${TLS:-1}" != 0 ]; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+		-keyout "$TMP/tls.key" -out "$TMP/tls.crt" >/dev/null 2>&1 &&
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=localhost" \
+			-keyout "$TMP/tls-ec.key" -out "$TMP/tls-ec.crt" >/dev/null 2>&1 &&
+		openssl dhparam -dsaparam -out "$TMP/dh.pem" 2048 >/dev/null 2>&1 &&
+		chmod 644 "$TMP"/tls*.key || { log "cannot make the TLS certificates; no TLS runs"; TLS=0; }
+fi
 
 # Other work on the machine skews every figure: report it, and optionally wait for quiet.
 busy_cores() { # CPU busy over $1 seconds, in cores
@@ -277,47 +321,48 @@ for round in $(seq "$ROUNDS"); do
 	for entry in "${SCENARIOS[@]}"; do
 		id=${entry%%|*}
 		[ -n "${ONLY:-}" ] && case " $ONLY " in *" $id "*) ;; *) continue ;; esac
+		case $id in
+		tls-*) [ "${TLS:-1}" = 0 ] && continue ;;
+		*) [ "${TLS:-1}" = only ] && continue ;;
+		esac
 		rest=${entry#*|}
 		who=${rest%%|*}
 		read -r -a args <<<"${rest#*|}"
-		if [ "$who" = all ]; then
+		if [ "$who" = all ] || [ "$who" = all-tls ]; then
 			# rotate the order each round so no server always runs first
 			read -r -a list <<<"$SERVERS"
 			k=$(((round - 1) % ${#list[@]}))
-			who="${list[*]:k} ${list[*]:0:k}"
+			suffix=""
+			[ "$who" = all-tls ] && suffix=-tls
+			who=""
+			for name in "${list[@]:k}" "${list[@]:0:k}"; do who="$who $name$suffix"; done
 		fi
-		case " $SERVERS " in *" parley "*) ;; *) who=${who//parley-history/}; who=${who//parley-ws/} ;; esac
+		case " $SERVERS " in
+		*" parley "*) ;;
+		*) who=$(for n in $who; do case $n in parley*) ;; *) printf '%s ' "$n" ;; esac; done) ;;
+		esac
 		for name in $who; do
 			run "$id" "$round" "$name" "${args[@]}"
 		done
 	done
 done
-if [ "$HOLD_N" -gt 0 ]; then
+if [ "$HOLD_N" -gt 0 ] && [ "${TLS:-1}" != only ]; then
 	for name in $SERVERS; do
 		case " $HOLD_SERVERS " in *" $name "*) ;; *) continue ;; esac
 		run hold 1 "$name" --scenario idle --clients "$HOLD_N" --per-channel 50 --settle 5 --setup-timeout 150
 	done
 fi
-# TLS, Parley only (the peers' TLS setups are not configured here), once: the same
-# certificate as `make cert` (RSA 2048, self-signed).
-case " $SERVERS " in
-*" parley "*)
-	if [ "${TLS:-1}" = 1 ] && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
-		-keyout "$TMP/tls.key" -out "$TMP/tls.crt" >/dev/null 2>&1; then
-		run tls-idle 1 parley-tls --tls --scenario idle --clients 2000 --per-channel 50 --settle 2
-		run tls-fanout-w16 1 parley-tls --tls --scenario fanout --clients 100 --senders 10 --inflight 16 --quickack "${COMMON[@]}"
-		run tls-connect-p10 1 parley-tls --tls --scenario connect --parallel 10 "${COMMON[@]}"
-	fi
-	;;
-esac
 ELAPSED=$(($(date +%s) - START))
 log "done in $ELAPSED s"
 
 # --- report ----------------------------------------------------------------------------
+# TLS=only refreshes the tls-* rows of an existing report and keeps its other rows.
+keep=()
+[ "${TLS:-1}" = only ] && [ "$REPORT" != "-" ] && [ -f "$REPORT" ] && keep=(--keep-from "$REPORT")
 if [ "$REPORT" != "-" ]; then
-	/usr/bin/python3 "$BENCH/report.py" "$RESULTS" --commands "$TMP/commands.txt" \
+	/usr/bin/python3 "$BENCH/report.py" "$RESULTS" "${keep[@]}" --commands "$TMP/commands.txt" \
 		--servers "$SERVERS" --rounds "$ROUNDS" --duration "$DURATION" --elapsed "$ELAPSED" \
-		--quick "$QUICK" --idle-n "$IDLE_N" --hold-n "$HOLD_N" --versions "$versions" \
+		--quick "$QUICK" --idle-n "$IDLE_N" --tls-idle-n "$TLS_IDLE_N" --hold-n "$HOLD_N" --versions "$versions" \
 		--command "$( [ "$QUICK" = 1 ] && echo 'QUICK=1 ')bash tests/bench/run-bench.sh" >"$REPORT.tmp" &&
 		mv "$REPORT.tmp" "$REPORT" && log "wrote $REPORT"
 fi

@@ -88,6 +88,8 @@ def test_two_parley_nodes(make_server):
     lu = alice.read_until(lambda l: l.command == "266")
     assert next(l for l in lu if l.command == "251").params[-1] == "There are 2 users and 0 invisible on 2 servers"
     assert next(l for l in lu if l.command == "255").params[-1] == "I have 1 clients and 1 servers"
+    assert next(l for l in lu if l.command == "265").params[1:] == ["1", "1", "Current local users 1, max 1"]
+    assert next(l for l in lu if l.command == "266").params[1:] == ["2", "2", "Current global users 2, max 2"]
     alice.send("LINKS")
     li = alice.read_until(lambda l: l.command == "365")
     assert [l.params[1:] for l in li if l.command == "364"] == [
@@ -112,6 +114,12 @@ def test_two_parley_nodes(make_server):
     q = alice.expect(lambda l: l.command == "QUIT", timeout=10)
     assert q.source.startswith("bobby!") and q.params == ["*.net *.split"]
     assert names(alice, "#net") == ["@alice"]
+    # LUSERS: the network is alice's server alone now; its peak stays
+    alice.send("LUSERS")
+    lu = alice.read_until(lambda l: l.command == "266")
+    assert next(l for l in lu if l.command == "251").params[-1] == "There are 1 users and 0 invisible on 1 servers"
+    assert next(l for l in lu if l.command == "255").params[-1] == "I have 1 clients and 0 servers"
+    assert next(l for l in lu if l.command == "266").params[1:] == ["1", "2", "Current global users 1, max 2"]
     # re-link: a new b bursts, its user joins and sees alice and the topic
     b2 = start_b()
     carol = b2.connect("carol")
@@ -183,6 +191,8 @@ general {
 };
 channel { enable_owner = no; enable_admin = no; };
 serverhide { hide_servers = no; };
+/* hybrid takes account changes (SVSACCOUNT) only from a services server */
+service { name = "a.parley.test"; };
 motd { mask = "*"; file = "%(dir)s/motd"; };
 log { use_logging = no; };
 """
@@ -248,14 +258,16 @@ def hybrid_factory():
 def test_hybrid_interop(make_server, hybrid_factory):
     from conftest import Client
     hyb_port = free_port()
+    from operutil import OPER_PASSWORD, oper_block, operators_text
     p = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
-                    extra=connect_block("hybrid.test", hyb_port, True, send="h-pw", accept="a-pw"))
+                    extra=connect_block("hybrid.test", hyb_port, True, send="h-pw", accept="a-pw")
+                    + operators_text(oper_block()))
     h = hybrid_factory(p.port, hyb_port).start()
     alice = p.connect("alice")
     alice.send("JOIN #mix")
     alice.expect(lambda l: l.command == "366")
     hc = Client(h.port)
-    hc.register("hank", timeout=15)
+    hc.register("hank", caps=["account-notify", "extended-join"], timeout=15)
     wait_whois(hc, "alice", timeout=15)
     hc.send("JOIN #mix")
     hl = hc.read_until(lambda l: l.command == "366")
@@ -278,6 +290,29 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hc.send("TOPIC #mix :mixed")
     t = alice.expect(lambda l: l.command == "TOPIC", timeout=10)
     assert t.source.startswith("hank!") and t.params == ["#mix", "mixed"]
+    # alice logs in (registers) on parley: hybrid takes the account (SVSACCOUNT) and
+    # tells hank (account-notify); logging out likewise
+    alice.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    alice.expect(lambda l: l.command == "900")
+    acc = hc.expect(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["alice"]
+    alice.send("PRIVMSG NickServ :LOGOUT")
+    acc = hc.expect(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["*"]
+    # an operator on parley kills a user of hybrid: hybrid disconnects it, hank sees the QUIT
+    vic = Client(h.port)
+    vic.register("vic", timeout=15)
+    vic.send("JOIN #mix")
+    vic.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("vic!"), timeout=10)
+    alice.send("OPER root " + OPER_PASSWORD)
+    alice.expect(lambda l: l.command == "381")
+    alice.send("KILL vic :bye")
+    k = vic.expect(lambda l: l.command == "KILL", timeout=10)
+    assert k.source.startswith("alice!") and k.params[0] == "vic"
+    for c in (hc, alice):
+        q = c.expect(lambda l: l.command == "QUIT", timeout=10)
+        assert q.source.startswith("vic!") and q.params == ["Killed (alice (bye))"]
     # split: hybrid dies; hank QUITs on parley
     h.stop()
     q = alice.expect(lambda l: l.command == "QUIT", timeout=20)
@@ -291,3 +326,190 @@ def test_hybrid_interop(make_server, hybrid_factory):
     hl = hc2.read_until(lambda l: l.command == "366")
     assert "@alice" in next(l for l in hl if l.command == "353").params[-1].split()
     alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("hank2!"), timeout=10)
+
+
+# ---- accounts: several sessions, always-on ------------------------------------------
+
+PASSWORD = "hunter2hunter2"
+
+
+def sasl_session(srv, nick, caps=()):
+    """A connection logged in to account nick with SASL PLAIN, registered as nick (a
+    session of the user when nick is already in use by the account)."""
+    from conftest import authenticate
+    c = srv.client()
+    c.cap_ls()
+    c.send("CAP REQ :" + " ".join(("sasl",) + tuple(caps)))
+    c.expect(lambda l: l.command == "CAP" and l.params[1] == "ACK")
+    assert authenticate(c, nick, PASSWORD).command == "903"
+    c.send("NICK " + nick)
+    c.send("USER %s 0 * :%s" % (nick, nick))
+    c.send("CAP END")
+    c.read_until(lambda l: l.command in ("376", "422"))
+    c.nick = nick
+    return c
+
+
+def test_session_handover_and_always_on_keep_the_user_on_the_network(make_server):
+    a, start_b = start_pair(make_server)
+    first = a.connect("alice")
+    first.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    first.expect(lambda l: l.command == "900")
+    first.send("JOIN #net")
+    first.expect(lambda l: l.command == "366")
+    second = sasl_session(a, "alice")
+    b = start_b()
+    bob = b.connect("bob", caps=["away-notify"])
+    wait_whois(bob, "alice")
+    bob.send("JOIN #net")
+    bob.read_until(lambda l: l.command == "366")
+    first.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"))
+    # the first connection leaves: the user stays (the other session takes it over),
+    # bob sees no QUIT, and the network still reaches the user by its UID
+    first.send("QUIT :one of two")
+    first.expect_closed()
+    second.send("PRIVMSG #net :still here")
+    m = bob.expect_next(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.source.startswith("alice!") and m.params == ["#net", "still here"]
+    bob.send("PRIVMSG alice :are you?")
+    m = second.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.source.startswith("bob!") and m.params == ["alice", "are you?"]
+    # always-on: the last connection leaves, bob sees the user go away, not quit
+    second.send("PRIVMSG NickServ :SET ALWAYS-ON ON")
+    second.expect(lambda l: l.command == "NOTICE" and "Always-on is now on" in l.params[-1])
+    second.send("QUIT :gone for the night")
+    second.expect_closed()
+    aw = bob.expect_next(lambda l: l.command == "AWAY", timeout=10)
+    assert aw.source.startswith("alice!") and aw.params == ["Always-on (disconnected)"]
+    # the account's next login takes the user back: bob sees it come back from away
+    third = sasl_session(a, "alice")
+    aw = bob.expect_next(lambda l: l.command == "AWAY", timeout=10)
+    assert aw.source.startswith("alice!") and aw.params == []
+    third.send("PRIVMSG #net :back")
+    m = bob.expect_next(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.params == ["#net", "back"]
+
+
+def test_account_changes_reach_the_other_node(make_server):
+    a, start_b = start_pair(make_server)
+    alice = a.connect("alice")
+    alice.send("JOIN #acct")
+    alice.read_until(lambda l: l.command == "366")
+    b = start_b()
+    bob = b.connect("bob", caps=["account-notify", "extended-join", "account-tag", "message-tags"])
+    wait_whois(bob, "alice")
+    bob.send("JOIN #acct")
+    bob.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"))
+    # alice registers (and so logs in) on a: bob, on b, gets account-notify
+    alice.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    alice.expect(lambda l: l.command == "900")
+    acc = bob.expect_next(lambda l: l.command == "ACCOUNT", timeout=10)
+    assert acc.source.startswith("alice!") and acc.params == ["alice"]
+    # WHOIS on b shows the account; her messages carry the account tag
+    bob.send("WHOIS alice")
+    wl = bob.read_until(lambda l: l.command == "318")
+    assert [l.params[1:] for l in wl if l.command == "330"] == [["alice", "alice", "is logged in as"]]
+    alice.send("PRIVMSG #acct :signed")
+    m = bob.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.tags.get("account") == "alice" and m.params == ["#acct", "signed"]
+    # a user already logged in when it joins: extended-join on b names the account
+    carol = a.connect("carol")
+    carol.send("PRIVMSG NickServ :REGISTER " + PASSWORD)
+    carol.expect(lambda l: l.command == "900")
+    carol.send("JOIN #acct")
+    j = bob.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    assert j.params == ["#acct", "carol", "Parley Tester"]
+    # logging out on a: account-notify "*" on b, no account in WHOIS or tags
+    alice.send("PRIVMSG NickServ :LOGOUT")
+    alice.expect(lambda l: l.command == "901")
+    acc = bob.expect(lambda l: l.command == "ACCOUNT" and l.source.startswith("alice!"), timeout=10)
+    assert acc.params == ["*"]
+    bob.send("WHOIS alice")
+    wl = bob.read_until(lambda l: l.command == "318")
+    assert not [l for l in wl if l.command == "330"]
+    alice.send("PRIVMSG #acct :plain")
+    m = bob.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert "account" not in m.tags and m.params == ["#acct", "plain"]
+
+
+def test_kill_crosses_the_network(make_server):
+    from operutil import OPER_PASSWORD, oper_block, operators_text
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra=connect_block("b.parley.test", 1, False, send="b-pw", accept="a-pw")
+                    + operators_text(oper_block()))
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    extra=connect_block("a.parley.test", a.port, True, send="a-pw", accept="b-pw"))
+    oper = a.connect("oper")
+    oper.send("OPER root " + OPER_PASSWORD)
+    oper.expect(lambda l: l.command == "381")
+    dave = a.connect("dave")
+    dave.send("JOIN #k")
+    dave.read_until(lambda l: l.command == "366")
+    bob = b.connect("bob")
+    carol = b.connect("carol")
+    wait_whois(bob, "dave")
+    for c in (bob, carol):
+        c.send("JOIN #k")
+        c.read_until(lambda l: l.command == "366")
+    dave.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    bob.drain()
+    # an operator on a kills bob, a user of b: bob is told and disconnected by b, and
+    # the channel sees the same QUIT on both servers
+    oper.send("KILL bob :spamming")
+    k = bob.expect(lambda l: l.command == "KILL", timeout=10)
+    assert k.source.startswith("oper!") and k.params == ["bob", "spamming"]
+    bob.expect_error_close("Killed (oper (spamming))")
+    for c in (carol, dave):
+        q = c.expect(lambda l: l.command == "QUIT", timeout=10)
+        assert q.source.startswith("bob!") and q.params == ["Killed (oper (spamming))"]
+    # bob is gone from both servers
+    for c in (carol, dave):
+        c.send("WHOIS bob")
+        wl = c.read_until(lambda l: l.command == "318")
+        assert [l.command for l in wl if l.command in ("311", "401")] == ["401"]
+    # the other way: a user of a killed by its own oper is gone from b as well
+    oper.send("KILL dave :enough")
+    q = carol.expect(lambda l: l.command == "QUIT", timeout=10)
+    assert q.source.startswith("dave!") and q.params == ["Killed (oper (enough))"]
+
+
+def test_message_tags_cross_between_parley_nodes(make_server):
+    caps = ["message-tags", "server-time", "echo-message"]
+    a, start_b = start_pair(make_server)
+    alice = a.connect("alice", caps=caps)
+    alice.send("JOIN #tags")
+    alice.read_until(lambda l: l.command == "366")
+    b = start_b()
+    bob = b.connect("bob", caps=caps)
+    wait_whois(bob, "alice")
+    bob.send("JOIN #tags")
+    bob.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"))
+    # a channel message: bob, on b, sees the msgid and time alice's echo carries
+    alice.send("PRIVMSG #tags :hello")
+    echo = alice.expect(lambda l: l.command == "PRIVMSG")
+    m = bob.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.params == ["#tags", "hello"] and m.tags["msgid"] == echo.tags["msgid"]
+    assert m.tags["time"] == echo.tags["time"]
+    # the other way, and a private message
+    bob.send("PRIVMSG alice :psst")
+    echo = bob.expect(lambda l: l.command == "PRIVMSG")
+    m = alice.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.params == ["alice", "psst"] and m.tags["msgid"] == echo.tags["msgid"]
+    assert m.tags["time"] == echo.tags["time"]
+    # TAGMSG with client tags crosses too (only to peers that take tags)
+    alice.send("@+draft/react=\\s;+draft/reply=%s TAGMSG #tags" % echo.tags["msgid"])
+    echo = alice.expect(lambda l: l.command == "TAGMSG")
+    t = bob.expect(lambda l: l.command == "TAGMSG", timeout=10)
+    assert t.source.startswith("alice!") and t.params == ["#tags"]
+    assert t.tags["+draft/react"] == " " and t.tags["+draft/reply"] == m.tags["msgid"]
+    assert t.tags["msgid"] == echo.tags["msgid"]
+    # a client without message-tags on b gets the plain line
+    carol = b.connect("carol")
+    carol.send("JOIN #tags")
+    carol.read_until(lambda l: l.command == "366")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    alice.send("PRIVMSG #tags :plain for carol")
+    line = carol.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert not line.tags and line.params == ["#tags", "plain for carol"]

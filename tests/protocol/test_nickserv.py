@@ -64,7 +64,7 @@ def test_help(make_server, backend):
         "  LOGOUT - log out of your account",
         "  DROP <password> - delete your account",
         "  GHOST <nick> - disconnect a session using a nick of your account",
-        "  SET PASSWORD <new password> | EMAIL <address> - change your password or email",
+        "  SET PASSWORD <new password> | EMAIL <address> | ALWAYS-ON ON|OFF - account settings",
         "  INFO [account] - show information about an account",
         "  CERT ADD [fp] | DEL <fp> | LIST - client certificates for SASL EXTERNAL",
         "  RESETPASS <account> [<code> <new password>] - a forgotten password",
@@ -143,7 +143,7 @@ def test_set_password(make_server, backend):
     c.expect_next(logged_in("alice", "alice"))
     c.expect_next(notice("alice", "You are now identified for alice."))
     ns(c, "SET")
-    c.expect_next(notice("alice", "Syntax: SET PASSWORD <new password> | SET EMAIL <address>"))
+    c.expect_next(notice("alice", "Syntax: SET PASSWORD <new password> | SET EMAIL <address> | SET ALWAYS-ON ON|OFF"))
     ns(c, "SET EMAIL x@example.org")
     c.expect_next(notice("alice", "Email address changed."))
     ns(c, "SET PASSWORD short")
@@ -176,6 +176,7 @@ def test_info(make_server, backend):
     assert before - 5 <= registered <= time.time() + 5, line
     alice.expect_next(notice("alice", "Nicks: alice"))
     alice.expect_next(notice("alice", "Email: alice@example.org"))
+    alice.expect_next(notice("alice", "Always-on: off (server default)"))  # to her and operators only
     alice.expect_next(notice("alice", "alice is online now."))
     alice.expect_next(notice("alice", "End of info."))
     # Someone else's: no email.
@@ -342,7 +343,7 @@ def test_set_email(make_server, backend):
         ns(alice, "SET EMAIL " + bad)
         alice.expect_next(notice("alice", "%s is not a valid email address." % bad))
     ns(alice, "SET EMAIL")
-    alice.expect_next(notice("alice", "Syntax: SET PASSWORD <new password> | SET EMAIL <address>"))
+    alice.expect_next(notice("alice", "Syntax: SET PASSWORD <new password> | SET EMAIL <address> | SET ALWAYS-ON ON|OFF"))
     ns(alice, "SET EMAIL alice@example.org")
     alice.expect_next(notice("alice", "Email address changed."))
     srv.stop()

@@ -1,12 +1,16 @@
 """The TLS listener: handshake, registration, client certificates, and hostile or
 stalled handshakes that must not disturb anyone else."""
 
+import hashlib
 import re
 import socket
+import ssl
 import struct
 import time
 
-from conftest import HOST, SERVER_NAME, check_welcome, wait_for
+import pytest
+
+from conftest import HOST, NICKSERV, SERVER_NAME, Client, check_welcome, wait_for
 
 S = ":" + SERVER_NAME
 PONG = S + " PONG " + SERVER_NAME + " :%s"
@@ -35,6 +39,46 @@ def test_tls_client_certificate(server, client_cert):
     c.register("certuser")
     c.send("PING cert")
     c.expect_next(PONG % "cert")
+
+
+@pytest.mark.parametrize("version", ["TLSv1_3", "TLSv1_2"])
+def test_tls_session_resumption_keeps_the_certificate(server, client_cert, version):
+    """A client coming back with the session ticket of its previous connection resumes it
+    (no certificate signature: the cheap handshake of a reconnect storm), and the resumed
+    connection still carries its client certificate's fingerprint."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = getattr(ssl.TLSVersion, version)
+    ctx.load_cert_chain(client_cert[0], client_cert[1])
+
+    def connect(session=None):
+        raw = socket.create_connection((HOST, server.tls_port), timeout=5)
+        c = Client(server.tls_port, sock=ctx.wrap_socket(raw, server_hostname="localhost", session=session))
+        server.clients.append(c)
+        return c
+
+    first = connect()
+    first.register("resume1")  # TLS 1.3 tickets come after the handshake, before 001
+    session = first.sock.session
+    assert session is not None and session.has_ticket
+    assert not first.sock.session_reused
+    first.send("QUIT")
+    first.expect_error_close("Quit: ")
+
+    second = connect(session)
+    assert second.sock.session_reused
+    assert second.sock.version() == version.replace("_", ".")
+    second.register("resume2")
+    second.send("PRIVMSG NickServ :REGISTER resumepass1")
+    second.expect_next(":%s NOTICE resume2 :Account resume2 registered. You are now logged in." % NICKSERV)
+    second.expect_next(re.compile(r".* 900 resume2 "))
+    second.send("PRIVMSG NickServ :CERT ADD")
+    second.expect_next(":%s NOTICE resume2 :Certificate fingerprint added." % NICKSERV)
+    with open(client_cert[0]) as f:
+        fp = hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+    second.send("PRIVMSG NickServ :CERT LIST")
+    second.expect_next(":%s NOTICE resume2 :Certificate fingerprints for resume2: %s" % (NICKSERV, fp))
 
 
 def test_stalled_and_garbage_handshakes_do_not_block(server):
