@@ -50,7 +50,7 @@ DEBS := libev-dev libssl-dev libconfig-dev libmariadb-dev libsqlite3-dev pkg-con
 # ngircd, a benchmark peer, from its .deb instead of installing it)
 # (clang only recommends libclang-rt-14-dev, which holds libFuzzer and the sanitizer runtimes)
 
-.PHONY: all run test unit protocol asan cert deps clean bench fuzz fuzz-build fuzz-bins fuzz-regress install uninstall test-web web-deps
+.PHONY: all run test unit protocol asan cert deps clean bench netsim fuzz fuzz-build fuzz-bins fuzz-regress install uninstall test-web web-deps
 
 all: $(DAEMON)
 
@@ -232,6 +232,12 @@ fuzz: deps fuzz-build
 bench: deps
 	$(MAKE) all
 	bash tests/bench/run-bench.sh
+
+# A simulated network (docs/NETSIM.md): 5 linked nodes, 5,000 clients in one channel,
+# latency and loss per hop, a split and re-link; a few minutes. Needs root (ss -K).
+netsim: $(DAEMON)
+	$(MAKE) -C tests/bench ircbench
+	$(PYTHON) tests/bench/netsim.py
 
 clean:
 	rm -rf build ircd/parleyd

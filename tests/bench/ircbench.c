@@ -11,6 +11,12 @@
  *   direct   --pairs pairs of clients sending PRIVMSG to each other, same two modes.
  *   connect  --parallel slots each looping connect, NICK/USER, wait for 001, QUIT, wait for
  *            the server to close; reports cycles/s and the connect-to-001 latency.
+ *   netsim   a linked network (tests/bench/netsim.py, docs/NETSIM.md): --ports lists one
+ *            port per node, client i connects to node i % nodes, all join one channel; the
+ *            --senders are on --sender-node and send at a fixed --rate. Per receiving node:
+ *            latency, lost, duplicated and reordered deliveries. With --split-at S the main
+ *            thread runs --split-cmd S seconds into the measuring window (it cuts a link)
+ *            and watches every client's view of the channel to time the re-link and burst.
  *
  * With --sasl PASSWORD each client logs in during registration as account L<index> (a login
  * storm when --setup-inflight covers every client): SASL PLAIN pipelined with CAP REQ,
@@ -92,8 +98,10 @@
 #define INLINE_IN 1024
 #define MAX_EVENTS 512
 
-enum scenario { SC_IDLE, SC_FANOUT, SC_DIRECT, SC_CONNECT };
-static const char *const scenario_name[] = {"idle", "fanout", "direct", "connect"};
+enum scenario { SC_IDLE, SC_FANOUT, SC_DIRECT, SC_CONNECT, SC_NETSIM };
+static const char *const scenario_name[] = {"idle", "fanout", "direct", "connect", "netsim"};
+#define NSCENARIOS 5
+#define MAX_NODES 16
 
 enum phase { PH_INIT, PH_SETUP, PH_MEASURE, PH_STOP };
 
@@ -116,6 +124,7 @@ enum pub {
 	P_ERRORS,
 	P_DISCONNECTS,
 	P_CYCLES,
+	P_CONVERGED, /* netsim: clients that see every member in the channel */
 	P_NOW,
 	P_COUNT
 };
@@ -147,6 +156,13 @@ struct opts {
 	bool quickack;
 	bool busy;
 	const char *extra;
+	/* netsim */
+	int nnodes;
+	int ports[MAX_NODES];
+	pid_t pids[MAX_NODES];
+	int sender_node;
+	double split_at; /* seconds into the measuring window; < 0: no split */
+	const char *split_cmd;
 };
 
 struct worker;
@@ -166,6 +182,8 @@ struct conn {
 	bool want_out;
 	bool dead;     /* close after the current batch */
 	bool on_dead;  /* queued on w->dead */
+	uint8_t node;  /* netsim: the node this client is on (index into --ports) */
+	int members_seen; /* netsim: channel members this client knows (NAMES, JOIN, QUIT) */
 	SSL *ssl;
 	char nick[16];
 	uint8_t sasl_stage;    /* --scram: 0 mechanism sent, 1 client-first sent, 2 final sent; 3 done */
@@ -192,6 +210,7 @@ struct stream {
 	uint32_t sent, acked;
 	bool dirty;
 	uint64_t next_due, interval;
+	uint64_t *ts; /* netsim: send time of each sequence number below g.maxseq */
 };
 
 struct worker {
@@ -219,6 +238,14 @@ struct worker {
 	SSL_SESSION *session;         /* --resume: the session offered by new connections */
 	struct hist lat;
 	struct hist quit; /* connect: QUIT sent to the server's close */
+	/* netsim: clients with members_seen == every client; per node and send period
+	 * (NS_LINKED before the cut or after the restore, NS_SPLIT between) a latency histogram;
+	 * receipts per node, stream and sequence number; reordering and gaps per node */
+	uint64_t converged;
+	struct hist *nlat;
+	uint16_t *rcv;
+	uint64_t nreordered[MAX_NODES], ngaps[MAX_NODES];
+	uint64_t nworst[MAX_NODES], nworst_ts[MAX_NODES]; /* the slowest linked delivery, its send time */
 	_Alignas(64) _Atomic uint64_t pub[P_COUNT];
 };
 
@@ -242,12 +269,13 @@ static struct opts o = {
 	.setup_timeout = 120,
 	.src_ips = 1,
 	.extra = "",
+	.split_at = -1,
 };
 
 static struct {
 	_Atomic int phase;
 	uint64_t t0, meas_start, meas_end; /* written by main before PH_MEASURE */
-	struct sockaddr_in addr;
+	struct sockaddr_in addr[MAX_NODES];
 	SSL_CTX *ssl_ctx;
 	struct conn *conns;
 	int nconns;
@@ -255,7 +283,15 @@ static struct {
 	int nstreams;
 	struct worker *workers;
 	char marker[7]; /* "~B" and four characters drawn per run */
+	/* netsim: sequence numbers recorded per stream; when the link was cut and when every
+	 * client saw the whole channel again (0: not yet) */
+	uint32_t maxseq;
+	int node_members[MAX_NODES];
+	_Atomic uint64_t t_cut, t_restored;
+	uint64_t win_lo; /* the split window starts 1 s before the planned cut (0: no split) */
 } g;
+
+enum { NS_LINKED, NS_SPLIT, NS_PERIODS };
 
 /* ------------------------------------------------------------------------------------- */
 /* Small helpers */
@@ -696,7 +732,7 @@ static void conn_launch(struct conn *c, uint64_t now)
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
 		die("epoll_ctl ADD: %s", strerror(errno));
 	c->want_out = true;
-	if (connect(fd, (struct sockaddr *)&g.addr, sizeof g.addr) < 0 && errno != EINPROGRESS)
+	if (connect(fd, (struct sockaddr *)&g.addr[c->node], sizeof g.addr[c->node]) < 0 && errno != EINPROGRESS)
 		conn_kill(c);
 	if (!w->first_launch)
 		w->first_launch = now;
@@ -794,6 +830,8 @@ static void stream_append(struct stream *st, uint64_t ts)
 	*p++ = '\r';
 	*p++ = '\n';
 	c->outlen = (uint32_t)(p - c->out);
+	if (st->ts && st->sent < g.maxseq)
+		st->ts[st->sent] = ts;
 	st->sent++;
 	c->w->expected += (uint64_t)st->nrecv;
 }
@@ -886,13 +924,33 @@ static void on_payload(struct conn *c, uint32_t sid, uint32_t seq, uint64_t ts, 
 		r->next++;
 	} else if (seq > r->next) {
 		w->gaps++;
+		w->ngaps[c->node]++;
 		r->next = seq + 1;
 	} else {
 		w->reordered++;
+		w->nreordered[c->node]++;
 	}
 	r->count++;
 	w->delivered++;
-	if (now >= g.meas_start && now < g.meas_end) {
+	if (o.sc == SC_NETSIM) {
+		if (seq < g.maxseq) {
+			uint16_t *n = &w->rcv[((size_t)c->node * (size_t)g.nstreams + sid) * g.maxseq + seq];
+			if (*n < UINT16_MAX)
+				(*n)++;
+		}
+		/* the period of the send time: from 1 s before the cut to the restore, or not */
+		uint64_t back = atomic_load_explicit(&g.t_restored, memory_order_acquire);
+		int period = g.win_lo && ts >= g.win_lo && (!back || ts < back) ? NS_SPLIT : NS_LINKED;
+		if (ts >= g.meas_start && ts < g.meas_end) {
+			uint64_t l = now > ts ? now - ts : 0;
+			w->delivered_win++;
+			hist_add(&w->nlat[c->node * NS_PERIODS + period], l);
+			if (period == NS_LINKED && l > w->nworst[c->node]) {
+				w->nworst[c->node] = l;
+				w->nworst_ts[c->node] = ts;
+			}
+		}
+	} else if (now >= g.meas_start && now < g.meas_end) {
 		w->delivered_win++;
 		hist_add(&w->lat, now > ts ? now - ts : 0);
 	}
@@ -902,6 +960,33 @@ static void on_payload(struct conn *c, uint32_t sid, uint32_t seq, uint64_t ts, 
 		if (o.rate <= 0)
 			stream_mark(w, st);
 	}
+}
+
+/* netsim: this client's view of the channel changes by delta members; the worker counts the
+ * clients whose view is complete (every client of the run). */
+static void seen_add(struct conn *c, int delta)
+{
+	bool was = c->members_seen == g.nconns;
+	c->members_seen += delta;
+	bool is = c->members_seen == g.nconns;
+	if (was != is)
+		c->w->converged += is ? 1 : (uint64_t)-1;
+}
+
+/* The number of nicks in a 353 line's last parameter. */
+static int names_count(const char *p, const char *e)
+{
+	const char *t = memmem(p, (size_t)(e - p), " :", 2);
+	if (!t)
+		return 0;
+	int n = 0;
+	bool in = false;
+	for (t += 2; t < e; t++) {
+		if (*t != ' ' && !in)
+			n++;
+		in = *t != ' ';
+	}
+	return n;
 }
 
 static void on_registered(struct conn *c, uint64_t now)
@@ -982,6 +1067,16 @@ static void handle_line(struct conn *c, const char *l, size_t n, uint64_t now)
 			out_printf(c, "CAP END\r\n");
 			conn_flush(c);
 		}
+	} else if (o.sc == SC_NETSIM && cl == 4 && (memcmp(cmd, "JOIN", 4) == 0 || memcmp(cmd, "QUIT", 4) == 0)) {
+		/* every client of the run is in the one channel: a JOIN before our 366 is our own,
+		 * any other JOIN or QUIT is a member arriving or leaving (a netsplit's QUITs, a
+		 * burst's JOINs) */
+		if (cmd[0] == 'Q')
+			seen_add(c, -1);
+		else if (c->joined)
+			seen_add(c, 1);
+	} else if (o.sc == SC_NETSIM && cl == 3 && memcmp(cmd, "353", 3) == 0 && !c->joined) {
+		seen_add(c, names_count(ce, e));
 	} else if (cl == 3 && memcmp(cmd, "366", 3) == 0) {
 		if (!c->joined && c->chan) {
 			c->joined = true;
@@ -1189,6 +1284,7 @@ static void publish(struct worker *w, uint64_t now)
 	atomic_store_explicit(&w->pub[P_ERRORS], w->errors, memory_order_relaxed);
 	atomic_store_explicit(&w->pub[P_DISCONNECTS], w->disconnects, memory_order_relaxed);
 	atomic_store_explicit(&w->pub[P_CYCLES], w->cycles, memory_order_relaxed);
+	atomic_store_explicit(&w->pub[P_CONVERGED], w->converged, memory_order_relaxed);
 	atomic_store_explicit(&w->pub[P_NOW], now, memory_order_release);
 }
 
@@ -1325,6 +1421,7 @@ static void build(void)
 	switch (o.sc) {
 	case SC_IDLE:
 	case SC_FANOUT:
+	case SC_NETSIM:
 		n = o.clients;
 		break;
 	case SC_DIRECT:
@@ -1338,6 +1435,10 @@ static void build(void)
 		die("nothing to do: no clients");
 	if (o.sc == SC_FANOUT && (o.senders < 1 || o.clients < o.senders + o.threads))
 		die("fanout needs at least --senders + --threads members");
+	if (o.sc == SC_NETSIM && (o.senders < 1 || o.rate <= 0 || o.sender_node >= o.nnodes ||
+	                          o.clients < o.nnodes * (o.senders + 1)))
+		die("netsim needs --rate, --senders >= 1, a --sender-node among the --ports and"
+		    " at least (senders + 1) clients per node");
 	g.nconns = n;
 	g.conns = xcalloc((size_t)n, sizeof *g.conns);
 	g.workers = xcalloc((size_t)o.threads, sizeof *g.workers);
@@ -1360,12 +1461,12 @@ static void build(void)
 		ev.data.ptr = &w->tfd;
 		epoll_ctl(w->ep, EPOLL_CTL_ADD, w->tfd, &ev);
 	}
-	static const char prefix[] = {'i', 'f', 'd', 'c'};
+	static const char prefix[] = {'i', 'f', 'd', 'c', 'n'};
 	int nchan = o.sc == SC_IDLE ? (n + o.per_channel - 1) / o.per_channel : 1;
 	char **chans = xcalloc((size_t)nchan, sizeof *chans);
 	for (int i = 0; i < nchan; i++) {
 		chans[i] = xcalloc(16, 1);
-		snprintf(chans[i], 16, o.sc == SC_IDLE ? "#idle%d" : "#bench", i);
+		snprintf(chans[i], 16, o.sc == SC_IDLE ? "#idle%d" : o.sc == SC_NETSIM ? "#net" : "#bench", i);
 	}
 	for (int i = 0; i < n; i++) {
 		struct conn *c = &g.conns[i];
@@ -1377,11 +1478,25 @@ static void build(void)
 		base36(c->nick, sizeof c->nick, prefix[o.sc], (uint64_t)i);
 		if (o.sc == SC_IDLE)
 			c->chan = chans[i / o.per_channel];
-		else if (o.sc == SC_FANOUT)
+		else if (o.sc == SC_FANOUT || o.sc == SC_NETSIM)
 			c->chan = chans[0];
+		if (o.sc == SC_NETSIM) {
+			c->node = (uint8_t)(i % o.nnodes);
+			g.node_members[c->node]++;
+		}
 	}
-	if (o.sc == SC_FANOUT || o.sc == SC_DIRECT) {
-		g.nstreams = o.sc == SC_FANOUT ? o.senders : n;
+	if (o.sc == SC_NETSIM) {
+		/* every stream records its send times; receipts are counted per node */
+		double per_stream = o.rate / o.senders * (o.warmup + o.duration) + 2;
+		g.maxseq = (uint32_t)per_stream;
+		for (int t = 0; t < o.threads; t++) {
+			struct worker *w = &g.workers[t];
+			w->nlat = xcalloc((size_t)o.nnodes * NS_PERIODS, sizeof *w->nlat);
+			w->rcv = xcalloc((size_t)o.nnodes * (size_t)o.senders * g.maxseq, sizeof *w->rcv);
+		}
+	}
+	if (o.sc == SC_FANOUT || o.sc == SC_DIRECT || o.sc == SC_NETSIM) {
+		g.nstreams = o.sc == SC_DIRECT ? n : o.senders;
 		g.streams = xcalloc((size_t)g.nstreams, sizeof *g.streams);
 		for (int t = 0; t < o.threads; t++) {
 			g.workers[t].streams = xcalloc((size_t)g.nstreams, sizeof(struct stream *));
@@ -1392,7 +1507,13 @@ static void build(void)
 			st->id = s;
 			st->sender = &g.conns[s];
 			const char *target;
-			if (o.sc == SC_FANOUT) {
+			if (o.sc == SC_NETSIM) {
+				/* the senders: the first clients of the sender node; no observer (fixed rate) */
+				st->sender = &g.conns[o.sender_node + s * o.nnodes];
+				st->nrecv = n - 1;
+				st->ts = xcalloc(g.maxseq, sizeof *st->ts);
+				target = chans[0];
+			} else if (o.sc == SC_FANOUT) {
 				/* the observer: the first non-sender member served by the same worker */
 				int obs = o.senders;
 				while (g.conns[obs].w != st->sender->w)
@@ -1419,7 +1540,7 @@ static void build(void)
 		}
 		for (int i = 0; i < n; i++) {
 			struct conn *c = &g.conns[i];
-			if (o.sc == SC_FANOUT) {
+			if (o.sc == SC_FANOUT || o.sc == SC_NETSIM) {
 				c->rx_base = 0;
 				c->rx_n = g.nstreams;
 			} else {
@@ -1431,16 +1552,42 @@ static void build(void)
 	}
 }
 
+/* The address of every node (one, --port, except for netsim's --ports). */
 static void resolve(void)
 {
-	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
-	char port[16];
-	snprintf(port, sizeof port, "%d", o.port);
-	int r = getaddrinfo(o.host, port, &hints, &res);
-	if (r)
-		die("%s: %s", o.host, gai_strerror(r));
-	memcpy(&g.addr, res->ai_addr, sizeof g.addr);
-	freeaddrinfo(res);
+	if (o.sc != SC_NETSIM) {
+		o.nnodes = 1;
+		o.ports[0] = o.port;
+	} else if (o.nnodes < 1) {
+		die("netsim needs --ports");
+	}
+	for (int k = 0; k < o.nnodes; k++) {
+		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+		char port[16];
+		snprintf(port, sizeof port, "%d", o.ports[k]);
+		int r = getaddrinfo(o.host, port, &hints, &res);
+		if (r)
+			die("%s: %s", o.host, gai_strerror(r));
+		memcpy(&g.addr[k], res->ai_addr, sizeof g.addr[k]);
+		freeaddrinfo(res);
+	}
+}
+
+/* A comma-separated list of up to MAX_NODES integers into v; returns how many. */
+static int int_list(const char *arg, int *v)
+{
+	int n = 0;
+	for (const char *p = arg; *p;) {
+		char *end;
+		long x = strtol(p, &end, 10);
+		if (end == p || n == MAX_NODES || x < 0 || x > 65535)
+			die("bad list %s", arg);
+		v[n++] = (int)x;
+		p = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			die("bad list %s", arg);
+	}
+	return n;
 }
 
 static void raise_fd_limit(void)
@@ -1456,12 +1603,157 @@ static void raise_fd_limit(void)
 		    (unsigned long long)rl.rlim_cur);
 }
 
+
+/* ------------------------------------------------------------------------------------- */
+/* netsim: the split, and the report per node */
+
+static struct {
+	double cpu_setup[MAX_NODES], cpu_meas[MAX_NODES]; /* cores, over setup and the window */
+	long rss_setup[MAX_NODES], rss_end[MAX_NODES];    /* VmRSS after setup and at the end */
+	uint64_t t_seen;                                  /* a client saw the split (a QUIT) */
+	int split_rc;                                     /* --split-cmd's exit status */
+} nsim = {.split_rc = -1};
+
+static void nodes_cpu(double *v)
+{
+	for (int k = 0; k < o.nnodes; k++)
+		v[k] = proc_cpu(o.pids[k]);
+}
+
+static bool nodes_alive(void)
+{
+	for (int k = 0; k < o.nnodes; k++)
+		if (!proc_alive(o.pids[k]))
+			return false;
+	return true;
+}
+
+/* Polls every 2 ms until `until`: runs --split-cmd when due, notes when a client first
+ * misses a member (t_seen) and when every client sees every member again (t_restored). */
+static void netsim_watch(uint64_t until)
+{
+	uint64_t n = (uint64_t)g.nconns;
+	for (uint64_t t = now_ns(); t < until; t = now_ns()) {
+		if (o.split_at >= 0 && o.split_cmd && !g.t_cut && t >= g.meas_start + (uint64_t)(o.split_at * 1e9)) {
+			atomic_store_explicit(&g.t_cut, now_ns(), memory_order_release);
+			nsim.split_rc = system(o.split_cmd);
+			if (nsim.split_rc != -1 && WIFEXITED(nsim.split_rc))
+				nsim.split_rc = WEXITSTATUS(nsim.split_rc);
+		}
+		if (g.t_cut && !g.t_restored) {
+			uint64_t conv = sum_pub(P_CONVERGED);
+			if (!nsim.t_seen && conv < n)
+				nsim.t_seen = now_ns();
+			else if (nsim.t_seen && conv == n)
+				atomic_store_explicit(&g.t_restored, now_ns(), memory_order_release);
+		}
+		usleep(2000);
+	}
+}
+
+static double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static double pct_ms(const struct hist *h, double q)
+{
+	return h->count ? ms(hist_quantile(h, q)) : 0;
+}
+
+/* Per node: deliveries expected and missing (or duplicated) per send period, latency,
+ * reordering, when delivery resumed after the cut, CPU and memory. Messages sent from 1 s
+ * before the cut (in flight when it happened) to the restore are the split window; a
+ * delivery missing outside it is a loss. Returns the losses, duplicates and reorderings
+ * outside the split window. */
+static uint64_t netsim_report(char *res, size_t size, int *rl)
+{
+	uint64_t cut = g.t_cut, back = g.t_restored, bad = 0;
+	uint64_t win_lo = g.win_lo, win_hi = back ? back : UINT64_MAX;
+	printf("  %d nodes, %d clients, senders on node %d, %.0f messages/s\n", o.nnodes, g.nconns, o.sender_node, o.rate);
+	if (cut)
+		printf("  split command exit %d; first client saw it %.1f ms after the cut; every client saw the whole"
+		       " channel again %s%.1f ms after the cut\n",
+		       nsim.split_rc, nsim.t_seen ? ms(nsim.t_seen - cut) : -1, back ? "" : "NEVER: ", back ? ms(back - cut) : -1);
+	for (int k = 0; k < o.nnodes; k++) {
+		uint64_t msgs[NS_PERIODS] = {0}, exp[NS_PERIODS] = {0}, miss[NS_PERIODS] = {0}, dup[NS_PERIODS] = {0};
+		uint64_t last_bad = 0, resume = UINT64_MAX;
+		uint64_t recv = (uint64_t)g.node_members[k] - (k == o.sender_node ? 1 : 0);
+		for (int pass = 0; pass < 2; pass++)
+			for (int sidx = 0; sidx < g.nstreams; sidx++) {
+				struct stream *st = &g.streams[sidx];
+				uint32_t nq = st->sent < g.maxseq ? st->sent : g.maxseq;
+				for (uint32_t q = 0; q < nq; q++) {
+					uint64_t ts = st->ts[q], got = 0;
+					if (pass == 1) { /* the first message after the last one not delivered */
+						if (cut && ts > last_bad && ts < resume)
+							resume = ts;
+						continue;
+					}
+					for (int t = 0; t < o.threads; t++)
+						got += g.workers[t].rcv[((size_t)k * (size_t)g.nstreams + (size_t)sidx) * g.maxseq + q];
+					int p = win_lo && ts >= win_lo && ts < win_hi ? NS_SPLIT : NS_LINKED;
+					msgs[p]++;
+					exp[p] += recv;
+					if (got < recv) {
+						miss[p] += recv - got;
+						if (ts > last_bad)
+							last_bad = ts;
+					} else {
+						dup[p] += got - recv;
+					}
+				}
+			}
+		struct hist *h = xcalloc(NS_PERIODS, sizeof *h);
+		uint64_t reo = 0, gaps = 0, worst = 0, worst_ts = 0;
+		for (int t = 0; t < o.threads; t++) {
+			if (g.workers[t].nworst[k] > worst) {
+				worst = g.workers[t].nworst[k];
+				worst_ts = g.workers[t].nworst_ts[k];
+			}
+			for (int p = 0; p < NS_PERIODS; p++)
+				hist_merge(&h[p], &g.workers[t].nlat[k * NS_PERIODS + p]);
+			reo += g.workers[t].nreordered[k];
+			gaps += g.workers[t].ngaps[k];
+		}
+		bad += miss[NS_LINKED] + dup[NS_LINKED] + dup[NS_SPLIT] + reo;
+		double resume_ms = cut && last_bad >= win_lo && resume != UINT64_MAX ? ms(resume - cut) : -1;
+		printf("  node %d (%d members): linked p50 %.3f ms, p99 %.3f ms, max %.3f ms; %" PRIu64 "/%" PRIu64
+		       " deliveries missing, %" PRIu64 " duplicated, %" PRIu64 " reordered; split window: %" PRIu64
+		       " messages, %" PRIu64 "/%" PRIu64 " not delivered; CPU %.2f cores, VmRSS %ld KiB\n",
+		       k, g.node_members[k], pct_ms(&h[NS_LINKED], 0.5), pct_ms(&h[NS_LINKED], 0.99), ms(h[NS_LINKED].max),
+		       miss[NS_LINKED], exp[NS_LINKED], dup[NS_LINKED], reo, msgs[NS_SPLIT], miss[NS_SPLIT], exp[NS_SPLIT],
+		       nsim.cpu_meas[k], nsim.rss_end[k]);
+		printf("NODE node=%d port=%d members=%d receivers=%" PRIu64 " lat_count=%" PRIu64 " p50_ms=%.3f p99_ms=%.3f"
+		       " p999_ms=%.3f max_ms=%.3f msgs=%" PRIu64 " expected=%" PRIu64 " missing=%" PRIu64 " duplicated=%" PRIu64
+		       " reordered=%" PRIu64 " gaps=%" PRIu64 " split_msgs=%" PRIu64 " split_expected=%" PRIu64
+		       " split_missing=%" PRIu64 " split_duplicated=%" PRIu64 " split_lat_count=%" PRIu64 " split_p50_ms=%.3f"
+		       " split_p99_ms=%.3f split_max_ms=%.3f resume_ms=%.1f max_sent_s=%.3f cpu_setup=%.2f cpu=%.2f rss_setup_kib=%ld"
+		       " rss_end_kib=%ld\n",
+		       k, o.ports[k], g.node_members[k], recv, h[NS_LINKED].count, pct_ms(&h[NS_LINKED], 0.5),
+		       pct_ms(&h[NS_LINKED], 0.99), pct_ms(&h[NS_LINKED], 0.999), ms(h[NS_LINKED].max), msgs[NS_LINKED],
+		       exp[NS_LINKED], miss[NS_LINKED], dup[NS_LINKED], reo, gaps, msgs[NS_SPLIT], exp[NS_SPLIT],
+		       miss[NS_SPLIT], dup[NS_SPLIT], h[NS_SPLIT].count, pct_ms(&h[NS_SPLIT], 0.5),
+		       pct_ms(&h[NS_SPLIT], 0.99), ms(h[NS_SPLIT].max), resume_ms,
+		       worst_ts ? ((double)worst_ts - (double)g.meas_start) / 1e9 : -1, nsim.cpu_setup[k], nsim.cpu_meas[k],
+		       nsim.rss_setup[k], nsim.rss_end[k]);
+		free(h);
+	}
+	*rl += snprintf(res + *rl, size - (size_t)*rl,
+	                " nodes=%d clients=%d senders=%d sender_node=%d split=%d split_rc=%d cut_s=%.3f seen_ms=%.1f"
+	                " restored_ms=%.1f",
+	                o.nnodes, g.nconns, o.senders, o.sender_node, cut != 0, nsim.split_rc,
+	                cut ? ((double)cut - (double)g.meas_start) / 1e9 : -1,
+	                cut && nsim.t_seen ? ms(nsim.t_seen - cut) : -1, cut && back ? ms(back - cut) : -1);
+	return bad + (cut && !back);
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* Main */
 
 static void usage(void)
 {
-	fputs("usage: ircbench --scenario idle|fanout|direct|connect [options]\n"
+	fputs("usage: ircbench --scenario idle|fanout|direct|connect|netsim [options]\n"
 	      "  --host H --port P --tls        server address (default 127.0.0.1:6667)\n"
 	      "  --ws                           WebSocket (text.ircv3.net) instead of a byte stream\n"
 	      "  --label NAME --pid PID         server name for RESULT; its PID for CPU and VmRSS\n"
@@ -1485,7 +1777,11 @@ static void usage(void)
 	      "  --scram                        with --sasl: SCRAM-SHA-256 instead of PLAIN\n"
 	      "  --sasl-wait                    with --sasl: PLAIN in lockstep, CAP END after 903/904\n"
 	      "  --resume                       with --tls: offer the session (ticket) of an earlier connection\n"
-	      "  --extra 'k=v ...'              appended to the RESULT line\n",
+	      "  --extra 'k=v ...'              appended to the RESULT line\n"
+	      "  netsim: --ports P0,P1,...      one port per node; client i on node i mod nodes\n"
+	      "  --pids PID0,PID1,...           the nodes' PIDs (CPU, VmRSS)\n"
+	      "  --sender-node K                node of the --senders (0)\n"
+	      "  --split-at S --split-cmd CMD   run CMD (cut a link) S s into the measuring window\n",
 	      stderr);
 	exit(2);
 }
@@ -1502,7 +1798,9 @@ static void parse_args(int argc, char **argv)
 		{"drain", 1, 0, 'D'},     {"setup-timeout", 1, 0, 'O'},  {"pad", 1, 0, 'x'},
 		{"src-ips", 1, 0, 'i'},   {"extra", 1, 0, 'X'},          {"quickack", 0, 0, 'Q'},
 		{"busy-poll", 0, 0, 'B'}, {"help", 0, 0, '?'},          {"sasl", 1, 0, 'A'},
-		{"scram", 0, 0, 'M'},     {"resume", 0, 0, 'R'},         {"sasl-wait", 0, 0, 'Y'},
+		{"scram", 0, 0, 'M'},     {"resume", 0, 0, 'R'},         {"sasl-wait", 0, 0, 'L'},
+		{"ports", 1, 0, 'N'},     {"pids", 1, 0, 'I'},           {"sender-node", 1, 0, 'G'},
+		{"split-at", 1, 0, 'Y'},  {"split-cmd", 1, 0, 'Z'},
 		{0, 0, 0, 0},
 	};
 	int ch;
@@ -1516,7 +1814,7 @@ static void parse_args(int argc, char **argv)
 		case 'P': o.pid = (pid_t)atoi(optarg); break;
 		case 's':
 			for (int i = 0;; i++) {
-				if (i == 4)
+				if (i == NSCENARIOS)
 					die("unknown scenario %s", optarg);
 				if (strcmp(optarg, scenario_name[i]) == 0) {
 					o.sc = (enum scenario)i;
@@ -1545,8 +1843,18 @@ static void parse_args(int argc, char **argv)
 		case 'B': o.busy = true; break;
 		case 'A': o.sasl_password = optarg; break;
 		case 'M': o.scram = true; break;
-		case 'Y': o.sasl_wait = true; break;
+		case 'L': o.sasl_wait = true; break;
 		case 'R': o.resume = true; break;
+		case 'N': o.nnodes = int_list(optarg, o.ports); break;
+		case 'I': {
+			int v[MAX_NODES], k = int_list(optarg, v);
+			for (int i = 0; i < k; i++)
+				o.pids[i] = (pid_t)v[i];
+			break;
+		}
+		case 'G': o.sender_node = atoi(optarg); break;
+		case 'Y': o.split_at = atof(optarg); break;
+		case 'Z': o.split_cmd = optarg; break;
 		default: usage();
 		}
 	}
@@ -1576,11 +1884,6 @@ static bool wait_for(enum pub k, uint64_t target, double timeout, const char *wh
 		}
 		usleep(2000);
 	}
-}
-
-static double ms(uint64_t ns)
-{
-	return (double)ns / 1e6;
 }
 
 int main(int argc, char **argv)
@@ -1614,6 +1917,7 @@ int main(int argc, char **argv)
 	if (o.sc != SC_CONNECT) {
 		double c0 = self_cpu(), s0 = proc_cpu(o.pid), b0 = machine_busy();
 		uint64_t t0 = now_ns();
+		nodes_cpu(nsim.cpu_setup);
 		set_phase(PH_SETUP);
 		if (!wait_for(P_REGISTERED, (uint64_t)g.nconns, o.setup_timeout, "registered")) {
 			ok = false;
@@ -1621,12 +1925,24 @@ int main(int argc, char **argv)
 		} else if (o.sc != SC_DIRECT && !wait_for(P_JOINED, (uint64_t)g.nconns, o.setup_timeout, "joined")) {
 			ok = false;
 			failure = "join";
+		} else if (o.sc == SC_NETSIM &&
+		           !wait_for(P_CONVERGED, (uint64_t)g.nconns, o.setup_timeout, "clients seeing every member")) {
+			ok = false;
+			failure = "converge";
 		}
 		uint64_t t1 = now_ns();
 		setup_s = (double)(t1 - t0) / 1e9;
 		setup_gen_cpu = (self_cpu() - c0) / setup_s;
 		setup_srv_cpu = (proc_cpu(o.pid) - s0) / setup_s;
 		setup_busy = (machine_busy() - b0) / setup_s;
+		if (o.sc == SC_NETSIM) {
+			double c[MAX_NODES];
+			nodes_cpu(c);
+			for (int k = 0; k < o.nnodes; k++) {
+				nsim.cpu_setup[k] = (c[k] - nsim.cpu_setup[k]) / setup_s;
+				nsim.rss_setup[k] = proc_rss_kib(o.pids[k]);
+			}
+		}
 		if (ok)
 			usleep((useconds_t)(o.settle * 1e6));
 		if (o.sc == SC_IDLE)
@@ -1639,17 +1955,45 @@ int main(int argc, char **argv)
 		g.t0 = t0;
 		g.meas_start = t0 + (uint64_t)(o.warmup * 1e9);
 		g.meas_end = g.meas_start + (uint64_t)(o.duration * 1e9);
+		if (o.sc == SC_NETSIM && o.split_at >= 0 && o.split_cmd)
+			g.win_lo = g.meas_start + (uint64_t)(o.split_at * 1e9) - 1000000000u;
 		set_phase(PH_MEASURE);
 		sleep_until(g.meas_start);
-		double c0 = self_cpu(), s0 = proc_cpu(o.pid), b0 = machine_busy();
-		sleep_until(g.meas_end);
+		double c0 = self_cpu(), s0 = proc_cpu(o.pid), b0 = machine_busy(), n0[MAX_NODES], n1[MAX_NODES];
+		nodes_cpu(n0);
+		if (o.sc == SC_NETSIM)
+			netsim_watch(g.meas_end);
+		else
+			sleep_until(g.meas_end);
 		double c1 = self_cpu(), s1 = proc_cpu(o.pid), b1 = machine_busy();
+		nodes_cpu(n1);
 		busy = (b1 - b0) / o.duration;
 		gen_cpu = (c1 - c0) / o.duration;
 		srv_cpu = s0 >= 0 && s1 >= 0 ? (s1 - s0) / o.duration : -1;
-		/* drain: every worker past the end of sending, and everything sent delivered */
-		uint64_t deadline = g.meas_end + (uint64_t)(o.drain * 1e9);
+		if (o.sc == SC_NETSIM) { /* server_cpu: every node's */
+			srv_cpu = 0;
+			for (int k = 0; k < o.nnodes; k++) {
+				nsim.cpu_meas[k] = (n1[k] - n0[k]) / o.duration;
+				srv_cpu += nsim.cpu_meas[k];
+			}
+		}
+		/* drain: every worker past the end of sending, and everything sent delivered (netsim:
+		 * the split restored and nothing delivered for 500 ms; messages sent while split are
+		 * never delivered) */
+		uint64_t deadline = g.meas_end + (uint64_t)(o.drain * 1e9), last_change = now_ns(), last_n = 0;
 		while (now_ns() < deadline) {
+			if (o.sc == SC_NETSIM) {
+				netsim_watch(now_ns() + 5000000u);
+				uint64_t d = sum_pub(P_DELIVERED), t = now_ns();
+				if (d != last_n) {
+					last_n = d;
+					last_change = t;
+				}
+				if (min_pub_now() > g.meas_end + 30000000u && (!g.t_cut || g.t_restored) &&
+				    (d >= sum_pub(P_EXPECTED) || t - last_change > 500000000u))
+					break;
+				continue;
+			}
 			usleep(5000);
 			if (min_pub_now() <= g.meas_end + 30000000u)
 				continue;
@@ -1658,8 +2002,10 @@ int main(int argc, char **argv)
 			if (sum_pub(P_DELIVERED) >= sum_pub(P_EXPECTED))
 				break;
 		}
+		for (int k = 0; k < o.nnodes && o.sc == SC_NETSIM; k++)
+			nsim.rss_end[k] = proc_rss_kib(o.pids[k]);
 	}
-	if (!proc_alive(o.pid)) {
+	if (!proc_alive(o.pid) || (o.sc == SC_NETSIM && !nodes_alive())) {
 		ok = false;
 		failure = "server_died";
 	}
@@ -1718,18 +2064,22 @@ int main(int argc, char **argv)
 	/* report */
 	const char *sname = scenario_name[o.sc];
 	char mode[64] = "";
-	if (o.sc == SC_FANOUT || o.sc == SC_DIRECT) {
+	if (o.sc == SC_FANOUT || o.sc == SC_DIRECT || o.sc == SC_NETSIM) {
 		if (o.rate > 0)
 			snprintf(mode, sizeof mode, "mode=rate rate=%.0f", o.rate);
 		else
 			snprintf(mode, sizeof mode, "mode=window inflight=%d", o.inflight);
 	}
-	if (lost || reordered || dup || disconnects || unexpected) {
+	char nsres[512] = "";
+	int nsl = 0;
+	printf("== %s %s %s\n", o.label, sname, mode);
+	/* netsim: deliveries missing while split are expected, not a failure */
+	if (o.sc == SC_NETSIM ? netsim_report(nsres, sizeof nsres, &nsl) || disconnects || unexpected
+	                      : lost || reordered || dup || disconnects || unexpected) {
 		ok = false;
 		if (!*failure)
 			failure = "integrity";
 	}
-	printf("== %s %s %s\n", o.label, sname, mode);
 	char res[2048];
 	int rl = 0;
 #define ADD(...) rl += snprintf(res + rl, sizeof res - (size_t)rl, __VA_ARGS__)
@@ -1781,6 +2131,11 @@ int main(int argc, char **argv)
 		    disconnects, errors);
 		break;
 	}
+	case SC_NETSIM:
+		ADD("%s sent=%" PRIu64 " deliveries=%" PRIu64 " missing_total=%" PRIu64 " disconnects=%" PRIu64
+		    " errors=%" PRIu64 " duration=%.1f",
+		    nsres, sent, delivered, lost, disconnects, errors, o.duration);
+		break;
 	case SC_CONNECT: {
 		double cps = (double)cycles_win / o.duration;
 		uint64_t p50 = hist_quantile(lat, 0.5), p99 = hist_quantile(lat, 0.99);
