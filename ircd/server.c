@@ -452,12 +452,34 @@ static void burst_channel(struct channel *ch, void *arg)
 		            (long long)ch->topic_time, ch->topic_setter, ch->topic);
 }
 
+/* Hops from us to s: 1 for a server linked to us. */
+static int server_hops(const struct server *s)
+{
+	int hops = 1;
+	for (const struct server *u = s->uplink; u; u = u->uplink)
+		hops++;
+	return hops;
+}
+
+/* The SID lines of a burst, oldest server first: the receiver drops a SID whose uplink it
+ * does not know yet, and the list is newest first (a server is added after its uplink).
+ * Walking it backwards without a prev pointer is quadratic, for a handful of servers. */
+static void burst_servers(struct server *link)
+{
+	for (struct server *done = NULL; done != servers;) {
+		struct server *s = servers;
+		while (s->next != done)
+			s = s->next;
+		done = s;
+		if (s->via != link && s->state == SRV_LINKED && !s->dead)
+			server_send(link, ":%s SID %s %d %s + :%s", s->uplink ? s->uplink->sid : ircd.conf->sid,
+			            s->name, server_hops(s) + 1, s->sid, s->desc);
+	}
+}
+
 static void burst(struct server *link)
 {
-	for (struct server *s = servers; s; s = s->next)
-		if (s->via != link && s->state == SRV_LINKED && !s->dead)
-			server_send(link, ":%s SID %s 2 %s + :%s", s->uplink ? s->uplink->sid : ircd.conf->sid, s->name,
-			            s->sid, s->desc);
+	burst_servers(link);
 	for (struct client *c = ircd.clients; c; c = c->next)
 		if (client_registered(c) && !client_dead(c) && !c->session_of)
 			server_send_uid(link, c);

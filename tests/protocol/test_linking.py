@@ -679,6 +679,45 @@ def test_three_nodes_relay_through_the_middle(make_server):
     assert q.source.startswith("carol!") and q.params == ["*.net *.split"]
 
 
+def links_of(client, want, timeout=10.0):
+    """The servers LINKS lists to client, polled until there are want of them."""
+    deadline = time.time() + timeout
+    while True:
+        client.send("LINKS")
+        names = sorted(l.params[1] for l in client.read_until(lambda l: l.command == "365")
+                       if l.command == "364")
+        if len(names) >= want or time.time() > deadline:
+            return names
+        time.sleep(0.2)
+
+
+def test_four_node_chain_bursts_every_server(make_server):
+    # d links last, to c, behind which b and a sit: c's burst must introduce b before a
+    # (a's uplink), or d drops a with its users.
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra=connect_blocks(("b.parley.test", 1, False)))
+    alice = a.connect("alice")
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    extra=connect_blocks(("a.parley.test", a.port, True), ("c.parley.test", 1, False)))
+    assert links_of(alice, 2) == ["a.parley.test", "b.parley.test"]
+    c = make_server(server_name="c.parley.test", server_keys={"sid": "3CC"},
+                    extra=connect_blocks(("b.parley.test", b.port, True), ("d.parley.test", 1, False)))
+    assert len(links_of(alice, 3)) == 3
+    d = make_server(server_name="d.parley.test", server_keys={"sid": "4DD"},
+                    extra=connect_blocks(("c.parley.test", c.port, True)))
+    dave = d.connect("dave")
+    assert links_of(dave, 4) == ["a.parley.test", "b.parley.test", "c.parley.test", "d.parley.test"]
+    wait_whois(dave, "alice")
+    dave.send("LINKS")
+    li = dave.read_until(lambda l: l.command == "365")
+    hops = {l.params[1]: l.params[3].split()[0] for l in li if l.command == "364"}
+    assert hops == {"a.parley.test": "3", "b.parley.test": "2", "c.parley.test": "1", "d.parley.test": "0"}
+    wait_whois(alice, "dave")
+    alice.send("PRIVMSG dave :three hops")
+    m = dave.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.source.startswith("alice!") and m.params == ["dave", "three hops"]
+
+
 def test_operators_connect_and_squit(make_server):
     from operutil import OPER_PASSWORD, oper_block, operators_text
     b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
