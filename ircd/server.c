@@ -572,9 +572,15 @@ void server_established(struct server *link)
 /* Everything behind s (s included) leaves; servers other than a direct link are freed. */
 static void split(struct server *s, const char *quit)
 {
-	for (struct server *t = servers; t; t = t->next)
-		if (t->uplink == s && !t->dead)
+	/* split(t) frees t and what is behind it, which may be t->next: start over each time. */
+	for (struct server *t = servers; t;) {
+		if (t->uplink == s && !t->dead) {
 			split(t, quit);
+			t = servers;
+		} else {
+			t = t->next;
+		}
+	}
 	for (struct client *c = remote_users, *n; c; c = n) {
 		n = c->next;
 		if (c->server == s)
