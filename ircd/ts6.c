@@ -11,6 +11,8 @@
 #include "casemap.h"
 #include "channel.h"
 #include "client.h"
+#include "conf.h"
+#include "history.h"
 #include "ircd.h"
 #include "log.h"
 #include "match.h"
@@ -828,6 +830,12 @@ static void t_message(struct server *link, struct msg *m)
 	uint32_t need_caps = tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0;
 	if (ch) {
 		channel_send(ch, &o, c, need, need_caps, 0);
+		/* history: with a store of our own we keep the network's messages too; with the
+		 * one store of the network only the node that gave the msgid stores it */
+		unsigned long long origin_seq;
+		const char *origin = msg_tag(m, "msgid");
+		if (!need && !(ircd.conf->shared_store && origin && outmsg_msgid_seq(origin, &origin_seq)))
+			history_record(&o, c, cmd, ch->name, NULL, text, client_tags[0] ? client_tags : NULL);
 		if (text)
 			server_send_channel_tagged(ch, link, tags, false, ":%s %s %s :%s", c->uid, cmd, target, text);
 		else

@@ -4,9 +4,12 @@ relays, or, with links.shared_store, each message stored once by its origin in t
 database all nodes use), and services answering from every node of a shared store."""
 
 import re
+import time
 
-from conftest import wait_for
-from test_linking import connect_blocks, wait_whois
+from chanutil import sync
+from conftest import free_port, wait_for
+from test_metrics import scrape
+from test_linking import connect_blocks, names, wait_whois
 
 FULL = ["batch", "server-time", "message-tags", "echo-message", "draft/chathistory"]
 
@@ -16,14 +19,23 @@ def linked_pair(make_server, backend=None, shared=False, **settings):
     def blocks(*peers):
         text = connect_blocks(*peers)
         return text.replace("links = { ", "links = { shared_store = true; ") if shared else text
-    kw = dict(settings, flood_enabled=False, sections={"accounts": {"scrypt_n": 1024}})
-    if backend is not None:
-        kw["backend"] = backend
-    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
-                    extra=blocks(("b.parley.test", 1, False)), **kw)
-    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
-                    extra=blocks(("a.parley.test", a.port, True)), **kw)
+    def node(name, sid, extra):
+        port = free_port()
+        kw = dict(settings, flood_enabled=False,
+                  sections={"accounts": {"scrypt_n": 1024}, "metrics": {"port": port}})
+        if backend is not None:
+            kw["backend"] = backend
+        srv = make_server(server_name=name, server_keys={"sid": sid}, extra=extra, **kw)
+        srv.metrics_port = port
+        return srv
+    a = node("a.parley.test", "1AA", blocks(("b.parley.test", 1, False)))
+    b = node("b.parley.test", "2BB", blocks(("a.parley.test", a.port, True)))
     return a, b
+
+
+def rows_written(srv):
+    """How many history rows srv has written to its database."""
+    return scrape(srv.metrics_port)[1]["parley_history_rows_written_total"]
 
 
 def in_room(a, b, chan="#net"):
@@ -33,6 +45,7 @@ def in_room(a, b, chan="#net"):
     wait_whois(bob, "alice")
     alice.send("JOIN " + chan)
     alice.read_until(lambda l: l.command == "366")
+    wait_for(lambda: "@alice" in names(bob, chan), what="alice's channel on b")
     bob.send("JOIN " + chan)
     bob.read_until(lambda l: l.command == "366")
     alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("bob!"), timeout=10)
@@ -50,6 +63,7 @@ def say(c, other, chan, text):
 
 def history(c, chan, limit=50):
     """CHATHISTORY LATEST chan * limit: the (msgid, nick, text) of each PRIVMSG, oldest first."""
+    sync(c)
     c.send("CHATHISTORY LATEST %s * %d" % (chan, limit))
     head = c.expect_next(lambda l: l.command == "BATCH")
     assert head.params[0].startswith("+") and head.params[1:] == ["chathistory", chan], head
@@ -76,3 +90,44 @@ def test_msgids_are_network_unique_and_carry_the_origin_sid(make_server):
         assert re.fullmatch(r"[0-9a-f]{16}(1AA|2BB)", m), m
         assert m.endswith("1AA" if nick == "alice" else "2BB"), (nick, m)
 
+
+def exchange(alice, bob, chan="#net", n=4):
+    """alice and bob take turns; returns (msgid, nick, text) of each in the network's
+    order: by msgid, which is by time (two nodes' messages in one millisecond are ordered
+    by their SID bits, the same way on every node)."""
+    sent = []
+    for i in range(n):
+        for c, other in ((alice, bob), (bob, alice)):
+            text = "%s %d" % (c.nick, i)
+            sent.append((say(c, other, chan, text).tags["msgid"], c.nick, text))
+    assert len({m for m, _, _ in sent}) == len(sent)
+    return sorted(sent, key=lambda s: s[0][:16])
+
+
+def test_separate_stores_each_keep_the_networks_history(make_server):
+    a, b = linked_pair(make_server)
+    alice, bob = in_room(a, b)
+    sent = exchange(alice, bob)
+    # each node's own store has every message, with the origin's msgid, once, in order
+    assert history(bob, "#net") == sent
+    assert history(alice, "#net") == sent
+    assert rows_written(a) == rows_written(b) == 8
+    carol = b.connect("carol", caps=FULL)
+    carol.send("JOIN #net")
+    carol.read_until(lambda l: l.command == "366")
+    assert history(carol, "#net", 3) == sent[-3:]
+
+
+def test_shared_store_keeps_each_message_once(make_server, mariadb_backend):
+    a, b = linked_pair(make_server, mariadb_backend, shared=True)
+    alice, bob = in_room(a, b)
+    sent = exchange(alice, bob)
+    # each node writes its own messages, in batches (history.batch_ms): once both have,
+    # the database holds every message once, and either node reads the whole channel
+    ids = [m for m, _, _ in sent]
+    wait_for(lambda: [r[0] for r in mariadb_backend.query(
+        "SELECT msgid FROM messages WHERE target_key = '#net' ORDER BY seq")] == ids, what="both nodes' rows")
+    assert history(bob, "#net") == sent
+    assert history(alice, "#net") == sent
+    time.sleep(0.2)  # a node that also wrote the other's messages would have done so by now
+    assert rows_written(a) == rows_written(b) == 4  # each its own user's
