@@ -20,6 +20,7 @@
 #include "parse.h"
 #include "reply.h"
 #include "route.h"
+#include "service.h"
 #include "session.h"
 #include "uid.h"
 
@@ -443,6 +444,8 @@ static void t_encap(struct server *link, struct msg *m)
 		kline_at(link, m, 2, strcasecmp(sub, "KLINE") == 0);
 		return;
 	}
+	if (strcasecmp(sub, "CSCHANGE") == 0 && m->nparams > 2 && m->params[2][0] == '#' && ircd.conf->shared_store)
+		chanserv_reload(m->params[2]); /* and passed on */
 	if (!login && !su) {
 		relay(link, m);
 		return;

@@ -8,6 +8,8 @@ import time
 
 from chanutil import sync
 from conftest import free_port, wait_for
+from operutil import cs_mode, cs_notice
+from test_accounts import sasl_login_ok
 from test_metrics import scrape
 from test_linking import connect_blocks, names, wait_whois
 
@@ -131,3 +133,83 @@ def test_shared_store_keeps_each_message_once(make_server, mariadb_backend):
     assert history(alice, "#net") == sent
     time.sleep(0.2)  # a node that also wrote the other's messages would have done so by now
     assert rows_written(a) == rows_written(b) == 4  # each its own user's
+
+
+# --------------------------------------------------------------------------------------
+# Services with a shared store
+
+PW = "hunter2hunter2"
+NEW_PW = "correcthorsebattery"
+
+
+def ns(c, text, expect):
+    """c says text to NickServ; returns the first NickServ notice or numeric matching expect."""
+    c.send("PRIVMSG NickServ :" + text)
+    return c.expect(expect, timeout=10)
+
+
+def identify_result(srv, account, password, nick):
+    """A fresh connection on srv IDENTIFYs: "900" (logged in) or NickServ's refusal."""
+    c = srv.connect(nick)
+    line = ns(c, "IDENTIFY %s %s" % (account, password),
+              lambda l: l.command == "900" or (l.command == "NOTICE" and l.nick == "NickServ"))
+    c.close()
+    return line.command if line.command == "900" else line.params[1]
+
+
+def test_accounts_are_one_on_every_node(make_server, mariadb_backend):
+    a, b = linked_pair(make_server, mariadb_backend, shared=True)
+    alice = a.connect("alice")
+    ns(alice, "REGISTER " + PW, lambda l: l.command == "900")
+    # the account registered on a: SASL PLAIN and IDENTIFY on b
+    assert sasl_login_ok(b, "alice", PW, nick="sasl1")
+    assert identify_result(b, "alice", PW, "id1") == "900"  # b remembers this check now
+    # the password changed on a: the old one fails on b at once, the new one works
+    ns(alice, "SET PASSWORD " + NEW_PW, lambda l: l.command == "NOTICE" and l.params[1].startswith("Password changed"))
+    assert identify_result(b, "alice", PW, "id2") == "Login failed: Invalid password."
+    assert not sasl_login_ok(b, "alice", PW, nick="sasl2")
+    assert sasl_login_ok(b, "alice", NEW_PW, nick="sasl3")
+    assert identify_result(b, "alice", NEW_PW, "id3") == "900"
+
+
+def test_chanserv_changes_on_one_node_apply_on_the_other(make_server, mariadb_backend):
+    a, b = linked_pair(make_server, mariadb_backend, shared=True)
+    alice = a.connect("alice", caps=FULL)
+    ns(alice, "REGISTER " + PW, lambda l: l.command == "900")
+    other = b.client()
+    other.register("alice2", password="alice:" + PW)
+    wait_whois(other, "alice")  # linked
+    alice.send("JOIN #reg")
+    alice.read_until(lambda l: l.command == "366")
+    alice.send("PRIVMSG ChanServ :REGISTER #reg")
+    alice.expect(cs_notice(alice, "#reg is now registered to alice."))
+    # on b: ChanServ knows the room, and gives its founder (logged in on b) +o on JOIN
+
+    def info():
+        other.send("PRIVMSG ChanServ :INFO #reg")
+        return other.expect(lambda l: l.command == "NOTICE" and l.nick == "ChanServ").params[1]
+    assert wait_for(lambda: info() == "Information on #reg:", what="the registration on b")
+    wait_for(lambda: "@alice" in names(other, "#reg"), what="#reg on b")
+    other.send("JOIN #reg")
+    other.expect(cs_mode("#reg", "+o alice2"), timeout=10)
+    # an access entry added on a applies on b at once: carol, in the room on b, gets +o
+    carol = b.connect("carol")
+    ns(carol, "REGISTER " + PW, lambda l: l.command == "900")
+    carol.send("JOIN #reg")
+    carol.read_until(lambda l: l.command == "366")
+    alice.send("PRIVMSG ChanServ :ACCESS #reg ADD carol op")
+    alice.expect(cs_notice(alice, "carol added to the access list of #reg as op."))
+    carol.expect(cs_mode("#reg", "+o carol"), timeout=10)
+
+    def access_on_b():
+        other.send("PRIVMSG ChanServ :ACCESS #reg LIST")
+        lines = other.read_until(lambda l: l.command == "NOTICE" and l.params[1] == "End of access list.")
+        return [l.params[1] for l in lines if l.command == "NOTICE" and l.nick == "ChanServ"]
+    # b's own ChanServ has the entry (the +o above may have come from a's)
+    wait_for(lambda: access_on_b() == ["Access list of #reg:", "  %-20s founder" % "alice", "  %-20s op" % "carol",
+                                       "End of access list."], what="the access entry on b")
+    # dropped on a: b forgets it
+    alice.send("PRIVMSG ChanServ :DROP #reg")
+    alice.expect(cs_notice(alice, "#reg has been dropped."))
+    other.drain()
+    wait_for(lambda: info() == "#reg is not registered.", what="the drop on b")
