@@ -213,3 +213,35 @@ def test_chanserv_changes_on_one_node_apply_on_the_other(make_server, mariadb_ba
     alice.expect(cs_notice(alice, "#reg has been dropped."))
     other.drain()
     wait_for(lambda: info() == "#reg is not registered.", what="the drop on b")
+
+
+def test_a_node_that_links_reads_the_rooms_changed_while_apart(make_server, mariadb_backend):
+    from operutil import OPER_PASSWORD, oper_block, operators_text
+    shared = "links = { shared_store = true; connect_retry = 1; ping_frequency = 5; ping_timeout = 5; };\n"
+    block = ("connect = ( { name = \"%s\"; address = \"127.0.0.1\"; port = %d; send_password = \"pw\";"
+             " accept_password = \"pw\"; autoconnect = false; } );\n")
+    kw = dict(backend=mariadb_backend, flood_enabled=False, sections={"accounts": {"scrypt_n": 1024}})
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "2BB"},
+                    extra=block % ("a.parley.test", 1) + shared, **kw)
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra=block % ("b.parley.test", b.port) + shared + operators_text(oper_block()), **kw)
+    # not linked: #apart is registered on a, b's ChanServ does not know it
+    alice = a.connect("alice")
+    ns(alice, "REGISTER " + PW, lambda l: l.command == "900")
+    alice.send("JOIN #apart")
+    alice.read_until(lambda l: l.command == "366")
+    alice.send("PRIVMSG ChanServ :REGISTER #apart")
+    alice.expect(cs_notice(alice, "#apart is now registered to alice."))
+    bob = b.connect("bob")
+
+    def info():
+        bob.send("PRIVMSG ChanServ :INFO #apart")
+        return bob.expect(lambda l: l.command == "NOTICE" and l.nick == "ChanServ").params[1]
+    assert info() == "#apart is not registered."
+    # linked: b reads every room again
+    oper = a.connect("oper")
+    oper.send("OPER root " + OPER_PASSWORD)
+    oper.expect(lambda l: l.command == "381")
+    oper.send("CONNECT b.parley.test")
+    wait_whois(oper, "bob")
+    wait_for(lambda: info() == "Information on #apart:", what="#apart on b after the link")
