@@ -133,6 +133,18 @@ def test_shared_store_keeps_each_message_once(make_server, mariadb_backend):
     assert history(alice, "#net") == sent
     time.sleep(0.2)  # a node that also wrote the other's messages would have done so by now
     assert rows_written(a) == rows_written(b) == 4  # each its own user's
+    # a direct message between accounts: stored by a only, read on b
+    ns(alice, "REGISTER " + PW, lambda l: l.command == "900")
+    ns(bob, "REGISTER " + PW, lambda l: l.command == "900")
+    wait_for(lambda: rows_written(a) == 4, what="a's rows")  # (settled)
+    alice.send("PRIVMSG bob :just us")
+    dm = alice.expect(lambda l: l.command == "PRIVMSG" and l.params == ["bob", "just us"]).tags["msgid"]
+    bob.expect(lambda l: l.command == "PRIVMSG" and l.params == ["bob", "just us"], timeout=10)
+    wait_for(lambda: rows_written(a) == 5, what="a's row")
+    sync(bob)
+    assert dm_history(bob, "alice") == [(dm, "alice", "just us")]
+    time.sleep(0.2)
+    assert rows_written(b) == 4
 
 
 # --------------------------------------------------------------------------------------
@@ -245,3 +257,29 @@ def test_a_node_that_links_reads_the_rooms_changed_while_apart(make_server, mari
     oper.send("CONNECT b.parley.test")
     wait_whois(oper, "bob")
     wait_for(lambda: info() == "Information on #apart:", what="#apart on b after the link")
+
+
+def dm_history(c, peer):
+    c.send("CHATHISTORY LATEST %s * 50" % peer)
+    head = c.expect_next(lambda l: l.command == "BATCH")
+    lines = c.read_until(lambda l: l.command == "BATCH" and l.params[0] == "-" + head.params[0][1:], timeout=10)
+    return [(l.tags["msgid"], l.nick, l.params[1]) for l in lines[:-1] if l.command == "PRIVMSG"]
+
+
+def test_direct_messages_across_nodes_are_in_both_stores(make_server):
+    a, b = linked_pair(make_server)
+    alice = a.connect("alice", caps=FULL)
+    bob = b.connect("bob", caps=FULL)
+    wait_whois(bob, "alice")
+    sent = []
+    for c, other, text in ((alice, bob, "hi bob"), (bob, alice, "hi alice"), (alice, bob, "bye")):
+        c.send("PRIVMSG %s :%s" % (other.nick, text))
+        echo = c.expect(lambda l, t=text: l.command == "PRIVMSG" and l.params[1] == t)
+        got = other.expect(lambda l, t=text: l.command == "PRIVMSG" and l.params[1] == t, timeout=10)
+        assert got.tags["msgid"] == echo.tags["msgid"]
+        sent.append((echo.tags["msgid"], c.nick, text))
+    sent.sort(key=lambda s: s[0][:16])
+    sync(alice)
+    sync(bob)
+    assert dm_history(bob, "alice") == sent
+    assert dm_history(alice, "bob") == sent
