@@ -575,9 +575,16 @@ void server_established(struct server *link)
 /* Everything behind s (s included) leaves; servers other than a direct link are freed. */
 static void split(struct server *s, const char *quit)
 {
-	for (struct server *t = servers; t; t = t->next)
-		if (t->uplink == s && !t->dead)
+	/* a split frees t and the servers behind it, any of which may be next in the list:
+	 * scan again from the start after each */
+	for (struct server *t = servers; t;) {
+		if (t->uplink == s && !t->dead) {
 			split(t, quit);
+			t = servers;
+		} else {
+			t = t->next;
+		}
+	}
 	for (struct client *c = remote_users, *n; c; c = n) {
 		n = c->next;
 		if (c->server == s)
