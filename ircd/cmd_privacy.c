@@ -189,7 +189,7 @@ void cmd_report(struct client *c, struct msg *m)
 	const char *target = m->params[0];
 	const char *reason = m->params[1];
 	struct client *t = client_find(target);
-	bool by_msgid = !t && strlen(target) >= 8 && strspn(target, "0123456789abcdef") == strlen(target);
+	bool by_msgid = !t && outmsg_msgid_seq(target, &(unsigned long long){0});
 	if ((!t || !client_registered(t)) && !by_msgid) {
 		reply_standard(c, "FAIL", "REPORT", "INVALID_TARGET", target, "No such nick or message id");
 		return;

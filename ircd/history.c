@@ -828,10 +828,8 @@ static bool parse_selector(const char *s, unsigned long long *seq, bool *star, b
 		return true;
 	}
 	if (strncmp(s, "msgid=", 6) == 0) {
-		char *end;
-		*seq = strtoull(s + 6, &end, 16);
 		snprintf(check, 24, "%s", s + 6);
-		return *end == '\0' && s[6] && strlen(s + 6) < 24;
+		return outmsg_msgid_seq(s + 6, seq);
 	}
 	if (strncmp(s, "timestamp=", 10) == 0) {
 		long long ms = outmsg_parse_time(s + 10);
@@ -966,7 +964,7 @@ void cmd_chathistory(struct client *c, struct msg *m)
 	case Q_LATEST: q->a = star1 ? 0 : lo1; q->b = top; break;
 	case Q_BEFORE: q->a = 0; q->b = s1; break;
 	case Q_AFTER: q->a = lo1; q->b = top; break;
-	case Q_AROUND: q->a = s1; break;
+	case Q_AROUND: q->a = lo1; break; /* a timestamp: its whole millisecond is at or before */
 	case Q_BETWEEN:
 		q->a = s1 < s2 ? lo1 : lo2;
 		q->b = s1 < s2 ? s2 : s1;

@@ -5,11 +5,14 @@
 
 #include "cap.h"
 #include "client.h"
+#include "conf.h"
+#include "ircd.h"
 #include "session.h"
 #include "metrics.h"
 #include "parse.h"
 #include "reply.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,42 +65,74 @@ static long long now_ms(void)
 }
 
 /* The msgid for a message stamped ms: the time and the id come from one clock reading,
- * so ordering by id is ordering by the time clients see. */
-static unsigned long long last_seq; /* the newest msgid issued, as a number */
+ * so ordering by id is ordering by the time clients see. Its value (seq, the history key)
+ * is the milliseconds in the high bits and 12 low bits: a 4-bit counter then 8 bits of the
+ * server's SID, so two servers never issue the same value in a millisecond (unless their
+ * SIDs are equal modulo 256); the text is the value in 16 hex digits followed by the SID,
+ * unique on the network. */
+#define SEQ_NODE_BITS 8
+static unsigned long long last_slot; /* the newest msgid issued, as ms << 4 | counter */
+
+static unsigned node_bits(void)
+{
+	const char *s = ircd.conf->sid;
+	unsigned v = 0;
+	for (int i = 0; i < 3 && s[i]; i++)
+		v = v * 36 + (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0' : s[i] - 'A' + 10);
+	return v & ((1u << SEQ_NODE_BITS) - 1);
+}
 
 static void new_msgid(struct outmsg *o)
 {
-	unsigned long long last = last_seq;
-	/* milliseconds in the high bits, a counter in the low 12: unique and ordered even
-	 * when many messages share a millisecond or the clock steps back */
-	unsigned long long v = (unsigned long long)o->time_ms << 12;
-	if (v <= last)
-		v = last + 1;
-	last_seq = v;
+	/* a full counter, or a clock that steps back, borrows the next slot, and the time
+	 * follows it: unique and ordered whatever the clock does, and the time a client sees
+	 * is always the msgid's millisecond (more than 16 messages in one millisecond are
+	 * stamped a millisecond later) */
+	unsigned long long slot = (unsigned long long)o->time_ms << (12 - SEQ_NODE_BITS);
+	if (slot <= last_slot)
+		slot = last_slot + 1;
+	last_slot = slot;
+	o->time_ms = (long long)(slot >> (12 - SEQ_NODE_BITS));
+	unsigned long long v = slot << SEQ_NODE_BITS | node_bits();
 	o->seq = v;
 	static const char hex[] = "0123456789abcdef";
 	for (int i = 15; i >= 0; i--, v >>= 4)
 		o->msgid[i] = hex[v & 15];
-	o->msgid[16] = '\0';
+	memcpy(o->msgid + 16, ircd.conf->sid, 3);
+	o->msgid[19] = '\0';
+}
+
+bool outmsg_msgid_seq(const char *msgid, unsigned long long *seq)
+{
+	size_t n = strlen(msgid);
+	if ((n != 16 && n != 19) || strspn(msgid, "0123456789abcdef") < 16 ||
+	    (n == 19 && (!isdigit((unsigned char)msgid[16]) || strspn(msgid + 17, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 2)))
+		return false;
+	unsigned long long v = 0;
+	for (int i = 0; i < 16; i++)
+		v = v << 4 | (unsigned long long)(isdigit((unsigned char)msgid[i]) ? msgid[i] - '0' : msgid[i] - 'a' + 10);
+	*seq = v;
+	return true;
 }
 
 void outmsg_set_origin(struct outmsg *o, const char *msgid, long long time_ms)
 {
 	if (time_ms >= 0)
 		o->time_ms = time_ms;
-	if (!msgid || strlen(msgid) != 16 || strspn(msgid, "0123456789abcdef") != 16 || !o->msgid[0])
+	unsigned long long seq;
+	if (!msgid || !o->msgid[0] || !outmsg_msgid_seq(msgid, &seq))
 		return;
-	memcpy(o->msgid, msgid, 17);
-	o->seq = strtoull(msgid, NULL, 16);
+	str_copy(o->msgid, sizeof o->msgid, msgid);
+	o->seq = seq;
 }
 
 unsigned long long outmsg_seq_floor(void)
 {
-	unsigned long long v = (unsigned long long)now_ms() << 12;
-	if (v <= last_seq)
-		v = last_seq + 1;
-	last_seq = v - 1; /* a clock that steps back cannot give a later message less */
-	return v;
+	unsigned long long slot = (unsigned long long)now_ms() << (12 - SEQ_NODE_BITS);
+	if (slot <= last_slot)
+		slot = last_slot + 1;
+	last_slot = slot - 1; /* a clock that steps back cannot give a later message less */
+	return slot << SEQ_NODE_BITS;
 }
 
 static void start(struct outmsg *o, bool with_msgid, const char *client_tags)

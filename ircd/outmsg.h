@@ -37,6 +37,10 @@ void outmsg_init(struct outmsg *o, bool with_msgid, const char *client_tags, con
 void outmsg_init_msg(struct outmsg *o, const char *client_tags, const char *prefix, const char *cmd,
                      const char *target, const char *text);
 
+/* Reads a msgid this network issues (16 hex digits then the origin's SID, or the 16
+ * digits alone as stored by earlier versions) as its seq; false if it is not one. */
+bool outmsg_msgid_seq(const char *msgid, unsigned long long *seq);
+
 /* The smallest msgid value (seq) any message started after this call will have: where a
  * channel's lifetime, or a nick's holder, begins in history. */
 unsigned long long outmsg_seq_floor(void);

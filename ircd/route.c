@@ -82,6 +82,12 @@ void route_kline(struct client *by, const char *mask, long seconds, const char *
 		server_send_kline(NULL, by->session_of ? by->session_of->uid : by->uid, mask, seconds, reason);
 }
 
+void route_channel_stored(const char *name)
+{
+	if (ircd_links && ircd.conf->shared_store)
+		server_send_all(NULL, ":%s ENCAP * CSCHANGE %s", ircd.conf->sid, name);
+}
+
 void route_unkline(struct client *by, const char *mask)
 {
 	if (ircd_links)

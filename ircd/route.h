@@ -31,6 +31,9 @@ void route_unkline(struct client *by, const char *mask);
 void route_umode(struct client *c, const char *change);
 /* c's displayed host changed (cloak +x/-x): ENCAP CHGHOST, or SVSHOST to a hybrid peer. */
 void route_host(struct client *c);
+/* ChanServ stored a change of the room name (links.shared_store): ENCAP * CSCHANGE, so
+ * the other nodes read it again from the store. */
+void route_channel_stored(const char *name);
 /* c logged in or out (c->account): ENCAP LOGIN/SU, or SVSACCOUNT to a hybrid peer. */
 void route_account(struct client *c);
 /* A PRIVMSG/NOTICE/TAGMSG (text NULL) to a channel (status prefix included in target) or

@@ -20,6 +20,7 @@
 #include "oper.h"
 #include "parse.h"
 #include "reply.h"
+#include "service.h"
 #include "uid.h"
 #include "audit.h"
 
@@ -564,6 +565,8 @@ void server_established(struct server *link)
 	server_send(link, ":%s SVINFO 6 6 0 :%lld", ircd.conf->sid, (long long)time(NULL));
 	server_send_all(link, ":%s SID %s 2 %s + :%s", ircd.conf->sid, link->name, link->sid, link->desc);
 	burst(link);
+	if (ircd.conf->shared_store)
+		chanserv_reload(NULL); /* what the other side's ChanServ changed while we were apart */
 	ev_timer_stop(EV_DEFAULT, &link->timer);
 	ev_timer_set(&link->timer, ircd.conf->link_ping_frequency, 0);
 	ev_timer_start(EV_DEFAULT, &link->timer);

@@ -11,6 +11,8 @@
 #include "casemap.h"
 #include "channel.h"
 #include "client.h"
+#include "conf.h"
+#include "history.h"
 #include "ircd.h"
 #include "log.h"
 #include "match.h"
@@ -18,6 +20,7 @@
 #include "parse.h"
 #include "reply.h"
 #include "route.h"
+#include "service.h"
 #include "session.h"
 #include "uid.h"
 
@@ -441,6 +444,8 @@ static void t_encap(struct server *link, struct msg *m)
 		kline_at(link, m, 2, strcasecmp(sub, "KLINE") == 0);
 		return;
 	}
+	if (strcasecmp(sub, "CSCHANGE") == 0 && m->nparams > 2 && m->params[2][0] == '#' && ircd.conf->shared_store)
+		chanserv_reload(m->params[2]); /* and passed on */
 	if (!login && !su) {
 		relay(link, m);
 		return;
@@ -793,6 +798,16 @@ static void t_tmode(struct server *link, struct msg *m)
 	server_send_all(link, "%s", line);
 }
 
+/* History of a message from a link: with a store of our own we keep the network's
+ * messages too; with the one store of the network (links.shared_store) only the node
+ * that gave it its msgid stores it. */
+static bool stored_by_origin(struct msg *m)
+{
+	unsigned long long seq;
+	const char *origin = msg_tag(m, "msgid");
+	return ircd.conf->shared_store && origin && outmsg_msgid_seq(origin, &seq);
+}
+
 /* PRIVMSG/NOTICE/TAGMSG from a remote user. A peer that takes tags (MTAGS) sends the
  * origin's msgid and time, and the client tags: our users get the message with them, and
  * the next links too. */
@@ -828,6 +843,8 @@ static void t_message(struct server *link, struct msg *m)
 	uint32_t need_caps = tagmsg ? CAPF(CAP_MESSAGE_TAGS) : 0;
 	if (ch) {
 		channel_send(ch, &o, c, need, need_caps, 0);
+		if (!need && !stored_by_origin(m))
+			history_record(&o, c, cmd, ch->name, NULL, text, client_tags[0] ? client_tags : NULL);
 		if (text)
 			server_send_channel_tagged(ch, link, tags, false, ":%s %s %s :%s", c->uid, cmd, target, text);
 		else
@@ -837,8 +854,11 @@ static void t_message(struct server *link, struct msg *m)
 			server_send_tagged(t->server->via, tags, false, ":%s %s %s :%s", c->uid, cmd, t->uid, text);
 		else if (t->server->via != link)
 			server_send_tagged(t->server->via, tags, true, ":%s %s %s", c->uid, cmd, t->uid);
-	} else if (!tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS)) {
-		outmsg_send(&o, t);
+	} else {
+		if (!tagmsg || client_has_cap(t, CAP_MESSAGE_TAGS))
+			outmsg_send(&o, t);
+		if (!stored_by_origin(m)) /* a conversation with our user: ours to keep too */
+			history_record(&o, c, cmd, t->nick, t, text, client_tags[0] ? client_tags : NULL);
 	}
 	outmsg_release(&o);
 }

@@ -73,6 +73,9 @@ struct settings {
 
 #define CS_UNAVAILABLE "The channel database is temporarily unavailable; try again shortly."
 #define RESYNC_SECONDS 2
+#define CHANNEL_COLUMNS                                                                                          \
+	"name_key, name, founder, description, registered, topic, topic_setter, topic_time, mlock, topiclock, " \
+	"keeptopic, restricted, replay_lines, retention_days, history_floor"
 
 static struct dict *regs;
 
@@ -276,9 +279,12 @@ static void save_topic(struct chanreg *r, struct channel *ch)
 
 /* ---- loading at start ---- */
 
+/* A channels row into a chanreg. arg is NULL at start; non-NULL on a reload (another
+ * node changed the room in the shared store), when the live channel already has the
+ * topic and modes that node's ChanServ set: they came over the link. */
 static void load_channel(void *arg, int n, const char *const *col)
 {
-	(void)arg;
+	bool reload = arg != NULL;
 	if (n < 15 || !col[1])
 		return;
 	struct chanreg *r = reg_new(col[1]);
@@ -295,6 +301,8 @@ static void load_channel(void *arg, int n, const char *const *col)
 	snprintf(r->topic, sizeof r->topic, "%s", col[5] ? col[5] : "");
 	snprintf(r->topic_setter, sizeof r->topic_setter, "%s", col[6] ? col[6] : "");
 	r->topic_time = col[7] ? atoll(col[7]) : 0;
+	if (reload)
+		return;
 	if (r->keeptopic && r->topic[0])
 		service_channel_set_topic(ch, r->topic, r->topic_setter, r->topic_time, false, CS);
 	if (r->mlock[0])
@@ -344,9 +352,7 @@ static void load_list(void *arg, int n, const char *const *col)
 
 void chanserv_load(void)
 {
-	storage_query_now("SELECT name_key, name, founder, description, registered, topic, topic_setter, topic_time, "
-	                  "mlock, topiclock, keeptopic, restricted, replay_lines, retention_days, history_floor FROM channels",
-	                  NULL, 0, load_channel, NULL);
+	storage_query_now("SELECT " CHANNEL_COLUMNS " FROM channels", NULL, 0, load_channel, NULL);
 	/* rows refer to channels by key; reg_find works on names, which fold the same */
 	storage_query_now("SELECT c.name, a.account, a.level FROM channel_access a JOIN channels c ON c.name_key = "
 	                  "a.chan_key",
@@ -357,6 +363,148 @@ void chanserv_load(void)
 	storage_query_now("SELECT c.name, l.kind, l.mask, l.setter, l.created FROM channel_lists l JOIN channels c ON "
 	                  "c.name_key = l.chan_key ORDER BY l.created",
 	                  NULL, 0, load_list, NULL);
+}
+
+/* ---- another node changed a room (links.shared_store) ---- */
+
+static void free_reg(struct chanreg *r);
+static void apply_everywhere(struct chanreg *r);
+
+/* Rows read on the storage thread, each cell copied, for the loop to apply. */
+struct rows {
+	int n, ncols;
+	char **cells; /* n * ncols, NULL for SQL NULL */
+};
+
+static void rows_add(void *arg, int ncols, const char *const *col)
+{
+	struct rows *r = arg;
+	if (r->n && ncols != r->ncols)
+		return;
+	r->ncols = ncols;
+	r->cells = realloc(r->cells, sizeof *r->cells * (size_t)(r->n + 1) * (size_t)ncols);
+	if (!r->cells)
+		abort();
+	for (int i = 0; i < ncols; i++) {
+		char *v = col[i] ? strdup(col[i]) : NULL;
+		if (col[i] && !v)
+			abort();
+		r->cells[(size_t)r->n * (size_t)ncols + (size_t)i] = v;
+	}
+	r->n++;
+}
+
+static void rows_each(const struct rows *r, db_row_fn fn, void *arg)
+{
+	for (int i = 0; i < r->n; i++)
+		fn(arg, r->ncols, (const char *const *)r->cells + (size_t)i * (size_t)r->ncols);
+}
+
+static void rows_free(struct rows *r)
+{
+	for (size_t i = 0; i < (size_t)r->n * (size_t)r->ncols; i++)
+		free(r->cells[i]);
+	free(r->cells);
+}
+
+struct reload {
+	struct job job;
+	char key[65];
+	enum db_status status;
+	struct rows chan, access, akick;
+};
+
+static void reload_run(struct job *job)
+{
+	struct reload *j = (struct reload *)job;
+	struct db_param k = DB_TEXT(j->key);
+	int n = j->key[0] ? 1 : 0; /* one room, or all */
+	j->status = storage_exec(n ? "SELECT " CHANNEL_COLUMNS " FROM channels WHERE name_key = ?"
+	                           : "SELECT " CHANNEL_COLUMNS " FROM channels",
+	                         &k, n, rows_add, &j->chan);
+	if (j->status == DB_OK)
+		j->status = storage_exec(n ? "SELECT c.name, a.account, a.level FROM channel_access a JOIN channels c ON "
+		                             "c.name_key = a.chan_key WHERE a.chan_key = ?"
+		                           : "SELECT c.name, a.account, a.level FROM channel_access a JOIN channels c ON "
+		                             "c.name_key = a.chan_key",
+		                         &k, n, rows_add, &j->access);
+	if (j->status == DB_OK)
+		j->status = storage_exec(n ? "SELECT c.name, k.mask, k.reason, k.setter, k.created FROM channel_akick k "
+		                             "JOIN channels c ON c.name_key = k.chan_key WHERE k.chan_key = ?"
+		                           : "SELECT c.name, k.mask, k.reason, k.setter, k.created FROM channel_akick k "
+		                             "JOIN channels c ON c.name_key = k.chan_key",
+		                         &k, n, rows_add, &j->akick);
+}
+
+struct names {
+	int n;
+	char (*name)[65];
+};
+
+static void name_add(void *value, void *arg)
+{
+	struct names *l = arg;
+	l->name = realloc(l->name, sizeof *l->name * (size_t)(l->n + 1));
+	if (!l->name)
+		abort();
+	snprintf(l->name[l->n++], sizeof *l->name, "%s", ((struct chanreg *)value)->name);
+}
+
+static void apply_each(void *value, void *arg)
+{
+	(void)arg;
+	apply_everywhere(value);
+}
+
+/* Replaces the state of the room (or of every room) with what the store holds:
+ * registered, changed or gone. */
+static void reload_done(struct job *job)
+{
+	struct reload *j = (struct reload *)job;
+	struct names old = {0};
+	if (j->status != DB_OK) {
+		log_warn("chanserv: could not read %s again after another node changed it (database unavailable)",
+		         j->key[0] ? j->key : "the registered channels");
+	} else {
+		if (j->key[0] && reg_find(j->key))
+			name_add(reg_find(j->key), &old);
+		else if (!j->key[0] && regs)
+			dict_each(regs, name_add, &old);
+		for (int i = 0; i < old.n; i++) {
+			struct chanreg *r = reg_find(old.name[i]);
+			dict_del(regs, r->name);
+			free_reg(r);
+		}
+		rows_each(&j->chan, load_channel, j);
+		rows_each(&j->access, load_access, NULL);
+		rows_each(&j->akick, load_akick, NULL);
+		for (int i = 0; i < old.n; i++) {
+			struct channel *chan = service_channel_find(old.name[i]);
+			if (!reg_find(old.name[i]) && chan)
+				service_channel_release(chan); /* dropped */
+		}
+		if (j->key[0] && reg_find(j->key))
+			apply_everywhere(reg_find(j->key));
+		else if (!j->key[0] && regs)
+			dict_each(regs, apply_each, NULL);
+	}
+	free(old.name);
+	rows_free(&j->chan);
+	rows_free(&j->access);
+	rows_free(&j->akick);
+	free(j);
+}
+
+void chanserv_reload(const char *name)
+{
+	struct reload *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->job.run = reload_run;
+	j->job.done = reload_done;
+	if (name)
+		casemap_fold(j->key, name, sizeof j->key);
+	storage_submit(&j->job);
 }
 
 static void each_retention(void *value, void *arg)
@@ -539,6 +687,7 @@ static struct chanreg *committed(struct client *c, enum db_status status, const 
 			service_notice(CS, c, CS_UNAVAILABLE);
 		return NULL;
 	}
+	service_channel_stored(ch->name);
 	struct chanreg *r = reg_find(ch->name);
 	if (!r && c)
 		service_notice(CS, c, "%s is not registered.", ch->name);
@@ -566,6 +715,7 @@ static void register_done(struct client *c, enum db_status status, void *arg)
 			save_topic_of(r, chan);
 			mark_dirty(r, true, true);
 		}
+		service_channel_stored(r->name);
 		if (c)
 			service_notice(CS, c, "%s is now registered to %s.", r->name, r->founder);
 		audit(c, "ChanServ REGISTER channel=%s founder=%s", r->name, r->founder);

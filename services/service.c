@@ -15,6 +15,7 @@
 #include "match.h"
 #include "mode.h"
 #include "reply.h"
+#include "route.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -350,3 +351,5 @@ enum service_admit services_channel_admits(const struct client *c, const struct 
 {
 	return ch->registered && c->account[0] ? chanserv_admits(c, ch) : ADMIT_NONE;
 }
+
+void service_channel_stored(const char *name) { route_channel_stored(name); }

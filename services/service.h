@@ -142,6 +142,12 @@ extern const struct service histserv;
 /* ChanServ (services/chanserv.c) */
 extern const struct service chanserv;
 void chanserv_load(void);
+/* ChanServ stored a change of the room name: the other nodes of a shared store are told. */
+void service_channel_stored(const char *name);
+/* Reads the room name (NULL: every room) again from the store (storage thread), then
+ * replaces what ChanServ holds of it: another node registered, changed or dropped it
+ * (links.shared_store), or a link came up after changes made while split. */
+void chanserv_reload(const char *name);
 void chanserv_joined(struct client *c, struct channel *ch);
 void chanserv_account_changed(struct client *c);
 void chanserv_modes_changed(struct client *by, struct channel *ch);

@@ -6,6 +6,7 @@ a re-link bursts the state again. ircd-hybrid is the Debian package (`make deps`
 installs it); without it the interop test fails, it is not skipped."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -546,8 +547,11 @@ def test_message_tags_cross_between_parley_nodes(make_server):
     carol.send("JOIN #tags")
     carol.read_until(lambda l: l.command == "366")
     alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("carol!"), timeout=10)
+    # b stored a's messages: a plain client joining there gets them replayed
+    replay = carol.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert replay.params[0] == "#tags" and re.fullmatch(r"\[[-0-9: ]+\] hello", replay.params[1]), replay
     alice.send("PRIVMSG #tags :plain for carol")
-    line = carol.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    line = carol.expect(lambda l: l.command == "PRIVMSG" and l.params[1] == "plain for carol", timeout=10)
     assert not line.tags and line.params == ["#tags", "plain for carol"]
 
 
