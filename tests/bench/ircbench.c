@@ -278,6 +278,7 @@ static struct {
 	struct sockaddr_in addr[MAX_NODES];
 	SSL_CTX *ssl_ctx;
 	struct conn *conns;
+	char **chans; /* channel names, shared by the conns that join them */
 	int nconns;
 	struct stream *streams;
 	int nstreams;
@@ -1463,7 +1464,7 @@ static void build(void)
 	}
 	static const char prefix[] = {'i', 'f', 'd', 'c', 'n'};
 	int nchan = o.sc == SC_IDLE ? (n + o.per_channel - 1) / o.per_channel : 1;
-	char **chans = xcalloc((size_t)nchan, sizeof *chans);
+	char **chans = g.chans = xcalloc((size_t)nchan, sizeof *chans);
 	for (int i = 0; i < nchan; i++) {
 		chans[i] = xcalloc(16, 1);
 		snprintf(chans[i], 16, o.sc == SC_IDLE ? "#idle%d" : o.sc == SC_NETSIM ? "#net" : "#bench", i);
@@ -2162,5 +2163,7 @@ int main(int argc, char **argv)
 #undef ADD
 	printf("%s\n", res);
 	fflush(stdout);
+	free(lat);
+	free(quit);
 	return ok ? 0 : 1;
 }
