@@ -11,6 +11,7 @@
 #include "connlimit.h"
 #include "log.h"
 
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <libconfig.h>
 #include <stdarg.h>
@@ -621,6 +622,26 @@ static void sid_derive(struct conf *c)
 	c->sid[3] = '\0';
 }
 
+/* A certificate fingerprint as `openssl x509 -fingerprint -sha256` prints it
+ * (AB:CD:...) or plain hex, rewritten in place as 64 lowercase digits; "" stays "". */
+static bool normal_fingerprint(char *fp)
+{
+	char out[65];
+	size_t n = 0;
+	for (const char *p = fp; *p; p++) {
+		if (*p == ':')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n == 64)
+			return false;
+		out[n++] = (char)tolower((unsigned char)*p);
+	}
+	if (n != 0 && n != 64)
+		return false;
+	out[n] = '\0';
+	memcpy(fp, out, n + 1);
+	return true;
+}
+
 static void load_connects(struct ctx *x, struct conf *c, const config_setting_t *list)
 {
 	if (!list)
@@ -648,8 +669,10 @@ static void load_connects(struct ctx *x, struct conf *c, const config_setting_t 
 		if (!k->send_password[0] || !k->accept_password[0] || strpbrk(k->send_password, " :") ||
 		    strpbrk(k->accept_password, " :"))
 			error_at(x, g, "connect: passwords must be non-empty, without spaces or ':'");
-		if (k->tls && k->autoconnect)
-			error_at(x, g, "connect: outgoing TLS links are not supported yet (tls with autoconnect)");
+		if (k->tls && !c->tls_cert[0])
+			error_at(x, g, "connect: a TLS link needs the 'tls' section (certificate, key)");
+		if (!normal_fingerprint(k->fingerprint))
+			error_at(x, g, "connect: fingerprint must be a SHA-256 in hex (64 digits, colons allowed)");
 		for (int j = 0; j < c->nconnects - 1; j++)
 			if (strcasecmp(c->connects[j].name, k->name) == 0)
 				error_at(x, g, "connect: server '%s' is named twice", k->name);

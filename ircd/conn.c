@@ -137,10 +137,10 @@ static ssize_t tls_result(struct conn *c, int ret, bool reading)
 /* Drives the TLS handshake; returns true once it is complete. */
 static bool handshake(struct conn *c)
 {
-	int ret = SSL_accept(c->ssl);
+	int ret = SSL_do_handshake(c->ssl);
+	ev_io_stop(EV_DEFAULT, &c->wio); /* tls_result starts it again if OpenSSL must write */
 	if (ret == 1) {
 		c->flags &= ~CONN_HANDSHAKE;
-		ev_io_stop(EV_DEFAULT, &c->wio);
 		tls_peer_fingerprint(c->ssl, c->certfp);
 		memtrim_note(); /* its handshake buffers were freed */
 		mark_pending(c); /* anything queued during the handshake can go now */
@@ -148,7 +148,12 @@ static bool handshake(struct conn *c)
 	}
 	if (tls_result(c, ret, true) < 0 && errno == EAGAIN)
 		return false;
-	conn_fail(c, "TLS handshake failed");
+	/* a server link we dialled names the certificate problem (the operator's next step) */
+	long v = SSL_is_server(c->ssl) ? X509_V_OK : SSL_get_verify_result(c->ssl);
+	char why[160];
+	snprintf(why, sizeof why, "TLS handshake failed%s%s", v == X509_V_OK ? "" : ": ",
+	         v == X509_V_OK ? "" : X509_verify_cert_error_string(v));
+	conn_fail(c, why);
 	return false;
 }
 
@@ -280,6 +285,8 @@ void conn_init(struct conn *c, int fd, SSL *ssl, const struct conn_ops *ops)
 	ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
 	c->rio.data = c->wio.data = c;
 	ev_io_start(EV_DEFAULT, &c->rio);
+	if (ssl && !SSL_is_server(ssl))
+		ev_io_start(EV_DEFAULT, &c->wio); /* we speak first: the ClientHello */
 	memtrim_note();
 }
 

@@ -82,21 +82,36 @@ static void shutdown_cb(EV_P_ ev_signal *w, int revents)
 	ircd_shutdown(reason, false);
 }
 
-static bool needs_tls(const struct conf *c);
+/* The server context when a listener uses TLS, the link context when a connect block
+ * does; -1 with "file: reason" in err if a certificate or key cannot be loaded. */
+static int tls_contexts(const struct conf *c, SSL_CTX **tls, SSL_CTX **tls_link, char *err, size_t size)
+{
+	bool listen = false, link = false;
+	for (int i = 0; i < c->nlisteners; i++)
+		listen |= c->listeners[i].tls;
+	for (int i = 0; i < c->nconnects; i++)
+		link |= c->connects[i].tls;
+	char e[512];
+	*tls = *tls_link = NULL;
+	if ((listen && !(*tls = tls_ctx_new(c->tls_cert, c->tls_key, e, sizeof e))) ||
+	    (link && !(*tls_link = tls_link_ctx_new(c->tls_cert, c->tls_key, e, sizeof e)))) {
+		snprintf(err, size, "%s: %s\n", c->file, e);
+		SSL_CTX_free(*tls);
+		*tls = NULL;
+		return -1;
+	}
+	return 0;
+}
 
 static int rehash(char *err, size_t size)
 {
 	struct conf *nc = conf_load(ircd.conf->file, err, size);
 	if (!nc)
 		return -1;
-	SSL_CTX *tls = NULL;
-	if (needs_tls(nc)) {
-		char e[512];
-		if (!(tls = tls_ctx_new(nc->tls_cert, nc->tls_key, e, sizeof e))) {
-			snprintf(err, size, "%s: %s\n", nc->file, e);
-			conf_free(nc);
-			return -1;
-		}
+	SSL_CTX *tls = NULL, *tls_link = NULL;
+	if (tls_contexts(nc, &tls, &tls_link, err, size) < 0) {
+		conf_free(nc);
+		return -1;
 	}
 	/* storage settings take effect at the next start; everything else now */
 	memset(ircd.class_clients, 0, sizeof ircd.class_clients);
@@ -111,10 +126,11 @@ static int rehash(char *err, size_t size)
 	failed += metrics_http_sync(nc) < 0;
 	cap_conf_changed(ircd.conf, nc);
 	conf_free(ircd.conf);
-	if (ircd.tls)
-		SSL_CTX_free(ircd.tls); /* connections keep their own reference */
+	SSL_CTX_free(ircd.tls); /* connections keep their own reference */
+	SSL_CTX_free(ircd.tls_link);
 	ircd.conf = nc;
 	ircd.tls = tls;
+	ircd.tls_link = tls_link;
 	log_configure(&nc->log); /* the file reopened too: REHASH after logrotate works */
 	log_info("configuration reloaded from %s%s", nc->file, failed ? " (some listeners failed)" : "");
 	ban_reload(); /* bans edited in the store meanwhile (parleyd -unban) */
@@ -265,17 +281,10 @@ static void cleanup(void)
 	dict_free(ircd.nicks);
 	dict_free(ircd.ids);
 	conf_free(ircd.conf);
-	if (ircd.tls)
-		SSL_CTX_free(ircd.tls);
+	SSL_CTX_free(ircd.tls);
+	SSL_CTX_free(ircd.tls_link);
 }
 
-static bool needs_tls(const struct conf *c)
-{
-	for (int i = 0; i < c->nlisteners; i++)
-		if (c->listeners[i].tls)
-			return true;
-	return false;
-}
 
 int ircd_main(int argc, char **argv)
 {
@@ -304,14 +313,10 @@ int ircd_main(int argc, char **argv)
 	}
 	static char errors[8192];
 	struct conf *conf = conf_load(path, errors, sizeof errors);
-	SSL_CTX *tls = NULL;
-	if (conf && needs_tls(conf)) {
-		char err[512];
-		if (!(tls = tls_ctx_new(conf->tls_cert, conf->tls_key, err, sizeof err))) {
-			snprintf(errors, sizeof errors, "%s: %s\n", path, err);
-			conf_free(conf);
-			conf = NULL;
-		}
+	SSL_CTX *tls = NULL, *tls_link = NULL;
+	if (conf && tls_contexts(conf, &tls, &tls_link, errors, sizeof errors) < 0) {
+		conf_free(conf);
+		conf = NULL;
 	}
 	if (!conf) {
 		fputs(errors, stderr);
@@ -320,6 +325,7 @@ int ircd_main(int argc, char **argv)
 	if (test_only) {
 		printf("%s: configuration OK\n", path);
 		SSL_CTX_free(tls);
+		SSL_CTX_free(tls_link);
 		conf_free(conf);
 		return 0;
 	}
@@ -331,11 +337,13 @@ int ircd_main(int argc, char **argv)
 	    storelock_hand_over(conf, &privs, err, sizeof err) < 0) {
 		fprintf(stderr, "parleyd: %s\n", err);
 		SSL_CTX_free(tls);
+		SSL_CTX_free(tls_link);
 		conf_free(conf);
 		return 1;
 	}
 	ircd.conf = conf;
 	ircd.tls = tls;
+	ircd.tls_link = tls_link;
 	if (log_start(&conf->log, err, sizeof err) < 0) {
 		fprintf(stderr, "parleyd: %s\n", err);
 		cleanup();

@@ -18,6 +18,7 @@ struct dict;
 struct ircd {
 	struct conf *conf;
 	SSL_CTX *tls;
+	SSL_CTX *tls_link;         /* outgoing TLS server links; NULL if no connect block has tls */
 	struct dict *nicks;       /* nick -> client, for every nick in use or reserved */
 	struct dict *ids;         /* hex client id -> live client */
 	struct client *clients;   /* every connection, registered or not */

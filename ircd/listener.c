@@ -62,6 +62,7 @@ static void accept_cb(EV_P_ ev_io *w, int revents)
 				close(fd);
 				continue;
 			}
+			SSL_set_accept_state(ssl);
 			/* A browser asked for a client certificate on a WebSocket has no way to
 			 * answer in a script and fails the handshake (Chromium does): no request
 			 * there, so no CertFP for web clients. */

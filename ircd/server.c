@@ -8,6 +8,7 @@
  * are struct clients with `server` set and a dead connection: whatever the client code
  * sends them is dropped (conn_send on a dead conn), and what they do comes from ts6.c. */
 #include "server.h"
+#include "tls.h"
 
 #include "channel.h"
 #include "client.h"
@@ -813,9 +814,20 @@ static void connected_cb(EV_P_ ev_io *w, int revents)
 		server_drop(s, "connect block removed");
 		return;
 	}
-	conn_init(&s->conn, w->fd, NULL, &server_conn_ops);
+	SSL *ssl = NULL;
+	if (cc->tls) {
+		snprintf(s->pin, sizeof s->pin, "%s", cc->fingerprint);
+		if (!ircd.tls_link || !(ssl = tls_link_new(ircd.tls_link, w->fd, cc->name, s->pin))) {
+			close(w->fd);
+			s->state = SRV_HANDSHAKE;
+			server_drop(s, "cannot start TLS");
+			return;
+		}
+	}
+	conn_init(&s->conn, w->fd, ssl, &server_conn_ops);
 	snprintf(s->conn.ip, sizeof s->conn.ip, "%s", cc->address);
 	s->state = SRV_HANDSHAKE;
+	/* over TLS this waits in the sendq until the peer's certificate has passed */
 	server_send_intro(s, cc);
 }
 
@@ -853,7 +865,7 @@ static void connect_to(const struct conf_connect *cc)
 	s->connect_w.data = s;
 	ev_io_start(EV_DEFAULT, &s->connect_w);
 	ev_timer_start(EV_DEFAULT, &s->timer);
-	log_info("connecting to %s (%s port %d)", cc->name, cc->address, cc->port);
+	log_info("connecting to %s (%s port %d%s)", cc->name, cc->address, cc->port, cc->tls ? ", TLS" : "");
 }
 
 static void autoconnect_cb(EV_P_ ev_timer *w, int revents)

@@ -41,6 +41,7 @@ struct server {
 	unsigned caps;           /* LINKCAP_* from the peer's CAPAB (direct links) */
 	unsigned nusers;
 	ev_io connect_w;         /* outgoing: waiting for connect() to finish */
+	char pin[65];            /* outgoing TLS: the peer's certificate SHA-256, "" = CA + name */
 	ev_timer timer;          /* handshake timeout, then PING/ping timeout */
 	ev_tstamp last_line, ping_sent;
 	unsigned long mark;      /* fan-out generation: one copy per link */
