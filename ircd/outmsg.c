@@ -73,9 +73,8 @@ static long long now_ms(void)
 #define SEQ_NODE_BITS 8
 static unsigned long long last_slot; /* the newest msgid issued, as ms << 4 | counter */
 
-static unsigned node_bits(void)
+unsigned outmsg_node_bits(const char *s)
 {
-	const char *s = ircd.conf->sid;
 	unsigned v = 0;
 	for (int i = 0; i < 3 && s[i]; i++)
 		v = v * 36 + (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0' : s[i] - 'A' + 10);
@@ -93,7 +92,7 @@ static void new_msgid(struct outmsg *o)
 		slot = last_slot + 1;
 	last_slot = slot;
 	o->time_ms = (long long)(slot >> (12 - SEQ_NODE_BITS));
-	unsigned long long v = slot << SEQ_NODE_BITS | node_bits();
+	unsigned long long v = slot << SEQ_NODE_BITS | outmsg_node_bits(ircd.conf->sid);
 	o->seq = v;
 	static const char hex[] = "0123456789abcdef";
 	for (int i = 15; i >= 0; i--, v >>= 4)

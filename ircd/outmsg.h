@@ -41,6 +41,10 @@ void outmsg_init_msg(struct outmsg *o, const char *client_tags, const char *pref
  * digits alone as stored by earlier versions) as its seq; false if it is not one. */
 bool outmsg_msgid_seq(const char *msgid, unsigned long long *seq);
 
+/* The bits of a server's SID in its msgids' history keys: two Parley nodes with equal
+ * values could issue the same key in one millisecond, so they must not share a network. */
+unsigned outmsg_node_bits(const char *sid);
+
 /* The smallest msgid value (seq) any message started after this call will have: where a
  * channel's lifetime, or a nick's holder, begins in history. */
 unsigned long long outmsg_seq_floor(void);

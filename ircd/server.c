@@ -19,6 +19,7 @@
 #include "monitor.h"
 #include "msgbuf.h"
 #include "oper.h"
+#include "outmsg.h"
 #include "parse.h"
 #include "reply.h"
 #include "service.h"
@@ -674,6 +675,24 @@ static void link_timer_cb(EV_P_ ev_timer *w, int revents)
 	ev_timer_start(loop, w);
 }
 
+const char *server_msgid_clash(const char *sid, unsigned caps)
+{
+	static char why[160];
+	if (!(caps & LINKCAP_MTAGS)) /* not a Parley node: its messages get our msgids */
+		return NULL;
+	unsigned bits = outmsg_node_bits(sid);
+	const char *other = bits == outmsg_node_bits(ircd.conf->sid) ? ircd.conf->sid : NULL;
+	for (struct server *s = servers; s && !other; s = s->next)
+		if (!s->dead && s->sid[0] && s->via && (s->via->caps & LINKCAP_MTAGS) && outmsg_node_bits(s->sid) == bits &&
+		    strcmp(s->sid, sid) != 0)
+			other = s->sid;
+	if (!other)
+		return NULL;
+	snprintf(why, sizeof why, "SID %s clashes with %s in msgids (equal modulo 256): give one another server.sid",
+	         sid, other);
+	return why;
+}
+
 /* ---- incoming links ---- */
 
 static bool same_address(const char *a, const char *b)
@@ -770,6 +789,8 @@ void cmd_server(struct client *c, struct msg *m)
 		why = "Bogus server ID";
 	else if (server_find(name) || server_find(sid) || strcasecmp(name, ircd.conf->server_name) == 0)
 		why = "Server already exists";
+	else
+		why = server_msgid_clash(sid, c->link_caps);
 	if (why) {
 		snotice("Unauthorized server connection attempt from %s: %s for server %s", c->conn.ip, why, name);
 		client_exit(c, why);

@@ -27,6 +27,10 @@ enum { LINKCAP_ENCAP = 1, LINKCAP_RHOST = 2, LINKCAP_MTAGS = 4 };
 /* The LINKCAP_* bits of a CAPAB token list. */
 unsigned server_capab_parse(const char *list);
 
+/* Why a server with this SID, reached over a link with these LINKCAP_* bits, cannot join
+ * the network (its msgid keys would clash with ours or another Parley node's), or NULL. */
+const char *server_msgid_clash(const char *sid, unsigned caps);
+
 struct server {
 	struct conn conn;        /* first; used by a direct link only */
 	char name[64];

@@ -91,6 +91,8 @@ static void t_server(struct server *link, struct msg *m)
 	else if (strlen(sid) != 3 || !(sid[0] >= '0' && sid[0] <= '9') || server_find(sid) ||
 	         strcmp(sid, ircd.conf->sid) == 0)
 		server_drop(link, "Bogus or existing server ID");
+	else if (server_msgid_clash(sid, link->caps))
+		server_drop(link, server_msgid_clash(sid, link->caps));
 	else {
 		snprintf(link->sid, sizeof link->sid, "%s", sid);
 		snprintf(link->desc, sizeof link->desc, "%s", m->params[m->nparams - 1]);
@@ -136,6 +138,11 @@ static void t_sid(struct server *link, struct msg *m)
 	if (server_find(name) || server_find(sid) || strcmp(sid, ircd.conf->sid) == 0 ||
 	    strcasecmp(name, ircd.conf->server_name) == 0) {
 		server_drop(link, "Server already exists");
+		return;
+	}
+	const char *clash = server_msgid_clash(sid, link->caps);
+	if (clash) {
+		server_drop(link, clash);
 		return;
 	}
 	struct server *s = calloc(1, sizeof *s);

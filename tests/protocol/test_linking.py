@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, wait_for
 
 HYBRID = shutil.which("ircd-hybrid") or "/usr/sbin/ircd-hybrid"
 
@@ -157,6 +157,29 @@ def test_bad_password_refused(make_server):
     c.send("PASS a-pw TS 6 :2BB")
     c.send("SERVER other.parley.test 1 2BB + :fake")
     c.expect_error_close("No connect block")
+
+
+def test_sid_clashing_in_msgids_is_refused(make_server):
+    # 1HE is 1AA + 256 in base 36: both would put the same 8 bits in their msgids' history
+    # keys, so two messages from them in one millisecond could share a key in a store
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra=connect_block("b.parley.test", 1, False, send="b-pw", accept="a-pw"))
+    b = make_server(server_name="b.parley.test", server_keys={"sid": "1HE"},
+                    extra=connect_block("a.parley.test", a.port, True, send="a-pw", accept="b-pw"))
+    why = "SID 1HE clashes with 1AA in msgids (equal modulo 256): give one another server.sid"
+    wait_for(lambda: "from 127.0.0.1: " + why in a.stderr() + a.log()
+             and "link with a.parley.test failed: ERROR from peer: Closing Link: 127.0.0.1 (%s)" % why
+             in b.stderr() + b.log(), what="the refusal on both sides")
+    alice = a.connect("alice")
+    b.connect("bob")
+    alice.send("WHOIS bob")
+    alice.expect(lambda l: l.command == "401")
+    # a peer that does not issue msgids (no MTAGS: ircd-hybrid) may have any SID
+    c = a.client()
+    c.send("PASS a-pw TS 6 :1HE")
+    c.send("CAPAB :ENCAP")
+    c.send("SERVER b.parley.test 1 1HE + :not parley")
+    c.expect(lambda l: l.command == "SVINFO")
 
 
 # ---- ircd-hybrid --------------------------------------------------------------------
