@@ -226,6 +226,7 @@ static const struct key links_keys[] = {
     INT("ping_frequency", struct conf, link_ping_frequency, 1, 3600, "90"),
     INT("ping_timeout", struct conf, link_ping_timeout, 1, 3600, "60"),
     INT("connect_retry", struct conf, connect_retry, 1, 86400, "30"),
+    INT("sendq", struct conf, link_sendq, 4096, 1073741824, "33554432"),
     BOOL("shared_store", struct conf, shared_store, "false"),
     {0},
 };

@@ -162,6 +162,7 @@ struct conf {
 	int link_ping_frequency; /* seconds idle before a server link is PINGed */
 	int link_ping_timeout;   /* seconds to wait for its answer */
 	int connect_retry;       /* seconds between autoconnect attempts */
+	int link_sendq;          /* bytes queued to a linked server before the link is dropped */
 	bool shared_store;       /* every linked node uses this store: each message is stored by its origin only */
 	struct conf_listener listeners[CONF_MAX_LISTENERS];
 	int nlisteners;

@@ -84,13 +84,26 @@ static struct msgbuf *vformat(const char *fmt, va_list ap)
 	return msgbuf_new(line, (size_t)n);
 }
 
+/* Queues b to a direct link. A link whose SendQ is full (a peer that stopped reading) is
+ * dropped at the next loop iteration rather than here: the caller may be walking the
+ * server or member lists a split changes. What it is not sent the re-link bursts again. */
+static void link_queue(struct server *link, struct msgbuf *b)
+{
+	if (conn_send(&link->conn, b) || link->overflowed)
+		return;
+	link->overflowed = true;
+	ev_timer_stop(EV_DEFAULT, &link->timer);
+	ev_timer_set(&link->timer, 0, 0);
+	ev_timer_start(EV_DEFAULT, &link->timer);
+}
+
 void server_send(struct server *link, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	struct msgbuf *b = vformat(fmt, ap);
 	va_end(ap);
-	conn_send(&link->conn, b);
+	link_queue(link, b);
 	msgbuf_unref(b);
 }
 
@@ -104,7 +117,7 @@ void server_send_all(struct server *except, const char *fmt, ...)
 	va_end(ap);
 	for (struct server *s = servers; s; s = s->next)
 		if (s->via == s && s != except && s->state == SRV_LINKED && !s->dead)
-			conn_send(&s->conn, b);
+			link_queue(s, b);
 	msgbuf_unref(b);
 }
 
@@ -126,12 +139,12 @@ static void send_variant(struct server *link, struct msgbuf *b, const char *tags
 {
 	if (!tags || !(link->caps & LINKCAP_MTAGS)) {
 		if (!tags_only)
-			conn_send(&link->conn, b);
+			link_queue(link, b);
 		return;
 	}
 	if (!*tagged)
 		*tagged = with_tags(tags, b);
-	conn_send(&link->conn, *tagged);
+	link_queue(link, *tagged);
 }
 
 static void send_channel_v(struct channel *ch, struct server *except, const char *tags, bool tags_only,
@@ -564,13 +577,14 @@ void server_established(struct server *link)
 	ircd_links++;
 	log_info("link with %s (%s) established", link->name, link->sid);
 	snotice("Link with %s[%s] established", link->name, link->conn.ip);
+	link->conn.sendq_max = (size_t)ircd.conf->link_sendq; /* the burst must fit too */
 	server_send(link, ":%s SVINFO 6 6 0 :%lld", ircd.conf->sid, (long long)time(NULL));
 	server_send_all(link, ":%s SID %s 2 %s + :%s", ircd.conf->sid, link->name, link->sid, link->desc);
 	burst(link);
 	if (ircd.conf->shared_store)
 		chanserv_reload(NULL); /* what the other side's ChanServ changed while we were apart */
 	ev_timer_stop(EV_DEFAULT, &link->timer);
-	ev_timer_set(&link->timer, ircd.conf->link_ping_frequency, 0);
+	ev_timer_set(&link->timer, link->overflowed ? 0 : ircd.conf->link_ping_frequency, 0);
 	ev_timer_start(EV_DEFAULT, &link->timer);
 }
 
@@ -652,6 +666,12 @@ static void link_timer_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 	struct server *s = w->data;
 	ev_tstamp now = ev_now(loop);
+	if (s->overflowed) {
+		char reason[64];
+		snprintf(reason, sizeof reason, "SendQ exceeded (%zu bytes)", s->conn.sendq_max);
+		server_drop(s, reason);
+		return;
+	}
 	if (s->state != SRV_LINKED) {
 		server_drop(s, "Handshake timed out");
 		return;

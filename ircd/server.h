@@ -42,6 +42,7 @@ struct server {
 	bool outgoing;           /* we connected */
 	bool dead;
 	bool got_pass;           /* outgoing: the peer's PASS matched */
+	bool overflowed;         /* its SendQ filled: dropped at the next loop iteration */
 	unsigned caps;           /* LINKCAP_* from the peer's CAPAB (direct links) */
 	unsigned nusers;
 	ev_io connect_w;         /* outgoing: waiting for connect() to finish */

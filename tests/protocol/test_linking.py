@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -180,6 +181,36 @@ def test_sid_clashing_in_msgids_is_refused(make_server):
     c.send("CAPAB :ENCAP")
     c.send("SERVER b.parley.test 1 1HE + :not parley")
     c.expect(lambda l: l.command == "SVINFO")
+
+
+def test_stalled_peer_is_cut_at_its_sendq(make_server):
+    # a linked server that stops reading: what is queued to it is bounded by links.sendq,
+    # then the link is dropped (its users split off) instead of the node's memory growing
+    a = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"}, flood_enabled=False,
+                    extra=connect_block("b.parley.test", 1, False, send="b-pw", accept="a-pw")
+                    .replace("links = { ", "links = { sendq = 65536; "))
+    peer = socket.socket()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    peer.connect(("127.0.0.1", a.port))
+    now = int(time.time())
+    peer.sendall(("PASS a-pw TS 6 :2BB\r\nCAPAB :ENCAP TBURST\r\nSERVER b.parley.test 1 2BB + :stalled\r\n"
+                  ":2BB SVINFO 6 6 0 :%d\r\n"
+                  ":2BB UID far 1 %d +i far stalled.test stalled.test 0 2BBAAAAAA * :Far away\r\n"
+                  ":2BB SJOIN %d #flood + :2BBAAAAAA\r\n" % (now, now - 100, now - 100)).encode())
+    alice = a.connect("alice")
+    wait_whois(alice, "far")
+    alice.send("JOIN #flood")
+    alice.expect(lambda l: l.command == "366")
+    # the peer reads nothing more: its socket buffers fill, then the SendQ
+    body = "x" * 400
+    for i in range(30000):
+        alice.send("PRIVMSG #flood :%d %s" % (i, body))
+        if i % 1000 == 999 and "split: SendQ exceeded" in a.stderr() + a.log():
+            break
+    line = alice.expect(lambda l: l.command == "QUIT" and l.nick == "far", timeout=20)
+    assert line.params == ["*.net *.split"]
+    assert "server b.parley.test split: SendQ exceeded (65536 bytes)" in a.stderr() + a.log()
+    peer.close()
 
 
 # ---- ircd-hybrid --------------------------------------------------------------------
