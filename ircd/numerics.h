@@ -76,6 +76,7 @@
 #define RPL_ENDOFHELP "706", "%s :%s"
 #define ERR_HELPNOTFOUND "524", "%s :No help available on this topic"
 #define RPL_STATSLINKINFO "211", "%s %zu %llu %llu %llu %llu :%lld"
+#define RPL_STATSCLINE "213", "C %s %s %s %d %s"
 /* STATS l, one per listener: address:port, plain|tls, clients now, their SendQ bytes,
  * bytes sent, bytes received (all clients since it opened), clients accepted */
 #define RPL_STATSLISTENER "211", "%s %s %u %zu %llu %llu :%llu accepted"

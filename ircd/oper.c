@@ -17,6 +17,7 @@
 #include "password.h"
 #include "reply.h"
 #include "route.h"
+#include "server.h"
 #include "storage.h"
 #include "throttle.h"
 #include "workq.h"
@@ -344,6 +345,35 @@ static void stats_listeners(struct client *c)
 	listener_each(stats_listener, c);
 }
 
+/* STATS L: a direct server link, as a connection line (name, SendQ, lines and KiB out,
+ * lines and KiB in, seconds linked). */
+static void stats_link(const struct server *s, void *arg)
+{
+	if (s->via != s || s->state != SRV_LINKED || s->dead)
+		return;
+	reply((struct client *)arg, RPL_STATSLINKINFO, s->name, s->conn.sendq.bytes, s->lines_out,
+	      s->conn.bytes_out / 1024, s->lines_in, s->conn.bytes_in / 1024,
+	      (long long)(ev_now(EV_DEFAULT) - s->linked_at));
+}
+
+/* STATS c: the connect blocks (address, flags: A autoconnect, S TLS, * none; name, port)
+ * and whether each is linked now. */
+static void stats_connects(struct client *c)
+{
+	for (int i = 0; i < ircd.conf->nconnects; i++) {
+		const struct conf_connect *cc = &ircd.conf->connects[i];
+		char flags[3] = "";
+		size_t n = 0;
+		if (cc->autoconnect)
+			flags[n++] = 'A';
+		if (cc->tls)
+			flags[n++] = 'S';
+		const struct server *s = server_find(cc->name);
+		reply(c, RPL_STATSCLINE, cc->address, n ? flags : "*", cc->name, cc->port,
+		      !s ? "unlinked" : s->state == SRV_LINKED ? "linked" : "linking");
+	}
+}
+
 void cmd_stats(struct client *c, struct msg *m)
 {
 	char q = m->nparams ? m->params[0][0] : '\0';
@@ -375,6 +405,10 @@ void cmd_stats(struct client *c, struct msg *m)
 				reply(c, RPL_STATSLINKINFO, t->nick[0] ? t->nick : "*", t->conn.sendq.bytes, t->lines_out,
 				      t->conn.bytes_out / 1024, t->lines_in, t->conn.bytes_in / 1024,
 				      (long long)(ev_now(EV_DEFAULT) - t->connected));
+		server_each(stats_link, c);
+		break;
+	case 'c':
+		stats_connects(c);
 		break;
 	case 'k':
 	case 'K':

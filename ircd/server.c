@@ -89,7 +89,11 @@ static struct msgbuf *vformat(const char *fmt, va_list ap)
  * server or member lists a split changes. What it is not sent the re-link bursts again. */
 static void link_queue(struct server *link, struct msgbuf *b)
 {
-	if (conn_send(&link->conn, b) || link->overflowed)
+	if (conn_send(&link->conn, b)) {
+		link->lines_out++;
+		return;
+	}
+	if (link->overflowed)
 		return;
 	link->overflowed = true;
 	ev_timer_stop(EV_DEFAULT, &link->timer);
@@ -514,6 +518,7 @@ static bool on_line(struct conn *conn, char *line, size_t len)
 	if (s->dead)
 		return false;
 	s->last_line = ev_now(EV_DEFAULT);
+	s->lines_in++;
 	struct msg m;
 	if (msg_parse_max(line, len, &m, 8192) != PARSE_OK)
 		return true;
@@ -574,6 +579,7 @@ void server_send_intro(struct server *link, const struct conf_connect *cc)
 void server_established(struct server *link)
 {
 	link->state = SRV_LINKED;
+	link->linked_at = ev_now(EV_DEFAULT);
 	ircd_links++;
 	log_info("link with %s (%s) established", link->name, link->sid);
 	snotice("Link with %s[%s] established", link->name, link->conn.ip);

@@ -45,6 +45,8 @@ struct server {
 	bool overflowed;         /* its SendQ filled: dropped at the next loop iteration */
 	unsigned caps;           /* LINKCAP_* from the peer's CAPAB (direct links) */
 	unsigned nusers;
+	unsigned long long lines_in, lines_out; /* direct links: for STATS L */
+	ev_tstamp linked_at;
 	ev_io connect_w;         /* outgoing: waiting for connect() to finish */
 	char pin[65];            /* outgoing TLS: the peer's certificate SHA-256, "" = CA + name */
 	ev_timer timer;          /* handshake timeout, then PING/ping timeout */

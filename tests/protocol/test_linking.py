@@ -532,6 +532,23 @@ def pair_with_oper(make_server):
     return a, b, oper
 
 
+def test_stats_shows_links_and_connect_blocks(make_server):
+    a, b, oper = pair_with_oper(make_server)
+    assert links_of(oper, 2) == ["a.parley.test", "b.parley.test"]
+    oper.send("STATS c")
+    lines = oper.read_until(lambda l: l.command == "219")
+    assert [l.params[1:] for l in lines if l.command == "213"] == [
+        ["C", "127.0.0.1", "*", "b.parley.test", "1", "linked"]]
+    oper.send("STATS L")
+    lines = oper.read_until(lambda l: l.command == "219")
+    link = [l.params for l in lines if l.command == "211" and l.params[1] == "b.parley.test"]
+    assert len(link) == 1
+    sendq, lines_out, kib_out, lines_in, kib_in, seconds = (int(x) for x in link[0][2:])
+    assert lines_out >= 4 and lines_in >= 2 and sendq >= 0 and 0 <= seconds < 30, link
+    a_users = [l.params[1] for l in lines if l.command == "211"]
+    assert "oper" in a_users
+
+
 def test_kill_crosses_the_network(make_server):
     a, b, oper = pair_with_oper(make_server)
     dave = a.connect("dave")
