@@ -66,12 +66,13 @@ static long long now_ms(void)
 
 /* The msgid for a message stamped ms: the time and the id come from one clock reading,
  * so ordering by id is ordering by the time clients see. Its value (seq, the history key)
- * is the milliseconds in the high bits and 12 low bits: a 4-bit counter then 8 bits of the
- * server's SID, so two servers never issue the same value in a millisecond (unless their
- * SIDs are equal modulo 256); the text is the value in 16 hex digits followed by the SID,
- * unique on the network. */
+ * is the milliseconds in the high bits and 12 low bits. A node that may link (it has a
+ * connect block) gives 8 of them to its SID, so two nodes never issue the same value in a
+ * millisecond (server_msgid_clash refuses SIDs equal modulo 256), leaving a 4-bit counter;
+ * a node alone keeps all 12 for the counter. The text is the value in 16 hex digits
+ * followed by the SID, unique on the network. */
 #define SEQ_NODE_BITS 8
-static unsigned long long last_slot; /* the newest msgid issued, as ms << 4 | counter */
+static unsigned long long last_key; /* the newest value issued (or the floor's, less one) */
 
 unsigned outmsg_node_bits(const char *s)
 {
@@ -81,18 +82,26 @@ unsigned outmsg_node_bits(const char *s)
 	return v & ((1u << SEQ_NODE_BITS) - 1);
 }
 
+static unsigned key_node_bits(void) { return ircd.conf->nconnects ? SEQ_NODE_BITS : 0; }
+
+/* The first free counter slot at or after ms: a full counter, or a clock that steps back,
+ * borrows the next slot. Slots are compared through last_key, so a REHASH that adds or
+ * removes the connect blocks (and changes the counter's width) keeps values increasing. */
+static unsigned long long next_slot(long long ms, unsigned nb)
+{
+	unsigned long long slot = (unsigned long long)ms << (12 - nb), last = last_key >> nb;
+	return slot <= last ? last + 1 : slot;
+}
+
 static void new_msgid(struct outmsg *o)
 {
-	/* a full counter, or a clock that steps back, borrows the next slot, and the time
-	 * follows it: unique and ordered whatever the clock does, and the time a client sees
-	 * is always the msgid's millisecond (more than 16 messages in one millisecond are
-	 * stamped a millisecond later) */
-	unsigned long long slot = (unsigned long long)o->time_ms << (12 - SEQ_NODE_BITS);
-	if (slot <= last_slot)
-		slot = last_slot + 1;
-	last_slot = slot;
-	o->time_ms = (long long)(slot >> (12 - SEQ_NODE_BITS));
-	unsigned long long v = slot << SEQ_NODE_BITS | outmsg_node_bits(ircd.conf->sid);
+	/* the time follows a borrowed slot: unique and ordered whatever the clock does, and
+	 * the time a client sees is always the msgid's millisecond (more messages in one
+	 * millisecond than the counter holds are stamped a millisecond later) */
+	unsigned nb = key_node_bits();
+	unsigned long long v = next_slot(o->time_ms, nb) << nb | (nb ? outmsg_node_bits(ircd.conf->sid) : 0);
+	last_key = v;
+	o->time_ms = (long long)(v >> 12);
 	o->seq = v;
 	static const char hex[] = "0123456789abcdef";
 	for (int i = 15; i >= 0; i--, v >>= 4)
@@ -127,11 +136,10 @@ void outmsg_set_origin(struct outmsg *o, const char *msgid, long long time_ms)
 
 unsigned long long outmsg_seq_floor(void)
 {
-	unsigned long long slot = (unsigned long long)now_ms() << (12 - SEQ_NODE_BITS);
-	if (slot <= last_slot)
-		slot = last_slot + 1;
-	last_slot = slot - 1; /* a clock that steps back cannot give a later message less */
-	return slot << SEQ_NODE_BITS;
+	unsigned nb = key_node_bits();
+	unsigned long long slot = next_slot(now_ms(), nb);
+	last_key = (slot << nb) - 1; /* a clock that steps back cannot give a later message less */
+	return slot << nb;
 }
 
 static void start(struct outmsg *o, bool with_msgid, const char *client_tags)

@@ -55,6 +55,29 @@ def test_msgid_unique_and_increasing(server):
     assert ids == sorted(ids), ids
 
 
+def test_server_time_keeps_up_with_a_burst(make_server):
+    # a server with no connect block gives its msgids the whole 12-bit counter: thousands of
+    # messages in a few milliseconds keep their real time (with 16 a millisecond, 3,000
+    # would be stamped up to ~190 ms in the future)
+    import calendar
+    import time
+    srv = make_server(flood_enabled=False)
+    alice = srv.connect("alice", caps=ALL)
+    join(alice, "#burst")
+    n = 3000
+    alice.send_raw("".join("PRIVMSG #burst :%d\r\n" % i for i in range(n)).encode())
+    echoes = [alice.expect(lambda l: l.command == "PRIVMSG") for _ in range(n)]
+    now = time.time()
+    assert [l.params[1] for l in echoes] == [str(i) for i in range(n)]
+    ids = [l.tags["msgid"] for l in echoes]
+    assert len(set(ids)) == n and ids == sorted(ids)
+
+    def stamp(value):
+        return calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")) + int(value[20:23]) / 1000
+    ahead = max(stamp(l.tags["time"]) for l in echoes) - now
+    assert ahead < 0.03, "time tags ran %.3f s ahead of the clock" % ahead
+
+
 def test_server_time_without_message_tags_has_no_msgid(server):
     alice, bob = room(server, [("alice", None), ("bob", ["server-time"])])
     alice.send("PRIVMSG #room :timed")

@@ -91,6 +91,8 @@ def test_msgids_are_network_unique_and_carry_the_origin_sid(make_server):
     for nick, m in sent:
         assert re.fullmatch(r"[0-9a-f]{16}(1AA|2BB)", m), m
         assert m.endswith("1AA" if nick == "alice" else "2BB"), (nick, m)
+        # a node that links gives the low 8 bits of the value to its SID (base 36, mod 256)
+        assert int(m[:16], 16) & 0xff == (0x82 if nick == "alice" else 0xb7), (nick, m)
 
 
 def exchange(alice, bob, chan="#net", n=4):
