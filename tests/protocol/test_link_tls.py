@@ -14,7 +14,7 @@ import threading
 import time
 
 from conftest import free_port
-from test_linking import wait_whois
+from test_linking import hybrid_factory, wait_whois  # noqa: F401 (a fixture)
 
 
 def fingerprint(crt, colons=False):
@@ -173,3 +173,42 @@ def test_config_checks_tls_links(tmp_path):
                  ' send_password = "x"; accept_password = "y"; tls = true; autoconnect = true; } );')
     r = check_config(path)
     assert r.returncode == 1 and "connect: a TLS link needs the 'tls' section (certificate, key)" in r.stderr, r.stderr
+
+
+def test_hybrid_links_over_tls(make_server, hybrid_factory, tls_files):
+    # Parley dials ircd-hybrid's TLS port and pins its certificate; hybrid checks the
+    # certificate Parley presents against the fingerprint in its connect block
+    import os
+    import subprocess
+    from conftest import Client
+    hyb_port, hyb_tls = free_port(), free_port()
+    h = hybrid_factory(0, hyb_port)
+    crt, key = h.dir / "h.crt", h.dir / "h.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=hybrid.test", "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+    os.chmod(key, 0o644)  # hybrid runs as nobody
+    p = make_server(server_name="a.parley.test", server_keys={"sid": "1AA"},
+                    extra="connect = ( %s );\n" % tls_connect("hybrid.test", hyb_tls, fingerprint(str(crt)),
+                                                              "h-pw", "a-pw", True) + LINKS)
+    conf = (h.dir / "ircd.conf").read_text()
+    conf = conf.replace('\tmax_clients = 100;\n', '\tmax_clients = 100;\n\trsa_private_key_file = "%s";\n'
+                        '\ttls_certificate_file = "%s";\n\ttls_message_digest_algorithm = "sha256";\n' % (key, crt))
+    conf = conf.replace('listen { host = "127.0.0.1"; port = %d; };' % hyb_port,
+                        'listen { host = "127.0.0.1"; port = %d; };\nlisten { flags = tls; host = "127.0.0.1";'
+                        ' port = %d; };' % (hyb_port, hyb_tls))
+    conf = conf.replace('\tport = 0;\n', '\tport = %d;\n\ttls_certificate_fingerprint = "%s";\n'
+                        % (p.port, fingerprint(tls_files[0]).upper()))
+    (h.dir / "ircd.conf").write_text(conf)
+    h.start()
+    alice = p.connect("alice")
+    hc = Client(h.port)
+    hc.register("hank", timeout=15)
+    wait_whois(hc, "alice", timeout=15)
+    alice.send("JOIN #mix")
+    alice.expect(lambda l: l.command == "366")
+    hc.send("JOIN #mix")
+    alice.expect(lambda l: l.command == "JOIN" and l.source.startswith("hank!"), timeout=10)
+    hc.send("PRIVMSG #mix :over TLS from hybrid")
+    m = alice.expect(lambda l: l.command == "PRIVMSG", timeout=10)
+    assert m.source.startswith("hank!") and m.params == ["#mix", "over TLS from hybrid"]
+    assert "connecting to hybrid.test (127.0.0.1 port %d, TLS)" % hyb_tls in p.stderr() + p.log()
