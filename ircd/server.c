@@ -537,8 +537,12 @@ void server_list_add(struct server *s)
 
 void server_user_kill(struct client *c, const char *reason)
 {
-	server_send_all(NULL, ":%s KILL %s :%s", ircd.conf->sid, c->uid, reason);
-	server_user_exit(c, reason);
+	/* the TS6 path "server (reason)": the user's own server shows it as "Killed (server
+	 * (reason))", so this node's users are told the same */
+	char quit[500];
+	snprintf(quit, sizeof quit, "Killed (%s (%s))", ircd.conf->server_name, reason);
+	server_send_all(NULL, ":%s KILL %s :%s (%s)", ircd.conf->sid, c->uid, ircd.conf->server_name, reason);
+	server_user_exit(c, quit);
 }
 
 static void unlist(struct server *s)

@@ -1,0 +1,69 @@
+"""Services for users on other linked nodes (links.shared_store: both nodes use one
+MariaDB database). Each node's services act for that node's users; what they do to a
+user or a channel (a GHOST, a logout after DROP, ChanServ's +o, kick and topic, a forced
+nick) reaches the other nodes, so the nodes never disagree on who is where."""
+
+from chanutil import sync
+from conftest import wait_for
+from operutil import CHANSERV, cs_mode, cs_notice
+from test_linking import names, wait_whois
+from test_shared_store import PW, linked_pair, ns
+
+FULL = ["account-notify", "extended-join"]
+
+
+def registered(srv, nick, caps=None):
+    """nick connects to srv and registers an account of the same name (logged in)."""
+    c = srv.connect(nick, caps=caps)
+    ns(c, "REGISTER " + PW, lambda l: l.command == "900")
+    sync(c)
+    return c
+
+
+def logged_in(srv, nick, account, caps=None):
+    """A connection to srv as nick, logged in to account (PASS account:password)."""
+    c = srv.client()
+    c.register(nick, caps=caps, password="%s:%s" % (account, PW))
+    return c
+
+
+def whois(c, nick):
+    """The numerics of WHOIS nick (to 318), as {command: line}."""
+    c.send("WHOIS " + nick)
+    return {l.command: l for l in c.read_until(lambda l: l.command == "318")}
+
+
+def joined(c, chan, *others):
+    """c joins chan; every client in others sees the JOIN."""
+    c.send("JOIN " + chan)
+    c.read_until(lambda l: l.command == "366")
+    for o in others:
+        o.expect(lambda l: l.command == "JOIN" and l.nick == c.nick and l.params[0] == chan, timeout=10)
+
+
+def test_ghost_of_a_session_on_the_other_node(make_server, mariadb_backend):
+    a, b = linked_pair(make_server, mariadb_backend, shared=True)
+    owner = registered(a, "alice")
+    owner.send("NICK alice_")
+    owner.expect(lambda l: l.command == "NICK")
+    watch_a, watch_b = a.connect("wa"), b.connect("wb")
+    wait_whois(watch_b, "alice_")
+    target = b.connect("alice")  # on b, not logged in
+    wait_whois(watch_a, "alice")
+    for c in (owner, watch_a):
+        joined(c, "#room")
+    joined(watch_b, "#room", owner)
+    joined(target, "#room", owner, watch_b)
+    ns(owner, "GHOST alice", lambda l: l.command == "NOTICE" and l.params[1] == "alice has been ghosted.")
+    # a KILL across the network, the same reason on every node
+    why = "Killed (a.parley.test (GHOST command used by alice_))"
+    target.expect_error_close(why)
+    for c in (watch_a, watch_b, owner):
+        assert c.expect(lambda l: l.command == "QUIT" and l.nick == "alice", timeout=10).params == [why]
+    for c in (watch_a, watch_b):
+        assert "401" in whois(c, "alice")
+        assert names(c, "#room").count("alice") == 0
+    owner.send("NICK alice")
+    owner.expect(lambda l: l.command == "NICK" and l.params == ["alice"])
+    watch_b.expect(lambda l: l.command == "NICK" and l.nick == "alice_", timeout=10)
+    assert "311" in whois(watch_b, "alice")
