@@ -10,6 +10,7 @@
 #include "server.h"
 #include "tls.h"
 
+#include "casemap.h"
 #include "channel.h"
 #include "client.h"
 #include "command.h"
@@ -231,6 +232,14 @@ void server_user_exit(struct client *c, const char *reason)
 	nremote_invisible -= (c->umodes & UMODE('i')) != 0;
 	free(c->away);
 	free(c);
+}
+
+struct client *server_account_user(const char *account)
+{
+	for (struct client *c = remote_users; c; c = c->next)
+		if (casemap_cmp(c->account, account) == 0)
+			return c;
+	return NULL;
 }
 
 unsigned server_count_users(unsigned *invisible)

@@ -140,6 +140,9 @@ void server_list_add(struct server *s);
  * (reason)"), then its exit, seen here as on its server: "Killed (our name (reason))". */
 void server_user_kill(struct client *c, const char *reason);
 
+/* A remote user logged in to account (any case), or NULL. */
+struct client *server_account_user(const char *account);
+
 /* Counts for LUSERS: remote users (adding the invisible ones to *invisible) and
  * servers other than us. */
 unsigned server_count_users(unsigned *invisible);

@@ -67,3 +67,63 @@ def test_ghost_of_a_session_on_the_other_node(make_server, mariadb_backend):
     owner.expect(lambda l: l.command == "NICK" and l.params == ["alice"])
     watch_b.expect(lambda l: l.command == "NICK" and l.nick == "alice_", timeout=10)
     assert "311" in whois(watch_b, "alice")
+
+
+def test_histserv_on_the_other_node_reads_the_one_store(make_server, mariadb_backend):
+    a, b = linked_pair(make_server, mariadb_backend, shared=True)
+    alice = a.connect("alice")
+    bob = b.connect("bob")
+    wait_whois(bob, "alice")
+    joined(alice, "#net")
+    joined(bob, "#net", alice)
+    for i in range(3):
+        alice.send("PRIVMSG #net :pineapple from a %d" % i)
+        bob.expect(lambda l, i=i: l.command == "PRIVMSG" and l.params[1] == "pineapple from a %d" % i,
+                   timeout=10)
+    wait_for(lambda: len(mariadb_backend.query("SELECT msgid FROM messages WHERE target_key = '#net'")) == 3,
+             what="a's rows")
+
+    bob.send("PRIVMSG HistServ :PLAY #net 10")
+    lines = [l.params[1] for l in bob.read_until(lambda l: l.command == "NOTICE" and l.params[1].startswith("End of"),
+                                                 timeout=10) if l.command == "NOTICE"]
+    said = [t for t in lines if "from a" in t]
+    assert len(said) == 3 and all("from a %d" % i in t for i, t in enumerate(said)), lines
+    bob.send("PRIVMSG HistServ :SEARCH #net pineapple")
+    lines = [l.params[1] for l in bob.read_until(lambda l: l.command == "NOTICE" and l.params[1].startswith(
+        ("End of", "No messages")), timeout=10) if l.command == "NOTICE"]
+    assert len([t for t in lines if "from a" in t]) == 3, lines
+
+
+def test_always_on_user_and_a_login_on_the_other_node(make_server, mariadb_backend):
+    """The account's always-on user stays on a; a login on b is another user of the
+    account (the nick is taken); when it leaves, it quits: one always-on user, on a."""
+    a, b = linked_pair(make_server, mariadb_backend, shared=True, accounts={"always_on": True})
+    alice = registered(a, "alice")
+    joined(alice, "#room")
+    watch_b = b.connect("wb")
+    wait_whois(watch_b, "alice")
+    joined(watch_b, "#room", alice)
+    alice.send("QUIT :bye")
+    alice.expect_closed()
+    wait_for(lambda: mariadb_backend.query("SELECT nick FROM always_on_users") == [("alice",)],
+             what="alice's stored presence")
+    assert "311" in whois(watch_b, "alice")
+    # the same account on b: the nick is the always-on user's, so another one
+    c = b.client()
+    c.send("PASS :alice:" + PW)
+    c.send("NICK alice")
+    c.send("USER alice 0 * :Alice")
+    c.expect(lambda l: l.command == "433", timeout=10)
+    c.send("NICK alice2")
+    c.read_until(lambda l: l.command in ("376", "422"))
+    c.nick = "alice2"
+    assert whois(watch_b, "alice2")["330"].params[2] == "alice"
+    joined(c, "#room", watch_b)
+    c.send("QUIT :bye")
+    c.expect_closed()
+    watch_b.expect(lambda l: l.command == "QUIT" and l.nick == "alice2", timeout=10)
+    sync(watch_b)
+    assert "311" in whois(watch_b, "alice")
+    assert "401" in whois(watch_b, "alice2")
+    assert mariadb_backend.query("SELECT nick FROM always_on_users") == [("alice",)]
+    assert sorted(n.lstrip("@+") for n in names(watch_b, "#room")) == ["alice", "wb"]
