@@ -9,6 +9,7 @@
 #include "channel.h"
 #include "dict.h"
 #include "client.h"
+#include "command.h"
 #include "history.h"
 #include "ircd.h"
 #include "outmsg.h"
@@ -88,10 +89,7 @@ void service_force_guest_nick(struct client *c, const char *prefix)
 		if (!client_find(nick))
 			break;
 	}
-	char old[PREFIX_MAX + 1];
-	memcpy(old, c->prefix, sizeof old);
-	client_set_nick(c, nick);
-	channel_nick_change(c, old, nick);
+	nick_change(c, nick); /* as if it had sent NICK: the other nodes see it too */
 }
 
 const struct service *service_find(const char *nick)

@@ -69,6 +69,33 @@ def test_ghost_of_a_session_on_the_other_node(make_server, mariadb_backend):
     assert "311" in whois(watch_b, "alice")
 
 
+def test_nick_enforcement_on_the_other_node(make_server, mariadb_backend):
+    a, b = linked_pair(make_server, mariadb_backend, shared=True, accounts={"nick_enforce_delay": 1})
+    alice = registered(a, "alice")
+    alice.send("NICK alice_")
+    alice.expect(lambda l: l.command == "NICK")
+    joined(alice, "#room")
+    mallory = b.connect("mallory")
+    wait_whois(mallory, "alice_")
+    joined(mallory, "#room", alice)
+    mallory.send("NICK alice")
+    mallory.expect(lambda l: l.command == "NOTICE" and l.nick == "NickServ" and "registered to the account alice"
+                   in l.params[1], timeout=10)
+    alice.expect(lambda l: l.command == "NICK" and l.nick == "mallory" and l.params == ["alice"], timeout=10)
+    # renamed on b after the delay: a sees the same rename
+    renamed = mallory.expect(lambda l: l.command == "NICK" and l.nick == "alice", timeout=10).params[0]
+    assert renamed.startswith("Guest"), renamed
+    seen = alice.expect(lambda l: l.command == "NICK" and l.nick == "alice", timeout=10)
+    assert seen.params == [renamed]
+    assert "401" in whois(alice, "alice")
+    assert "311" in whois(alice, renamed)
+    assert sorted(names(alice, "#room")) == sorted(["@alice_", renamed])
+    # the nick is free again on both: its owner takes it on a
+    alice.send("NICK alice")
+    alice.expect(lambda l: l.command == "NICK" and l.params == ["alice"])
+    mallory.expect(lambda l: l.command == "NICK" and l.nick == "alice_", timeout=10)
+
+
 def test_histserv_on_the_other_node_reads_the_one_store(make_server, mariadb_backend):
     a, b = linked_pair(make_server, mariadb_backend, shared=True)
     alice = a.connect("alice")
