@@ -88,6 +88,12 @@ void route_channel_stored(const char *name)
 		server_send_all(NULL, ":%s ENCAP * CSCHANGE %s", ircd.conf->sid, name);
 }
 
+void route_account_dropped(const char *account)
+{
+	if (ircd_links && ircd.conf->shared_store)
+		server_send_all(NULL, ":%s ENCAP * ACCTDROP %s", ircd.conf->sid, account);
+}
+
 void route_unkline(struct client *by, const char *mask)
 {
 	if (ircd_links)

@@ -34,6 +34,9 @@ void route_host(struct client *c);
 /* ChanServ stored a change of the room name (links.shared_store): ENCAP * CSCHANGE, so
  * the other nodes read it again from the store. */
 void route_channel_stored(const char *name);
+/* NickServ dropped account (links.shared_store): ENCAP * ACCTDROP, so the other nodes
+ * log out their users of it. */
+void route_account_dropped(const char *account);
 /* c logged in or out (c->account): ENCAP LOGIN/SU, or SVSACCOUNT to a hybrid peer. */
 void route_account(struct client *c);
 /* A PRIVMSG/NOTICE/TAGMSG (text NULL) to a channel (status prefix included in target) or

@@ -430,7 +430,9 @@ static void t_unkline(struct server *link, struct msg *m) { kline_at(link, m, 1,
 
 /* ENCAP mask subcommand args: LOGIN (from a user: its account) and SU (from a server:
  * uid [account], none to log out) are applied and passed on as account changes; KLINE
- * and UNKLINE as K-lines; CHGHOST as a host change; anything else is passed on untouched. */
+ * and UNKLINE as K-lines; CHGHOST as a host change; with a shared store, CSCHANGE #room
+ * (re-read the room) and ACCTDROP account (log out its users here) are applied and
+ * passed on; anything else is passed on untouched. */
 static void t_encap(struct server *link, struct msg *m)
 {
 	const char *sub = m->params[1];
@@ -446,6 +448,9 @@ static void t_encap(struct server *link, struct msg *m)
 	}
 	if (strcasecmp(sub, "CSCHANGE") == 0 && m->nparams > 2 && m->params[2][0] == '#' && ircd.conf->shared_store)
 		chanserv_reload(m->params[2]); /* and passed on */
+	if (strcasecmp(sub, "ACCTDROP") == 0 && m->nparams > 2 && ircd.conf->shared_store &&
+	    account_name_valid(m->params[2]))
+		services_account_dropped(m->params[2]); /* and passed on */
 	if (!login && !su) {
 		relay(link, m);
 		return;

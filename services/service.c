@@ -155,7 +155,7 @@ void service_logout(struct client *c)
 
 const struct conf *ircd_conf(void) { return ircd.conf; }
 
-void service_logout_account(const char *account)
+void services_account_dropped(const char *account)
 {
 	char name[NICK_MAX + 1];
 	snprintf(name, sizeof name, "%s", account);
@@ -163,6 +163,12 @@ void service_logout_account(const char *account)
 	for (struct client *c = ircd.clients; c; c = c->next)
 		if (client_registered(c) && !client_dead(c) && casemap_cmp(c->account, name) == 0)
 			service_logout(c);
+}
+
+void service_logout_account(const char *account)
+{
+	services_account_dropped(account);
+	route_account_dropped(account); /* the users of the account on other nodes too */
 }
 
 void service_disconnect(struct client *c, const char *reason) { session_exit_user(c, reason); }

@@ -40,7 +40,8 @@ struct client *service_client_find(const char *nick);
 void service_login(struct client *c, const char *account);
 void service_logout(struct client *c);
 
-/* Logs out every client logged in to account (after DROP). */
+/* Logs out every client logged in to account (after DROP), on this node and, with
+ * links.shared_store, on the others (which dropped it too: it was their account). */
 void service_logout_account(const char *account);
 
 /* The configuration in force (read-only). */
@@ -126,6 +127,9 @@ void services_account_changed(struct client *c);
 void services_channel_modes_changed(struct client *by, struct channel *ch);
 void services_channel_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask);
 void services_channel_topic_changed(struct client *by, struct channel *ch);
+/* Another node of a shared store dropped account: this node's users of it are logged
+ * out and its always-on user goes. */
+void services_account_dropped(const char *account);
 /* Which of a channel's entry modes c passes by its ChanServ access entry: none; +i, +k
  * and +l (a member, voice or op entry, not AKICKed: like an invite exception); or those
  * and +b too (op and founder entries, who could lift the ban through ChanServ anyway). */

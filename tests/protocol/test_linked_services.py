@@ -69,6 +69,25 @@ def test_ghost_of_a_session_on_the_other_node(make_server, mariadb_backend):
     assert "311" in whois(watch_b, "alice")
 
 
+def test_drop_logs_out_the_account_on_every_node(make_server, mariadb_backend):
+    a, b = linked_pair(make_server, mariadb_backend, shared=True)
+    alice = registered(a, "alice")
+    watch_a = a.connect("wa", caps=FULL)
+    watch_b = b.connect("wb", caps=FULL)
+    wait_whois(watch_b, "alice")
+    remote = logged_in(b, "alice2", "alice")
+    assert whois(watch_a, "alice2")["330"].params[2] == "alice"
+    for c in (watch_a, alice):
+        joined(c, "#room")
+    joined(watch_b, "#room", alice)
+    joined(remote, "#room", alice, watch_a)
+    ns(alice, "DROP " + PW, lambda l: l.command == "NOTICE" and l.params[1] == "Your account has been dropped.")
+    remote.expect(lambda l: l.command == "901", timeout=10)
+    for c in (watch_a, watch_b):
+        c.expect(lambda l: l.command == "ACCOUNT" and l.nick == "alice2" and l.params == ["*"], timeout=10)
+        assert "330" not in whois(c, "alice2")
+
+
 def test_nick_enforcement_on_the_other_node(make_server, mariadb_backend):
     a, b = linked_pair(make_server, mariadb_backend, shared=True, accounts={"nick_enforce_delay": 1})
     alice = registered(a, "alice")
