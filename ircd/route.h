@@ -54,4 +54,10 @@ void route_tags(const struct outmsg *o, char *out, size_t size);
  * TMODE, with the nicks of o/v turned into UIDs. */
 void route_mode(struct client *c, struct channel *ch, const char *change);
 
+/* What a service (ChanServ) did to ch, from our SID, so every node agrees: a mode change
+ * as announced ("+o alice", "+t"), a KICK of t, the topic now in ch (a server's TOPIC). */
+void route_service_mode(struct channel *ch, const char *change);
+void route_service_kick(struct channel *ch, struct client *t, const char *reason);
+void route_service_topic(struct channel *ch);
+
 #endif

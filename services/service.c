@@ -126,6 +126,7 @@ const char *service_client_nick(const struct client *c) { return c->nick; }
 const char *service_client_account(const struct client *c) { return c->account; }
 const char *service_client_certfp(const struct client *c) { return c->conn.certfp; }
 bool service_client_is_oper(const struct client *c) { return (c->umodes & UMODE('o')) != 0; }
+bool service_client_is_remote(const struct client *c) { return c->server != NULL; }
 
 struct client *service_client_find(const char *nick)
 {
@@ -221,6 +222,7 @@ static void announce_mode(const struct service *s, struct channel *ch, const cha
 	outmsg_init(&o, false, NULL, ":%s!%s@services. MODE %s %s", s->nick, s->nick, ch->name, text);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	route_service_mode(ch, text); /* the other nodes' members see it from our server */
 }
 
 void service_channel_mode(const struct service *s, struct channel *ch, const char *modes)
@@ -270,6 +272,7 @@ void service_channel_kick(const struct service *s, struct channel *ch, struct cl
 	outmsg_init(&o, false, NULL, ":%s!%s@services. KICK %s %s :%s", s->nick, s->nick, ch->name, c->nick, reason);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	route_service_kick(ch, c, reason);
 	channel_remove(ch, c);
 }
 
@@ -293,6 +296,7 @@ void service_channel_set_topic(struct channel *ch, const char *topic, const char
 	            ch->topic ? ch->topic : "");
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	route_service_topic(ch);
 }
 
 void service_channel_topic(const struct channel *ch, const char **topic, const char **setter, long long *when)
@@ -349,6 +353,7 @@ void services_channel_list_changed(struct client *by, struct channel *ch, char k
 	chanserv_list_changed(by, ch, kind, add, mask);
 }
 void services_channel_topic_changed(struct client *by, struct channel *ch) { chanserv_topic_changed(by, ch); }
+void services_channel_topic_relayed(struct channel *ch) { chanserv_topic_relayed(ch); }
 const char *services_channel_description(const struct channel *ch) { return chanserv_description(ch); }
 void services_load(void) { chanserv_load(); }
 enum service_admit services_channel_admits(const struct client *c, const struct channel *ch)

@@ -32,6 +32,7 @@ const char *service_client_nick(const struct client *c);
 const char *service_client_account(const struct client *c); /* "" when not logged in */
 const char *service_client_certfp(const struct client *c);  /* "" without a certificate */
 bool service_client_is_oper(const struct client *c);
+bool service_client_is_remote(const struct client *c); /* a user on another node */
 
 /* Finds a registered client by nick. */
 struct client *service_client_find(const char *nick);
@@ -127,6 +128,7 @@ void services_account_changed(struct client *c);
 void services_channel_modes_changed(struct client *by, struct channel *ch);
 void services_channel_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask);
 void services_channel_topic_changed(struct client *by, struct channel *ch);
+void services_channel_topic_relayed(struct channel *ch);
 /* Another node of a shared store dropped account: this node's users of it are logged
  * out and its always-on user goes. */
 void services_account_dropped(const char *account);
@@ -157,6 +159,9 @@ void chanserv_account_changed(struct client *c);
 void chanserv_modes_changed(struct client *by, struct channel *ch);
 void chanserv_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask);
 void chanserv_topic_changed(struct client *by, struct channel *ch);
+/* A topic set on another node (whose ChanServ enforced TOPICLOCK for its user): with
+ * KEEPTOPIC it is the room's topic here too, the one TOPICLOCK restores. */
+void chanserv_topic_relayed(struct channel *ch);
 const char *chanserv_description(const struct channel *ch);
 enum service_admit chanserv_admits(const struct client *c, const struct channel *ch);
 

@@ -76,6 +76,7 @@ def test_drop_logs_out_the_account_on_every_node(make_server, mariadb_backend):
     watch_b = b.connect("wb", caps=FULL)
     wait_whois(watch_b, "alice")
     remote = logged_in(b, "alice2", "alice")
+    wait_for(lambda: "330" in whois(watch_a, "alice2"), what="alice2's login on a")
     assert whois(watch_a, "alice2")["330"].params[2] == "alice"
     for c in (watch_a, alice):
         joined(c, "#room")
@@ -86,6 +87,55 @@ def test_drop_logs_out_the_account_on_every_node(make_server, mariadb_backend):
     for c in (watch_a, watch_b):
         c.expect(lambda l: l.command == "ACCOUNT" and l.nick == "alice2" and l.params == ["*"], timeout=10)
         assert "330" not in whois(c, "alice2")
+
+
+def test_chanserv_acts_for_joins_on_the_other_node(make_server, mariadb_backend):
+    a, b = linked_pair(make_server, mariadb_backend, shared=True)
+    alice = registered(a, "alice")
+    for nick in ("carol", "dave"):
+        registered(b, nick).close()
+    mallory = b.connect("mallory")
+    wait_whois(mallory, "alice")
+    joined(alice, "#reg")
+    for cmd, answer in (("REGISTER #reg", "#reg is now registered to alice."),
+                        ("ACCESS #reg ADD carol op", "carol added to the access list of #reg as op."),
+                        ("AKICK #reg ADD mallory!*@* go away", "mallory!*@* added to the AKICK list of #reg."),
+                        ("SET #reg TOPICLOCK ON", "TOPICLOCK of #reg is now ON."),
+                        ("SET #reg MLOCK +nt", "MLOCK of #reg is now +nt.")):
+        alice.send("PRIVMSG ChanServ :" + cmd)
+        alice.expect(cs_notice(alice, answer))
+    alice.send("TOPIC #reg :The official topic")
+    alice.expect(lambda l: l.command == "TOPIC")
+    wait_for(lambda: "@alice" in names(mallory, "#reg"), what="#reg on b")
+    # auto-op on b, seen on a
+    carol = logged_in(b, "carol", "carol")
+    joined(carol, "#reg", alice)
+    carol.expect(cs_mode("#reg", "+o carol"), timeout=10)
+    alice.expect(lambda l: l.command == "MODE" and l.params == ["#reg", "+o", "carol"], timeout=10)
+    wait_for(lambda: "@carol" in names(alice, "#reg"), what="carol's +o on a")
+    # AKICK on b, seen on a
+    mallory.send("JOIN #reg")
+    mallory.expect(lambda l: l.command == "KICK" and l.source == CHANSERV and l.params[1] == "mallory", timeout=10)
+    alice.expect(lambda l: l.command == "KICK" and l.params[:2] == ["#reg", "mallory"], timeout=10)
+    for c in (alice, carol):
+        assert "mallory" not in names(c, "#reg")
+    # TOPICLOCK and MLOCK for a user of b
+    dave = logged_in(b, "dave", "dave")
+    joined(dave, "#reg", alice)
+    carol.send("MODE #reg -t+o dave")
+    alice.expect(lambda l: l.command == "MODE" and l.params == ["#reg", "-t"], timeout=10)
+    carol.expect(cs_mode("#reg", "+t"), timeout=10)
+    alice.expect(lambda l: l.command == "MODE" and l.params == ["#reg", "+t"], timeout=10)
+    dave.send("TOPIC #reg :hijacked")
+    dave.expect(cs_notice(dave, "The topic of #reg is locked."), timeout=10)
+    alice.expect(lambda l: l.command == "TOPIC" and l.params == ["#reg", "hijacked"], timeout=10)
+    alice.expect(lambda l: l.command == "TOPIC" and l.params == ["#reg", "The official topic"], timeout=10)
+    for c in (alice, dave):
+        sync(c)
+        c.send("TOPIC #reg")
+        assert c.expect(lambda l: l.command == "332", timeout=10).params[2] == "The official topic"
+        c.send("MODE #reg")
+        assert "t" in c.expect(lambda l: l.command == "324", timeout=10).params[2]
 
 
 def test_nick_enforcement_on_the_other_node(make_server, mariadb_backend):
