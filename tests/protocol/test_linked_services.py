@@ -223,3 +223,23 @@ def test_always_on_user_and_a_login_on_the_other_node(make_server, mariadb_backe
     assert "401" in whois(watch_b, "alice2")
     assert mariadb_backend.query("SELECT nick FROM always_on_users") == [("alice",)]
     assert sorted(n.lstrip("@+") for n in names(watch_b, "#room")) == ["alice", "wb"]
+
+
+def test_chanserv_of_separate_stores_acts_on_users_of_the_other_node(make_server):
+    """Separate stores: only a's ChanServ knows the room; what it does to a member on b
+    (an AKICK added on a) reaches b as a KICK from a's server."""
+    a, b = linked_pair(make_server)
+    alice = registered(a, "alice")
+    joined(alice, "#reg")
+    alice.send("PRIVMSG ChanServ :REGISTER #reg")
+    alice.expect(cs_notice(alice, "#reg is now registered to alice."))
+    bob = b.connect("bob")
+    wait_for(lambda: "@alice" in names(bob, "#reg"), what="#reg on b")
+    joined(bob, "#reg", alice)
+    alice.send("PRIVMSG ChanServ :AKICK #reg ADD bob!*@* not here")
+    alice.expect(cs_notice(alice, "bob!*@* added to the AKICK list of #reg."))
+    alice.expect(lambda l: l.command == "KICK" and l.source == CHANSERV and l.params[1] == "bob")
+    kick = bob.expect(lambda l: l.command == "KICK" and l.params[:2] == ["#reg", "bob"], timeout=10)
+    assert kick.source == "a.parley.test" and kick.params[2] == "not here"
+    assert names(bob, "#reg") == ["@alice"]
+    assert names(alice, "#reg") == ["@alice"]
