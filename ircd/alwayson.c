@@ -30,6 +30,7 @@
 #include "outmsg.h"
 #include "reply.h"
 #include "route.h"
+#include "server.h"
 #include "service.h"
 #include "session.h"
 #include "storage.h"
@@ -124,9 +125,19 @@ static void flush_cb(EV_P_ ev_timer *w, int revents)
 	alwayson_flush();
 }
 
+/* With one store for the network, an account has one stored presence (keyed by the
+ * account): while the account also has a user on another node, neither node writes or
+ * deletes it, and a user leaving here quits rather than become a second always-on user
+ * of the account. A node that is alone again stores its user at the next change. */
+static bool elsewhere(const char *account)
+{
+	return ircd.conf->shared_store && server_account_user(account);
+}
+
 void alwayson_touch(struct client *c)
 {
-	if (loading || !c->account[0] || c->session_of || !client_registered(c) || !alwayson_enabled(c->account))
+	if (loading || !c->account[0] || c->session_of || !client_registered(c) || !alwayson_enabled(c->account) ||
+	    elsewhere(c->account))
 		return;
 	for (size_t i = 0; i < ndirty; i++)
 		if (dirty[i] == c->id)
@@ -158,7 +169,8 @@ static void forget_presence(const char *account)
 void alwayson_gone(struct client *c)
 {
 	/* a shutdown is no leaving: the presence is restored at the next start */
-	if (!ircd.shutting_down && c->account[0] && !c->session_of && alwayson_enabled(c->account))
+	if (!ircd.shutting_down && c->account[0] && !c->session_of && alwayson_enabled(c->account) &&
+	    !elsewhere(c->account))
 		forget_presence(c->account);
 }
 
@@ -279,7 +291,7 @@ static void attach_as_session(struct client *x, struct client *u)
 bool alwayson_keep(struct client *c, const char *reason)
 {
 	if (ircd.shutting_down || !client_registered(c) || c->session_of || c->sessions || !c->account[0] ||
-	    !alwayson_enabled(c->account) || alwayson_ghost(c->account))
+	    !alwayson_enabled(c->account) || alwayson_ghost(c->account) || elsewhere(c->account))
 		return false;
 	/* the catch-up at its return starts where its last connection left */
 	for (struct membership *m = c->channels; m; m = m->client_next)

@@ -71,6 +71,11 @@ void cmd_nick(struct client *c, struct msg *m)
 		client_try_register(c);
 		return;
 	}
+	nick_change(c, nick);
+}
+
+void nick_change(struct client *c, const char *nick)
+{
 	char old[PREFIX_MAX + 1], old_nick[NICK_MAX + 1];
 	memcpy(old, c->prefix, sizeof old);
 	memcpy(old_nick, c->nick, sizeof old_nick);

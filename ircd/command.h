@@ -89,6 +89,11 @@ void cmd_reports(struct client *, struct msg *);
 void cmd_register(struct client *, struct msg *);
 void cmd_verify(struct client *, struct msg *);
 
+/* Registered client c takes the free, valid nick (NICK, or a service renaming it):
+ * its channels and monitors see it, the links get NICK with a new TS, and NickServ
+ * checks the new nick. */
+void nick_change(struct client *c, const char *nick);
+
 /* Starts a PASS account:password login during registration; true if one started (the
  * registration then resumes when it completes). */
 bool account_pass_login(struct client *c);

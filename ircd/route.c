@@ -88,6 +88,12 @@ void route_channel_stored(const char *name)
 		server_send_all(NULL, ":%s ENCAP * CSCHANGE %s", ircd.conf->sid, name);
 }
 
+void route_account_dropped(const char *account)
+{
+	if (ircd_links && ircd.conf->shared_store)
+		server_send_all(NULL, ":%s ENCAP * ACCTDROP %s", ircd.conf->sid, account);
+}
+
 void route_unkline(struct client *by, const char *mask)
 {
 	if (ircd_links)
@@ -150,17 +156,16 @@ void route_user_message(struct client *c, const char *cmd, struct client *t, con
 		server_send_tagged(t->server->via, tags, true, ":%s %s %s", c->uid, cmd, t->uid);
 }
 
-void route_mode(struct client *c, struct channel *ch, const char *change)
+/* TMODE from source (a UID or our SID) for change as announced to our members. */
+static void send_tmode(const char *source, struct channel *ch, const char *change)
 {
-	if (!ircd_links)
-		return;
 	char copy[600];
 	snprintf(copy, sizeof copy, "%s", change);
 	char *save, *modes = strtok_r(copy, " ", &save);
 	if (!modes)
 		return;
 	char line[700];
-	int n = snprintf(line, sizeof line, ":%s TMODE %lld %s %s", c->uid, (long long)ch->created, ch->name, modes);
+	int n = snprintf(line, sizeof line, ":%s TMODE %lld %s %s", source, (long long)ch->created, ch->name, modes);
 	bool add = true;
 	for (const char *p = modes; *p && n > 0 && (size_t)n < sizeof line; p++) {
 		if (*p == '+' || *p == '-') {
@@ -177,4 +182,28 @@ void route_mode(struct client *c, struct channel *ch, const char *change)
 		n += snprintf(line + n, sizeof line - (size_t)n, " %s", t && t->uid[0] ? t->uid : arg);
 	}
 	server_send_all(NULL, "%s", line);
+}
+
+void route_mode(struct client *c, struct channel *ch, const char *change)
+{
+	if (ircd_links)
+		send_tmode(c->uid, ch, change);
+}
+
+void route_service_mode(struct channel *ch, const char *change)
+{
+	if (ircd_links)
+		send_tmode(ircd.conf->sid, ch, change);
+}
+
+void route_service_kick(struct channel *ch, struct client *t, const char *reason)
+{
+	if (ircd_links)
+		server_send_all(NULL, ":%s KICK %s %s :%s", ircd.conf->sid, ch->name, t->uid, reason);
+}
+
+void route_service_topic(struct channel *ch)
+{
+	if (ircd_links)
+		server_send_all(NULL, ":%s TOPIC %s :%s", ircd.conf->sid, ch->name, ch->topic ? ch->topic : "");
 }

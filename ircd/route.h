@@ -34,6 +34,9 @@ void route_host(struct client *c);
 /* ChanServ stored a change of the room name (links.shared_store): ENCAP * CSCHANGE, so
  * the other nodes read it again from the store. */
 void route_channel_stored(const char *name);
+/* NickServ dropped account (links.shared_store): ENCAP * ACCTDROP, so the other nodes
+ * log out their users of it. */
+void route_account_dropped(const char *account);
 /* c logged in or out (c->account): ENCAP LOGIN/SU, or SVSACCOUNT to a hybrid peer. */
 void route_account(struct client *c);
 /* A PRIVMSG/NOTICE/TAGMSG (text NULL) to a channel (status prefix included in target) or
@@ -50,5 +53,11 @@ void route_tags(const struct outmsg *o, char *out, size_t size);
 /* A channel MODE change as announced to our members ("+ov-k alice bob key"): sent as
  * TMODE, with the nicks of o/v turned into UIDs. */
 void route_mode(struct client *c, struct channel *ch, const char *change);
+
+/* What a service (ChanServ) did to ch, from our SID, so every node agrees: a mode change
+ * as announced ("+o alice", "+t"), a KICK of t, the topic now in ch (a server's TOPIC). */
+void route_service_mode(struct channel *ch, const char *change);
+void route_service_kick(struct channel *ch, struct client *t, const char *reason);
+void route_service_topic(struct channel *ch);
 
 #endif

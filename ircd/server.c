@@ -10,6 +10,7 @@
 #include "server.h"
 #include "tls.h"
 
+#include "casemap.h"
 #include "channel.h"
 #include "client.h"
 #include "command.h"
@@ -249,6 +250,14 @@ void server_user_exit(struct client *c, const char *reason)
 	nremote_invisible -= (c->umodes & UMODE('i')) != 0;
 	free(c->away);
 	free(c);
+}
+
+struct client *server_account_user(const char *account)
+{
+	for (struct client *c = remote_users; c; c = c->next)
+		if (casemap_cmp(c->account, account) == 0)
+			return c;
+	return NULL;
 }
 
 unsigned server_count_users(unsigned *invisible)
@@ -556,8 +565,12 @@ void server_list_add(struct server *s)
 
 void server_user_kill(struct client *c, const char *reason)
 {
-	server_send_all(NULL, ":%s KILL %s :%s", ircd.conf->sid, c->uid, reason);
-	server_user_exit(c, reason);
+	/* the TS6 path "server (reason)": the user's own server shows it as "Killed (server
+	 * (reason))", so this node's users are told the same */
+	char quit[500];
+	snprintf(quit, sizeof quit, "Killed (%s (%s))", ircd.conf->server_name, reason);
+	server_send_all(NULL, ":%s KILL %s :%s (%s)", ircd.conf->sid, c->uid, ircd.conf->server_name, reason);
+	server_user_exit(c, quit);
 }
 
 static void unlist(struct server *s)

@@ -143,8 +143,12 @@ void server_send_host(struct server *except, const struct client *c);
 /* Lists a remote server (ts6.c SID). */
 void server_list_add(struct server *s);
 
-/* An operator or service removes a remote user: KILL to every link, then its exit. */
+/* An operator or service removes a remote user: KILL to every link (path "our name
+ * (reason)"), then its exit, seen here as on its server: "Killed (our name (reason))". */
 void server_user_kill(struct client *c, const char *reason);
+
+/* A remote user logged in to account (any case), or NULL. */
+struct client *server_account_user(const char *account);
 
 /* Counts for LUSERS: remote users (adding the invisible ones to *invisible) and
  * servers other than us. */

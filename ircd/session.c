@@ -25,7 +25,8 @@ void channel_send_state(struct client *c, struct channel *ch); /* cmd_channel.c 
 bool session_may_attach(const struct client *c, const char *nick)
 {
 	const struct client *u = client_find(nick);
-	if (!u || u == c || !client_registered(u) || !u->account[0])
+	/* a user on another node has its sessions there: this connection cannot be one */
+	if (!u || u == c || u->server || !client_registered(u) || !u->account[0])
 		return false;
 	/* an always-on user without a connection is taken over, multiclient or not */
 	if (ircd.conf->max_sessions < 2 && !(u->flags & CLI_GHOST))
@@ -137,7 +138,7 @@ bool session_attach(struct client *c)
 		client_set_nick(c, nick);
 		return false;
 	}
-	if (!c->account[0] || !client_registered(u) || casemap_cmp(u->account, c->account) != 0) {
+	if (!c->account[0] || u->server || !client_registered(u) || casemap_cmp(u->account, c->account) != 0) {
 		refuse(c, NULL);
 		return false;
 	}

@@ -437,7 +437,9 @@ static void t_unkline(struct server *link, struct msg *m) { kline_at(link, m, 1,
 
 /* ENCAP mask subcommand args: LOGIN (from a user: its account) and SU (from a server:
  * uid [account], none to log out) are applied and passed on as account changes; KLINE
- * and UNKLINE as K-lines; CHGHOST as a host change; anything else is passed on untouched. */
+ * and UNKLINE as K-lines; CHGHOST as a host change; with a shared store, CSCHANGE #room
+ * (re-read the room) and ACCTDROP account (log out its users here) are applied and
+ * passed on; anything else is passed on untouched. */
 static void t_encap(struct server *link, struct msg *m)
 {
 	const char *sub = m->params[1];
@@ -453,6 +455,9 @@ static void t_encap(struct server *link, struct msg *m)
 	}
 	if (strcasecmp(sub, "CSCHANGE") == 0 && m->nparams > 2 && m->params[2][0] == '#' && ircd.conf->shared_store)
 		chanserv_reload(m->params[2]); /* and passed on */
+	if (strcasecmp(sub, "ACCTDROP") == 0 && m->nparams > 2 && ircd.conf->shared_store &&
+	    account_name_valid(m->params[2]))
+		services_account_dropped(m->params[2]); /* and passed on */
 	if (!login && !su) {
 		relay(link, m);
 		return;
@@ -700,20 +705,26 @@ static void set_topic(struct channel *ch, const char *setter, const char *text, 
 	ch->topic_time = when;
 }
 
+/* TOPIC from a user, or from a server behind the link (a node's ChanServ restoring a
+ * locked topic): shown as set by the server. */
 static void t_topic(struct server *link, struct msg *m)
 {
 	struct client *c = remote_user(link, m);
+	struct server *ss = c ? NULL : server_source(link, m);
 	struct channel *ch = channel_find(m->params[0]);
-	if (!c || !ch)
+	if ((!c && (!ss || ss->via != link)) || !ch)
 		return;
 	const char *text = m->nparams > 1 ? m->params[1] : "";
-	set_topic(ch, c->prefix, text, time(NULL));
+	const char *who = c ? c->prefix : ss->name;
+	set_topic(ch, who, text, time(NULL));
 	struct outmsg o;
-	outmsg_init(&o, false, NULL, ":%s TOPIC %s :%s", c->prefix, ch->name, text);
-	outmsg_from(&o, c);
+	outmsg_init(&o, false, NULL, ":%s TOPIC %s :%s", who, ch->name, text);
+	if (c)
+		outmsg_from(&o, c);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
-	server_send_all(link, ":%s TOPIC %s :%s", c->uid, ch->name, text);
+	server_send_all(link, ":%s TOPIC %s :%s", c ? c->uid : ss->sid, ch->name, text);
+	services_channel_topic_relayed(ch);
 }
 
 /* TBURST chants #chan topicts setter :topic - taken when our channel is not older and

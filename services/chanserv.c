@@ -301,6 +301,11 @@ static void load_channel(void *arg, int n, const char *const *col)
 	snprintf(r->topic, sizeof r->topic, "%s", col[5] ? col[5] : "");
 	snprintf(r->topic_setter, sizeof r->topic_setter, "%s", col[6] ? col[6] : "");
 	r->topic_time = col[7] ? atoll(col[7]) : 0;
+	const char *live, *setter;
+	long long when;
+	service_channel_topic(ch, &live, &setter, &when);
+	if (reload && r->keeptopic && live) /* the row may predate the node's write behind */
+		save_topic_of(r, ch);
 	if (reload)
 		return;
 	if (r->keeptopic && r->topic[0])
@@ -609,6 +614,17 @@ void chanserv_topic_changed(struct client *by, struct channel *ch)
 		save_topic(r, ch);
 }
 
+void chanserv_topic_relayed(struct channel *ch)
+{
+	struct chanreg *r = reg_find(service_channel_name(ch));
+	if (!r || !r->keeptopic)
+		return;
+	if (ircd_conf()->shared_store)
+		save_topic_of(r, ch); /* its node stored it */
+	else
+		save_topic(r, ch);
+}
+
 int chanserv_history_setting(const char *name, bool retention)
 {
 	struct chanreg *r = reg_find(name);
@@ -847,7 +863,13 @@ static void cs_info(struct client *c, char **argv, int argc)
 	service_notice(CS, c, "End of info.");
 }
 
-static void enforce_member(struct client *m, void *arg) { enforce(m, arg); }
+/* With a shared store every node's ChanServ reads the change and enforces it on its own
+ * users, so a member on another node is left to its node (one +o, not one per node). */
+static void enforce_member(struct client *m, void *arg)
+{
+	if (!ircd_conf()->shared_store || !service_client_is_remote(m))
+		enforce(m, arg);
+}
 
 static void apply_everywhere(struct chanreg *r)
 {

@@ -9,6 +9,7 @@
 #include "channel.h"
 #include "dict.h"
 #include "client.h"
+#include "command.h"
 #include "history.h"
 #include "ircd.h"
 #include "outmsg.h"
@@ -88,10 +89,7 @@ void service_force_guest_nick(struct client *c, const char *prefix)
 		if (!client_find(nick))
 			break;
 	}
-	char old[PREFIX_MAX + 1];
-	memcpy(old, c->prefix, sizeof old);
-	client_set_nick(c, nick);
-	channel_nick_change(c, old, nick);
+	nick_change(c, nick); /* as if it had sent NICK: the other nodes see it too */
 }
 
 const struct service *service_find(const char *nick)
@@ -128,6 +126,7 @@ const char *service_client_nick(const struct client *c) { return c->nick; }
 const char *service_client_account(const struct client *c) { return c->account; }
 const char *service_client_certfp(const struct client *c) { return c->conn.certfp; }
 bool service_client_is_oper(const struct client *c) { return (c->umodes & UMODE('o')) != 0; }
+bool service_client_is_remote(const struct client *c) { return c->server != NULL; }
 
 struct client *service_client_find(const char *nick)
 {
@@ -157,7 +156,7 @@ void service_logout(struct client *c)
 
 const struct conf *ircd_conf(void) { return ircd.conf; }
 
-void service_logout_account(const char *account)
+void services_account_dropped(const char *account)
 {
 	char name[NICK_MAX + 1];
 	snprintf(name, sizeof name, "%s", account);
@@ -165,6 +164,12 @@ void service_logout_account(const char *account)
 	for (struct client *c = ircd.clients; c; c = c->next)
 		if (client_registered(c) && !client_dead(c) && casemap_cmp(c->account, name) == 0)
 			service_logout(c);
+}
+
+void service_logout_account(const char *account)
+{
+	services_account_dropped(account);
+	route_account_dropped(account); /* the users of the account on other nodes too */
 }
 
 void service_disconnect(struct client *c, const char *reason) { session_exit_user(c, reason); }
@@ -217,6 +222,7 @@ static void announce_mode(const struct service *s, struct channel *ch, const cha
 	outmsg_init(&o, false, NULL, ":%s!%s@services. MODE %s %s", s->nick, s->nick, ch->name, text);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	route_service_mode(ch, text); /* the other nodes' members see it from our server */
 }
 
 void service_channel_mode(const struct service *s, struct channel *ch, const char *modes)
@@ -266,6 +272,7 @@ void service_channel_kick(const struct service *s, struct channel *ch, struct cl
 	outmsg_init(&o, false, NULL, ":%s!%s@services. KICK %s %s :%s", s->nick, s->nick, ch->name, c->nick, reason);
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	route_service_kick(ch, c, reason);
 	channel_remove(ch, c);
 }
 
@@ -289,6 +296,7 @@ void service_channel_set_topic(struct channel *ch, const char *topic, const char
 	            ch->topic ? ch->topic : "");
 	channel_send(ch, &o, NULL, 0, 0, 0);
 	outmsg_release(&o);
+	route_service_topic(ch);
 }
 
 void service_channel_topic(const struct channel *ch, const char **topic, const char **setter, long long *when)
@@ -345,6 +353,7 @@ void services_channel_list_changed(struct client *by, struct channel *ch, char k
 	chanserv_list_changed(by, ch, kind, add, mask);
 }
 void services_channel_topic_changed(struct client *by, struct channel *ch) { chanserv_topic_changed(by, ch); }
+void services_channel_topic_relayed(struct channel *ch) { chanserv_topic_relayed(ch); }
 const char *services_channel_description(const struct channel *ch) { return chanserv_description(ch); }
 void services_load(void) { chanserv_load(); }
 enum service_admit services_channel_admits(const struct client *c, const struct channel *ch)

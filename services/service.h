@@ -32,6 +32,7 @@ const char *service_client_nick(const struct client *c);
 const char *service_client_account(const struct client *c); /* "" when not logged in */
 const char *service_client_certfp(const struct client *c);  /* "" without a certificate */
 bool service_client_is_oper(const struct client *c);
+bool service_client_is_remote(const struct client *c); /* a user on another node */
 
 /* Finds a registered client by nick. */
 struct client *service_client_find(const char *nick);
@@ -40,7 +41,8 @@ struct client *service_client_find(const char *nick);
 void service_login(struct client *c, const char *account);
 void service_logout(struct client *c);
 
-/* Logs out every client logged in to account (after DROP). */
+/* Logs out every client logged in to account (after DROP), on this node and, with
+ * links.shared_store, on the others (which dropped it too: it was their account). */
 void service_logout_account(const char *account);
 
 /* The configuration in force (read-only). */
@@ -126,6 +128,10 @@ void services_account_changed(struct client *c);
 void services_channel_modes_changed(struct client *by, struct channel *ch);
 void services_channel_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask);
 void services_channel_topic_changed(struct client *by, struct channel *ch);
+void services_channel_topic_relayed(struct channel *ch);
+/* Another node of a shared store dropped account: this node's users of it are logged
+ * out and its always-on user goes. */
+void services_account_dropped(const char *account);
 /* Which of a channel's entry modes c passes by its ChanServ access entry: none; +i, +k
  * and +l (a member, voice or op entry, not AKICKed: like an invite exception); or those
  * and +b too (op and founder entries, who could lift the ban through ChanServ anyway). */
@@ -153,6 +159,9 @@ void chanserv_account_changed(struct client *c);
 void chanserv_modes_changed(struct client *by, struct channel *ch);
 void chanserv_list_changed(struct client *by, struct channel *ch, char kind, bool add, const char *mask);
 void chanserv_topic_changed(struct client *by, struct channel *ch);
+/* A topic set on another node (whose ChanServ enforced TOPICLOCK for its user): with
+ * KEEPTOPIC it is the room's topic here too, the one TOPICLOCK restores. */
+void chanserv_topic_relayed(struct channel *ch);
 const char *chanserv_description(const struct channel *ch);
 enum service_admit chanserv_admits(const struct client *c, const struct channel *ch);
 

@@ -16,15 +16,16 @@ from test_linking import connect_blocks, names, wait_whois
 FULL = ["batch", "server-time", "message-tags", "echo-message", "draft/chathistory"]
 
 
-def linked_pair(make_server, backend=None, shared=False, **settings):
-    """Nodes a (SID 1AA) and b (SID 2BB), b connecting to a; with backend both use it."""
+def linked_pair(make_server, backend=None, shared=False, accounts=None, **settings):
+    """Nodes a (SID 1AA) and b (SID 2BB), b connecting to a; with backend both use it;
+    accounts: more settings of the accounts group."""
     def blocks(*peers):
         text = connect_blocks(*peers)
         return text.replace("links = { ", "links = { shared_store = true; ") if shared else text
     def node(name, sid, extra):
         port = free_port()
         kw = dict(settings, flood_enabled=False,
-                  sections={"accounts": {"scrypt_n": 1024}, "metrics": {"port": port}})
+                  sections={"accounts": dict({"scrypt_n": 1024}, **(accounts or {})), "metrics": {"port": port}})
         if backend is not None:
             kw["backend"] = backend
         srv = make_server(server_name=name, server_keys={"sid": sid}, extra=extra, **kw)
